@@ -1,0 +1,67 @@
+# Two commands set everything up on a fresh machine: `make run` and `make test`.
+# With no DATABASE_URL an embedded PostgreSQL (var/postgres) is started; with no
+# CELERY_BROKER_URL the worker uses kombu's filesystem transport under var/broker.
+
+SHELL := /bin/bash
+.ONESHELL:
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Starts the embedded server only when no database was given, and stops it on exit.
+define use_database
+if [[ -z "$${DATABASE_URL:-}" ]]; then
+  export DATABASE_URL="$$($(BIN)/python -m pit_portal.embedded_db url pit_portal)"
+  trap '$(BIN)/python -m pit_portal.embedded_db stop' EXIT
+fi
+endef
+
+.PHONY: help run test lint chromium bench clean
+
+help:
+	@echo "make run    serve the portal with demo data and a background worker"
+	@echo "make test   the whole suite: lint, migrations check, deploy check, pytest"
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+run: $(BIN)/.installed
+	$(use_database)
+	export DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) PATH="$(CURDIR)/$(BIN):$$PATH"
+	$(BIN)/python manage.py migrate --no-input
+	$(BIN)/python manage.py seed_demo
+	echo
+	echo "PIT Portal: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server, worker and database)"
+	echo
+	$(BIN)/honcho --procfile Procfile.dev start
+
+chromium:
+	@command -v chromium >/dev/null && exit 0
+	if [[ $$(id -u) -ne 0 ]]; then echo "Install Debian's chromium package (apt-get install chromium) for the browser tests."; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test: $(BIN)/.installed chromium lint
+	$(use_database)
+	export SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SECURE=0 DEBUG=0 STATIC_MANIFEST=0
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	# The deploy check runs against production-like settings, failing on any warning.
+	DEBUG=0 SECURE=1 ALLOWED_HOSTS=portal.example.org \
+	  SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	  $(BIN)/python manage.py check --deploy --fail-level WARNING
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+clean:
+	-$(BIN)/python -m pit_portal.embedded_db stop
+	rm -rf var/broker var/static

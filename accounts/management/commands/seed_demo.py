@@ -1,0 +1,95 @@
+"""Demo users (one per role) and a few patients, so a fresh `make run` has something to show."""
+
+from datetime import date
+from decimal import Decimal
+
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from accounts.models import Role, User
+from patients import services
+from patients.models import Condition, ConsentText, Medication, Patient
+
+DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (demo only; printed by `make run`)
+
+DEMO_USERS = [
+    # username, first name, last name, role, uses the admin site
+    ("clinician", "Claire", "Nolan", Role.CLINICIAN, False),
+    ("frontdesk", "Frank", "Desai", Role.FRONT_DESK, False),
+    ("manager", "Maya", "Okafor", Role.MANAGER, True),
+    ("patient", "Pat", "Morgan", Role.PATIENT, False),
+]
+
+DEMO_PATIENTS = [
+    # given, family, born, sex, phone, conditions, flags
+    ("Pat", "Morgan", date(1968, 4, 12), "female", "+44 7911 123401", ["low-back-pain"], {"diabetes": True}),
+    ("Anna", "Smith", date(1975, 9, 3), "female", "+44 7911 123402", ["carpal-tunnel-syndrome"], {}),
+    (
+        "Tomasz",
+        "Kowalski",
+        date(1959, 1, 27),
+        "male",
+        "+44 7911 123403",
+        ["osteoarthritis"],
+        {"anticoagulant_or_bleeding_disorder": True},
+    ),
+    (
+        "Rhys",
+        "Pritchard",
+        date(1990, 6, 30),
+        "male",
+        "+44 7911 123404",
+        ["lateral-epicondylitis-tennis-elbow"],
+        {"allergy_amide_local_anaesthetic": True},
+    ),
+]
+
+
+class Command(BaseCommand):
+    help = "Create one demo user per role and a few demo patients (safe to run twice)."
+
+    @transaction.atomic
+    def handle(self, *args, **options) -> None:
+        users = {row[3]: self._user(*row) for row in DEMO_USERS}
+        for row in DEMO_PATIENTS:
+            self._patient(*row, by=users[Role.FRONT_DESK])
+        Patient.objects.filter(given_name="Pat", family_name="Morgan").update(user=users[Role.PATIENT])
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, _, _, role, _ in DEMO_USERS:
+            self.stdout.write(f"  {role.label:<11} {username}")
+
+    def _user(self, username: str, first: str, last: str, role: Role, admin_site: bool) -> User:
+        user, created = User.objects.get_or_create(
+            username=username,
+            defaults={
+                "first_name": first,
+                "last_name": last,
+                "email": f"{username}@example.org",
+                "is_staff": admin_site,
+            },
+        )
+        if created:
+            user.set_password(DEMO_PASSWORD)
+            user.save(update_fields=["password"])
+        user.groups.add(Group.objects.get(name=role.value))
+        return user
+
+    def _patient(self, given, family, born, sex, phone, condition_codes, flags, *, by: User) -> None:
+        if Patient.objects.filter(given_name=given, family_name=family, date_of_birth=born).exists():
+            return
+        patient = services.patient_register(
+            patient=Patient(given_name=given, family_name=family, date_of_birth=born, sex=sex, phone=phone),
+            by=by,
+        )
+        intake = patient.intake
+        for field, value in flags.items():
+            setattr(intake, field, value)
+        intake.save()
+        intake.conditions.set(Condition.objects.filter(code__in=condition_codes))
+        Medication.objects.create(
+            intake=intake, drug="Paracetamol", dose="1 g", doses_per_week=Decimal("14"), is_analgesic=True
+        )
+        consent_text = ConsentText.objects.current()
+        if consent_text:
+            services.consent_record(patient=patient, consent_text=consent_text, signed_name=patient.full_name, by=by)

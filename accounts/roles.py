@@ -1,0 +1,62 @@
+"""What each role may do, as Django permissions on the role's group.
+
+Groups are synchronised after every `migrate` (see AccountsConfig.ready), so a
+permission added here reaches existing installations without a data migration.
+"""
+
+from django.apps import apps
+from django.contrib.auth.management import create_permissions
+from django.contrib.auth.models import Group, Permission
+
+from accounts.models import Role
+
+PATIENT_RECORD = [
+    "patients.view_patient",
+    "patients.add_patient",
+    "patients.change_patient",
+    "patients.view_intake",
+    "patients.change_intake",
+    "patients.view_patientconsent",
+    "patients.add_patientconsent",
+]
+
+ROLE_PERMISSIONS: dict[Role, list[str]] = {
+    Role.CLINICIAN: PATIENT_RECORD,
+    Role.FRONT_DESK: PATIENT_RECORD,
+    Role.MANAGER: [
+        "patients.view_patient",
+        "patients.view_intake",
+        "patients.view_patientconsent",
+        "patients.view_consenttext",
+        "patients.add_consenttext",
+        "patients.change_consenttext",
+        "patients.view_condition",
+        "patients.add_condition",
+        "patients.change_condition",
+        "accounts.view_user",
+        "accounts.add_user",
+        "accounts.change_user",
+        "auth.view_group",
+    ],
+    # Patients see only their own portal pages, which check ownership themselves.
+    Role.PATIENT: [],
+}
+
+# Roles whose members use the Django admin (reference data, user accounts).
+ADMIN_ROLES = {Role.MANAGER}
+
+
+def _permission(label: str) -> Permission:
+    app_label, codename = label.split(".")
+    return Permission.objects.get(content_type__app_label=app_label, codename=codename)
+
+
+def sync_roles(**kwargs) -> None:
+    """Create each role's group and give it exactly the permissions listed above."""
+    # post_migrate reaches apps one by one; make sure every app's permissions exist
+    # before they are assigned, whatever the order.
+    for app_config in apps.get_app_configs():
+        create_permissions(app_config, verbosity=0)
+    for role, labels in ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role.value)
+        group.permissions.set([_permission(label) for label in labels])

@@ -1,0 +1,26 @@
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.contrib.auth.tokens import default_token_generator
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import User
+
+
+def password_reset_email_send(user: User) -> None:
+    """Email the user a single-use link to set a new password."""
+    site = urlsplit(settings.SITE_URL)
+    context = {
+        "user": user,
+        "uid": urlsafe_base64_encode(force_bytes(user.pk)),
+        "token": default_token_generator.make_token(user),
+        "protocol": site.scheme,
+        "domain": site.netloc,
+        "site_name": settings.CLINIC_NAME,
+    }
+    subject = "".join(render_to_string("registration/password_reset_subject.txt", context).splitlines())
+    body = render_to_string("registration/password_reset_email.html", context)
+    send_mail(subject, body, None, [user.email])

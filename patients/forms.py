@@ -1,0 +1,229 @@
+import re
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
+from django import forms
+from django.utils import timezone
+
+from patients.models import EARLIEST_BIRTH_DATE, Condition, Intake, Medication, Patient
+
+CLINIC_NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
+OTHER_CONDITION_CODE = "other"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+def _form_helper(*layout) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False  # templates own the <form> so they can add buttons and notices
+    helper.layout = Layout(*layout)
+    return helper
+
+
+class PatientForm(forms.ModelForm):
+    """Demographics and contacts; used to register a patient and to edit them."""
+
+    class Meta:
+        model = Patient
+        fields = [
+            "given_name",
+            "family_name",
+            "preferred_name",
+            "date_of_birth",
+            "sex",
+            "clinic_number",
+            "phone",
+            "email",
+            "address_line1",
+            "address_line2",
+            "town",
+            "postcode",
+            "preferred_contact",
+            "emergency_contact_name",
+            "emergency_contact_relationship",
+            "emergency_contact_phone",
+            "gp_name",
+            "gp_practice",
+            "gp_phone",
+            "gp_email",
+        ]
+        widgets = {"date_of_birth": DateInput()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinic_number"].required = False
+        self.fields["date_of_birth"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.helper = _form_helper(
+            Fieldset(
+                "Patient",
+                Row(Column("given_name"), Column("family_name"), Column("preferred_name")),
+                Row(Column("date_of_birth"), Column("sex"), Column("clinic_number")),
+            ),
+            Fieldset(
+                "Contact",
+                Row(Column("phone"), Column("email"), Column("preferred_contact")),
+                Row(Column("address_line1"), Column("address_line2")),
+                Row(Column("town"), Column("postcode")),
+            ),
+            Fieldset(
+                "Emergency contact",
+                Row(
+                    Column("emergency_contact_name"),
+                    Column("emergency_contact_relationship"),
+                    Column("emergency_contact_phone"),
+                ),
+            ),
+            Fieldset(
+                "GP / referrer",
+                Row(Column("gp_name"), Column("gp_practice")),
+                Row(Column("gp_phone"), Column("gp_email")),
+            ),
+        )
+
+    def clean_given_name(self) -> str:
+        return " ".join(self.cleaned_data["given_name"].split())
+
+    def clean_family_name(self) -> str:
+        return " ".join(self.cleaned_data["family_name"].split())
+
+    def clean_date_of_birth(self):
+        born = self.cleaned_data["date_of_birth"]
+        if born > timezone.localdate():
+            raise forms.ValidationError("Date of birth cannot be in the future.")
+        if born < EARLIEST_BIRTH_DATE:
+            raise forms.ValidationError(f"Date of birth must be on or after {EARLIEST_BIRTH_DATE:%d/%m/%Y}.")
+        return born
+
+    def clean_clinic_number(self) -> str:
+        number = self.cleaned_data["clinic_number"].strip().upper()
+        if number and not CLINIC_NUMBER_PATTERN.match(number):
+            raise forms.ValidationError("Use letters, digits and hyphens only (up to 20).")
+        if number and Patient.objects.filter(clinic_number=number).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another patient already has this clinic number.")
+        return number
+
+    def clean(self):
+        cleaned = super().clean()
+        contact = cleaned.get("preferred_contact")
+        needs = {"email": "email", "sms": "phone", "phone": "phone"}.get(contact)
+        if needs and needs in cleaned and not cleaned.get(needs):
+            self.add_error(needs, f"Needed for the preferred contact method ({contact}).")
+        return cleaned
+
+
+class RegisterPatientForm(PatientForm):
+    """Registration adds one question: shown only when likely duplicates were found."""
+
+    not_a_duplicate = forms.BooleanField(
+        required=False,
+        label="I have checked the records above: this is a different person.",
+        widget=forms.HiddenInput,
+    )
+
+
+class IntakeForm(forms.ModelForm):
+    class Meta:
+        model = Intake
+        fields = [
+            "conditions",
+            "other_condition",
+            "allergy_amide_local_anaesthetic",
+            "allergy_corn_dextrose",
+            "other_allergies",
+            "anticoagulant_or_bleeding_disorder",
+            "diabetes",
+            "pregnant_or_breastfeeding",
+            "infection_or_open_wound",
+            "infection_details",
+            "notes",
+        ]
+        widgets = {
+            "conditions": forms.CheckboxSelectMultiple,
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["conditions"].queryset = Condition.objects.filter(active=True)
+        self.helper = _form_helper(
+            Fieldset("Conditions", "conditions", "other_condition"),
+            Fieldset(
+                "Precautions",
+                HTML('<p class="text-body-secondary small">These flags raise alerts when a session is recorded.</p>'),
+                "allergy_amide_local_anaesthetic",
+                "allergy_corn_dextrose",
+                "other_allergies",
+                "anticoagulant_or_bleeding_disorder",
+                "diabetes",
+                "pregnant_or_breastfeeding",
+                "infection_or_open_wound",
+                "infection_details",
+            ),
+            Fieldset("Notes", "notes"),
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        conditions = cleaned.get("conditions") or []
+        if any(c.code == OTHER_CONDITION_CODE for c in conditions) and not cleaned.get("other_condition", "").strip():
+            self.add_error("other_condition", "Name the condition when you tick “Other”.")
+        if cleaned.get("infection_or_open_wound") and not cleaned.get("infection_details", "").strip():
+            self.add_error("infection_details", "Say where the infection or wound is.")
+        return cleaned
+
+
+class MedicationForm(forms.ModelForm):
+    class Meta:
+        model = Medication
+        fields = ["drug", "dose", "doses_per_week", "is_analgesic"]
+        widgets = {"doses_per_week": forms.NumberInput(attrs={"step": "0.5", "min": "0", "max": "100"})}
+
+    def clean_doses_per_week(self):
+        doses = self.cleaned_data["doses_per_week"]
+        if doses is not None and not 0 <= doses <= 100:
+            raise forms.ValidationError("Between 0 and 100 doses a week.")
+        return doses
+
+
+MedicationFormSet = forms.inlineformset_factory(
+    Intake, Medication, form=MedicationForm, extra=2, max_num=30, validate_max=True, can_delete=True
+)
+
+
+class ConsentForm(forms.Form):
+    has_read = forms.BooleanField(
+        label="The patient has read the text above, asked any questions and agrees to treatment."
+    )
+    signed_name = forms.CharField(
+        label="Patient's full name, typed by the patient as signature",
+        max_length=201,
+    )
+
+    def __init__(self, *args, patient: Patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.helper = _form_helper("has_read", "signed_name")
+
+    def clean_signed_name(self) -> str:
+        typed = " ".join(self.cleaned_data["signed_name"].split())
+        # Every word of the registered name must be there; middle names may be added.
+        registered_words = set(self.patient.full_name.casefold().split())
+        if not registered_words <= set(typed.casefold().split()):
+            raise forms.ValidationError(f"Type the patient's full name as registered ({self.patient.full_name}).")
+        return typed
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        widget=forms.TextInput(
+            attrs={"placeholder": "Name, date of birth, phone or clinic number", "autofocus": True, "type": "search"}
+        ),
+    )

@@ -1,0 +1,233 @@
+from datetime import date
+
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.db import models
+from django.db.models.functions import Lower, Now
+from django.utils import timezone
+from phonenumber_field.modelfields import PhoneNumberField
+
+NAME_MAX = 100
+NOTE_MAX = 2000
+# Older than any living person; keeps typos such as 1096 out of the record.
+EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
+class Sex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+    OTHER = "other", "Other / intersex"
+    UNKNOWN = "unknown", "Not stated"
+
+
+class ContactMethod(models.TextChoices):
+    PHONE = "phone", "Phone call"
+    SMS = "sms", "Text message"
+    EMAIL = "email", "Email"
+    POST = "post", "Post"
+
+
+class Condition(models.Model):
+    """A condition PIT is used for; reference data that managers edit in the admin."""
+
+    code = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=120, unique=True)
+    group = models.CharField(max_length=80, blank=True, help_text="Heading the condition is listed under.")
+    sort_order = models.PositiveSmallIntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["sort_order", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Patient(models.Model):
+    clinic_number = models.CharField(
+        max_length=20,
+        unique=True,
+        help_text="Leave blank to assign the next number.",
+    )
+    given_name = models.CharField(max_length=NAME_MAX)
+    family_name = models.CharField(max_length=NAME_MAX)
+    preferred_name = models.CharField(max_length=NAME_MAX, blank=True)
+    date_of_birth = models.DateField()
+    sex = models.CharField(max_length=10, choices=Sex.choices)
+
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+    address_line1 = models.CharField("address", max_length=200, blank=True)
+    address_line2 = models.CharField("address line 2", max_length=200, blank=True)
+    town = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=12, blank=True)
+    preferred_contact = models.CharField(max_length=10, choices=ContactMethod.choices, default=ContactMethod.PHONE)
+
+    emergency_contact_name = models.CharField(max_length=200, blank=True)
+    emergency_contact_relationship = models.CharField(max_length=60, blank=True)
+    emergency_contact_phone = PhoneNumberField(blank=True)
+
+    gp_name = models.CharField("GP / referrer", max_length=200, blank=True)
+    gp_practice = models.CharField("practice", max_length=200, blank=True)
+    gp_phone = PhoneNumberField("practice phone", blank=True)
+    gp_email = models.EmailField("practice email", blank=True)
+
+    # The patient's own sign-in, once they have accepted a portal invitation.
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="patient",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["family_name", "given_name", "id"]
+        indexes = [
+            # Trigram indexes make misspelt-name search fast at any size.
+            GinIndex(fields=["family_name"], opclasses=["gin_trgm_ops"], name="patient_family_trgm"),
+            GinIndex(fields=["given_name"], opclasses=["gin_trgm_ops"], name="patient_given_trgm"),
+            GinIndex(fields=["preferred_name"], opclasses=["gin_trgm_ops"], name="patient_preferred_trgm"),
+            models.Index(fields=["date_of_birth"], name="patient_dob"),
+            models.Index(fields=["phone"], name="patient_phone"),
+            models.Index(Lower("email"), name="patient_email_ci"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(date_of_birth__gte=EARLIEST_BIRTH_DATE) & models.Q(date_of_birth__lte=Now()),
+                name="patient_date_of_birth_in_range",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(given_name="") & ~models.Q(family_name=""),
+                name="patient_names_not_blank",
+            ),
+            models.CheckConstraint(condition=~models.Q(clinic_number=""), name="patient_clinic_number_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.full_name} ({self.clinic_number})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    def age_on(self, day: date) -> int:
+        before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
+        return day.year - self.date_of_birth.year - before_birthday
+
+    @property
+    def age(self) -> int:
+        return self.age_on(timezone.localdate())
+
+
+class Intake(models.Model):
+    """The medical background taken at registration: the facts later alerts rely on."""
+
+    patient = models.OneToOneField(Patient, on_delete=models.CASCADE, related_name="intake")
+    conditions = models.ManyToManyField(Condition, blank=True, related_name="+")
+    other_condition = models.CharField(max_length=200, blank=True)
+
+    allergy_amide_local_anaesthetic = models.BooleanField(
+        "allergic to amide local anaesthetics (e.g. lidocaine)", default=False
+    )
+    allergy_corn_dextrose = models.BooleanField("allergic to corn or dextrose", default=False)
+    other_allergies = models.CharField(max_length=500, blank=True)
+    anticoagulant_or_bleeding_disorder = models.BooleanField(
+        "takes anticoagulants or has a bleeding disorder", default=False
+    )
+    diabetes = models.BooleanField(default=False)
+    pregnant_or_breastfeeding = models.BooleanField("pregnant or breastfeeding", default=False)
+    infection_or_open_wound = models.BooleanField(
+        "infection or open wound (at a likely injection site, or systemic)", default=False
+    )
+    infection_details = models.CharField(max_length=500, blank=True)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX)
+
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"Intake for {self.patient}"
+
+    def precaution_flags(self) -> list[tuple[str, str]]:
+        """(label, severity) for each precaution that applies; severity is a Bootstrap colour."""
+        flags = [
+            (self.infection_or_open_wound, "Infection / open wound", "danger"),
+            (self.allergy_amide_local_anaesthetic, "Local anaesthetic allergy", "danger"),
+            (self.allergy_corn_dextrose, "Corn / dextrose allergy", "warning"),
+            (self.anticoagulant_or_bleeding_disorder, "Anticoagulant / bleeding risk", "warning"),
+            (self.pregnant_or_breastfeeding, "Pregnant / breastfeeding", "warning"),
+            (self.diabetes, "Diabetes", "info"),
+        ]
+        return [(label, colour) for applies, label, colour in flags if applies]
+
+
+class Medication(models.Model):
+    intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="medications")
+    drug = models.CharField(max_length=120)
+    dose = models.CharField(max_length=60, help_text="e.g. 500 mg")
+    doses_per_week = models.DecimalField(max_digits=5, decimal_places=1)
+    is_analgesic = models.BooleanField("pain medication", default=False)
+
+    class Meta:
+        ordering = ["-is_analgesic", "drug", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(doses_per_week__gte=0) & models.Q(doses_per_week__lte=100),
+                name="medication_doses_per_week_in_range",
+            ),
+            models.CheckConstraint(condition=~models.Q(drug=""), name="medication_drug_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.drug} {self.dose}"
+
+
+class ConsentTextQuerySet(models.QuerySet):
+    def current(self) -> "ConsentText | None":
+        return self.filter(published_at__isnull=False).order_by("-version").first()
+
+
+class ConsentText(models.Model):
+    """A version of the PIT consent wording. Publishing a new version asks every patient again."""
+
+    version = models.PositiveIntegerField(unique=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(help_text="Plain text; blank lines separate paragraphs.")
+    published_at = models.DateTimeField(null=True, blank=True, help_text="Leave empty while drafting.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ConsentTextQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-version"]
+        constraints = [models.CheckConstraint(condition=models.Q(version__gte=1), name="consenttext_version_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.title} (version {self.version})"
+
+
+class PatientConsent(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
+    signed_name = models.CharField("patient's full name, typed as signature", max_length=2 * NAME_MAX + 1)
+    signed_at = models.DateTimeField(default=timezone.now)
+    witnessed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-signed_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "consent_text"],
+                condition=models.Q(withdrawn_at__isnull=True),
+                name="consent_once_per_text_version",
+            ),
+            models.CheckConstraint(condition=~models.Q(signed_name=""), name="consent_signed_name_not_blank"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Consent of {self.patient} to version {self.consent_text.version}"

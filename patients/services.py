@@ -1,0 +1,151 @@
+"""Writes to the patient record that touch several rows, and the searches staff run."""
+
+import operator
+import re
+from datetime import date, datetime
+from functools import reduce
+
+import phonenumbers
+from django.conf import settings
+from django.contrib.postgres.search import TrigramSimilarity
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Greatest
+from django.utils import timezone
+
+from accounts.models import User
+from patients.models import ConsentText, Intake, Patient, PatientConsent
+
+CLINIC_NUMBER_SEQUENCE = "patients_clinic_number_seq"
+CLINIC_NUMBER_PREFIX = "PIT-"
+# Each has a trigram index, so misspelt-name search stays an index scan.
+NAME_FIELDS = ("family_name", "given_name", "preferred_name")
+DATE_INPUT_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
+
+
+def next_clinic_number() -> str:
+    """The next free generated number; skips any typed in by hand that took its place."""
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute("SELECT nextval(%s)", [CLINIC_NUMBER_SEQUENCE])
+            candidate = f"{CLINIC_NUMBER_PREFIX}{cursor.fetchone()[0]:06d}"
+            if not Patient.objects.filter(clinic_number=candidate).exists():
+                return candidate
+
+
+@transaction.atomic
+def patient_register(*, patient: Patient, by: User) -> Patient:
+    """Save a new patient with an empty intake, assigning a clinic number if none was typed."""
+    if not patient.clinic_number:
+        patient.clinic_number = next_clinic_number()
+    patient.created_by = by
+    patient.full_clean()
+    patient.save()
+    Intake.objects.create(patient=patient, updated_by=by)
+    return patient
+
+
+def likely_duplicates(patient: Patient) -> QuerySet[Patient]:
+    """Existing patients who may be the same person: same name and birth date, or same phone or email."""
+    same_person = Q(
+        given_name__iexact=patient.given_name.strip(),
+        family_name__iexact=patient.family_name.strip(),
+        date_of_birth=patient.date_of_birth,
+    )
+    if patient.phone:
+        same_person |= Q(phone=patient.phone)
+    if patient.email:
+        same_person |= Q(email__iexact=patient.email.strip())
+    return Patient.objects.filter(same_person).exclude(pk=patient.pk).order_by("family_name", "given_name")[:10]
+
+
+def _as_date(text: str) -> date | None:
+    for fmt in DATE_INPUT_FORMATS:
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
+def _as_phone(text: str) -> phonenumbers.PhoneNumber | None:
+    if len(re.sub(r"\D", "", text)) < 6:
+        return None
+    try:
+        number = phonenumbers.parse(text, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_possible_number(number) else None
+
+
+def _matches_a_name(word: str) -> Q:
+    """The word is in, or is a near spelling of, one of the patient's names."""
+    matches = Q()
+    for field in NAME_FIELDS:
+        matches |= Q(**{f"{field}__trigram_similar": word})
+        matches |= Q(**{f"{field}__trigram_word_similar": word})
+        matches |= Q(**{f"{field}__icontains": word})
+    return matches
+
+
+def with_consent_status(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """Annotate `has_valid_consent` in the same query, so lists stay one query."""
+    current = ConsentText.objects.current()
+    if current is None:
+        return patients.annotate(has_valid_consent=Exists(PatientConsent.objects.none()))
+    valid = PatientConsent.objects.filter(patient=OuterRef("pk"), consent_text=current, withdrawn_at__isnull=True)
+    return patients.annotate(has_valid_consent=Exists(valid))
+
+
+def patient_search(query: str) -> QuerySet[Patient]:
+    """Patients matching a name (partial or misspelt), birth date, phone or clinic number."""
+    query = " ".join(query.split())[:100]
+    patients = Patient.objects.all()
+    if not query:
+        return patients.order_by("family_name", "given_name", "id")
+
+    birth_date = _as_date(query)
+    if birth_date:
+        return patients.filter(date_of_birth=birth_date).order_by("family_name", "given_name", "id")
+
+    matches = Q(clinic_number=query.upper())
+    phone = _as_phone(query)
+    if phone:
+        matches |= Q(phone=phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.E164))
+
+    # Every word must match one of the names: "anna smith" and "smith anna" alike.
+    matches |= reduce(operator.and_, (_matches_a_name(word) for word in query.split()))
+    similarity = Greatest(*(TrigramSimilarity(field, query) for field in NAME_FIELDS))
+    return patients.filter(matches).annotate(similarity=similarity).order_by("-similarity", "family_name", "id")
+
+
+def valid_consent(patient: Patient) -> PatientConsent | None:
+    """The patient's consent to the current consent text, if they have given it."""
+    current = ConsentText.objects.current()
+    if current is None:
+        return None
+    return (
+        patient.consents.filter(consent_text=current, withdrawn_at__isnull=True)
+        .select_related("consent_text", "witnessed_by")
+        .first()
+    )
+
+
+@transaction.atomic
+def consent_record(*, patient: Patient, consent_text: ConsentText, signed_name: str, by: User) -> PatientConsent:
+    consent = PatientConsent(
+        patient=patient,
+        consent_text=consent_text,
+        signed_name=" ".join(signed_name.split()),
+        signed_at=timezone.now(),
+        witnessed_by=by,
+    )
+    consent.full_clean()
+    consent.save()
+    return consent
+
+
+@transaction.atomic
+def consent_withdraw(*, consent: PatientConsent, by: User) -> None:
+    consent.withdrawn_at = timezone.now()
+    consent.save(update_fields=["withdrawn_at"])

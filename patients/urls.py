@@ -1,0 +1,14 @@
+from django.urls import path
+
+from patients import views
+
+app_name = "patients"
+
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("new/", views.patient_register, name="register"),
+    path("<int:pk>/", views.patient_detail, name="detail"),
+    path("<int:pk>/edit/", views.patient_edit, name="edit"),
+    path("<int:pk>/intake/", views.intake_edit, name="intake"),
+    path("<int:pk>/consent/", views.consent_record, name="consent"),
+]

@@ -1,0 +1,113 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from accounts.decorators import permission_required
+from patients import services
+from patients.access import get_patient_for
+from patients.forms import (
+    ConsentForm,
+    IntakeForm,
+    MedicationFormSet,
+    PatientForm,
+    PatientSearchForm,
+    RegisterPatientForm,
+)
+from patients.models import ConsentText
+
+PATIENTS_PER_PAGE = 25
+
+
+@permission_required("patients.view_patient")
+def patient_list(request: HttpRequest) -> HttpResponse:
+    form = PatientSearchForm(request.GET or None)
+    query = form.cleaned_data["q"] if form.is_valid() else ""
+    patients = services.with_consent_status(services.patient_search(query)).select_related("intake")
+    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"form": form, "query": query, "page": page}
+    if request.headers.get("HX-Target") == "patient-results":
+        return render(request, "patients/_patient_results.html", context)
+    return render(request, "patients/patient_list.html", context)
+
+
+@permission_required("patients.add_patient")
+def patient_register(request: HttpRequest) -> HttpResponse:
+    form = RegisterPatientForm(request.POST or None)
+    duplicates = []
+    if request.method == "POST" and form.is_valid():
+        duplicates = list(services.likely_duplicates(form.instance))
+        # With possible matches, show them and save only once the user confirms.
+        if not duplicates or form.cleaned_data["not_a_duplicate"]:
+            patient = services.patient_register(patient=form.instance, by=request.user)
+            messages.success(request, f"{patient.full_name} registered as {patient.clinic_number}.")
+            return redirect("patients:intake", pk=patient.pk)
+    return render(request, "patients/patient_register.html", {"form": form, "duplicates": duplicates})
+
+
+@permission_required("patients.view_patient")
+def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, pk)
+    context = {
+        "patient": patient,
+        "intake": patient.intake,
+        "conditions": patient.intake.conditions.all(),
+        "medications": patient.intake.medications.all(),
+        "consent": services.valid_consent(patient),
+        "current_consent_text": ConsentText.objects.current(),
+    }
+    return render(request, "patients/patient_detail.html", context)
+
+
+@permission_required("patients.change_patient")
+def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, pk)
+    form = PatientForm(request.POST or None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Details saved.")
+        return redirect("patients:detail", pk=patient.pk)
+    return render(request, "patients/patient_edit.html", {"form": form, "patient": patient})
+
+
+@permission_required("patients.change_intake")
+def intake_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, pk)
+    intake = patient.intake
+    form = IntakeForm(request.POST or None, instance=intake)
+    medications = MedicationFormSet(request.POST or None, instance=intake, prefix="medications")
+    if request.method == "POST" and form.is_valid() and medications.is_valid():
+        with transaction.atomic():
+            intake = form.save(commit=False)
+            intake.updated_by = request.user
+            intake.save()
+            form.save_m2m()
+            medications.save()
+        messages.success(request, "Medical background saved.")
+        if services.valid_consent(patient) is None:
+            return redirect("patients:consent", pk=patient.pk)
+        return redirect("patients:detail", pk=patient.pk)
+    context = {"form": form, "medications": medications, "patient": patient}
+    return render(request, "patients/intake_edit.html", context)
+
+
+@permission_required("patients.add_patientconsent")
+def consent_record(request: HttpRequest, pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, pk)
+    consent_text = ConsentText.objects.current()
+    if consent_text is None:
+        messages.error(request, "No consent text is published yet. A manager can publish one in the admin.")
+        return redirect("patients:detail", pk=patient.pk)
+    if services.valid_consent(patient) is not None:
+        messages.info(request, f"{patient.full_name} has already consented to the current version.")
+        return redirect("patients:detail", pk=patient.pk)
+    form = ConsentForm(request.POST or None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        services.consent_record(
+            patient=patient, consent_text=consent_text, signed_name=form.cleaned_data["signed_name"], by=request.user
+        )
+        messages.success(request, f"Consent to version {consent_text.version} recorded.")
+        return redirect("patients:detail", pk=patient.pk)
+    context = {"form": form, "patient": patient, "consent_text": consent_text}
+    return render(request, "patients/consent_record.html", context)
