@@ -1,6 +1,17 @@
 """Personas used across the suite: one user per role, plus two patients and an outsider."""
 
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit, urlunsplit
+
 import pytest
+from django.conf import settings
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Role
@@ -77,3 +88,57 @@ def patient_client(patient_user) -> Client:
 @pytest.fixture
 def outsider_client(outsider) -> Client:
     return _client_for(outsider)
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real `celery worker` process on the configured broker (Redis in CI), reading the test database.
+
+    Each test gets its own queue, so stale messages from earlier runs never reach it.
+    Emails the worker sends land as files in `worker.mail_dir`.
+    """
+    from pit_portal.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:12]}"
+    mail_dir = tmp_path / "mail"
+    env = {
+        **os.environ,
+        "DATABASE_URL": _url_for_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
+        "CELERY_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "worker", "--pool", "prefork"]
+    command += ["--concurrency", "1", "--queues", queue, "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+    log_path = tmp_path / "worker.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+    previous_queue = app.conf.task_default_queue
+    app.conf.task_default_queue = queue
+    try:
+        _wait_for(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the worker to start", log=log_path)
+        yield SimpleNamespace(process=process, mail_dir=mail_dir, log=log_path, queue=queue)
+    finally:
+        app.conf.task_default_queue = previous_queue
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _url_for_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def _wait_for(condition, *, timeout: float, what: str, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    detail = log.read_text(errors="replace")[-3000:] if log else ""
+    raise AssertionError(f"Timed out waiting for {what}.\n{detail}")
+
+
+@pytest.fixture
+def wait_for():
+    return _wait_for
