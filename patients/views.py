@@ -3,6 +3,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
 from patients import services
@@ -21,6 +22,9 @@ PATIENTS_PER_PAGE = 25
 
 
 @permission_required("patients.view_patient")
+# The same URL answers a whole page or, for htmx, just the results: caches must tell them apart,
+# or the browser's Back button shows the bare results table.
+@vary_on_headers("HX-Target")
 def patient_list(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
