@@ -20,9 +20,23 @@ PATIENT_RECORD = [
     "patients.add_patientconsent",
 ]
 
+CLINICAL_RECORD = [
+    "assessments.view_assessment",
+    "assessments.add_assessment",
+    "treatments.view_treatmentcourse",
+    "treatments.add_treatmentcourse",
+    "treatments.change_treatmentcourse",
+    "treatments.view_injectionsession",
+    "treatments.add_injectionsession",
+    "treatments.change_injectionsession",
+    "treatments.sign_injectionsession",
+    "treatments.add_sessionaddendum",
+]
+
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CLINICIAN: PATIENT_RECORD,
-    Role.FRONT_DESK: PATIENT_RECORD,
+    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD,
+    # The front desk sees that courses and sessions exist (dates, status), never their content.
+    Role.FRONT_DESK: [*PATIENT_RECORD, "treatments.view_treatmentcourse"],
     Role.MANAGER: [
         "patients.view_patient",
         "patients.view_intake",
@@ -33,6 +47,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "patients.view_condition",
         "patients.add_condition",
         "patients.change_condition",
+        "assessments.view_nerve",
+        "assessments.add_nerve",
+        "assessments.change_nerve",
         "accounts.view_user",
         "accounts.add_user",
         "accounts.change_user",

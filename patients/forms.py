@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from patients.models import EARLIEST_BIRTH_DATE, Condition, Intake, Medication, Patient
 
+PHONE_FIELDS = ("phone", "emergency_contact_phone", "gp_phone")
 CLINIC_NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
 OTHER_CONDITION_CODE = "other"
 
@@ -101,6 +102,8 @@ class PatientForm(forms.ModelForm):
 
     def clean_clinic_number(self) -> str:
         number = self.cleaned_data["clinic_number"].strip().upper()
+        if not number and self.instance.pk:
+            return self.instance.clinic_number  # a registered patient always keeps a number
         if number and not CLINIC_NUMBER_PATTERN.match(number):
             raise forms.ValidationError("Use letters, digits and hyphens only (up to 20).")
         if number and Patient.objects.filter(clinic_number=number).exclude(pk=self.instance.pk).exists():
@@ -109,6 +112,10 @@ class PatientForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        for field in PHONE_FIELDS:
+            # phonenumbers reads letters as keypad digits (vanity numbers); here they are typos.
+            if re.search(r"[A-Za-z]", self.data.get(self.add_prefix(field), "")) and field not in self.errors:
+                self.add_error(field, "Use digits only (spaces, +, - and brackets are fine).")
         contact = cleaned.get("preferred_contact")
         needs = {"email": "email", "sms": "phone", "phone": "phone"}.get(contact)
         if needs and needs in cleaned and not cleaned.get(needs):

@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.indexes import GinIndex
@@ -97,7 +97,9 @@ class Patient(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(date_of_birth__gte=EARLIEST_BIRTH_DATE) & models.Q(date_of_birth__lte=Now()),
+                # A day's slack: now() is UTC, and the form already checks the clinic's own date.
+                condition=models.Q(date_of_birth__gte=EARLIEST_BIRTH_DATE)
+                & models.Q(date_of_birth__lte=Now() + timedelta(days=1)),
                 name="patient_date_of_birth_in_range",
             ),
             models.CheckConstraint(

@@ -17,6 +17,7 @@ from patients.forms import (
     RegisterPatientForm,
 )
 from patients.models import ConsentText
+from treatments.sections import clinical_sections
 
 PATIENTS_PER_PAGE = 25
 
@@ -60,6 +61,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "medications": patient.intake.medications.all(),
         "consent": services.valid_consent(patient),
         "current_consent_text": ConsentText.objects.current(),
+        **clinical_sections(request.user, patient),
     }
     return render(request, "patients/patient_detail.html", context)
 

@@ -42,7 +42,7 @@ CSRF_FAILURE_VIEW = "pit_portal.views.csrf_failure"
 SITE_URL = env("SITE_URL", "http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pit_portal.apps.PortalAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "phonenumber_field",
     "accounts",
     "patients",
+    "assessments",
     "treatments",
 ]
 

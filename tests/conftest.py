@@ -18,6 +18,14 @@ from accounts.models import Role
 from tests.factories import PASSWORD, PatientFactory, UserFactory
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings) -> None:
+    """PBKDF2 costs about half a second a hash on this hardware and the suite creates many users;
+    sign-in still goes through the real forms and session. Autouse, so it is in place before any
+    persona fixture sets a password."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 @pytest.fixture
 def password() -> str:
     return PASSWORD

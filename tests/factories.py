@@ -1,11 +1,12 @@
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from accounts.models import Role, User
-from patients.models import ConsentText, Intake, Patient
+from patients.models import Condition, ConsentText, Intake, Patient
 
 PASSWORD = "correct-horse-battery"
 
@@ -60,3 +61,77 @@ class ConsentTextFactory(factory.django.DjangoModelFactory):
     title = "Consent to PIT"
     body = "Risks: infection, pain or bruising at the injection site, allergic reaction."
     published_at = factory.LazyFunction(timezone.now)
+
+
+class AssessmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "assessments.Assessment"
+
+    patient = factory.SubFactory(PatientFactory)
+    kind = "initial"
+    assessed_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=30))
+    clinician = factory.SubFactory(UserFactory, role=Role.CLINICIAN)
+    presenting_complaint = "Burning pain along the outer thigh for a year."
+    condition = factory.LazyFunction(lambda: Condition.objects.get(code="low-back-pain"))
+    side = "left"
+    nrs_current = 8
+    nrs_worst = 9
+    nrs_average = 7
+    peg_pain = 7
+    peg_enjoyment = 6
+    peg_activity = 8
+
+
+class CourseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "treatments.TreatmentCourse"
+
+    patient = factory.SubFactory(PatientFactory)
+    condition = factory.LazyFunction(lambda: Condition.objects.get(code="low-back-pain"))
+    planned_sessions = 6
+    interval_days = 7
+    started_on = factory.LazyFunction(lambda: timezone.localdate() - timedelta(days=28))
+    created_by = factory.SubFactory(UserFactory, role=Role.CLINICIAN)
+
+
+def consent_for(patient: Patient):
+    """Valid consent to the current consent text, as the front desk would record it."""
+    from patients.models import PatientConsent
+
+    current = ConsentText.objects.current()
+    existing = PatientConsent.objects.filter(patient=patient, consent_text=current, withdrawn_at=None).first()
+    return existing or PatientConsent.objects.create(
+        patient=patient,
+        consent_text=current,
+        signed_name=patient.full_name,
+        witnessed_by=UserFactory(role=Role.FRONT_DESK),
+    )
+
+
+class SessionFactory(factory.django.DjangoModelFactory):
+    """A draft session with valid consent; pass `sites=N` to add N sites."""
+
+    class Meta:
+        model = "treatments.InjectionSession"
+        skip_postgeneration_save = True
+
+    course = factory.SubFactory(CourseFactory)
+    number = factory.Sequence(lambda n: n + 1)
+    performed_at = factory.LazyFunction(lambda: timezone.now() - timedelta(days=1))
+    clinician = factory.LazyAttribute(lambda session: session.course.created_by)
+    consent = factory.LazyAttribute(lambda session: consent_for(session.course.patient))
+    pre_nrs = 7
+    post_nrs = 3
+    lot_number = "DX-2291"
+    lot_expiry = factory.LazyFunction(lambda: timezone.localdate() + timedelta(days=365))
+
+    @factory.post_generation
+    def sites(session, create, extracted: int | None, **kwargs):
+        from assessments.models import Nerve
+        from treatments.models import InjectionSite
+
+        nerves = list(Nerve.objects.order_by("id")[: extracted or 0])
+        for nerve in nerves:
+            InjectionSite.objects.create(
+                session=session, nerve=nerve, side="left", points=4, volume_per_point_ml=Decimal("0.5")
+            )

@@ -1,1 +1,263 @@
-# Create your models here.
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from patients.models import Condition, Patient, PatientConsent
+
+MAX_SESSIONS_PER_COURSE = 20
+MAX_INTERVAL_DAYS = 90
+MAX_POINTS_PER_SITE = 40
+MAX_VOLUME_PER_POINT_ML = Decimal("2.0")
+MAX_DEXTROSE_PERCENT = Decimal("25")
+MAX_LIDOCAINE_PERCENT = Decimal("1")
+MAX_MANNITOL_PERCENT = Decimal("10")
+
+
+def _nullable_range(field: str, low, high) -> models.CheckConstraint:
+    condition = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": low, f"{field}__lte": high})
+    return models.CheckConstraint(condition=condition, name=f"%(class)s_{field}_in_range")
+
+
+class CourseStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    COMPLETED = "completed", "Completed"
+    DISCONTINUED = "discontinued", "Discontinued"
+
+
+class TreatmentCourse(models.Model):
+    """A planned series of PIT sessions for one condition, e.g. 6 sessions a week apart."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
+    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="+")
+    planned_sessions = models.PositiveSmallIntegerField(default=6)
+    interval_days = models.PositiveSmallIntegerField("interval (days)", default=7)
+    status = models.CharField(max_length=12, choices=CourseStatus.choices, default=CourseStatus.ACTIVE)
+    discontinued_reason = models.CharField(max_length=500, blank=True)
+    baseline_assessment = models.ForeignKey(
+        "assessments.Assessment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_on = models.DateField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(planned_sessions__gte=1, planned_sessions__lte=MAX_SESSIONS_PER_COURSE),
+                name="course_planned_sessions_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(interval_days__gte=1, interval_days__lte=MAX_INTERVAL_DAYS),
+                name="course_interval_in_range",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CourseStatus.DISCONTINUED) | ~Q(discontinued_reason=""),
+                name="course_discontinued_needs_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.condition} course from {self.started_on:%d/%m/%Y}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == CourseStatus.ACTIVE
+
+
+class Diluent(models.TextChoices):
+    WATER = "water", "Sterile water"
+    SALINE = "saline", "Sodium chloride 0.9%"
+
+
+class Additive(models.TextChoices):
+    NONE = "none", "None"
+    LIDOCAINE = "lidocaine", "Lidocaine"
+    MANNITOL = "mannitol", "Mannitol"
+
+
+class Technique(models.TextChoices):
+    SUBCUTANEOUS = "subcutaneous", "Superficial subcutaneous"
+    ULTRASOUND = "ultrasound", "Ultrasound-guided"
+
+
+class NeedleGauge(models.TextChoices):
+    G25 = "25G", "25G"
+    G27 = "27G", "27G"
+    G30 = "30G", "30G"
+    G31 = "31G", "31G"
+    G32 = "32G", "32G"
+
+
+class SiteSide(models.TextChoices):
+    LEFT = "left", "Left"
+    RIGHT = "right", "Right"
+    MIDLINE = "midline", "Midline"
+
+
+class InjectionSession(models.Model):
+    """One PIT session note: drafted, then signed, after which the database refuses any change."""
+
+    course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
+    number = models.PositiveSmallIntegerField()
+    performed_at = models.DateTimeField()
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    consent = models.ForeignKey(PatientConsent, on_delete=models.PROTECT, related_name="+")
+
+    pre_nrs = models.PositiveSmallIntegerField("pain before (0-10)", null=True, blank=True)
+    post_nrs = models.PositiveSmallIntegerField("pain after (0-10)", null=True, blank=True)
+
+    dextrose_percent = models.DecimalField("dextrose %", max_digits=4, decimal_places=1, default=Decimal("5.0"))
+    diluent = models.CharField(max_length=10, choices=Diluent.choices, default=Diluent.WATER)
+    buffered = models.BooleanField(default=False)
+    additive = models.CharField(max_length=10, choices=Additive.choices, default=Additive.NONE)
+    additive_percent = models.DecimalField("additive %", max_digits=4, decimal_places=2, null=True, blank=True)
+    lot_number = models.CharField("product lot", max_length=40)
+    lot_expiry = models.DateField("lot expiry")
+    technique = models.CharField(max_length=15, choices=Technique.choices, default=Technique.SUBCUTANEOUS)
+    needle_gauge = models.CharField(max_length=4, choices=NeedleGauge.choices, default=NeedleGauge.G27)
+
+    aftercare_given = models.BooleanField(default=False)
+    next_interval_days = models.PositiveSmallIntegerField("next session in (days)", null=True, blank=True)
+    notes = models.TextField(max_length=4000, blank=True)
+    alert_override_reason = models.TextField(max_length=1000, blank=True)
+
+    signed_at = models.DateTimeField(null=True, blank=True)
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    content_sha256 = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["course", "number"]
+        permissions = [("sign_injectionsession", "Can sign injection session notes")]
+        indexes = [models.Index(fields=["performed_at"], name="session_performed_at")]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "number"], name="session_number_once_per_course"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="session_number_positive"),
+            _nullable_range("pre_nrs", 0, 10),
+            _nullable_range("post_nrs", 0, 10),
+            _nullable_range("next_interval_days", 1, MAX_INTERVAL_DAYS),
+            models.CheckConstraint(
+                condition=Q(post_nrs__isnull=True) | Q(pre_nrs__isnull=False), name="session_post_nrs_needs_pre"
+            ),
+            models.CheckConstraint(
+                condition=Q(dextrose_percent__gt=0, dextrose_percent__lte=MAX_DEXTROSE_PERCENT),
+                name="session_dextrose_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(additive=Additive.NONE, additive_percent__isnull=True)
+                | Q(additive=Additive.LIDOCAINE, additive_percent__gt=0, additive_percent__lte=MAX_LIDOCAINE_PERCENT)
+                | Q(additive=Additive.MANNITOL, additive_percent__gt=0, additive_percent__lte=MAX_MANNITOL_PERCENT),
+                name="session_additive_percent_in_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True, signed_by__isnull=True, content_sha256="")
+                | (Q(signed_at__isnull=False, signed_by__isnull=False) & ~Q(content_sha256="")),
+                name="session_signature_complete",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.number} of {self.course.planned_sessions}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+    @property
+    def immediate_relief_percent(self) -> int | None:
+        """(pre - post) / pre, rounded; None when it cannot be computed."""
+        if self.pre_nrs in (None, 0) or self.post_nrs is None:
+            return None
+        return round(100 * (self.pre_nrs - self.post_nrs) / self.pre_nrs)
+
+    @property
+    def solution_description(self) -> str:
+        parts = [f"Dextrose {self.dextrose_percent.normalize():f}% in {self.get_diluent_display().lower()}"]
+        if self.additive != Additive.NONE:
+            parts.append(f"with {self.get_additive_display().lower()} {self.additive_percent.normalize():f}%")
+        if self.buffered:
+            parts.append("buffered")
+        return ", ".join(parts)
+
+    @property
+    def total_volume_ml(self) -> Decimal:
+        """Derived, never typed: points x volume per point over all sites (uses prefetched sites)."""
+        return sum((site.total_volume_ml for site in self.sites.all()), Decimal("0"))
+
+
+class InjectionSite(models.Model):
+    session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="sites")
+    nerve = models.ForeignKey("assessments.Nerve", on_delete=models.PROTECT, related_name="+")
+    side = models.CharField(max_length=10, choices=SiteSide.choices)
+    points = models.PositiveSmallIntegerField("injection points")
+    volume_per_point_ml = models.DecimalField("mL per point", max_digits=4, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=1, points__lte=MAX_POINTS_PER_SITE), name="site_points_in_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(volume_per_point_ml__gt=0, volume_per_point_ml__lte=MAX_VOLUME_PER_POINT_ML),
+                name="site_volume_in_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.nerve} ({self.side}): {self.points} x {self.volume_per_point_ml} mL"
+
+    @property
+    def total_volume_ml(self) -> Decimal:
+        return self.points * self.volume_per_point_ml
+
+
+class AdverseEventKind(models.TextChoices):
+    BRUISING = "bruising", "Bruising"
+    SITE_PAIN = "site_pain", "Injection-site pain"
+    VASOVAGAL = "vasovagal", "Vasovagal reaction"
+    ALLERGIC = "allergic", "Allergic reaction"
+    INFECTION = "infection", "Infection"
+    OTHER = "other", "Other"
+
+
+class Severity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class AdverseEvent(models.Model):
+    session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="adverse_events")
+    kind = models.CharField(max_length=12, choices=AdverseEventKind.choices)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.severity})"
+
+
+class SessionAddendum(models.Model):
+    """A correction or later note under a signed session; the original stays as it was signed."""
+
+    session = models.ForeignKey(InjectionSession, on_delete=models.PROTECT, related_name="addenda")
+    text = models.TextField(max_length=4000)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name_plural = "session addenda"
+        constraints = [models.CheckConstraint(condition=~Q(text=""), name="addendum_text_not_blank")]
+
+    def __str__(self) -> str:
+        return f"Addendum to session {self.session_id} by {self.author_id}"

@@ -1,1 +1,189 @@
-# Create your views here.
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.decorators import permission_required
+from assessments.models import AssessmentKind
+from patients.access import get_patient_for
+from patients.services import valid_consent
+from treatments import progress, services
+from treatments.access import get_course_for, get_session_for
+from treatments.forms import (
+    AddendumForm,
+    AdverseEventFormSet,
+    CourseCloseForm,
+    CourseForm,
+    SessionForm,
+    SiteFormSet,
+)
+from treatments.models import InjectionSession, InjectionSite
+
+
+@permission_required("treatments.add_treatmentcourse")
+def course_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, patient_pk)
+    baseline = patient.assessments.filter(kind=AssessmentKind.INITIAL, course__isnull=True).first()
+    initial = {}
+    if baseline is not None:
+        initial = {
+            "condition": baseline.condition_id,
+            "planned_sessions": baseline.proposed_sessions or 6,
+            "interval_days": baseline.proposed_interval_days or 7,
+        }
+    form = CourseForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        course = services.course_start(
+            patient=patient, baseline_assessment=baseline, by=request.user, **form.cleaned_data
+        )
+        messages.success(request, "Course started.")
+        return redirect("treatments:course", pk=course.pk)
+    return render(request, "treatments/course_new.html", {"form": form, "patient": patient, "baseline": baseline})
+
+
+@permission_required("treatments.view_treatmentcourse")
+def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    course = get_course_for(request.user, pk)
+    clinical = request.user.has_perm("treatments.view_injectionsession")
+    sessions = list(
+        course.sessions.select_related("clinician").prefetch_related(
+            Prefetch("sites", queryset=InjectionSite.objects.select_related("nerve"))
+        )
+    )
+    context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
+    if clinical:
+        assessments = list(course.assessments.prefetch_related("analgesics").order_by("assessed_at"))
+        context["progress"] = progress.course_progress(course, sessions=sessions, assessments=assessments)
+        context["close_form"] = CourseCloseForm()
+    return render(request, "treatments/course_detail.html", context)
+
+
+@require_POST
+@permission_required("treatments.change_treatmentcourse")
+def course_close(request: HttpRequest, pk: int) -> HttpResponse:
+    course = get_course_for(request.user, pk)
+    form = CourseCloseForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        return redirect("treatments:course", pk=course.pk)
+    services.course_close(course=course, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
+    messages.success(request, f"Course marked {course.get_status_display().lower()}.")
+    return redirect("treatments:course", pk=course.pk)
+
+
+def _session_forms(request: HttpRequest, session: InjectionSession):
+    intake = session.course.patient.intake
+    data = request.POST if request.method == "POST" else None
+    form = SessionForm(
+        data,
+        instance=session,
+        alerts=services.session_alerts(intake=intake, additive=(data or {}).get("additive", session.additive)),
+        has_valid_consent=valid_consent(session.course.patient) is not None,
+    )
+    sites = SiteFormSet(data, instance=session, prefix="sites")
+    events = AdverseEventFormSet(data, instance=session, prefix="events")
+    return form, sites, events
+
+
+def _edit_session(request: HttpRequest, session: InjectionSession) -> HttpResponse:
+    form, sites, events = _session_forms(request, session)
+    if request.method == "POST" and all([form.is_valid(), sites.is_valid(), events.is_valid()]):
+        try:
+            session = services.session_save_draft(
+                session=form.instance, sites=sites, adverse_events=events, by=request.user
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Draft of session {session.number} saved. Check it, then sign.")
+            return redirect("treatments:session", pk=session.pk)
+    context = {"form": form, "sites": sites, "events": events, "session": session, "course": session.course}
+    return render(request, "treatments/session_form.html", context)
+
+
+@permission_required("treatments.add_injectionsession")
+def session_new(request: HttpRequest, course_pk: int) -> HttpResponse:
+    course = get_course_for(request.user, course_pk)
+    if not course.is_active:
+        messages.error(request, "This course is closed: start a new course to record more sessions.")
+        return redirect("treatments:course", pk=course.pk)
+    return _edit_session(request, services.new_session_for(course, by=request.user))
+
+
+@permission_required("treatments.change_injectionsession")
+def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request.user, pk)
+    if session.is_signed:
+        messages.error(request, "This session is signed and can no longer be changed. Add an addendum instead.")
+        return _session_page(request, session, status=409)
+    return _edit_session(request, session)
+
+
+def _session_page(request: HttpRequest, session: InjectionSession, *, status: int = 200, addendum_form=None):
+    context = {
+        "session": session,
+        "course": session.course,
+        "patient": session.course.patient,
+        "sites": list(session.sites.select_related("nerve")),
+        "adverse_events": list(session.adverse_events.all()),
+        "addenda": list(session.addenda.select_related("author")),
+        "alerts": services.session_alerts(intake=session.course.patient.intake, additive=session.additive),
+        "addendum_form": addendum_form or AddendumForm(),
+    }
+    context["total_volume_ml"] = sum((site.total_volume_ml for site in context["sites"]), Decimal("0"))
+    return render(request, "treatments/session_detail.html", context, status=status)
+
+
+@permission_required("treatments.view_injectionsession")
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _session_page(request, get_session_for(request.user, pk))
+
+
+@require_POST
+@permission_required("treatments.sign_injectionsession")
+def session_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request.user, pk)
+    try:
+        session = services.session_sign(session=session, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return _session_page(request, session, status=409)
+    messages.success(request, f"Session {session.number} signed.")
+    if request.POST.get("then") == "book_next":
+        # The scheduling pages take over from here once they exist; until then, back to the course.
+        return redirect("treatments:course", pk=session.course_id)
+    return redirect("treatments:session", pk=session.pk)
+
+
+@require_POST
+@permission_required("treatments.add_sessionaddendum")
+def session_addendum(request: HttpRequest, pk: int) -> HttpResponse:
+    session = get_session_for(request.user, pk)
+    form = AddendumForm(request.POST)
+    if form.is_valid():
+        try:
+            services.addendum_add(session=session, text=form.cleaned_data["text"], by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Addendum added.")
+            return redirect("treatments:session", pk=session.pk)
+    return _session_page(request, session, addendum_form=form)
+
+
+@permission_required("treatments.add_injectionsession")
+def site_row(request: HttpRequest) -> HttpResponse:
+    """One more empty site row for the session form (htmx), numbered after the rows already there."""
+    try:
+        index = int(request.GET.get("sites-TOTAL_FORMS", "0"))
+    except ValueError:
+        index = 0
+    if not 0 <= index < SiteFormSet.max_num:
+        return HttpResponse("No more sites can be added.", status=400)
+    form = SiteFormSet(prefix="sites").empty_form
+    form.prefix = f"sites-{index}"
+    return render(request, "treatments/_site_row.html", {"row": form, "total_forms": index + 1})

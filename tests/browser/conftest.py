@@ -41,14 +41,6 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings) -> None:
-    """PBKDF2 costs about half a second a hash here, paid once to create the user and once to
-    sign in through the form; the login form and session are still real. Autouse, so it is in
-    place before any persona fixture sets a password."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def page(browser: Browser, live_server) -> Iterator[Page]:
     """A page in a new context (no cookies shared between tests), with relative URLs on the live server."""

@@ -1,15 +1,20 @@
 """Demo users (one per role) and a few patients, so a fresh `make run` has something to show."""
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
+from assessments.models import AnalgesicUse, Assessment, AssessmentKind, Nerve, PainArea, Side
 from patients import services
 from patients.models import Condition, ConsentText, Medication, Patient
+from patients.services import valid_consent
+from treatments import services as treatment_services
+from treatments.models import InjectionSession, InjectionSite
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (demo only; printed by `make run`)
 
@@ -55,6 +60,7 @@ class Command(BaseCommand):
         for row in DEMO_PATIENTS:
             self._patient(*row, by=users[Role.FRONT_DESK])
         Patient.objects.filter(given_name="Pat", family_name="Morgan").update(user=users[Role.PATIENT])
+        self._course_in_progress(Patient.objects.get(given_name="Anna", family_name="Smith"), users[Role.CLINICIAN])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, _, _, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role.label:<11} {username}")
@@ -74,6 +80,39 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=role.value))
         return user
+
+    def _course_in_progress(self, patient: Patient, clinician: User) -> None:
+        """A first assessment and three signed weekly sessions, so the course page has a chart to show."""
+        if patient.assessments.exists():
+            return
+        now = timezone.now()
+        assessment = Assessment.objects.create(
+            patient=patient, kind=AssessmentKind.INITIAL, assessed_at=now - timedelta(days=22), clinician=clinician,
+            presenting_complaint="Burning pain and tingling in the right hand, worse at night.",
+            condition=Condition.objects.get(code="carpal-tunnel-syndrome"), side=Side.RIGHT, duration_months=14,
+            nrs_current=7, nrs_worst=9, nrs_average=7, peg_pain=7, peg_enjoyment=6, peg_activity=7,
+            dn4_burning=True, dn4_tingling=True, dn4_pins_and_needles=True, dn4_numbness=True,
+            proposed_sessions=6, proposed_interval_days=7,
+        )  # fmt: skip
+        PainArea.objects.create(assessment=assessment, region="F-WRIST-HAND-R", intensity=7, tender=True)
+        PainArea.objects.create(assessment=assessment, region="F-FOREARM-R", intensity=4)
+        AnalgesicUse.objects.create(assessment=assessment, drug="Paracetamol", dose="1 g", doses_per_week=14)
+        course = treatment_services.course_start(
+            patient=patient, condition=assessment.condition, planned_sessions=6, interval_days=7,
+            started_on=timezone.localdate() - timedelta(days=21), baseline_assessment=assessment, by=clinician,
+        )  # fmt: skip
+        nerve = Nerve.objects.get(code="palmar-cutaneous-branch-of-the-median-nerve")
+        for number, (before, after) in enumerate([(7, 2), (5, 1), (4, 1)], start=1):
+            session = InjectionSession.objects.create(
+                course=course, number=number, performed_at=now - timedelta(days=21 - 7 * (number - 1)),
+                clinician=clinician, consent=valid_consent(patient), pre_nrs=before, post_nrs=after,
+                lot_number="DX-5-2291", lot_expiry=timezone.localdate() + timedelta(days=300),
+                aftercare_given=True, next_interval_days=7,
+            )  # fmt: skip
+            InjectionSite.objects.create(
+                session=session, nerve=nerve, side="right", points=6, volume_per_point_ml=Decimal("0.5")
+            )
+            treatment_services.session_sign(session=session, by=clinician)
 
     def _patient(self, given, family, born, sex, phone, condition_codes, flags, *, by: User) -> None:
         if Patient.objects.filter(given_name=given, family_name=family, date_of_birth=born).exists():

@@ -1,0 +1,145 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row
+from django import forms
+from django.utils import timezone
+
+from assessments.models import (
+    DN4_ITEMS,
+    AnalgesicUse,
+    Assessment,
+    AssessmentKind,
+    ContributingNerve,
+    FunctionalActivity,
+    Nerve,
+)
+from patients.models import Condition
+from treatments.forms import CLOCK_SKEW, DateTimeInput
+
+SCORE_FIELDS = ["nrs_current", "nrs_worst", "nrs_average", "peg_pain", "peg_enjoyment", "peg_activity"]
+MAX_PSFS_ACTIVITIES = 5
+
+
+class AssessmentForm(forms.ModelForm):
+    class Meta:
+        model = Assessment
+        fields = [
+            "assessed_at",
+            "presenting_complaint",
+            "condition",
+            "side",
+            "duration_months",
+            "aggravating_factors",
+            *SCORE_FIELDS,
+            *(field for field, _ in DN4_ITEMS),
+            "pgic",
+            "proposed_sessions",
+            "proposed_interval_days",
+            "plan_notes",
+        ]
+        widgets = {
+            "assessed_at": DateTimeInput(),
+            "presenting_complaint": forms.Textarea(attrs={"rows": 2}),
+            "aggravating_factors": forms.Textarea(attrs={"rows": 2}),
+            "plan_notes": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, kind: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instance.kind = kind
+        self.fields["condition"].queryset = Condition.objects.filter(active=True)
+        for field in SCORE_FIELDS:
+            self.fields[field] = forms.IntegerField(
+                label=self.fields[field].label,
+                min_value=0,
+                max_value=10,
+                widget=forms.NumberInput(attrs={"min": 0, "max": 10}),
+            )
+        for field, wording in DN4_ITEMS:
+            self.fields[field].label = wording
+        if kind == AssessmentKind.REVIEW:
+            self.fields["pgic"].required = True
+        else:
+            del self.fields["pgic"]
+        self.helper = self._layout(kind)
+
+    def _layout(self, kind: str) -> FormHelper:
+        helper = FormHelper()
+        helper.form_tag = False
+        scores = [
+            Row(Column("nrs_current"), Column("nrs_worst"), Column("nrs_average")),
+            Row(Column("peg_pain"), Column("peg_enjoyment"), Column("peg_activity")),
+        ]
+        if kind == AssessmentKind.REVIEW:
+            scores.append("pgic")
+        helper.layout = Layout(
+            Fieldset(
+                "History",
+                Row(Column("assessed_at"), Column("condition"), Column("side"), Column("duration_months")),
+                "presenting_complaint",
+                "aggravating_factors",
+            ),
+            Fieldset("Pain scores (NRS 0-10) and PEG", *scores),
+            Fieldset("DN4 neuropathic screen", *(field for field, _ in DN4_ITEMS)),
+        )
+        return helper
+
+    def clean_assessed_at(self):
+        assessed_at = self.cleaned_data["assessed_at"]
+        if assessed_at > timezone.now() + CLOCK_SKEW:
+            raise forms.ValidationError("An assessment cannot be dated in the future.")
+        return assessed_at
+
+    def clean_proposed_sessions(self):
+        sessions = self.cleaned_data["proposed_sessions"]
+        if sessions is not None and not 1 <= sessions <= 20:
+            raise forms.ValidationError("Between 1 and 20 sessions.")
+        return sessions
+
+    def clean_proposed_interval_days(self):
+        days = self.cleaned_data["proposed_interval_days"]
+        if days is not None and not 1 <= days <= 90:
+            raise forms.ValidationError("Between 1 and 90 days.")
+        return days
+
+    def clean_duration_months(self):
+        months = self.cleaned_data["duration_months"]
+        if months is not None and months > 1200:
+            raise forms.ValidationError("At most 1200 months.")
+        return months
+
+
+class ActivityForm(forms.ModelForm):
+    score = forms.IntegerField(min_value=0, max_value=10, label="Score (0 = unable, 10 = as before)")
+
+    class Meta:
+        model = FunctionalActivity
+        fields = ["activity", "score"]
+
+
+class AnalgesicForm(forms.ModelForm):
+    doses_per_week = forms.DecimalField(min_value=0, max_value=100, decimal_places=1, max_digits=5)
+
+    class Meta:
+        model = AnalgesicUse
+        fields = ["drug", "dose", "doses_per_week"]
+
+
+class NerveForm(forms.ModelForm):
+    class Meta:
+        model = ContributingNerve
+        fields = ["nerve", "side"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["nerve"].queryset = Nerve.objects.filter(active=True)
+
+
+def _formset(model, form, extra: int, max_num: int):
+    return forms.inlineformset_factory(
+        Assessment, model, form=form, extra=extra, max_num=max_num, validate_max=True, can_delete=False
+    )
+
+
+ActivityFormSet = _formset(FunctionalActivity, ActivityForm, extra=3, max_num=MAX_PSFS_ACTIVITIES)
+AnalgesicFormSet = _formset(AnalgesicUse, AnalgesicForm, extra=2, max_num=20)
+NerveFormSet = _formset(ContributingNerve, NerveForm, extra=3, max_num=30)

@@ -1,0 +1,225 @@
+"""Who may open which page: every URL pattern of the project, for every role.
+
+MATRIX has one row per named route. A new URL pattern without a row makes
+test_every_url_pattern_has_a_row_in_the_matrix fail, so nobody can add a page
+without deciding who may see it.
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import URLResolver, get_resolver, path, resolve, reverse
+from django.urls.resolvers import RegexPattern
+
+from patients.models import Patient
+from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+
+ROLES = ("anonymous", "clinician", "front_desk", "manager", "patient", "outsider")
+
+# What a role must get back.
+OK = "200"
+LOGIN = "redirect to sign-in"  # 302 to the sign-in page, remembering the page asked for
+DENIED = "403 or 404"
+TO_HOME = "redirect home"  # a signed-in user opening the sign-in page
+SIGNED_OUT = "signed out, redirect to sign-in"
+ACTED = "handled: 200, 409 or a redirect that is not to sign-in"  # a POST-only action the role may take
+
+# The admin's own URL patterns are one entry: the admin site guards them all.
+ADMIN = "admin"
+
+
+@dataclass(frozen=True)
+class Row:
+    url: Callable[[Patient], str]
+    expect: dict[str, str]
+    method: str = "get"
+    login_url: str = "login"
+
+
+def _for(anonymous: str, **roles: str) -> dict[str, str]:
+    expect = {"anonymous": anonymous, **roles}
+    assert set(expect) == set(ROLES), f"every role needs an expectation: {sorted(set(ROLES) ^ set(expect))}"
+    return expect
+
+
+def _named(name: str, **kwargs) -> Callable[[Patient], str]:
+    return lambda patient: reverse(name, kwargs=kwargs)
+
+
+def _about_patient(name: str) -> Callable[[Patient], str]:
+    # The patient persona's own record: a patient-role user is refused even there.
+    return lambda patient: reverse(name, kwargs={"pk": patient.pk})
+
+
+def _about_course(name: str) -> Callable[[Patient], str]:
+    return lambda patient: reverse(name, kwargs={"pk": CourseFactory(patient=patient).pk})
+
+
+def _about_session(name: str) -> Callable[[Patient], str]:
+    # A draft with one injection site: it can be opened, edited and signed.
+    return lambda patient: reverse(
+        name, kwargs={"pk": SessionFactory(course=CourseFactory(patient=patient), sites=1).pk}
+    )
+
+
+SIGNED_IN_ANY_ROLE = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
+PUBLIC = _for(OK, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
+VIEW_PATIENTS = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=DENIED, outsider=DENIED)
+EDIT_PATIENTS = _for(LOGIN, clinician=OK, front_desk=OK, manager=DENIED, patient=DENIED, outsider=DENIED)
+# The front desk sees that courses exist (dates, status), never clinical content.
+VIEW_COURSES = _for(LOGIN, clinician=OK, front_desk=OK, manager=DENIED, patient=DENIED, outsider=DENIED)
+CLINICAL = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
+CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
+
+MATRIX: dict[str, Row] = {
+    "home": Row(_named("home"), SIGNED_IN_ANY_ROLE),
+    "login": Row(
+        _named("login"),
+        _for(OK, clinician=TO_HOME, front_desk=TO_HOME, manager=TO_HOME, patient=TO_HOME, outsider=TO_HOME),
+    ),
+    "logout": Row(
+        _named("logout"),
+        _for(
+            SIGNED_OUT,
+            clinician=SIGNED_OUT,
+            front_desk=SIGNED_OUT,
+            manager=SIGNED_OUT,
+            patient=SIGNED_OUT,
+            outsider=SIGNED_OUT,
+        ),
+        method="post",
+    ),
+    "password_change": Row(_named("password_change"), SIGNED_IN_ANY_ROLE),
+    "password_change_done": Row(_named("password_change_done"), SIGNED_IN_ANY_ROLE),
+    "password_reset": Row(_named("password_reset"), PUBLIC),
+    "password_reset_done": Row(_named("password_reset_done"), PUBLIC),
+    # A link that is not valid shows the "expired" page to anyone.
+    "password_reset_confirm": Row(_named("password_reset_confirm", uidb64="MQ", token="not-a-token"), PUBLIC),
+    "password_reset_complete": Row(_named("password_reset_complete"), PUBLIC),
+    "patients:list": Row(_named("patients:list"), VIEW_PATIENTS),
+    "patients:register": Row(_named("patients:register"), EDIT_PATIENTS),
+    "patients:detail": Row(_about_patient("patients:detail"), VIEW_PATIENTS),
+    "patients:edit": Row(_about_patient("patients:edit"), EDIT_PATIENTS),
+    "patients:intake": Row(_about_patient("patients:intake"), EDIT_PATIENTS),
+    "patients:consent": Row(_about_patient("patients:consent"), EDIT_PATIENTS),
+    "assessments:new": Row(lambda patient: reverse("assessments:new", kwargs={"patient_pk": patient.pk}), CLINICAL),
+    "assessments:detail": Row(
+        lambda patient: reverse("assessments:detail", kwargs={"pk": AssessmentFactory(patient=patient).pk}), CLINICAL
+    ),
+    "treatments:course_new": Row(
+        lambda patient: reverse("treatments:course_new", kwargs={"patient_pk": patient.pk}), CLINICAL
+    ),
+    "treatments:course": Row(_about_course("treatments:course"), VIEW_COURSES),
+    "treatments:course_close": Row(_about_course("treatments:course_close"), CLINICAL_ACTION, method="post"),
+    "treatments:session_new": Row(
+        lambda patient: reverse("treatments:session_new", kwargs={"course_pk": CourseFactory(patient=patient).pk}),
+        CLINICAL,
+    ),
+    "treatments:session": Row(_about_session("treatments:session"), CLINICAL),
+    "treatments:session_edit": Row(_about_session("treatments:session_edit"), CLINICAL),
+    "treatments:session_sign": Row(_about_session("treatments:session_sign"), CLINICAL_ACTION, method="post"),
+    "treatments:session_addendum": Row(_about_session("treatments:session_addendum"), CLINICAL_ACTION, method="post"),
+    "treatments:site_row": Row(_named("treatments:site_row"), CLINICAL),
+    # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
+    # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.
+    ADMIN: Row(
+        _named("admin:index"),
+        _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED),
+        login_url="admin:login",
+    ),
+}
+
+
+def url_routes(resolver: URLResolver, namespace: str = "") -> Iterator[str]:
+    """Every route of the URLconf by its full name; an unnamed pattern appears by its pattern."""
+    for entry in resolver.url_patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == ADMIN:
+                yield ADMIN
+                continue
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            yield from url_routes(entry, inner)
+        elif entry.name:
+            yield f"{namespace}{entry.name}"
+        else:
+            yield f"<unnamed pattern {namespace}{entry.pattern}>"
+
+
+def test_every_url_pattern_has_a_row_in_the_matrix():
+    routes = list(url_routes(get_resolver()))
+    assert len(routes) == len(set(routes)), "two URL patterns share a name"
+    assert set(routes) - set(MATRIX) == set(), "URL patterns without a row in MATRIX"
+    assert set(MATRIX) - set(routes) == set(), "rows in MATRIX for URL patterns that no longer exist"
+
+
+def test_a_new_url_pattern_without_a_row_is_noticed():
+    def view(request):
+        return HttpResponse()
+
+    project = get_resolver().url_patterns
+    extended = URLResolver(
+        RegexPattern(r"^/"),
+        [*project, path("reports/", view, name="reports"), path("unnamed/", view)],
+    )
+    noticed = set(url_routes(extended)) - set(url_routes(get_resolver())) - set(MATRIX)
+    assert noticed == {"reports", "<unnamed pattern unnamed/>"}
+
+
+@pytest.mark.parametrize("route", sorted(MATRIX))
+def test_matrix_row_url_belongs_to_its_route(route, patient):
+    match = resolve(MATRIX[route].url(patient))
+    if route == ADMIN:
+        assert match.namespace == ADMIN
+    else:
+        assert match.view_name == route
+
+
+def _client(request, role: str) -> Client:
+    if role == "anonymous":
+        return Client()
+    return request.getfixturevalue(f"{role}_client")
+
+
+def _check(response, expectation: str, *, asked_for: str, login_url: str, client: Client) -> None:
+    status = response.status_code
+    if expectation == OK:
+        assert status == 200
+    elif expectation == DENIED:
+        assert status in (403, 404)
+    elif expectation == LOGIN:
+        assert status == 302
+        location = urlsplit(response["Location"])
+        assert location.path == reverse(login_url)
+        assert parse_qs(location.query).get("next") == [asked_for]
+    elif expectation == TO_HOME:
+        assert status == 302
+        assert response["Location"] == reverse("home")
+    elif expectation == ACTED:
+        assert status in (200, 302, 409)
+        if status == 302:
+            assert urlsplit(response["Location"]).path not in (reverse("login"), reverse("admin:login"))
+    elif expectation == SIGNED_OUT:
+        assert status == 302
+        assert response["Location"] == reverse("login")
+        assert "_auth_user_id" not in client.session
+    else:  # pragma: no cover - a typo in MATRIX
+        pytest.fail(f"unknown expectation {expectation!r}")
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("route", sorted(MATRIX))
+def test_role_gets_the_answer_the_matrix_gives(request, route, role, patient):
+    row = MATRIX[route]
+    client = _client(request, role)
+    url = row.url(patient)
+    response = getattr(client, row.method)(url)
+    _check(response, row.expect[role], asked_for=url, login_url=row.login_url, client=client)
+
+
+@pytest.mark.parametrize("route", sorted(route for route, row in MATRIX.items() if row.method == "post"))
+def test_actions_that_change_something_refuse_a_get(clinician_client, route, patient):
+    assert clinician_client.get(MATRIX[route].url(patient)).status_code == 405

@@ -1,0 +1,338 @@
+"""The course pain chart: parsed as XML and checked for structure, geometry, escaping and safety."""
+
+import datetime
+import itertools
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+
+import pytest
+from django.utils.safestring import SafeString
+
+from treatments.charts import (
+    AnalgesicPoint,
+    PainPoint,
+    analgesic_chart_svg,
+    pain_chart_svg,
+    percent_change,
+    responder_status,
+)
+
+SVG = "{http://www.w3.org/2000/svg}"
+NS = {"svg": SVG[1:-1]}
+START = datetime.date(2025, 3, 3)
+
+
+def day(offset: int) -> datetime.date:
+    return START + datetime.timedelta(days=offset)
+
+
+def course() -> list[PainPoint]:
+    """Six weekly sessions with one two-week gap, then a review."""
+    offsets, before, after = [0, 7, 14, 28, 35, 42], [8, 7, 6, 5, 4, 3], [4, 3, 3, 2, 2, 1]
+    sessions = [
+        PainPoint(day(o), b, a, f"S{n}") for n, (o, b, a) in enumerate(zip(offsets, before, after, strict=True), 1)
+    ]
+    return [*sessions, PainPoint(day(63), 3, None, "R", "review")]
+
+
+def parse(svg: str) -> ET.Element:
+    return ET.fromstring(str(svg))  # noqa: S314 -- our own output, and the point is to check it is well-formed
+
+
+def group(root: ET.Element, **attr: str) -> ET.Element | None:
+    ((name, value),) = attr.items()
+    return root.find(f".//svg:g[@data-{name.replace('_', '-')}='{value}']", NS)
+
+
+def polyline_points(series: ET.Element) -> list[tuple[float, float]]:
+    line = series.find("svg:polyline", NS)
+    return [tuple(map(float, pair.split(","))) for pair in line.get("points").split()]
+
+
+def marker_centres(series: ET.Element) -> list[tuple[float, float]]:
+    centres = []
+    for marker in series:
+        if marker.tag == f"{SVG}circle":
+            centres.append((float(marker.get("cx")), float(marker.get("cy"))))
+        elif marker.tag == f"{SVG}rect":
+            x, y, size = float(marker.get("x")), float(marker.get("y")), float(marker.get("width"))
+            centres.append((x + size / 2, y + size / 2))
+        elif marker.tag == f"{SVG}polygon":
+            corners = [tuple(map(float, pair.split(","))) for pair in marker.get("points").split()]
+            centres.append((sum(x for x, _ in corners) / len(corners), sum(y for _, y in corners) / len(corners)))
+    return centres
+
+
+def texts(element: ET.Element) -> list[str]:
+    return [t.text for t in element.iter(f"{SVG}text")]
+
+
+# --- Series geometry -----------------------------------------------------------------------------------------------
+
+
+def test_before_and_after_have_one_point_and_marker_per_session():
+    root = parse(pain_chart_svg(course()))
+    before, after = group(root, series="before"), group(root, series="after")
+    assert len(polyline_points(before)) == 6
+    assert len(before.findall("svg:circle", NS)) == 6
+    assert len(polyline_points(after)) == 6
+    assert len(after.findall("svg:rect", NS)) == 6
+
+
+def test_markers_sit_on_the_line():
+    root = parse(pain_chart_svg(course()))
+    for name in ("before", "after"):
+        series = group(root, series=name)
+        flat = list(itertools.chain.from_iterable(polyline_points(series)))
+        assert list(itertools.chain.from_iterable(marker_centres(series))) == pytest.approx(flat, abs=0.11)
+
+
+def test_higher_score_is_higher_on_the_chart():
+    root = parse(pain_chart_svg(course()))
+    before_y = [y for _, y in polyline_points(group(root, series="before"))]
+    after_y = [y for _, y in polyline_points(group(root, series="after"))]
+    # Before scores fall 8 -> 3, so y (downwards in SVG) must rise strictly.
+    assert before_y == sorted(before_y)
+    assert len(set(before_y)) == 6
+    # After is always lower pain than before, so always lower on the chart.
+    assert all(a > b for a, b in zip(after_y, before_y, strict=True))
+    # Equal scores sit at equal heights: before 3 at S6 and after 3 at S2.
+    assert before_y[5] == pytest.approx(after_y[1])
+
+
+def test_x_follows_elapsed_days_not_index():
+    points = [PainPoint(day(0), 5, 2), PainPoint(day(7), 5, 2), PainPoint(day(21), 5, 2)]
+    xs = [x for x, _ in polyline_points(group(parse(pain_chart_svg(points)), series="before"))]
+    assert xs[0] < xs[1] < xs[2]
+    assert (xs[2] - xs[1]) == pytest.approx(2 * (xs[1] - xs[0]), abs=0.2)
+
+
+def test_points_given_out_of_order_are_drawn_in_date_order():
+    shuffled = [PainPoint(day(14), 3, 1), PainPoint(day(0), 9, 5), PainPoint(day(7), 6, 2)]
+    coords = polyline_points(group(parse(pain_chart_svg(shuffled)), series="before"))
+    xs, ys = zip(*coords, strict=True)
+    assert list(xs) == sorted(xs)
+    assert list(ys) == sorted(ys)  # 9, 6, 3 in date order: falling pain, rising y
+
+
+def test_reviews_are_separate_diamond_markers():
+    root = parse(pain_chart_svg(course()))
+    reviews = group(root, series="review")
+    assert len(reviews.findall("svg:polygon", NS)) == 1
+    assert reviews.find("svg:polyline", NS) is None
+    review_x, review_y = marker_centres(reviews)[0]
+    last_x, last_y = polyline_points(group(root, series="before"))[-1]
+    assert review_x > last_x  # three weeks after the last session
+    assert review_y == pytest.approx(last_y, abs=0.11)  # same score, 3
+
+
+def test_single_point_and_same_day_points_render_inside_the_plot():
+    for points in ([PainPoint(day(0), 6, 2)], [PainPoint(day(0), 7, 3), PainPoint(day(0), 6, 2)]):
+        root = parse(pain_chart_svg(points, width=400))
+        centres = marker_centres(group(root, series="before"))
+        assert len(centres) == len(points)
+        gridline = group(root, role="y-axis").find("svg:line", NS)
+        middle = (float(gridline.get("x1")) + float(gridline.get("x2"))) / 2
+        assert {x for x, _ in centres} == {middle}  # centred: there is no span of days to spread them over
+
+
+# --- Reference lines, labels, legend --------------------------------------------------------------------------------
+
+
+def reference(root: ET.Element, role: str) -> ET.Element | None:
+    return root.find(f".//svg:line[@data-role='{role}']", NS)
+
+
+def test_baseline_and_thresholds_drawn_at_the_right_heights():
+    root = parse(pain_chart_svg(course(), baseline=8))
+    before_y = [y for _, y in polyline_points(group(root, series="before"))]
+    after_y = [y for _, y in polyline_points(group(root, series="after"))]
+    assert float(reference(root, "baseline").get("y1")) == pytest.approx(before_y[0])  # score 8
+    assert float(reference(root, "threshold-50").get("y1")) == pytest.approx(after_y[0])  # 50% of 8 = 4
+    threshold_30 = float(reference(root, "threshold-30").get("y1"))  # 5.6: between scores 6 and 5
+    assert before_y[2] < threshold_30 < before_y[3]
+    assert reference(root, "baseline").get("stroke-dasharray")
+    assert "Baseline 8" in texts(root)
+
+
+def test_no_baseline_means_no_reference_lines():
+    root = parse(pain_chart_svg(course()))
+    for role in ("baseline", "threshold-30", "threshold-50"):
+        assert reference(root, role) is None
+    assert not any("Baseline" in text for text in texts(root))
+
+
+def test_before_and_after_differ_in_colour_dash_and_marker():
+    root = parse(pain_chart_svg(course()))
+    before = group(root, series="before").find("svg:polyline", NS)
+    after = group(root, series="after").find("svg:polyline", NS)
+    assert before.get("stroke") != after.get("stroke")
+    assert before.get("stroke-dasharray") is None
+    assert after.get("stroke-dasharray")
+
+
+def test_legend_names_each_series_shown():
+    legend = group(parse(pain_chart_svg(course(), baseline=8)), role="legend")
+    assert texts(legend) == ["Before injection", "After injection", "Review", "Baseline", "30% / 50% reduction"]
+    legend = group(parse(pain_chart_svg(course()[:6])), role="legend")
+    assert texts(legend) == ["Before injection", "After injection"]
+
+
+def test_y_axis_runs_zero_to_ten():
+    root = parse(pain_chart_svg(course()))
+    assert texts(group(root, role="y-axis")) == ["0", "2", "4", "6", "8", "10"]
+
+
+def test_x_labels_are_day_and_short_month():
+    root = parse(pain_chart_svg(course()))
+    assert texts(group(root, role="x-labels"))[:3] == ["3 Mar", "10 Mar", "17 Mar"]
+    assert texts(group(root, role="point-labels"))[:2] == ["S1", "S2"]
+
+
+def test_sixty_points_thin_their_labels_but_keep_every_marker():
+    points = [PainPoint(day(7 * n), 9 - n // 10, 4 - n // 20, f"S{n + 1}") for n in range(60)]
+    root = parse(pain_chart_svg(points))
+    assert len(marker_centres(group(root, series="before"))) == 60
+    x_labels = group(root, role="x-labels").findall("svg:text", NS)
+    assert 3 < len(x_labels) < 60
+    xs = [float(label.get("x")) for label in x_labels]
+    assert min(b - a for a, b in itertools.pairwise(xs)) >= 40  # "28 Sep" is ~37px wide at 10px
+    assert x_labels[-1].text == "20 Apr"  # 59 weeks on from 3 Mar 2025: the latest date is always labelled
+    assert len(group(root, role="point-labels").findall("svg:text", NS)) < 60
+
+
+# --- Accessibility, escaping, safety --------------------------------------------------------------------------------
+
+
+def test_accessible_name_and_description():
+    root = parse(pain_chart_svg(course(), baseline=8, title="Pain: Jane's course"))
+    assert root.get("role") == "img"
+    title_id, desc_id = root.get("aria-labelledby").split()
+    assert root.find(f"svg:title[@id='{title_id}']", NS).text == "Pain: Jane's course"
+    desc = root.find(f"svg:desc[@id='{desc_id}']", NS).text
+    assert desc.startswith("Pain before injection fell from 8 to 3 over 6 sessions.")
+    assert "Pain shortly after injection fell from 4 to 1." in desc
+    assert "Baseline pain 8; latest score 3, 63% lower (response: substantial)." in desc  # the review, 3
+
+
+def test_description_compares_baseline_with_a_later_review_not_an_after_score():
+    points = [PainPoint(day(0), 8, 2, "S1"), PainPoint(day(14), 5, None, "R", "review")]
+    desc = parse(pain_chart_svg(points, baseline=8)).find("svg:desc", NS).text
+    assert "latest score 5, 38% lower (response: moderate)" in desc
+
+
+def test_ids_are_stable_for_one_chart_and_differ_between_charts():
+    assert pain_chart_svg(course()) == pain_chart_svg(course())
+    first = parse(pain_chart_svg(course())).get("aria-labelledby")
+    second = parse(pain_chart_svg(course()[:3])).get("aria-labelledby")
+    assert first != second
+
+
+def test_labels_and_title_are_escaped():
+    points = [PainPoint(day(0), 5, 2, "<script>alert(1)</script>"), PainPoint(day(7), 4, 2, "S2")]
+    svg = pain_chart_svg(points, title='Tom & "Jerry" <b>')
+    assert "<script" not in svg
+    assert "<b>" not in svg
+    root = parse(svg)  # still well-formed XML
+    assert "<script>alert(1)</script>" in texts(root)
+    assert root.find("svg:title", NS).text == 'Tom & "Jerry" <b>'
+
+
+def test_returns_safe_string():
+    assert isinstance(pain_chart_svg(course()), SafeString)
+    assert isinstance(pain_chart_svg([]), SafeString)
+    assert isinstance(analgesic_chart_svg([AnalgesicPoint(day(0), Decimal(3))]), SafeString)
+
+
+@pytest.mark.parametrize(
+    "svg",
+    [
+        pytest.param(lambda: pain_chart_svg(course(), baseline=8), id="pain"),
+        pytest.param(lambda: pain_chart_svg([]), id="empty"),
+        pytest.param(lambda: analgesic_chart_svg([AnalgesicPoint(day(0), Decimal(3))]), id="analgesic"),
+    ],
+)
+def test_nothing_active_external_or_stylesheet_based(svg):
+    markup = svg().lower()
+    for forbidden in ("<script", "href", "<image", "<style", "class=", "style=", "url(", "<foreignobject"):
+        assert forbidden not in markup
+    assert markup.count("http") == 1  # the xmlns declaration only
+    assert parse(markup).get("font-family") == "dejavu sans, sans-serif"
+
+
+# --- Validation and empty input --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", [11, -1])
+def test_scores_outside_zero_to_ten_are_rejected(bad):
+    with pytest.raises(ValueError, match="NRS"):
+        PainPoint(day(0), bad, 2)
+    with pytest.raises(ValueError, match="NRS"):
+        PainPoint(day(0), 5, bad)
+    with pytest.raises(ValueError, match="NRS"):
+        pain_chart_svg(course(), baseline=bad)
+
+
+def test_unknown_kind_is_rejected():
+    with pytest.raises(ValueError, match="kind"):
+        PainPoint(day(0), 5, 2, kind="phone call")
+
+
+def test_empty_series_says_so():
+    for points in ([], [PainPoint(day(0), None, None, "S1")]):
+        root = parse(pain_chart_svg(points))
+        assert "No scores recorded yet" in texts(root)
+        assert root.find(".//svg:polyline", NS) is None
+        assert int(root.get("height")) < 100
+        assert root.get("role") == "img"
+
+
+# --- Analgesic chart -------------------------------------------------------------------------------------------------
+
+
+def test_analgesic_chart_scales_to_a_tidy_maximum():
+    points = [AnalgesicPoint(day(0), Decimal(14)), AnalgesicPoint(day(14), Decimal("4.5"))]
+    root = parse(analgesic_chart_svg(points))
+    assert texts(group(root, role="y-axis")) == ["0", "5", "10", "15"]
+    coords = polyline_points(group(root, series="doses"))
+    assert len(coords) == 2
+    assert coords[0][1] < coords[1][1]
+    assert "fell from 14 to 4.5 doses per week" in root.find("svg:desc", NS).text
+
+
+def test_analgesic_chart_empty_and_negative():
+    assert "No analgesic use recorded yet" in texts(parse(analgesic_chart_svg([])))
+    with pytest.raises(ValueError):
+        AnalgesicPoint(day(0), Decimal(-1))
+
+
+# --- Percent change and responder status -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("baseline", "latest", "change", "status"),
+    [
+        (8, 4, -50, "substantial"),
+        (10, 7, -30, "moderate"),
+        (10, 8, -20, "none"),
+        (0, 3, None, "unknown"),
+        (None, 3, None, "unknown"),
+        (8, None, None, "unknown"),
+        (5, 6, 20, "none"),
+        (8, 3, -63, "substantial"),  # -62.5 rounds away from zero, not to even
+        (7, 5, -29, "none"),  # -28.6%: just short of moderate
+        (10, 0, -100, "substantial"),
+        (6, 6, 0, "none"),
+    ],
+)
+def test_percent_change_and_responder_status(baseline, latest, change, status):
+    assert percent_change(baseline, latest) == change
+    assert responder_status(baseline, latest) == status
+
+
+@pytest.mark.parametrize(("baseline", "latest"), [(11, 5), (5, -1)])
+def test_percent_change_rejects_impossible_scores(baseline, latest):
+    with pytest.raises(ValueError):
+        percent_change(baseline, latest)
+    with pytest.raises(ValueError):
+        responder_status(baseline, latest)

@@ -1,0 +1,263 @@
+from datetime import timedelta
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Fieldset, Layout, Row
+from django import forms
+from django.utils import timezone
+
+from assessments.models import Nerve
+from patients.forms import DateInput
+from patients.models import Condition
+from treatments.models import (
+    MAX_INTERVAL_DAYS,
+    MAX_POINTS_PER_SITE,
+    MAX_SESSIONS_PER_COURSE,
+    MAX_VOLUME_PER_POINT_ML,
+    Additive,
+    AdverseEvent,
+    CourseStatus,
+    InjectionSession,
+    InjectionSite,
+    TreatmentCourse,
+)
+from treatments.services import Alert
+
+# A clock a few minutes fast on the tablet must not make "now" look like the future.
+CLOCK_SKEW = timedelta(minutes=5)
+ADDITIVE_LIMITS = {Additive.LIDOCAINE: 1, Additive.MANNITOL: 10}
+
+
+class DateTimeInput(forms.DateTimeInput):
+    input_type = "datetime-local"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M", **kwargs)
+
+
+def _helper(*layout) -> FormHelper:
+    helper = FormHelper()
+    helper.form_tag = False
+    helper.layout = Layout(*layout)
+    return helper
+
+
+class CourseForm(forms.ModelForm):
+    class Meta:
+        model = TreatmentCourse
+        fields = ["condition", "planned_sessions", "interval_days", "started_on"]
+        widgets = {"started_on": DateInput()}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["condition"].queryset = Condition.objects.filter(active=True)
+        self.fields["planned_sessions"].widget.attrs.update(min=1, max=MAX_SESSIONS_PER_COURSE)
+        self.fields["interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
+        self.helper = _helper(
+            "condition", Row(Column("planned_sessions"), Column("interval_days"), Column("started_on"))
+        )
+
+    def clean_planned_sessions(self) -> int:
+        planned = self.cleaned_data["planned_sessions"]
+        if not 1 <= planned <= MAX_SESSIONS_PER_COURSE:
+            raise forms.ValidationError(f"Between 1 and {MAX_SESSIONS_PER_COURSE} sessions.")
+        return planned
+
+    def clean_interval_days(self) -> int:
+        interval = self.cleaned_data["interval_days"]
+        if not 1 <= interval <= MAX_INTERVAL_DAYS:
+            raise forms.ValidationError(f"Between 1 and {MAX_INTERVAL_DAYS} days.")
+        return interval
+
+
+class CourseCloseForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[(CourseStatus.COMPLETED, "Completed"), (CourseStatus.DISCONTINUED, "Discontinued")],
+        widget=forms.Select(attrs={"class": "form-select", "aria-label": "New status"}),
+    )
+    reason = forms.CharField(required=False, max_length=500, label="Reason (when discontinued)")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("status") == CourseStatus.DISCONTINUED and not cleaned.get("reason", "").strip():
+            self.add_error("reason", "Give the reason for discontinuing.")
+        return cleaned
+
+
+def _nrs_field(label: str) -> forms.IntegerField:
+    return forms.IntegerField(label=label, min_value=0, max_value=10, required=False)
+
+
+class SessionForm(forms.ModelForm):
+    consent_confirmed = forms.BooleanField(
+        label="I have confirmed the patient's consent to today's treatment.", required=True
+    )
+
+    class Meta:
+        model = InjectionSession
+        fields = [
+            "performed_at",
+            "pre_nrs",
+            "post_nrs",
+            "dextrose_percent",
+            "diluent",
+            "buffered",
+            "additive",
+            "additive_percent",
+            "lot_number",
+            "lot_expiry",
+            "technique",
+            "needle_gauge",
+            "aftercare_given",
+            "next_interval_days",
+            "notes",
+            "alert_override_reason",
+        ]
+        widgets = {
+            "performed_at": DateTimeInput(),
+            "lot_expiry": DateInput(),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "alert_override_reason": forms.Textarea(attrs={"rows": 2}),
+        }
+
+    def __init__(self, *args, alerts: list[Alert], has_valid_consent: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.alerts = alerts
+        self.has_valid_consent = has_valid_consent
+        self.fields["pre_nrs"] = _nrs_field("Pain before injection (0-10)")
+        self.fields["post_nrs"] = _nrs_field("Pain after injection (0-10)")
+        self.fields["dextrose_percent"].widget.attrs.update(min="0.5", max="25", step="0.5")
+        self.fields["additive_percent"].widget.attrs.update(min="0", max="10", step="0.05")
+        self.fields["next_interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
+        self.fields["alert_override_reason"].help_text = "Needed only to go ahead despite a red alert above."
+        self.helper = _helper(
+            Fieldset(
+                "Session", Row(Column("performed_at"), Column("pre_nrs"), Column("post_nrs")), "consent_confirmed"
+            ),
+            Fieldset(
+                "Solution",
+                Row(Column("dextrose_percent"), Column("diluent"), Column("buffered")),
+                Row(Column("additive"), Column("additive_percent")),
+                Row(Column("lot_number"), Column("lot_expiry")),
+                Row(Column("technique"), Column("needle_gauge")),
+            ),
+        )
+        self.after_sites_helper = _helper(
+            Fieldset(
+                "After the injection",
+                Row(Column("aftercare_given"), Column("next_interval_days")),
+                "notes",
+                "alert_override_reason",
+            )
+        )
+
+    def clean_performed_at(self):
+        performed_at = self.cleaned_data["performed_at"]
+        if performed_at > timezone.now() + CLOCK_SKEW:
+            raise forms.ValidationError("A session cannot be dated in the future.")
+        return performed_at
+
+    def clean_dextrose_percent(self):
+        percent = self.cleaned_data["dextrose_percent"]
+        if not 0 < percent <= 25:
+            raise forms.ValidationError("Dextrose must be more than 0% and at most 25%.")
+        return percent
+
+    def clean_next_interval_days(self):
+        days = self.cleaned_data["next_interval_days"]
+        if days is not None and not 1 <= days <= MAX_INTERVAL_DAYS:
+            raise forms.ValidationError(f"Between 1 and {MAX_INTERVAL_DAYS} days.")
+        return days
+
+    def clean_lot_number(self) -> str:
+        return self.cleaned_data["lot_number"].strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        self._check_consent()
+        self._check_scores(cleaned)
+        self._check_additive(cleaned)
+        self._check_lot(cleaned)
+        self._check_alerts(cleaned)
+        return cleaned
+
+    def _check_consent(self) -> None:
+        if not self.has_valid_consent:
+            raise forms.ValidationError("The patient has no valid consent on file. Record consent before treating.")
+
+    def _check_scores(self, cleaned) -> None:
+        if cleaned.get("post_nrs") is not None and cleaned.get("pre_nrs") is None and "pre_nrs" not in self.errors:
+            self.add_error("post_nrs", "Record the pain score before the injection first.")
+
+    def _check_additive(self, cleaned) -> None:
+        additive, percent = cleaned.get("additive"), cleaned.get("additive_percent")
+        if additive == Additive.NONE:
+            if percent is not None:
+                self.add_error("additive_percent", "Leave empty when there is no additive.")
+            return
+        limit = ADDITIVE_LIMITS.get(additive)
+        if limit is not None and (percent is None or not 0 < percent <= limit):
+            self.add_error("additive_percent", f"Give the {additive} strength: more than 0% and at most {limit}%.")
+
+    def _check_lot(self, cleaned) -> None:
+        expiry, performed_at = cleaned.get("lot_expiry"), cleaned.get("performed_at")
+        if expiry and performed_at and expiry < timezone.localtime(performed_at).date():
+            self.add_error("lot_expiry", f"This lot expired on {expiry:%d/%m/%Y}: use another.")
+
+    def _check_alerts(self, cleaned) -> None:
+        if any(alert.blocking for alert in self.alerts) and not cleaned.get("alert_override_reason", "").strip():
+            self.add_error(
+                "alert_override_reason", "A red alert applies: give the reason for going ahead, or do not treat today."
+            )
+
+
+class SiteForm(forms.ModelForm):
+    class Meta:
+        model = InjectionSite
+        fields = ["nerve", "side", "points", "volume_per_point_ml"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["nerve"].queryset = Nerve.objects.filter(active=True)
+        self.fields["nerve"].error_messages["required"] = "Choose the nerve injected."
+        self.fields["points"].widget.attrs.update(min=1, max=MAX_POINTS_PER_SITE, **{"data-site-points": ""})
+        self.fields["volume_per_point_ml"].widget.attrs.update(
+            min="0.05", max=str(MAX_VOLUME_PER_POINT_ML), step="0.05", **{"data-site-volume": ""}
+        )
+
+    def clean_points(self) -> int:
+        points = self.cleaned_data["points"]
+        if not 1 <= points <= MAX_POINTS_PER_SITE:
+            raise forms.ValidationError(f"Between 1 and {MAX_POINTS_PER_SITE} points.")
+        return points
+
+    def clean_volume_per_point_ml(self):
+        volume = self.cleaned_data["volume_per_point_ml"]
+        if not 0 < volume <= MAX_VOLUME_PER_POINT_ML:
+            raise forms.ValidationError(f"More than 0 and at most {MAX_VOLUME_PER_POINT_ML} mL per point.")
+        return volume
+
+
+SiteFormSet = forms.inlineformset_factory(
+    InjectionSession, InjectionSite, form=SiteForm, extra=1, max_num=30, validate_max=True, can_delete=True
+)
+
+
+class AdverseEventForm(forms.ModelForm):
+    class Meta:
+        model = AdverseEvent
+        fields = ["kind", "severity", "note"]
+
+
+AdverseEventFormSet = forms.inlineformset_factory(
+    InjectionSession, AdverseEvent, form=AdverseEventForm, extra=1, max_num=10, validate_max=True, can_delete=True
+)
+
+
+class AddendumForm(forms.Form):
+    text = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=4000, label="Addendum")
+
+    def clean_text(self) -> str:
+        text = self.cleaned_data["text"].strip()
+        if not text:
+            raise forms.ValidationError("Write the correction or note.")
+        return text

@@ -1,0 +1,83 @@
+"""A course's progress: the pain chart, change from baseline and responder status."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.safestring import SafeString
+
+from assessments.models import Assessment, AssessmentKind
+from treatments.charts import (
+    AnalgesicPoint,
+    PainPoint,
+    analgesic_chart_svg,
+    pain_chart_svg,
+    percent_change,
+    responder_status,
+)
+from treatments.models import InjectionSession, TreatmentCourse
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    baseline: int | None
+    latest: int | None
+    change_percent: int | None
+    responder: str
+    pain_chart: SafeString
+    analgesic_chart: SafeString | None
+
+
+def _pain_points(sessions: list[InjectionSession], assessments: list[Assessment]) -> list[PainPoint]:
+    points = [
+        PainPoint(
+            when=timezone.localtime(a.assessed_at).date(),
+            before=a.nrs_current,
+            after=None,
+            label="B" if a.kind == AssessmentKind.INITIAL else "R",
+            kind="baseline" if a.kind == AssessmentKind.INITIAL else "review",
+        )
+        for a in assessments
+    ]
+    points += [
+        PainPoint(
+            when=timezone.localtime(s.performed_at).date(),
+            before=s.pre_nrs,
+            after=s.post_nrs,
+            label=f"S{s.number}",
+        )
+        for s in sessions
+        if s.pre_nrs is not None
+    ]
+    return sorted(points, key=lambda point: point.when)
+
+
+def _analgesic_points(assessments: list[Assessment]) -> list[AnalgesicPoint]:
+    return [
+        AnalgesicPoint(
+            when=timezone.localtime(a.assessed_at).date(),
+            doses_per_week=sum((use.doses_per_week for use in a.analgesics.all()), Decimal("0")),
+        )
+        for a in assessments
+    ]
+
+
+def course_progress(
+    course: TreatmentCourse, *, sessions: list[InjectionSession], assessments: list[Assessment]
+) -> CourseProgress:
+    """Baseline is "pain now" at the first assessment; the latest is the newest score before an
+    injection or at a review, so like is compared with like."""
+    baseline_assessment = next((a for a in assessments if a.pk == course.baseline_assessment_id), None)
+    baseline = baseline_assessment.nrs_current if baseline_assessment else None
+    points = _pain_points(sessions, assessments)
+    later = [p for p in points if p.kind != "baseline" and p.before is not None]
+    latest = later[-1].before if later else None
+    analgesics = _analgesic_points(assessments)
+    return CourseProgress(
+        baseline=baseline,
+        latest=latest,
+        change_percent=percent_change(baseline, latest),
+        responder=responder_status(baseline, latest),
+        pain_chart=pain_chart_svg(points, baseline=baseline),
+        analgesic_chart=analgesic_chart_svg(analgesics) if len(analgesics) > 1 else None,
+    )

@@ -1,0 +1,56 @@
+"""Read-only selections for the clinician's start page."""
+
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import User
+from assessments.models import Assessment
+from treatments.models import CourseStatus, InjectionSession, TreatmentCourse
+
+# A course is reviewed at least every this many sessions (outcome measures at review).
+REVIEW_EVERY_SESSIONS = 3
+DRAFT_STALE_AFTER = timedelta(hours=24)
+_LONG_AGO = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def sessions_today(clinician: User) -> QuerySet[InjectionSession]:
+    start = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    return (
+        InjectionSession.objects.filter(
+            clinician=clinician, performed_at__gte=start, performed_at__lt=start + timedelta(days=1)
+        )
+        .select_related("course__patient", "course__condition")
+        .order_by("performed_at")
+    )
+
+
+def stale_drafts(clinician: User) -> QuerySet[InjectionSession]:
+    return (
+        InjectionSession.objects.filter(
+            clinician=clinician, signed_at__isnull=True, created_at__lt=timezone.now() - DRAFT_STALE_AFTER
+        )
+        .select_related("course__patient", "course__condition")
+        .order_by("created_at")
+    )
+
+
+def courses_due_for_review() -> QuerySet[TreatmentCourse]:
+    """Active courses with REVIEW_EVERY_SESSIONS or more sessions since their last assessment."""
+    last_assessed = Assessment.objects.filter(course=OuterRef("pk")).order_by("-assessed_at").values("assessed_at")[:1]
+    sessions_since = (
+        InjectionSession.objects.filter(course=OuterRef("pk"), performed_at__gt=OuterRef("last_assessed_at"))
+        .values("course")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return (
+        TreatmentCourse.objects.filter(status=CourseStatus.ACTIVE)
+        .annotate(last_assessed_at=Coalesce(Subquery(last_assessed), Value(_LONG_AGO)))
+        .annotate(sessions_since_review=Coalesce(Subquery(sessions_since), 0))
+        .filter(sessions_since_review__gte=REVIEW_EVERY_SESSIONS)
+        .select_related("patient", "condition")
+        .order_by("patient__family_name", "patient__given_name")
+    )

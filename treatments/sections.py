@@ -1,0 +1,29 @@
+"""The clinical parts of the patient page, trimmed to what the user's role may see."""
+
+from django.db.models import Prefetch
+
+from accounts.models import User
+from assessments.models import Assessment
+from patients.models import Patient
+from treatments.models import InjectionSession
+
+
+def clinical_sections(user: User, patient: Patient) -> dict:
+    """Courses with their sessions for anyone who may see courses (the front desk sees dates and
+    status only, enforced in the template and by the session views); assessments and the latest
+    body map for clinical staff. A fixed number of queries whatever the number of sessions."""
+    sections: dict = {"courses": [], "assessments": [], "latest_assessment": None, "latest_pain_areas": []}
+    if user.has_perm("treatments.view_treatmentcourse"):
+        sessions = InjectionSession.objects.select_related("clinician").order_by("number")
+        sections["courses"] = list(
+            patient.courses.select_related("condition").prefetch_related(Prefetch("sessions", queryset=sessions))
+        )
+    if user.has_perm("assessments.view_assessment"):
+        assessments = list(
+            Assessment.objects.filter(patient=patient).select_related("condition", "clinician").order_by("-assessed_at")
+        )
+        sections["assessments"] = assessments
+        if assessments:
+            sections["latest_assessment"] = assessments[0]
+            sections["latest_pain_areas"] = list(assessments[0].pain_areas.all())
+    return sections

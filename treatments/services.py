@@ -1,0 +1,190 @@
+"""Clinical actions on courses and session notes: draft, sign, correct by addendum."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from accounts.models import User
+from patients.models import Intake, Patient
+from patients.services import valid_consent
+from treatments.models import (
+    Additive,
+    CourseStatus,
+    InjectionSession,
+    SessionAddendum,
+    TreatmentCourse,
+)
+
+
+class SessionAlreadySigned(ValidationError):
+    pass
+
+
+@dataclass(frozen=True)
+class Alert:
+    message: str
+    blocking: bool
+
+
+def session_alerts(*, intake: Intake, additive: str) -> list[Alert]:
+    """Precautions from the intake that apply to this session; blocking ones need an override reason."""
+    alerts = []
+    if intake.infection_or_open_wound:
+        detail = f": {intake.infection_details}" if intake.infection_details else ""
+        alerts.append(Alert(f"Infection or open wound recorded{detail}. Do not inject into it.", blocking=True))
+    if intake.allergy_amide_local_anaesthetic and additive == Additive.LIDOCAINE:
+        alerts.append(Alert("Allergy to amide local anaesthetics recorded, and lidocaine is chosen.", blocking=True))
+    if intake.allergy_corn_dextrose:
+        alerts.append(Alert("Corn / dextrose allergy recorded: dextrose is corn-derived.", blocking=False))
+    if intake.anticoagulant_or_bleeding_disorder:
+        alerts.append(Alert("Anticoagulant or bleeding disorder: higher risk of bruising.", blocking=False))
+    if intake.diabetes:
+        alerts.append(Alert("Diabetes: note the dextrose load (10 mL of 5% is 0.5 g glucose).", blocking=False))
+    if intake.pregnant_or_breastfeeding:
+        alerts.append(Alert("Pregnant or breastfeeding.", blocking=False))
+    return alerts
+
+
+@transaction.atomic
+def course_start(
+    *,
+    patient: Patient,
+    condition,
+    planned_sessions: int,
+    interval_days: int,
+    started_on: date,
+    baseline_assessment=None,
+    by: User,
+) -> TreatmentCourse:
+    course = TreatmentCourse(
+        patient=patient,
+        condition=condition,
+        planned_sessions=planned_sessions,
+        interval_days=interval_days,
+        started_on=started_on,
+        baseline_assessment=baseline_assessment,
+        created_by=by,
+    )
+    course.full_clean()
+    course.save()
+    if baseline_assessment is not None and baseline_assessment.course_id is None:
+        baseline_assessment.course = course
+        baseline_assessment.save(update_fields=["course"])
+    return course
+
+
+@transaction.atomic
+def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> TreatmentCourse:
+    if status not in (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED):
+        raise ValidationError("A course can only be completed or discontinued.")
+    if status == CourseStatus.DISCONTINUED and not reason.strip():
+        raise ValidationError({"discontinued_reason": "Give the reason for discontinuing."})
+    course.status = status
+    course.discontinued_reason = reason.strip() if status == CourseStatus.DISCONTINUED else ""
+    course.save(update_fields=["status", "discontinued_reason"])
+    return course
+
+
+def next_session_number(course: TreatmentCourse) -> int:
+    return (course.sessions.aggregate(last=Max("number"))["last"] or 0) + 1
+
+
+def new_session_for(course: TreatmentCourse, *, by: User) -> InjectionSession:
+    """An unsaved draft pre-filled from the last session of the course, for the form."""
+    last = course.sessions.order_by("-number").first()
+    session = InjectionSession(course=course, clinician=by, performed_at=timezone.now())
+    if last is not None:
+        for field in ("dextrose_percent", "diluent", "buffered", "additive", "additive_percent", "technique"):
+            setattr(session, field, getattr(last, field))
+        session.needle_gauge = last.needle_gauge
+    return session
+
+
+@transaction.atomic
+def session_save_draft(*, session: InjectionSession, sites, adverse_events, by: User) -> InjectionSession:
+    """Save a draft with its site and adverse-event formsets; numbers a new session in its course."""
+    if session.pk:
+        # Lock the row: signing at the same moment must not interleave with this save.
+        current = InjectionSession.objects.select_for_update().get(pk=session.pk)
+        if current.is_signed:
+            raise SessionAlreadySigned("This session is signed and can no longer be changed. Add an addendum.")
+    else:
+        TreatmentCourse.objects.select_for_update().get(pk=session.course_id)
+        session.number = next_session_number(session.course)
+    consent = valid_consent(session.course.patient)
+    if consent is None:
+        raise ValidationError("The patient has no valid consent on file. Record consent before treating.")
+    session.consent = consent
+    session.clinician = session.clinician if session.clinician_id else by
+    session.full_clean()
+    session.save()
+    sites.instance = session
+    sites.save()
+    adverse_events.instance = session
+    adverse_events.save()
+    return session
+
+
+def session_content(session: InjectionSession) -> dict:
+    """What a signature covers: every clinical field of the note, its sites and adverse events."""
+    fields = [
+        "number", "performed_at", "clinician_id", "consent_id", "pre_nrs", "post_nrs",
+        "dextrose_percent", "diluent", "buffered", "additive", "additive_percent", "lot_number",
+        "lot_expiry", "technique", "needle_gauge", "aftercare_given", "next_interval_days", "notes",
+        "alert_override_reason",
+    ]  # fmt: skip
+    content = {field: getattr(session, field) for field in fields}
+    content["course_id"] = session.course_id
+    content["patient_id"] = session.course.patient_id
+    content["sites"] = [
+        {"nerve": s.nerve_id, "side": s.side, "points": s.points, "volume_per_point_ml": s.volume_per_point_ml}
+        for s in session.sites.order_by("id")
+    ]
+    content["adverse_events"] = [
+        {"kind": e.kind, "severity": e.severity, "note": e.note} for e in session.adverse_events.order_by("id")
+    ]
+    return content
+
+
+def session_digest(session: InjectionSession) -> str:
+    canonical = json.dumps(session_content(session), sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@transaction.atomic
+def session_sign(*, session: InjectionSession, by: User) -> InjectionSession:
+    """Sign the note: who, when and a SHA-256 of its content. Signed notes never change again."""
+    if not by.has_perm("treatments.sign_injectionsession"):
+        raise PermissionDenied
+    session = InjectionSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+    if session.is_signed:
+        raise SessionAlreadySigned("This session was already signed.")
+    if session.pre_nrs is None:
+        raise ValidationError("Record the pain score before the injection before signing.")
+    if not session.sites.exists():
+        raise ValidationError("Record at least one injection site before signing.")
+    session.content_sha256 = session_digest(session)
+    session.signed_by = by
+    session.signed_at = timezone.now()
+    session.save(update_fields=["content_sha256", "signed_by", "signed_at", "updated_at"])
+    return session
+
+
+def session_signature_intact(session: InjectionSession) -> bool:
+    return session.is_signed and session.content_sha256 == session_digest(session)
+
+
+@transaction.atomic
+def addendum_add(*, session: InjectionSession, text: str, by: User) -> SessionAddendum:
+    if not session.is_signed:
+        raise ValidationError("Edit the draft instead: addenda are for signed notes.")
+    addendum = SessionAddendum(session=session, text=text.strip(), author=by)
+    addendum.full_clean()
+    addendum.save()
+    return addendum
