@@ -1,0 +1,88 @@
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from treatments import services
+from treatments.models import CourseStatus
+
+
+@pytest.fixture
+def course_with_sessions(db, clinician):
+    course = CourseFactory(created_by=clinician)
+    baseline = AssessmentFactory(patient=course.patient, course=course, nrs_current=8)
+    course.baseline_assessment = baseline
+    course.save()
+    for number, pre in enumerate([7, 6, 4], start=1):
+        SessionFactory(course=course, number=number, pre_nrs=pre, post_nrs=2, sites=1, notes="secret clinical note")
+    return course
+
+
+def test_course_page_shows_sessions_as_n_of_planned_with_change_and_responder(clinician_client, course_with_sessions):
+    page = clinician_client.get(reverse("treatments:course", args=[course_with_sessions.pk]))
+    body = page.content.decode()
+    assert "3 of 6" in body
+    progress = page.context["progress"]
+    assert (progress.baseline, progress.latest) == (8, 4)
+    assert progress.change_percent == round(100 * (4 - 8) / 8)
+    assert progress.responder == "substantial"
+    assert "<svg" in body and "S3" in body
+
+
+def test_front_desk_sees_that_sessions_happened_but_not_their_content(front_desk_client, course_with_sessions):
+    patient_page = front_desk_client.get(reverse("patients:detail", args=[course_with_sessions.patient.pk]))
+    body = patient_page.content.decode()
+    assert "Session 3 of 6" in body
+    assert reverse("treatments:session", args=[course_with_sessions.sessions.first().pk]) not in body
+    course_page = front_desk_client.get(reverse("treatments:course", args=[course_with_sessions.pk]))
+    course_body = course_page.content.decode()
+    assert course_page.status_code == 200
+    assert "3 of 6" in course_body
+    assert "Pain before" not in course_body and "<svg" not in course_body
+    assert "secret clinical note" not in body + course_body
+    session_url = reverse("treatments:session", args=[course_with_sessions.sessions.first().pk])
+    assert front_desk_client.get(session_url).status_code == 403
+
+
+def test_discontinuing_a_course_needs_a_reason(clinician_client, course_with_sessions):
+    url = reverse("treatments:course_close", args=[course_with_sessions.pk])
+    clinician_client.post(url, {"status": "discontinued", "reason": ""})
+    course_with_sessions.refresh_from_db()
+    assert course_with_sessions.status == CourseStatus.ACTIVE
+    clinician_client.post(url, {"status": "discontinued", "reason": "Moved away"})
+    course_with_sessions.refresh_from_db()
+    assert (course_with_sessions.status, course_with_sessions.discontinued_reason) == ("discontinued", "Moved away")
+
+
+def test_no_new_sessions_on_a_closed_course(clinician_client, course_with_sessions):
+    services.course_close(course=course_with_sessions, status=CourseStatus.COMPLETED)
+    response = clinician_client.get(reverse("treatments:session_new", args=[course_with_sessions.pk]))
+    assert response.status_code == 302
+    assert response.url == reverse("treatments:course", args=[course_with_sessions.pk])
+
+
+def test_clinician_home_lists_today_stale_drafts_and_courses_due_for_review(clinician_client, clinician):
+    today = SessionFactory(course=CourseFactory(created_by=clinician), clinician=clinician, performed_at=timezone.now())
+    stale = SessionFactory(course=CourseFactory(created_by=clinician), clinician=clinician)
+    type(stale).objects.filter(pk=stale.pk).update(created_at=timezone.now() - timedelta(hours=30))
+    due = CourseFactory(created_by=clinician)
+    AssessmentFactory(patient=due.patient, course=due, assessed_at=timezone.now() - timedelta(days=40))
+    for number in range(1, 4):
+        SessionFactory(course=due, number=number, performed_at=timezone.now() - timedelta(days=30 - 7 * number))
+    not_due = CourseFactory(created_by=clinician)
+    SessionFactory(course=not_due, number=1)
+
+    context = clinician_client.get(reverse("home")).context
+    assert today in context["sessions_today"] and stale not in context["sessions_today"]
+    assert stale in context["stale_drafts"] and today not in context["stale_drafts"]
+    assert due in context["due_for_review"] and not_due not in context["due_for_review"]
+
+
+def test_signing_from_the_page_and_book_next_returns_to_the_course(clinician_client, clinician):
+    session = SessionFactory(sites=1, clinician=clinician)
+    response = clinician_client.post(reverse("treatments:session_sign", args=[session.pk]), {"then": "book_next"})
+    assert response.url == reverse("treatments:course", args=[session.course_id])
+    session.refresh_from_db()
+    assert session.is_signed
