@@ -12,6 +12,7 @@ from assessments.models import (
     FunctionalActivity,
     Nerve,
 )
+from assessments.models import nerve_choices as grouped_nerves
 from patients.models import Condition
 from treatments.forms import CLOCK_SKEW, DateTimeInput
 
@@ -129,9 +130,11 @@ class NerveForm(forms.ModelForm):
         model = ContributingNerve
         fields = ["nerve", "side"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, nerve_choices: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["nerve"].queryset = Nerve.objects.filter(active=True)
+        # Shared by every row of the formset, so the page queries the nerve list once.
+        self.fields["nerve"].choices = nerve_choices if nerve_choices is not None else grouped_nerves()
 
 
 def _formset(model, form, extra: int, max_num: int):

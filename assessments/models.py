@@ -42,6 +42,14 @@ class Nerve(models.Model):
         return self.name
 
 
+def nerve_choices() -> list:
+    """Active nerves grouped by body region, for a select with one optgroup per region."""
+    grouped: dict[str, list] = {}
+    for nerve in Nerve.objects.filter(active=True):
+        grouped.setdefault(Region(nerve.region).label, []).append((nerve.pk, nerve.name))
+    return [("", "---------"), *grouped.items()]
+
+
 class AssessmentKind(models.TextChoices):
     INITIAL = "initial", "First assessment"
     REVIEW = "review", "Review"

@@ -8,7 +8,7 @@ from assessments import services
 from assessments.access import get_assessment_for
 from assessments.bodymap import BodyMapForm
 from assessments.forms import ActivityFormSet, AnalgesicFormSet, AssessmentForm, NerveFormSet
-from assessments.models import DN4_ITEMS, Assessment, AssessmentKind
+from assessments.models import DN4_ITEMS, Assessment, AssessmentKind, nerve_choices
 from patients.access import get_patient_for
 from treatments.models import TreatmentCourse
 
@@ -44,7 +44,7 @@ def assessment_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
     analgesics = AnalgesicFormSet(
         data, instance=assessment, prefix="analgesics", initial=_analgesics_from_intake(patient)
     )
-    nerves = NerveFormSet(data, instance=assessment, prefix="nerves")
+    nerves = NerveFormSet(data, instance=assessment, prefix="nerves", form_kwargs={"nerve_choices": nerve_choices()})
     parts = [form, body_map, activities, analgesics, nerves]
     if data is not None and all(part.is_valid() for part in parts):
         assessment = services.assessment_record(

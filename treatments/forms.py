@@ -6,6 +6,7 @@ from django import forms
 from django.utils import timezone
 
 from assessments.models import Nerve
+from assessments.models import nerve_choices as assessment_nerve_choices
 from patients.forms import DateInput
 from patients.models import Condition
 from treatments.models import (
@@ -215,9 +216,11 @@ class SiteForm(forms.ModelForm):
         model = InjectionSite
         fields = ["nerve", "side", "points", "volume_per_point_ml"]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, nerve_choices: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["nerve"].queryset = Nerve.objects.filter(active=True)
+        # Shared by every row of the formset, so the page queries the nerve list once.
+        self.fields["nerve"].choices = nerve_choices if nerve_choices is not None else assessment_nerve_choices()
         self.fields["nerve"].error_messages["required"] = "Choose the nerve injected."
         self.fields["points"].widget.attrs.update(min=1, max=MAX_POINTS_PER_SITE, **{"data-site-points": ""})
         self.fields["volume_per_point_ml"].widget.attrs.update(

@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
-from assessments.models import AssessmentKind
+from assessments.models import AssessmentKind, nerve_choices
 from patients.access import get_patient_for
 from patients.services import valid_consent
 from treatments import progress, services
@@ -84,7 +84,7 @@ def _session_forms(request: HttpRequest, session: InjectionSession):
         alerts=services.session_alerts(intake=intake, additive=(data or {}).get("additive", session.additive)),
         has_valid_consent=valid_consent(session.course.patient) is not None,
     )
-    sites = SiteFormSet(data, instance=session, prefix="sites")
+    sites = SiteFormSet(data, instance=session, prefix="sites", form_kwargs={"nerve_choices": nerve_choices()})
     events = AdverseEventFormSet(data, instance=session, prefix="events")
     return form, sites, events
 

@@ -11,7 +11,7 @@ import pytest
 from django.apps import apps as django_apps
 from django.template.defaultfilters import floatformat
 from django.utils import timezone
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from accounts.models import User
 from assessments.bodymap import INTENSITY_COLOURS, UNMARKED_COLOUR
@@ -45,6 +45,12 @@ SITES = [
     ("Dorsal rami, cutaneous branches", "Left", 4, Decimal("0.3")),
     ("Lateral femoral cutaneous nerve", "Left", 5, Decimal("0.45")),
 ]
+# [width, whether the element (or a descendant) is what a click at its centre would hit]
+SEEN_AT_CENTRE = """element => {
+    const box = element.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.x + box.width / 2, box.y + box.height / 2);
+    return [box.width, hit !== null && element.contains(hit)];
+}"""
 # Data migrations that load reference rows: conditions with consent text version 1, and nerves.
 REFERENCE_DATA_MIGRATIONS = [
     "patients.migrations.0002_reference_data",
@@ -114,6 +120,9 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     # Pain areas: click the regions on the figures; each click reveals that region's row in the list.
     body_map = page.locator("#body-map")
     expect(body_map.locator("[data-bodymap]")).to_have_attribute("data-bodymap-ready", "")
+    for title in ("Front", "Back"):
+        figure = body_map.get_by_role("group", name=f"{title} of body: press a region to mark it", exact=True)
+        note_unless_seen(problems, figure, f"The {title.lower()} body map figure", min_width=150)
     for code, (label, intensity, tender) in PAIN_AREAS.items():
         region = body_map.locator(f"svg [data-region='{code}']")
         expect(region).to_have_attribute("aria-pressed", "false")
@@ -137,10 +146,6 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     page.get_by_label("Proposed sessions").fill("6")
     page.get_by_role("group", name="Plan").get_by_label("Interval (days)").fill("7")
     page.screenshot(path=tmp_path / "assessment-form.png", full_page=True)
-    print("MAP", page.evaluate("""() => { const r = document.querySelector('[data-bodymap-figures]').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"""))
-    page.add_style_tag(content="legend ~ * { clear: left; }")
-    print("MAP FIXED", page.evaluate("""() => { const r = document.querySelector('[data-bodymap-figures]').getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"""))
-    page.screenshot(path=tmp_path / "assessment-form-fixed.png", full_page=True)
     page.get_by_role("button", name="Save assessment").click()
 
     # The assessment page: computed scores and the read-only body map with the marked regions shaded.
@@ -194,18 +199,15 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
         expect(site_rows).to_have_count(count)
         expect(page.locator("#id_sites-TOTAL_FORMS")).to_have_value(str(count))
     assert page.evaluate("window.journeyMarker") == "same page"  # no navigation: the rows came by htmx
-    for row, (nerve, side, points, volume) in zip(site_rows.all(), SITES, strict=True):
+    for number, (row, (nerve, side, points, volume)) in enumerate(zip(site_rows.all(), SITES, strict=True), 1):
         row.get_by_label("Nerve").select_option(label=nerve)
         row.get_by_label("Side").select_option(label=side)
         row.get_by_label("Injection points").fill(str(points))
         row.get_by_label("per point").fill(str(volume))
+        note_unless_seen(problems, row.get_by_label("Nerve"), f"The nerve list of site row {number}")
     total_volume = sum(points * volume for _, _, points, volume in SITES)
     expect(page.locator("#total-volume")).to_have_text(f"{total_volume:.2f}")
     page.screenshot(path=tmp_path / "session-form.png", full_page=True)
-    print("SESSION", page.evaluate("""() => { const t = document.querySelector('#sites').closest('.table-responsive'); const r = t.getBoundingClientRect(); const s = document.querySelector('#id_sites-0-nerve').getBoundingClientRect(); return {wrap: [r.x, r.y, r.width, r.height], select: [s.x, s.y, s.width, s.height], scrollW: t.scrollWidth}; }"""))
-    page.add_style_tag(content="legend ~ * { clear: left; }")
-    print("SESSION FIXED", page.evaluate("""() => { const t = document.querySelector('#sites').closest('.table-responsive'); const r = t.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; }"""))
-    page.screenshot(path=tmp_path / "session-form-fixed.png", full_page=True)
     page.get_by_role("button", name="Save draft").click()
 
     # The draft: total volume and sites as saved; sign it.
@@ -230,6 +232,7 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     expect(page.locator("#signature")).to_contain_text("by Alice Carter")
     expect(page.get_by_role("link", name="Edit draft")).to_have_count(0)
     expect(page.get_by_role("button", name="Sign", exact=True)).to_have_count(0)
+    page.screenshot(path=tmp_path / "session.png", full_page=True)
 
     # The course page: pain chart with the session on it, and the change from baseline.
     page.get_by_role("link", name="Low back pain course").click()
@@ -246,8 +249,6 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     expect(page.locator("#sessions tbody tr")).to_have_count(1)
     expect(page.locator("#sessions tbody tr .badge")).to_have_text("Signed")
     page.screenshot(path=tmp_path / "course.png", full_page=True)
-
-    assert problems == []
 
     # What was stored.
     assessment = Assessment.objects.get()
@@ -280,6 +281,22 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     ]
     assert session.total_volume_ml == total_volume
     assert session.content_sha256 == session_digest(session)
+
+    # Last, so that the stored record is checked even when the pages had problems.
+    assert problems == []
+
+
+def note_unless_seen(problems: list[str], locator: Locator, what: str, *, min_width: float = 1) -> None:
+    """Record a problem unless the element is on screen where a person can see and use it.
+
+    Playwright fills and clicks elements no person could: clipped away by a zero-width overflow container,
+    or squeezed to a sliver. So, scrolled into view, the element must be at least `min_width` pixels wide
+    and be what the page shows at its own centre.
+    """
+    locator.scroll_into_view_if_needed()
+    width, shown = locator.evaluate(SEEN_AT_CENTRE)
+    if width < min_width or not shown:
+        problems.append(f"{what} is not usable on screen: {width:.0f}px wide, {'' if shown else 'not '}shown")
 
 
 def _rgb(hex_colour: str) -> str:
