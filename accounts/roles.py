@@ -33,10 +33,16 @@ CLINICAL_RECORD = [
     "treatments.add_sessionaddendum",
 ]
 
+SCHEDULING = [
+    "scheduling.view_appointment",
+    "scheduling.add_appointment",
+    "scheduling.change_appointment",
+]
+
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD,
+    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING,
     # The front desk sees that courses and sessions exist (dates, status), never their content.
-    Role.FRONT_DESK: [*PATIENT_RECORD, "treatments.view_treatmentcourse"],
+    Role.FRONT_DESK: [*PATIENT_RECORD, *SCHEDULING, "treatments.view_treatmentcourse"],
     Role.MANAGER: [
         "patients.view_patient",
         "patients.view_intake",
@@ -50,6 +56,19 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "assessments.view_nerve",
         "assessments.add_nerve",
         "assessments.change_nerve",
+        *SCHEDULING,
+        "scheduling.override_working_hours",
+        "scheduling.view_appointmenttype",
+        "scheduling.add_appointmenttype",
+        "scheduling.change_appointmenttype",
+        "scheduling.view_workinghours",
+        "scheduling.add_workinghours",
+        "scheduling.change_workinghours",
+        "scheduling.delete_workinghours",
+        "scheduling.view_timeoff",
+        "scheduling.add_timeoff",
+        "scheduling.change_timeoff",
+        "scheduling.delete_timeoff",
         "accounts.view_user",
         "accounts.add_user",
         "accounts.change_user",

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "patients",
     "assessments",
     "treatments",
+    "scheduling",
 ]
 
 MIDDLEWARE = [

@@ -6,5 +6,6 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("", include("assessments.urls")),
     path("", include("treatments.urls")),
+    path("", include("scheduling.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -72,6 +72,25 @@ def restore_reference_data() -> None:
         import_module(module).load(django_apps, None)
 
 
+def note_unless_seen(problems: list[str], locator: Locator, what: str, *, min_width: float = 1) -> None:
+    """Record a problem unless the element is on screen where a person can see and use it.
+
+    Playwright fills and clicks elements no person could: clipped away by a zero-width overflow container,
+    or squeezed to a sliver. So, scrolled into view, the element must be at least `min_width` pixels wide
+    and be what the page shows at its own centre.
+    """
+    locator.scroll_into_view_if_needed()
+    width, shown = locator.evaluate(SEEN_AT_CENTRE)
+    if width < min_width or not shown:
+        problems.append(f"{what} is not usable on screen: {width:.0f}px wide, {'' if shown else 'not '}shown")
+
+
+def _rgb(hex_colour: str) -> str:
+    """A #rrggbb colour as computed styles report it."""
+    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({red}, {green}, {blue})"
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_clinician_assesses_starts_course_records_and_signs_session(
@@ -93,7 +112,8 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     expect(page.locator("#consent-status .badge")).to_have_text("Valid consent")
     expect(page.locator("#assessments")).to_contain_text("No assessments yet.")
 
-    # First assessment: history, scores and the DN4 screen. It was taken at last week's consultation.
+    # First assessment: history, scores and the DN4 screen. It was taken at last week's consultation: had it
+    # been the same day as session 1, the chart would put B and S1 at one x and leave out the S1 label.
     page.get_by_role("link", name="New assessment").click()
     expect(page.get_by_role("heading", name="First assessment: Margaret Olsen")).to_be_visible()
     assessed_at = (timezone.localtime() - timedelta(days=7)).replace(hour=10, minute=30, second=0, microsecond=0)
@@ -107,7 +127,7 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     page.get_by_label("Aggravating factors").fill("Sitting for long, getting out of the car.")
     page.get_by_label("Pain now (0-10)").fill(str(NRS_NOW))
     page.get_by_label("Worst pain, last week (0-10)").fill(str(NRS_WORST))
-    # NRS "average pain" and PEG's first item share one wording; the PEG fieldset row is the second one.
+    # NRS "average pain" and PEG's first item share one label, so the PEG item is found by its id.
     average_pain = page.get_by_label("Average pain, last week (0-10)")
     expect(average_pain).to_have_count(2)
     average_pain.first.fill(str(NRS_AVERAGE))
@@ -283,23 +303,4 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     assert session.content_sha256 == session_digest(session)
 
     # Last, so that the stored record is checked even when the pages had problems.
-    assert problems == []
-
-
-def note_unless_seen(problems: list[str], locator: Locator, what: str, *, min_width: float = 1) -> None:
-    """Record a problem unless the element is on screen where a person can see and use it.
-
-    Playwright fills and clicks elements no person could: clipped away by a zero-width overflow container,
-    or squeezed to a sliver. So, scrolled into view, the element must be at least `min_width` pixels wide
-    and be what the page shows at its own centre.
-    """
-    locator.scroll_into_view_if_needed()
-    width, shown = locator.evaluate(SEEN_AT_CENTRE)
-    if width < min_width or not shown:
-        problems.append(f"{what} is not usable on screen: {width:.0f}px wide, {'' if shown else 'not '}shown")
-
-
-def _rgb(hex_colour: str) -> str:
-    """A #rrggbb colour as computed styles report it."""
-    red, green, blue = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgb({red}, {green}, {blue})"
+    assert not problems, "\n".join(problems)

@@ -1,0 +1,172 @@
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.models import Func, Q
+
+from patients.models import Patient
+
+MAX_APPOINTMENT_MINUTES = 8 * 60
+
+
+class TsTzRange(Func):
+    """PostgreSQL's tstzrange(start, end, '[)'): an appointment owns its start, not its end,
+    so back-to-back appointments do not overlap."""
+
+    function = "TSTZRANGE"
+    output_field = DateTimeRangeField()
+
+    def __init__(self, start, end, **extra):
+        super().__init__(start, end, models.Value("[)"), **extra)
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, "Monday"
+    TUESDAY = 1, "Tuesday"
+    WEDNESDAY = 2, "Wednesday"
+    THURSDAY = 3, "Thursday"
+    FRIDAY = 4, "Friday"
+    SATURDAY = 5, "Saturday"
+    SUNDAY = 6, "Sunday"
+
+
+class WorkingHours(models.Model):
+    """One block of a clinician's working week; a break is the gap between two blocks of a day."""
+
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="working_hours")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    starts = models.TimeField()
+    ends = models.TimeField()
+
+    class Meta:
+        ordering = ["clinician", "weekday", "starts"]
+        verbose_name_plural = "working hours"
+        constraints = [
+            models.CheckConstraint(condition=Q(ends__gt=models.F("starts")), name="workinghours_ends_after_start"),
+            models.CheckConstraint(condition=Q(weekday__gte=0, weekday__lte=6), name="workinghours_weekday_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+class TimeOff(models.Model):
+    """Leave for one clinician, or a clinic holiday when no clinician is given."""
+
+    clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="time_off"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField(help_text="Last day off, inclusive.")
+    reason = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_on"]
+        verbose_name_plural = "time off"
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_on__gte=models.F("starts_on")), name="timeoff_ends_after_start")
+        ]
+
+    def __str__(self) -> str:
+        who = self.clinician or "Whole clinic"
+        return f"{who}: {self.starts_on:%d/%m/%Y} to {self.ends_on:%d/%m/%Y}"
+
+
+class AppointmentType(models.Model):
+    code = models.SlugField(max_length=40, unique=True)
+    name = models.CharField(max_length=80, unique=True)
+    duration_minutes = models.PositiveSmallIntegerField()
+    colour = models.CharField(max_length=7, default="#0d6efd", help_text="A #rrggbb colour for the calendar.")
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gte=5, duration_minutes__lte=MAX_APPOINTMENT_MINUTES),
+                name="appointmenttype_duration_in_range",
+            ),
+            models.CheckConstraint(condition=Q(colour__regex=r"^#[0-9a-fA-F]{6}$"), name="appointmenttype_colour_hex"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.duration_minutes} min)"
+
+
+class AppointmentStatus(models.TextChoices):
+    BOOKED = "booked", "Booked"
+    ARRIVED = "arrived", "Arrived"
+    IN_TREATMENT = "in_treatment", "In treatment"
+    COMPLETED = "completed", "Completed"
+    CANCELLED = "cancelled", "Cancelled"
+    NO_SHOW = "no_show", "Did not attend"
+
+
+class Appointment(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
+    clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments")
+    appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=AppointmentStatus.choices, default=AppointmentStatus.BOOKED)
+    cancel_reason = models.CharField(max_length=300, blank=True)
+    course = models.ForeignKey(
+        "treatments.TreatmentCourse", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointments"
+    )
+    session = models.OneToOneField(
+        "treatments.InjectionSession", null=True, blank=True, on_delete=models.SET_NULL, related_name="appointment"
+    )
+    notes = models.CharField(max_length=500, blank=True)
+    outside_hours_reason = models.CharField(max_length=300, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at"]
+        permissions = [("override_working_hours", "Can book outside working hours, with a reason")]
+        indexes = [
+            models.Index(fields=["clinician", "starts_at"], name="appointment_clinician_start"),
+            models.Index(fields=["patient", "starts_at"], name="appointment_patient_start"),
+            models.Index(fields=["starts_at"], name="appointment_start"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"),
+            models.CheckConstraint(
+                condition=~Q(status=AppointmentStatus.CANCELLED) | ~Q(cancel_reason=""),
+                name="appointment_cancelled_needs_reason",
+            ),
+            # No clinician is ever booked twice at once, however many front-desk screens are open.
+            ExclusionConstraint(
+                name="appointment_no_double_booking",
+                expressions=[
+                    ("clinician", RangeOperators.EQUAL),
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status=AppointmentStatus.CANCELLED),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.patient.full_name} with {self.clinician} at {self.starts_at:%d/%m/%Y %H:%M}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status != AppointmentStatus.CANCELLED
+
+
+class ReminderSent(models.Model):
+    """One row per reminder email: a second run of the reminder job finds it and sends nothing.
+    Keyed on the start time, so a rescheduled appointment gets a fresh reminder."""
+
+    appointment = models.ForeignKey(Appointment, on_delete=models.CASCADE, related_name="reminders")
+    starts_at = models.DateTimeField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["appointment", "starts_at"], name="reminder_once_per_start_time")
+        ]
+
+    def __str__(self) -> str:
+        return f"Reminder for appointment {self.appointment_id} at {self.starts_at:%d/%m/%Y %H:%M}"

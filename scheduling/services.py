@@ -1,0 +1,262 @@
+"""Booking rules: working hours, no double booking (the database has the last word), moves,
+cancellations and status changes. Emails go out after commit, from the worker."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import Role, User
+from patients.models import Patient
+from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TimeOff, WorkingHours
+
+SLOT_STEP = timedelta(minutes=5)
+NEAREST_SLOTS = 3
+SEARCH_DAYS = 14
+DOUBLE_BOOKING_CONSTRAINT = "appointment_no_double_booking"
+
+# Which status may follow which: one click at the desk must not be able to undo history.
+TRANSITIONS = {
+    AppointmentStatus.BOOKED: {AppointmentStatus.ARRIVED, AppointmentStatus.NO_SHOW, AppointmentStatus.CANCELLED},
+    AppointmentStatus.ARRIVED: {AppointmentStatus.IN_TREATMENT, AppointmentStatus.COMPLETED, AppointmentStatus.NO_SHOW},
+    AppointmentStatus.IN_TREATMENT: {AppointmentStatus.COMPLETED},
+    AppointmentStatus.COMPLETED: set(),
+    AppointmentStatus.CANCELLED: set(),
+    AppointmentStatus.NO_SHOW: {AppointmentStatus.ARRIVED},
+}
+
+
+@dataclass(frozen=True)
+class Slot:
+    clinician: User
+    starts_at: datetime
+    ends_at: datetime
+
+
+class SlotTaken(ValidationError):
+    """The clinician already has a live appointment overlapping the time asked for."""
+
+    def __init__(self, alternatives: list[Slot]):
+        self.alternatives = alternatives
+        super().__init__("This clinician is already booked at that time.", code="slot_taken")
+
+
+class OutsideWorkingHours(ValidationError):
+    def __init__(self):
+        super().__init__(
+            "That time is outside the clinician's working hours. A manager can book it with a reason.",
+            code="outside_hours",
+        )
+
+
+def clinicians() -> QuerySet[User]:
+    return User.objects.filter(groups__name=Role.CLINICIAN, is_active=True).order_by("last_name", "first_name")
+
+
+def _local(moment: datetime) -> datetime:
+    return timezone.localtime(moment)
+
+
+def _aware(day: date, at: time) -> datetime:
+    """A wall-clock time on a day in the clinic's zone, correct on either side of a clock change."""
+    return timezone.make_aware(datetime.combine(day, at))
+
+
+def working_blocks(clinician: User, day: date, hours=None, time_off=None) -> list[tuple[datetime, datetime]]:
+    """The clinician's working periods on a day, as aware datetimes; none on a day off.
+    Pass prefetched hours and time off to avoid queries when scanning many days."""
+    if hours is None:
+        hours = list(WorkingHours.objects.filter(clinician=clinician))
+    if time_off is None:
+        time_off = list(TimeOff.objects.filter(Q(clinician=clinician) | Q(clinician__isnull=True)))
+    if any(off.starts_on <= day <= off.ends_on and off.clinician_id in (None, clinician.pk) for off in time_off):
+        return []
+    return [
+        (_aware(day, block.starts), _aware(day, block.ends))
+        for block in hours
+        if block.clinician_id == clinician.pk and block.weekday == day.weekday()
+    ]
+
+
+def within_working_hours(clinician: User, starts_at: datetime, ends_at: datetime) -> bool:
+    blocks = working_blocks(clinician, _local(starts_at).date())
+    return any(start <= starts_at and ends_at <= end for start, end in blocks)
+
+
+def _overlaps(starts_at: datetime, ends_at: datetime, busy: list[tuple[datetime, datetime]]) -> bool:
+    return any(start < ends_at and starts_at < end for start, end in busy)
+
+
+def free_slots(
+    *,
+    appointment_type: AppointmentType,
+    clinician_choices: list[User],
+    start: datetime,
+    until: datetime,
+    limit: int = 20,
+) -> list[Slot]:
+    """Free slots for the type, earliest first, in working hours, from `start` (never in the past)."""
+    start = max(start, timezone.now())
+    length = timedelta(minutes=appointment_type.duration_minutes)
+    ids = [c.pk for c in clinician_choices]
+    live = Appointment.objects.filter(clinician__in=ids, starts_at__lt=until, ends_at__gt=start).exclude(
+        status=AppointmentStatus.CANCELLED
+    )
+    busy: dict[int, list] = {pk: [] for pk in ids}
+    for appointment in live.only("clinician_id", "starts_at", "ends_at"):
+        busy[appointment.clinician_id].append((appointment.starts_at, appointment.ends_at))
+    hours = list(WorkingHours.objects.filter(clinician__in=ids))
+    time_off = list(TimeOff.objects.filter(Q(clinician__in=ids) | Q(clinician__isnull=True)))
+    slots: list[Slot] = []
+    day = _local(start).date()
+    while day <= _local(until).date() and len(slots) < limit:
+        for clinician in clinician_choices:
+            for block_start, block_end in working_blocks(clinician, day, hours, time_off):
+                slots += _slots_in_block(clinician, block_start, block_end, length, start, until, busy[clinician.pk])
+        day += timedelta(days=1)
+    return sorted(slots, key=lambda slot: (slot.starts_at, slot.clinician.pk))[:limit]
+
+
+def _slots_in_block(clinician, block_start, block_end, length, start, until, busy) -> list[Slot]:
+    found = []
+    moment = block_start
+    while moment + length <= block_end:
+        if start <= moment and moment + length <= until and not _overlaps(moment, moment + length, busy):
+            found.append(Slot(clinician, moment, moment + length))
+        moment += SLOT_STEP
+    return found
+
+
+def nearest_free_slots(*, appointment_type: AppointmentType, clinician: User, around: datetime) -> list[Slot]:
+    """The free slots closest in time to the one asked for, before or after it."""
+    candidates = free_slots(
+        appointment_type=appointment_type,
+        clinician_choices=[clinician],
+        start=around - timedelta(days=1),
+        until=around + timedelta(days=SEARCH_DAYS),
+        limit=500,
+    )
+    candidates.sort(key=lambda slot: abs(slot.starts_at - around))
+    return sorted(candidates[:NEAREST_SLOTS], key=lambda slot: slot.starts_at)
+
+
+def patient_clashes(patient: Patient, starts_at: datetime, ends_at: datetime, exclude: int | None = None):
+    """The patient's other live appointments at the same time (a warning, not a refusal)."""
+    return (
+        Appointment.objects.filter(patient=patient, starts_at__lt=ends_at, ends_at__gt=starts_at)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .exclude(pk=exclude)
+        .select_related("clinician")
+    )
+
+
+def _check_time(
+    *, clinician: User, starts_at: datetime, ends_at: datetime, by: User, outside_hours_reason: str
+) -> None:
+    if starts_at < timezone.now():
+        raise ValidationError("Appointments cannot be booked in the past.", code="past")
+    if within_working_hours(clinician, starts_at, ends_at):
+        return
+    if not by.has_perm("scheduling.override_working_hours"):
+        raise OutsideWorkingHours()
+    if not outside_hours_reason.strip():
+        raise ValidationError("Give the reason for booking outside working hours.", code="override_reason")
+
+
+def _save_or_offer_alternatives(appointment: Appointment) -> Appointment:
+    """Save; if the database refuses a double booking, answer with the nearest free slots."""
+    try:
+        with transaction.atomic():
+            appointment.save()
+    except IntegrityError as error:
+        if DOUBLE_BOOKING_CONSTRAINT not in str(error):
+            raise
+        raise SlotTaken(
+            nearest_free_slots(
+                appointment_type=appointment.appointment_type,
+                clinician=appointment.clinician,
+                around=appointment.starts_at,
+            )
+        ) from None
+    return appointment
+
+
+def _notify(appointment: Appointment, kind: str) -> None:
+    from scheduling.tasks import send_appointment_notice
+
+    transaction.on_commit(lambda: send_appointment_notice.delay(appointment.pk, kind))
+
+
+@transaction.atomic
+def appointment_book(
+    *,
+    patient: Patient,
+    clinician: User,
+    appointment_type: AppointmentType,
+    starts_at: datetime,
+    by: User,
+    course=None,
+    session=None,
+    notes: str = "",
+    outside_hours_reason: str = "",
+) -> Appointment:
+    ends_at = starts_at + timedelta(minutes=appointment_type.duration_minutes)
+    _check_time(clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason)
+    appointment = Appointment(
+        patient=patient,
+        clinician=clinician,
+        appointment_type=appointment_type,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        course=course,
+        session=session,
+        notes=notes,
+        outside_hours_reason=outside_hours_reason.strip(),
+        created_by=by,
+    )
+    appointment.full_clean(validate_constraints=False)  # the database checks overlaps atomically
+    return _save_or_offer_alternatives(appointment)
+
+
+@transaction.atomic
+def appointment_move(
+    *, appointment: Appointment, starts_at: datetime, by: User, clinician: User | None = None, outside_hours_reason=""
+) -> Appointment:
+    if not appointment.is_live:
+        raise ValidationError("A cancelled appointment cannot be moved; book a new one.")
+    clinician = clinician or appointment.clinician
+    ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
+    _check_time(clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason)
+    appointment.clinician, appointment.starts_at, appointment.ends_at = clinician, starts_at, ends_at
+    appointment.outside_hours_reason = outside_hours_reason.strip()
+    _save_or_offer_alternatives(appointment)
+    _notify(appointment, "rescheduled")
+    return appointment
+
+
+@transaction.atomic
+def appointment_cancel(*, appointment: Appointment, reason: str, by: User) -> Appointment:
+    if not reason.strip():
+        raise ValidationError("Give the reason for cancelling.")
+    appointment_set_status(appointment=appointment, status=AppointmentStatus.CANCELLED, by=by, reason=reason)
+    _notify(appointment, "cancelled")
+    return appointment
+
+
+@transaction.atomic
+def appointment_set_status(*, appointment: Appointment, status: str, by: User, reason: str = "") -> Appointment:
+    if not by.has_perm("scheduling.change_appointment"):
+        raise PermissionDenied
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    current = AppointmentStatus(appointment.status)
+    if status not in TRANSITIONS[current]:
+        raise ValidationError(
+            f"A {current.label.lower()} appointment cannot be marked {AppointmentStatus(status).label.lower()}."
+        )
+    appointment.status = status
+    appointment.cancel_reason = reason.strip() if status == AppointmentStatus.CANCELLED else ""
+    appointment.save(update_fields=["status", "cancel_reason", "updated_at"])
+    return appointment
