@@ -55,6 +55,8 @@ class AssessmentForm(forms.ModelForm):
                 max_value=10,
                 widget=forms.NumberInput(attrs={"min": 0, "max": 10}),
             )
+        # The PEG's first item asks the same as "average pain"; say which questionnaire it belongs to.
+        self.fields["peg_pain"].label = "PEG: average pain, last week (0-10)"
         for field, wording in DN4_ITEMS:
             self.fields[field].label = wording
         if kind == AssessmentKind.REVIEW:

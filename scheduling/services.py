@@ -204,7 +204,9 @@ def appointment_book(
     outside_hours_reason: str = "",
 ) -> Appointment:
     ends_at = starts_at + timedelta(minutes=appointment_type.duration_minutes)
-    _check_time(clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason)
+    _check_time(
+        clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason
+    )
     appointment = Appointment(
         patient=patient,
         clinician=clinician,
@@ -229,7 +231,9 @@ def appointment_move(
         raise ValidationError("A cancelled appointment cannot be moved; book a new one.")
     clinician = clinician or appointment.clinician
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
-    _check_time(clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason)
+    _check_time(
+        clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason
+    )
     appointment.clinician, appointment.starts_at, appointment.ends_at = clinician, starts_at, ends_at
     appointment.outside_hours_reason = outside_hours_reason.strip()
     _save_or_offer_alternatives(appointment)

@@ -319,12 +319,18 @@ def _x_axis(scale: _Scale, dates: Sequence[datetime.date], label_y: float) -> st
 
 
 def _point_labels(scale: _Scale, points: Sequence[PainPoint], label_y: float) -> str:
-    labelled = [p for p in points if p.label]
-    if not labelled:
+    # Points on the same day share one label ("B/S1"), or the later one would hide the first.
+    by_day: dict[datetime.date, list[str]] = {}
+    for point in points:
+        if point.label:
+            by_day.setdefault(point.when, []).append(point.label)
+    if not by_day:
         return ""
-    xs = [scale.x(p.when) for p in labelled]
-    gap = max(_text_width(p.label) for p in labelled) + 6
-    texts = [_text(xs[i], label_y, labelled[i].label, fill=INK, font_weight="bold") for i in _thin(xs, gap)]
+    days = list(by_day)
+    labels = ["/".join(by_day[day]) for day in days]
+    xs = [scale.x(day) for day in days]
+    gap = max(_text_width(label) for label in labels) + 6
+    texts = [_text(xs[i], label_y, labels[i], fill=INK, font_weight="bold") for i in _thin(xs, gap)]
     return _el("g", "".join(texts), data_role="point-labels")
 
 

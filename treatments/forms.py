@@ -215,6 +215,7 @@ class SiteForm(forms.ModelForm):
     class Meta:
         model = InjectionSite
         fields = ["nerve", "side", "points", "volume_per_point_ml"]
+        labels = {"volume_per_point_ml": "mL per point"}  # not "ML": Django capitalises verbose names
 
     def __init__(self, *args, nerve_choices: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps as django_apps
-from django.template.defaultfilters import floatformat
 from django.utils import timezone
 from playwright.sync_api import Locator, Page, expect
 
@@ -236,13 +235,11 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     expect(page.locator("#signature .badge")).to_have_text("Draft")
     relief = round(100 * (PRE_NRS - POST_NRS) / PRE_NRS)
     expect(page.locator("#nrs")).to_have_text(f"{PRE_NRS} → {POST_NRS} ({relief}% immediate relief)")
-    expect(page.locator("#total-volume")).to_have_text(f"{floatformat(total_volume, -2)} mL")
+    expect(page.locator("#total-volume")).to_have_text(f"{total_volume:.2f} mL")
     saved_rows = page.locator("#site-table tbody tr")
     expect(saved_rows).to_have_count(len(SITES))
     for row, (nerve, side, points, volume) in zip(saved_rows.all(), SITES, strict=True):
-        expect(row.locator("td")).to_have_text(
-            [nerve, side, str(points), floatformat(volume, -2), floatformat(points * volume, -2)]
-        )
+        expect(row.locator("td")).to_have_text([nerve, side, str(points), f"{volume:.2f}", f"{points * volume:.2f}"])
     page.get_by_role("button", name="Sign", exact=True).click()
 
     expect(page.get_by_role("alert")).to_have_text("Session 1 signed.")

@@ -336,3 +336,14 @@ def test_percent_change_rejects_impossible_scores(baseline, latest):
         percent_change(baseline, latest)
     with pytest.raises(ValueError):
         responder_status(baseline, latest)
+
+
+def test_points_on_the_same_day_share_one_label():
+    day = datetime.date(2026, 3, 2)
+    svg = pain_chart_svg(
+        [
+            PainPoint(when=day, before=8, after=None, label="B", kind="baseline"),
+            PainPoint(when=day, before=7, after=2, label="S1"),
+        ]
+    )
+    assert "B/S1" in svg

@@ -70,7 +70,7 @@ def test_clinician_records_a_draft_with_sites_and_derived_volume(clinician_clien
     assert session.immediate_relief_percent == round(100 * 5 / 7)
     assert session.total_volume_ml == Decimal("3.00")
     page = clinician_client.get(response.url)
-    assert "3 mL" in page.content.decode()
+    assert "3.00 mL" in page.content.decode()
 
 
 def test_session_numbers_follow_on_within_the_course(clinician_client, course):

@@ -1,0 +1,21 @@
+from django.http import Http404
+
+from accounts.models import User
+from scheduling.models import Appointment
+
+
+def get_appointment_for(user: User, pk: int) -> Appointment:
+    """The appointment, if this user may see the diary; otherwise 404, exactly as if missing.
+
+    Every view that takes an appointment id goes through here, so "not found" and
+    "not yours" can never be told apart.
+    """
+    if not (user.is_authenticated and user.is_active and user.has_perm("scheduling.view_appointment")):
+        raise Http404
+    appointments = Appointment.objects.select_related(
+        "patient", "clinician", "appointment_type", "course__condition", "created_by"
+    )
+    try:
+        return appointments.get(pk=pk)
+    except Appointment.DoesNotExist:
+        raise Http404("No such appointment.") from None
