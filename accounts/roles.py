@@ -31,7 +31,11 @@ CLINICAL_RECORD = [
     "treatments.change_injectionsession",
     "treatments.sign_injectionsession",
     "treatments.add_sessionaddendum",
+    "documents.view_document",
+    "documents.change_document",
 ]
+
+INVITES = ["portal.add_patientinvite", "portal.view_patientinvite"]
 
 SCHEDULING = [
     "scheduling.view_appointment",
@@ -40,9 +44,9 @@ SCHEDULING = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING,
+    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES,
     # The front desk sees that courses and sessions exist (dates, status), never their content.
-    Role.FRONT_DESK: [*PATIENT_RECORD, *SCHEDULING, "treatments.view_treatmentcourse"],
+    Role.FRONT_DESK: [*PATIENT_RECORD, *SCHEDULING, *INVITES, "treatments.view_treatmentcourse"],
     Role.MANAGER: [
         "patients.view_patient",
         "patients.view_intake",
@@ -53,6 +57,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "patients.view_condition",
         "patients.add_condition",
         "patients.change_condition",
+        "documents.view_aftercaretext",
+        "documents.add_aftercaretext",
+        "documents.change_aftercaretext",
         "assessments.view_nerve",
         "assessments.add_nerve",
         "assessments.change_nerve",

@@ -57,6 +57,8 @@ INSTALLED_APPS = [
     "assessments",
     "treatments",
     "scheduling",
+    "documents",
+    "portal",
 ]
 
 MIDDLEWARE = [

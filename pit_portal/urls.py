@@ -7,5 +7,7 @@ urlpatterns = [
     path("", include("assessments.urls")),
     path("", include("treatments.urls")),
     path("", include("scheduling.urls")),
+    path("", include("documents.urls")),
+    path("portal/", include("portal.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -252,9 +252,11 @@ def appointment_cancel(*, appointment: Appointment, reason: str, by: User) -> Ap
 
 @transaction.atomic
 def appointment_set_status(*, appointment: Appointment, status: str, by: User, reason: str = "") -> Appointment:
-    if not by.has_perm("scheduling.change_appointment"):
+    appointment = Appointment.objects.select_for_update().select_related("patient").get(pk=appointment.pk)
+    # Staff change any appointment; a patient may only cancel their own (the portal checks the notice period).
+    own_cancellation = status == AppointmentStatus.CANCELLED and appointment.patient.user_id == by.pk
+    if not (by.has_perm("scheduling.change_appointment") or own_cancellation):
         raise PermissionDenied
-    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     current = AppointmentStatus(appointment.status)
     if status not in TRANSITIONS[current]:
         raise ValidationError(

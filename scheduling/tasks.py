@@ -13,7 +13,9 @@ TRANSIENT_ERRORS = (SMTPException, ConnectionError, TimeoutError, SoftTimeLimitE
 
 EMAIL_TASK_OPTIONS = {
     "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
+    # Up to 30 s, 1, 2, 4 and 8 min (jitter picks a random delay below each): a mail outage lasts minutes.
+    # A reminder that still fails is picked up again by the next beat tick, as no ReminderSent row was kept.
+    "retry_backoff": 30,
     "retry_backoff_max": 600,
     "retry_jitter": True,
     "max_retries": 5,

@@ -1,0 +1,98 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from patients.models import Patient
+
+
+class DocumentKind(models.TextChoices):
+    AFTERCARE = "aftercare", "Aftercare sheet"
+    VISIT_SUMMARY = "visit_summary", "Visit summary"
+
+
+class DocumentStatus(models.TextChoices):
+    PENDING = "pending", "Being prepared"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+class Document(models.Model):
+    """A PDF made from a signed session. The database row is the source of truth for pending work:
+    the sweeper re-enqueues rows left pending, so a lost broker message loses nothing."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="documents")
+    session = models.ForeignKey("treatments.InjectionSession", on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=20, choices=DocumentKind.choices)
+    version = models.PositiveSmallIntegerField(default=1)
+    status = models.CharField(max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
+    # Set when an addendum made a newer version; superseded versions stay downloadable by staff.
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    file_name = models.CharField(max_length=200, blank=True, help_text="Name in private document storage.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveIntegerField(null=True, blank=True)
+    page_count = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "kind"]
+        indexes = [
+            models.Index(fields=["status", "enqueued_at"], name="document_pending_sweep"),
+            models.Index(fields=["patient", "-created_at"], name="document_patient_recent"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "kind", "version"], name="document_version_once"),
+            models.CheckConstraint(
+                condition=~Q(status=DocumentStatus.READY)
+                | (~Q(file_name="") & ~Q(sha256="") & Q(size_bytes__isnull=False)),
+                name="document_ready_has_file",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} v{self.version} for session {self.session_id}"
+
+    @property
+    def is_current(self) -> bool:
+        return self.superseded_at is None
+
+
+class DocumentDownload(models.Model):
+    """Who downloaded which document, and when (also refused attempts on a tampered file)."""
+
+    document = models.ForeignKey(Document, on_delete=models.PROTECT, related_name="downloads")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    downloaded_at = models.DateTimeField(auto_now_add=True)
+    checksum_ok = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["-downloaded_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} downloaded document {self.document_id} at {self.downloaded_at:%d/%m/%Y %H:%M}"
+
+
+class AftercareText(models.Model):
+    """The aftercare sheet's wording, edited by managers in the admin; the newest row is used."""
+
+    what_is_normal = models.TextField(help_text="Plain text; one point per line.")
+    what_to_do = models.TextField(help_text="Plain text; one point per line.")
+    red_flags = models.TextField(help_text="Plain text; one point per line.")
+    when_to_call = models.TextField(help_text="Whom to call and when.")
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-updated_at"]
+        verbose_name = "aftercare wording"
+        verbose_name_plural = "aftercare wording"
+
+    def __str__(self) -> str:
+        return f"Aftercare wording of {self.updated_at:%d/%m/%Y}"
