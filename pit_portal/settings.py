@@ -163,6 +163,12 @@ EMAIL_HOST_USER = env("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
+# Seconds before SMTP gives up; without it a hung mail server holds a worker until the task's time limit.
+EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "20"))
+# Day-before appointment reminders go out from this local hour (0-23) onwards.
+REMINDER_SEND_HOUR = int(env("REMINDER_SEND_HOUR", "10"))
+if not 0 <= REMINDER_SEND_HOUR <= 23:
+    raise ImproperlyConfigured("REMINDER_SEND_HOUR must be an hour from 0 to 23.")
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", f"{CLINIC_NAME} <no-reply@localhost>")
 
 # Celery. Without a broker URL, kombu's filesystem transport under var/ lets a real

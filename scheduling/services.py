@@ -227,8 +227,12 @@ def appointment_book(
 def appointment_move(
     *, appointment: Appointment, starts_at: datetime, by: User, clinician: User | None = None, outside_hours_reason=""
 ) -> Appointment:
-    if not appointment.is_live:
-        raise ValidationError("A cancelled appointment cannot be moved; book a new one.")
+    # Re-read under a lock: a move from a stale screen must not revive an appointment cancelled meanwhile.
+    appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+    if appointment.status != AppointmentStatus.BOOKED:
+        raise ValidationError(
+            f"A {appointment.get_status_display().lower()} appointment cannot be moved; book a new one."
+        )
     clinician = clinician or appointment.clinician
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     _check_time(
@@ -245,14 +249,16 @@ def appointment_move(
 def appointment_cancel(*, appointment: Appointment, reason: str, by: User) -> Appointment:
     if not reason.strip():
         raise ValidationError("Give the reason for cancelling.")
-    appointment_set_status(appointment=appointment, status=AppointmentStatus.CANCELLED, by=by, reason=reason)
+    appointment = appointment_set_status(
+        appointment=appointment, status=AppointmentStatus.CANCELLED, by=by, reason=reason
+    )
     _notify(appointment, "cancelled")
     return appointment
 
 
 @transaction.atomic
 def appointment_set_status(*, appointment: Appointment, status: str, by: User, reason: str = "") -> Appointment:
-    appointment = Appointment.objects.select_for_update().select_related("patient").get(pk=appointment.pk)
+    appointment = Appointment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=appointment.pk)
     # Staff change any appointment; a patient may only cancel their own (the portal checks the notice period).
     own_cancellation = status == AppointmentStatus.CANCELLED and appointment.patient.user_id == by.pk
     if not (by.has_perm("scheduling.change_appointment") or own_cancellation):

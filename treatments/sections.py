@@ -1,10 +1,11 @@
-"""The clinical parts of the patient page, trimmed to what the user's role may see."""
+"""The clinical and scheduling parts of the patient page, trimmed to what the user's role may see."""
 
 from django.db.models import Prefetch
 
 from accounts.models import User
 from assessments.models import Assessment
 from patients.models import Patient
+from scheduling.queries import appointments_for_patient
 from treatments.models import InjectionSession
 
 
@@ -12,7 +13,15 @@ def clinical_sections(user: User, patient: Patient) -> dict:
     """Courses with their sessions for anyone who may see courses (the front desk sees dates and
     status only, enforced in the template and by the session views); assessments and the latest
     body map for clinical staff. A fixed number of queries whatever the number of sessions."""
-    sections: dict = {"courses": [], "assessments": [], "latest_assessment": None, "latest_pain_areas": []}
+    sections: dict = {
+        "courses": [],
+        "assessments": [],
+        "latest_assessment": None,
+        "latest_pain_areas": [],
+        "appointments": None,
+    }
+    if user.has_perm("scheduling.view_appointment"):
+        sections["appointments"] = appointments_for_patient(patient)
     if user.has_perm("treatments.view_treatmentcourse"):
         sessions = InjectionSession.objects.select_related("clinician").order_by("number")
         sections["courses"] = list(

@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
@@ -154,8 +155,7 @@ def session_sign(request: HttpRequest, pk: int) -> HttpResponse:
         return _session_page(request, session, status=409)
     messages.success(request, f"Session {session.number} signed.")
     if request.POST.get("then") == "book_next":
-        # The scheduling pages take over from here once they exist; until then, back to the course.
-        return redirect("treatments:course", pk=session.course_id)
+        return redirect(f"{reverse('scheduling:book_next')}?session={session.pk}")
     return redirect("treatments:session", pk=session.pk)
 
 

@@ -549,7 +549,8 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
         "starts_at": request.GET.get("starts_at") or timezone.localtime(appointment.starts_at),
     }
     form = MoveForm(initial=initial, user=request.user)
-    return render(request, "scheduling/booking_move.html", {"form": form, "appointment": appointment})
+    context = {"form": form, "appointment": appointment, "dropped": "starts_at" in request.GET}
+    return render(request, "scheduling/booking_move.html", context)
 
 
 def _move_post(request: HttpRequest, appointment: Appointment) -> HttpResponse:
@@ -683,7 +684,7 @@ def _slot_groups(slots: list[Slot], url: str, book_params: dict) -> list[tuple[d
         by_clinician = defaultdict(list)
         for _, slot, link in in_day:
             by_clinician[slot.clinician].append((slot, link))
-        days.append((day, sorted(by_clinician.items(), key=lambda item: item[0].get_full_name())))
+        days.append((day, sorted(by_clinician.items(), key=lambda item: (item[0].last_name, item[0].first_name))))
     return days
 
 

@@ -162,6 +162,7 @@ def test_the_appointments_card_shows_status_and_links(history, clinician):
     assert html.count('id="appointment-') == 5
     assert "Did not attend" in html and "Cancelled" in html and "Patient asked" in html
     assert reverse("treatments:course", args=[history["course"].pk]) in html
+    assert reverse("scheduling:appointment", args=[history["missed"].pk]) in html
     assert f'id="appointment-{history["someone_else"].pk}"' not in html
 
 

@@ -1,6 +1,6 @@
 """Demo users (one per role) and a few patients, so a fresh `make run` has something to show."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth.models import Group
@@ -13,8 +13,10 @@ from assessments.models import AnalgesicUse, Assessment, AssessmentKind, Nerve, 
 from patients import services
 from patients.models import Condition, ConsentText, Medication, Patient
 from patients.services import valid_consent
+from scheduling import services as scheduling_services
+from scheduling.models import AppointmentType, WorkingHours
 from treatments import services as treatment_services
-from treatments.models import InjectionSession, InjectionSite
+from treatments.models import InjectionSession, InjectionSite, TreatmentCourse
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (demo only; printed by `make run`)
 
@@ -61,6 +63,7 @@ class Command(BaseCommand):
             self._patient(*row, by=users[Role.FRONT_DESK])
         Patient.objects.filter(given_name="Pat", family_name="Morgan").update(user=users[Role.PATIENT])
         self._course_in_progress(Patient.objects.get(given_name="Anna", family_name="Smith"), users[Role.CLINICIAN])
+        self._clinic_week(users[Role.CLINICIAN], users[Role.FRONT_DESK])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, _, _, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role.label:<11} {username}")
@@ -80,6 +83,32 @@ class Command(BaseCommand):
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=role.value))
         return user
+
+    def _clinic_week(self, clinician: User, front_desk: User) -> None:
+        """Working hours with a lunch break, and the next few days' appointments."""
+        if WorkingHours.objects.filter(clinician=clinician).exists():
+            return
+        for weekday in range(5):
+            WorkingHours.objects.create(clinician=clinician, weekday=weekday, starts=time(8, 30), ends=time(12, 30))
+            WorkingHours.objects.create(clinician=clinician, weekday=weekday, starts=time(13, 30), ends=time(17, 30))
+        session_type = AppointmentType.objects.get(code="pit-session")
+        review_type = AppointmentType.objects.get(code="review")
+        course = TreatmentCourse.objects.filter(patient__family_name="Smith").first()
+        bookings = [("Smith", session_type, time(9, 0), course), ("Morgan", review_type, time(9, 30), None)]
+        bookings += [("Kowalski", session_type, time(10, 0), None), ("Pritchard", session_type, time(14, 0), None)]
+        day = self._next_working_day(timezone.localdate() + timedelta(days=1))
+        for family_name, appointment_type, at, linked_course in bookings:
+            scheduling_services.appointment_book(
+                patient=Patient.objects.get(family_name=family_name), clinician=clinician,
+                appointment_type=appointment_type, starts_at=timezone.make_aware(datetime.combine(day, at)),
+                by=front_desk, course=linked_course,
+            )  # fmt: skip
+
+    @staticmethod
+    def _next_working_day(day: date) -> date:
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        return day
 
     def _course_in_progress(self, patient: Patient, clinician: User) -> None:
         """A first assessment and three signed weekly sessions, so the course page has a chart to show."""

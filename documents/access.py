@@ -1,0 +1,26 @@
+"""Who may fetch which document. Everything not explicitly allowed is a 404, so ids reveal nothing."""
+
+from django.http import Http404
+
+from documents.models import Document, DocumentStatus
+
+
+def documents_visible_to(user):
+    """The documents `user` may download: staff with view permission see all, a patient their own current ready ones."""
+    documents = Document.objects.select_related("session", "patient")
+    if not user.is_authenticated or not user.is_active:
+        return documents.none()
+    if user.has_perm("documents.view_document"):
+        return documents
+    patient = getattr(user, "patient", None) if user.is_patient_user else None
+    if patient is None:
+        return documents.none()
+    return documents.filter(patient=patient, status=DocumentStatus.READY, superseded_at__isnull=True)
+
+
+def get_document_for(user, pk: int) -> Document:
+    """The document `pk` if `user` may have it; Http404 otherwise (also for ids that do not exist)."""
+    try:
+        return documents_visible_to(user).get(pk=pk)
+    except (Document.DoesNotExist, ValueError, TypeError):
+        raise Http404("No such document.") from None

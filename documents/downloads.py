@@ -1,0 +1,63 @@
+"""Sending a stored PDF to a user: verify the checksum, audit the download, send it as an attachment.
+
+Authorisation is the caller's job (see documents.access.get_document_for); this module only
+refuses what must never be sent, a file whose bytes no longer match the SHA-256 taken when it was stored.
+"""
+
+import hashlib
+import logging
+
+from django.core.files.storage import default_storage
+from django.http import HttpResponse
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from documents.models import Document, DocumentDownload, DocumentStatus
+
+logger = logging.getLogger(__name__)
+
+# 410 Gone: the document the user asked for exists as a record, but its file is not the one we made.
+TAMPERED_STATUS = 410
+
+
+def download_file_name(document: Document) -> str:
+    """A neutral name (no patient name: downloads folders and mail attachments leak)."""
+    performed = timezone.localdate(document.session.performed_at)
+    kind = document.kind.replace("_", "-")
+    version = f"-v{document.version}" if document.version > 1 else ""
+    return f"{kind}-{performed.isoformat()}{version}.pdf"
+
+
+def _read_stored(document: Document) -> bytes | None:
+    if document.status != DocumentStatus.READY or not document.file_name:
+        return None
+    try:
+        with default_storage.open(document.file_name, "rb") as stored:
+            return stored.read()
+    except (FileNotFoundError, OSError):
+        return None
+
+
+def _refused(document: Document, user) -> HttpResponse:
+    DocumentDownload.objects.create(document=document, user=user, checksum_ok=False)
+    # Ids only: the log must not carry the patient's name or the document's content.
+    logger.error("document %s failed its checksum on download by user %s; not sent", document.pk, user.pk)
+    html = render_to_string("documents/tampered.html", {"document": document})
+    response = HttpResponse(html, status=TAMPERED_STATUS)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def document_response(document: Document, user) -> HttpResponse:
+    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way."""
+    content = _read_stored(document)
+    if content is None or hashlib.sha256(content).hexdigest() != document.sha256:
+        return _refused(document, user)
+    DocumentDownload.objects.create(document=document, user=user, checksum_ok=True)
+    logger.info("document %s downloaded by user %s", document.pk, user.pk)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{download_file_name(document)}"'
+    response["Content-Length"] = str(len(content))
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
