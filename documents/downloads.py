@@ -29,12 +29,10 @@ def download_file_name(document: Document) -> str:
 
 
 def _read_stored(document: Document) -> bytes | None:
-    if document.status != DocumentStatus.READY or not document.file_name:
-        return None
     try:
         with default_storage.open(document.file_name, "rb") as stored:
             return stored.read()
-    except (FileNotFoundError, OSError):
+    except OSError:  # missing or unreadable counts as not the file we stored
         return None
 
 
@@ -43,13 +41,20 @@ def _refused(document: Document, user) -> HttpResponse:
     # Ids only: the log must not carry the patient's name or the document's content.
     logger.error("document %s failed its checksum on download by user %s; not sent", document.pk, user.pk)
     html = render_to_string("documents/tampered.html", {"document": document})
-    response = HttpResponse(html, status=TAMPERED_STATUS)
-    response["Cache-Control"] = "no-store"
-    return response
+    return HttpResponse(html, status=TAMPERED_STATUS, headers={"Cache-Control": "no-store"})
+
+
+def _not_ready(document: Document) -> HttpResponse:
+    html = render_to_string("documents/not_ready.html", {"document": document})
+    return HttpResponse(html, status=409, headers={"Cache-Control": "no-store"})
 
 
 def document_response(document: Document, user) -> HttpResponse:
-    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way."""
+    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way.
+
+    A document that is not READY yet has no file: 409, and nothing to audit because nothing was sent."""
+    if document.status != DocumentStatus.READY or not document.file_name:
+        return _not_ready(document)
     content = _read_stored(document)
     if content is None or hashlib.sha256(content).hexdigest() != document.sha256:
         return _refused(document, user)

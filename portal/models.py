@@ -1,9 +1,11 @@
 import hashlib
 import secrets
+from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from patients.models import Patient
 
@@ -32,6 +34,11 @@ class PatientInvite(models.Model):
 
     def __str__(self) -> str:
         return f"Invite for patient {self.patient_id}, expires {self.expires_at:%d/%m/%Y %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        """Not used, not revoked and not expired: the emailed link would still work."""
+        return self.used_at is None and self.revoked_at is None and self.expires_at > timezone.now()
 
     @staticmethod
     def new_token() -> str:
@@ -74,3 +81,9 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"Check-in for appointment {self.appointment_id}"
+
+    @property
+    def peg_score(self) -> Decimal:
+        """PEG-3 is the mean of its three items (Krebs et al. 2009), to one decimal."""
+        total = Decimal(self.peg_pain + self.peg_enjoyment + self.peg_activity)
+        return (total / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

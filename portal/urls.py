@@ -1,5 +1,18 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from portal import views
 
 app_name = "portal"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
+    path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment_cancel"),
+    path("appointments/<int:pk>/check-in/", views.check_in, name="check_in"),
+    path("documents/", views.documents, name="documents"),
+    path("documents/<int:pk>/download/", views.document_download, name="document_download"),
+    path("contact/", views.contact_details, name="contact"),
+    path("invites/new/<int:patient_pk>/", views.invite_new, name="invite_new"),
+    # The token is the only secret; it is compared by its SHA-256, never stored.
+    path("invite/<str:token>/", views.invite_accept, name="invite_accept"),
+]

@@ -65,7 +65,11 @@ def _starts_at_field() -> forms.DateTimeField:
 class _TimeChoiceForm(forms.Form):
     """What booking and moving share: a clinician, a future start time, the manager's override."""
 
-    clinician = ClinicianChoiceField(queryset=User.objects.none(), empty_label="Choose a clinician")
+    clinician = ClinicianChoiceField(
+        queryset=User.objects.none(),
+        empty_label="Choose a clinician",
+        error_messages={"invalid_choice": "Choose one of the clinicians in the list."},
+    )
     starts_at = _starts_at_field()
     outside_hours_reason = forms.CharField(
         label="Reason for booking outside working hours",
@@ -105,7 +109,11 @@ class BookingForm(_TimeChoiceForm):
         error_messages={"invalid_choice": "That appointment type is no longer offered: choose another."},
     )
     course = CourseChoiceField(
-        label="Treatment course", queryset=TreatmentCourse.objects.none(), required=False, empty_label="None"
+        label="Treatment course",
+        queryset=TreatmentCourse.objects.none(),
+        required=False,
+        empty_label="None",
+        error_messages={"invalid_choice": "Choose one of this patient's active courses, or none."},
     )
     notes = forms.CharField(max_length=500, required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -97,13 +97,18 @@ def free_slots(
     start: datetime,
     until: datetime,
     limit: int = 20,
+    length: timedelta | None = None,
+    ignoring: int | None = None,
 ) -> list[Slot]:
-    """Free slots for the type, earliest first, in working hours, from `start` (never in the past)."""
+    """Free slots for the type (or `length`), earliest first, in working hours, from `start` (never in the
+    past). `ignoring` leaves one appointment out of the busy times: the one being moved."""
     start = max(start, timezone.now())
-    length = timedelta(minutes=appointment_type.duration_minutes)
+    length = length or timedelta(minutes=appointment_type.duration_minutes)
     ids = [c.pk for c in clinician_choices]
-    live = Appointment.objects.filter(clinician__in=ids, starts_at__lt=until, ends_at__gt=start).exclude(
-        status=AppointmentStatus.CANCELLED
+    live = (
+        Appointment.objects.filter(clinician__in=ids, starts_at__lt=until, ends_at__gt=start)
+        .exclude(status=AppointmentStatus.CANCELLED)
+        .exclude(pk=ignoring)
     )
     busy: dict[int, list] = {pk: [] for pk in ids}
     for appointment in live.only("clinician_id", "starts_at", "ends_at"):
@@ -130,7 +135,14 @@ def _slots_in_block(clinician, block_start, block_end, length, start, until, bus
     return found
 
 
-def nearest_free_slots(*, appointment_type: AppointmentType, clinician: User, around: datetime) -> list[Slot]:
+def nearest_free_slots(
+    *,
+    appointment_type: AppointmentType,
+    clinician: User,
+    around: datetime,
+    length: timedelta | None = None,
+    ignoring: int | None = None,
+) -> list[Slot]:
     """The free slots closest in time to the one asked for, before or after it."""
     candidates = free_slots(
         appointment_type=appointment_type,
@@ -138,6 +150,8 @@ def nearest_free_slots(*, appointment_type: AppointmentType, clinician: User, ar
         start=around - timedelta(days=1),
         until=around + timedelta(days=SEARCH_DAYS),
         limit=500,
+        length=length,
+        ignoring=ignoring,
     )
     candidates.sort(key=lambda slot: abs(slot.starts_at - around))
     return sorted(candidates[:NEAREST_SLOTS], key=lambda slot: slot.starts_at)
@@ -179,6 +193,8 @@ def _save_or_offer_alternatives(appointment: Appointment) -> Appointment:
                 appointment_type=appointment.appointment_type,
                 clinician=appointment.clinician,
                 around=appointment.starts_at,
+                length=appointment.ends_at - appointment.starts_at,
+                ignoring=appointment.pk,
             )
         ) from None
     return appointment
@@ -263,6 +279,8 @@ def appointment_set_status(*, appointment: Appointment, status: str, by: User, r
     own_cancellation = status == AppointmentStatus.CANCELLED and appointment.patient.user_id == by.pk
     if not (by.has_perm("scheduling.change_appointment") or own_cancellation):
         raise PermissionDenied
+    if status not in AppointmentStatus.values:
+        raise ValidationError("Unknown appointment status.")
     current = AppointmentStatus(appointment.status)
     if status not in TRANSITIONS[current]:
         raise ValidationError(

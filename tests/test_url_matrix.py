@@ -17,6 +17,7 @@ from django.urls.resolvers import RegexPattern
 
 from patients.models import Patient
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.scheduling.factories import AppointmentFactory
 
 ROLES = ("anonymous", "clinician", "front_desk", "manager", "patient", "outsider")
 
@@ -66,6 +67,10 @@ def _about_session(name: str) -> Callable[[Patient], str]:
     )
 
 
+def _about_appointment(name: str) -> Callable[[Patient], str]:
+    return lambda patient: reverse(name, kwargs={"pk": AppointmentFactory(patient=patient).pk})
+
+
 def _with_course(name: str) -> Callable[[Patient], str]:
     return lambda patient: f"{reverse(name)}?course={CourseFactory(patient=patient).pk}"
 
@@ -76,6 +81,8 @@ VIEW_PATIENTS = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=DEN
 EDIT_PATIENTS = _for(LOGIN, clinician=OK, front_desk=OK, manager=DENIED, patient=DENIED, outsider=DENIED)
 # The front desk sees that courses exist (dates, status), never clinical content.
 VIEW_COURSES = _for(LOGIN, clinician=OK, front_desk=OK, manager=DENIED, patient=DENIED, outsider=DENIED)
+STAFF = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=DENIED, outsider=DENIED)
+STAFF_ACTION = _for(LOGIN, clinician=ACTED, front_desk=ACTED, manager=ACTED, patient=DENIED, outsider=DENIED)
 CLINICAL = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
 CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
 
@@ -128,6 +135,15 @@ MATRIX: dict[str, Row] = {
     "treatments:session_sign": Row(_about_session("treatments:session_sign"), CLINICAL_ACTION, method="post"),
     "treatments:session_addendum": Row(_about_session("treatments:session_addendum"), CLINICAL_ACTION, method="post"),
     "treatments:site_row": Row(_named("treatments:site_row"), CLINICAL),
+    "scheduling:day": Row(_named("scheduling:day"), STAFF),
+    "scheduling:week": Row(_named("scheduling:week"), STAFF),
+    "scheduling:day_sheet": Row(_named("scheduling:day_sheet"), STAFF),
+    "scheduling:book": Row(_named("scheduling:book"), STAFF),
+    "scheduling:slots": Row(_named("scheduling:slots"), STAFF),
+    "scheduling:appointment": Row(_about_appointment("scheduling:appointment"), STAFF),
+    "scheduling:move": Row(_about_appointment("scheduling:move"), STAFF),
+    "scheduling:cancel": Row(_about_appointment("scheduling:cancel"), STAFF),
+    "scheduling:status": Row(_about_appointment("scheduling:status"), STAFF_ACTION, method="post"),
     "scheduling:book_next": Row(_with_course("scheduling:book_next"), VIEW_COURSES),
     "scheduling:book_series": Row(_with_course("scheduling:book_series"), VIEW_COURSES),
     "scheduling:recall": Row(_named("scheduling:recall"), VIEW_COURSES),

@@ -11,6 +11,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
+from documents.services import documents_request
 from patients.models import Intake, Patient
 from patients.services import valid_consent
 from treatments.models import (
@@ -173,6 +174,7 @@ def session_sign(*, session: InjectionSession, by: User) -> InjectionSession:
     session.signed_by = by
     session.signed_at = timezone.now()
     session.save(update_fields=["content_sha256", "signed_by", "signed_at", "updated_at"])
+    documents_request(session=session)  # pending PDFs in this transaction; their tasks are sent after commit
     return session
 
 
@@ -187,4 +189,5 @@ def addendum_add(*, session: InjectionSession, text: str, by: User) -> SessionAd
     addendum = SessionAddendum(session=session, text=text.strip(), author=by)
     addendum.full_clean()
     addendum.save()
+    documents_request(session=session)  # a new version of each PDF, with the addendum; the old ones superseded
     return addendum

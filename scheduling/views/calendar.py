@@ -193,6 +193,22 @@ class Column:
         return ", ".join(f"{_clock(start)}\N{EN DASH}{_clock(end)}" for start, end in self.working) or "Not working"
 
 
+@dataclass(frozen=True)
+class BookingLink:
+    """Builds each free cell's link to the booking form; the URL is reversed once, not per cell."""
+
+    url: str
+    patient: Patient | None
+
+    @classmethod
+    def for_patient(cls, patient: Patient | None) -> "BookingLink":
+        return cls(reverse("scheduling:book"), patient)
+
+    def to(self, clinician: User, starts_at: str) -> str:
+        params = {"patient": self.patient.pk} if self.patient else {}
+        return f"{self.url}?{urlencode({**params, 'clinician': clinician.pk, 'starts_at': starts_at})}"
+
+
 def _load_diary(staff: list[User], first: date, last: date) -> Diary:
     ids = [clinician.pk for clinician in staff]
     hours = list(WorkingHours.objects.filter(clinician__in=ids))
@@ -235,7 +251,7 @@ def _time_off_on(diary: Diary, clinician: User, day: date) -> TimeOff | None:
     )
 
 
-def _column(clinician: User, day: date, diary: Diary, *, now: datetime, book: dict | None) -> Column:
+def _column(clinician: User, day: date, diary: Diary, *, now: datetime, book: BookingLink | None) -> Column:
     column = Column(clinician, day, time_off=_time_off_on(diary, clinician, day))
     if column.time_off is None:
         blocks = working_blocks(clinician, day, diary.hours, diary.time_off)
@@ -250,7 +266,7 @@ def _column(clinician: User, day: date, diary: Diary, *, now: datetime, book: di
     return column
 
 
-def _free_cells(column: Column, now: datetime, book: dict) -> list[Cell]:
+def _free_cells(column: Column, now: datetime, book: BookingLink) -> list[Cell]:
     """Clickable cells in working hours that are still ahead and not taken by a live appointment."""
     cells = []
     for block_start, block_end in column.working:
@@ -260,8 +276,7 @@ def _free_cells(column: Column, now: datetime, book: dict) -> list[Cell]:
             if taken or _aware(column.day, minute) <= now:
                 continue
             starts_at = f"{column.day.isoformat()}T{_clock(minute)}"
-            query = urlencode({**book, "clinician": column.clinician.pk, "starts_at": starts_at})
-            cells.append(Cell(minute, length, _clock(minute), f"{book['url']}?{query}"))
+            cells.append(Cell(minute, length, _clock(minute), book.to(column.clinician, starts_at)))
     return cells
 
 
@@ -283,11 +298,6 @@ def _grid_context(columns: list[Column]) -> dict:
         "hours": [(minute, _clock(minute)) for minute in range(axis_start, axis_end, 60)],
         "cancelled": [appointment for column in columns for appointment in column.cancelled],
     }
-
-
-def _book_params(patient: Patient | None) -> dict:
-    # The URL rides along in the dict so each cell's link is built without a reverse() per cell.
-    return {"url": reverse("scheduling:book"), **({"patient": patient.pk} if patient else {})}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -321,7 +331,7 @@ def day_view(request: HttpRequest) -> HttpResponse:
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
     diary = _load_diary(shown, day, day)
-    now, book = timezone.now(), _book_params(patient)
+    now, book = timezone.now(), BookingLink.for_patient(patient)
     columns = [_column(clinician, day, diary, now=now, book=book) for clinician in shown]
     for column in columns:
         column.title = column.clinician.get_full_name() or column.clinician.username
@@ -357,7 +367,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
         context["rows"] = _week_rows(staff, days, diary)
         context["day_links"] = [(d, _calendar_url("scheduling:day", d)) for d in days]
         return render(request, "scheduling/calendar_week_all.html", context)
-    now, book = timezone.now(), _book_params(patient)
+    now, book = timezone.now(), BookingLink.for_patient(patient)
     columns = [_column(chosen, d, diary, now=now, book=book) for d in days]
     for column in columns:
         column.title = f"{column.day:%a %d %b}"

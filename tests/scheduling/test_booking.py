@@ -78,7 +78,7 @@ def test_a_booking_can_belong_to_the_patients_course(front_desk_client, working,
     other_course = CourseFactory()
     url = reverse(BOOK)
     refused = front_desk_client.post(url, booking(patient, working, at(tomorrow(), 10), course=str(other_course.pk)))
-    assert "course" in refused.context["form"].errors
+    assert "this patient's active courses" in " ".join(refused.context["form"].errors["course"])
     front_desk_client.post(url, booking(patient, working, at(tomorrow(), 10), course=str(course.pk)))
     assert Appointment.objects.get().course == course
 
@@ -172,7 +172,7 @@ def test_an_inactive_type_cannot_be_booked(front_desk_client, working, patient):
 
 def test_someone_who_is_not_a_clinician_cannot_be_booked(front_desk_client, front_desk, working, patient):
     response = front_desk_client.post(reverse(BOOK), booking(patient, front_desk, at(tomorrow(), 10)))
-    assert "clinician" in response.context["form"].errors
+    assert "Choose one of the clinicians" in " ".join(response.context["form"].errors["clinician"])
     assert not Appointment.objects.exists()
 
 

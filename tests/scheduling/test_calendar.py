@@ -32,9 +32,12 @@ def _day(client, day, **params):
     return client.get(reverse("scheduling:day"), {"date": day.isoformat(), **params})
 
 
-def _cell_href(clinician, day, clock: str) -> str:
+def _cell_href(clinician, day, clock: str, patient=None) -> str:
     # How a free cell's booking link appears in the HTML (":" encoded, "&" escaped).
-    return f"clinician={clinician.pk}&amp;starts_at={day.isoformat()}T{clock.replace(':', '%3A')}"
+    query = f"clinician={clinician.pk}&amp;starts_at={day.isoformat()}T{clock.replace(':', '%3A')}"
+    if patient is not None:
+        query = f"patient={patient.pk}&amp;{query}"
+    return f'href="{reverse("scheduling:book")}?{query}"'
 
 
 def test_day_view_shows_appointments_as_coloured_blocks_with_name_type_and_status(front_desk_client, working, patient):
@@ -79,8 +82,8 @@ def test_time_off_is_shown_and_offers_no_slots(front_desk_client, working, colle
     TimeOffFactory(clinician=working, starts_on=day, ends_on=day, reason="Conference")
     body = _day(front_desk_client, day).content.decode()
     assert "Time off: Conference" in body
-    assert f"clinician={working.pk}&amp;starts_at" not in body
-    assert f"clinician={colleague.pk}&amp;starts_at" in body
+    assert f"?clinician={working.pk}&amp;starts_at" not in body
+    assert f"?clinician={colleague.pk}&amp;starts_at" in body
 
 
 def test_working_hours_are_shaded_on_the_clinic_clock(front_desk_client, working):
@@ -148,7 +151,7 @@ def test_booking_for_a_patient_carries_them_into_every_slot_link(front_desk_clie
     day = tomorrow()
     body = _day(front_desk_client, day, patient=patient.pk).content.decode()
     assert "Booking for <strong>Charlie Day</strong>" in body
-    assert f"patient={patient.pk}&amp;{_cell_href(working, day, '11:00')}" in body
+    assert _cell_href(working, day, "11:00", patient) in body
 
 
 # --- Fixed number of queries ------------------------------------------------------------------

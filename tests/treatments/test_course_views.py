@@ -80,9 +80,9 @@ def test_clinician_home_lists_today_stale_drafts_and_courses_due_for_review(clin
     assert due in context["due_for_review"] and not_due not in context["due_for_review"]
 
 
-def test_signing_from_the_page_and_book_next_returns_to_the_course(clinician_client, clinician):
+def test_sign_and_book_next_goes_on_to_booking_the_follow_up(clinician_client, clinician):
     session = SessionFactory(sites=1, clinician=clinician)
     response = clinician_client.post(reverse("treatments:session_sign", args=[session.pk]), {"then": "book_next"})
-    assert response.url == reverse("treatments:course", args=[session.course_id])
+    assert response.url == f"{reverse('scheduling:book_next')}?session={session.pk}"
     session.refresh_from_db()
     assert session.is_signed

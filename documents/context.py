@@ -1,0 +1,228 @@
+"""What goes into each PDF: read from the database here, so rendering itself stays pure.
+
+Every value handed to the templates is plain data (strings, numbers, dates, dicts) or a SafeString from a
+renderer that escapes its own text (the pain chart), so the templates run no queries and add no markup.
+"""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Prefetch
+from django.utils import timezone
+
+from assessments.bodymap import region_label
+from assessments.models import Assessment
+from documents.models import AftercareText, Document, DocumentKind
+from scheduling.models import Appointment, AppointmentStatus
+from treatments.models import InjectionSession, InjectionSite
+from treatments.progress import course_progress
+
+TEMPLATES = {
+    DocumentKind.AFTERCARE: "documents/pdf/aftercare.html",
+    DocumentKind.VISIT_SUMMARY: "documents/pdf/visit_summary.html",
+}
+# Appointments that will not happen are not "your next appointment".
+NOT_LIVE = (AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW)
+
+
+def clinic() -> dict:
+    return {
+        "name": settings.CLINIC_NAME,
+        "phone": settings.CLINIC_PHONE,
+        "email": settings.CLINIC_EMAIL,
+        "address_lines": [line.strip() for line in settings.CLINIC_ADDRESS.split(",") if line.strip()],
+    }
+
+
+def person_name(user) -> str:
+    return user.get_full_name() or user.username
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip().lstrip("-•").strip() for line in text.splitlines() if line.strip()]
+
+
+def aftercare_wording() -> dict:
+    """The newest wording managers saved; empty lists if there is none (the template says to call)."""
+    text = AftercareText.objects.order_by("-updated_at", "-pk").first()
+    if text is None:
+        return {"what_is_normal": [], "what_to_do": [], "red_flags": [], "when_to_call": []}
+    return {
+        "what_is_normal": _lines(text.what_is_normal),
+        "what_to_do": _lines(text.what_to_do),
+        "red_flags": _lines(text.red_flags),
+        "when_to_call": _lines(text.when_to_call),
+    }
+
+
+def next_appointment(session: InjectionSession, now: datetime | None = None) -> dict | None:
+    """The patient's next appointment that is still going ahead, after the session (and after now)."""
+    after = max(session.performed_at, now or timezone.now())
+    appointment = (
+        Appointment.objects.filter(patient_id=session.course.patient_id, starts_at__gt=after)
+        .exclude(status__in=NOT_LIVE)
+        .exclude(session=session)
+        .select_related("appointment_type", "clinician")
+        .order_by("starts_at")
+        .first()
+    )
+    if appointment is None:
+        return None
+    return {
+        "starts_at": appointment.starts_at,
+        "kind": appointment.appointment_type.name,
+        "clinician": person_name(appointment.clinician),
+    }
+
+
+def _load_session(session_id: int) -> InjectionSession:
+    return (
+        InjectionSession.objects.select_related("course__patient", "course__condition", "clinician", "signed_by")
+        .prefetch_related(
+            Prefetch("sites", queryset=InjectionSite.objects.select_related("nerve").order_by("id")),
+            "adverse_events",
+        )
+        .get(pk=session_id)
+    )
+
+
+def _patient(session: InjectionSession) -> dict:
+    patient = session.course.patient
+    return {
+        "name": patient.full_name,
+        "date_of_birth": patient.date_of_birth,
+        "clinic_number": patient.clinic_number,
+        "gp_name": patient.gp_name,
+        "gp_practice": patient.gp_practice,
+    }
+
+
+def _sites(session: InjectionSession) -> list[dict]:
+    return [
+        {
+            "nerve": site.nerve.name,
+            "side": site.get_side_display(),
+            "points": site.points,
+            "volume_per_point_ml": site.volume_per_point_ml,
+            "total_ml": site.total_volume_ml,
+        }
+        for site in session.sites.all()
+    ]
+
+
+def _treatment(session: InjectionSession) -> dict:
+    """What was done, shared by both documents."""
+    sites = _sites(session)
+    return {
+        "date": session.performed_at,
+        "number": session.number,
+        "planned_sessions": session.course.planned_sessions,
+        "condition": session.course.condition.name,
+        "solution": session.solution_description,
+        "technique": session.get_technique_display(),
+        "needle_gauge": session.get_needle_gauge_display(),
+        "sites": sites,
+        "total_volume_ml": sum((site["total_ml"] for site in sites), Decimal("0")),
+        "total_points": sum(site["points"] for site in sites),
+        "clinician": person_name(session.clinician),
+        "next_interval_days": session.next_interval_days,
+    }
+
+
+def _common(document: Document, session: InjectionSession) -> dict:
+    return {
+        "clinic": clinic(),
+        "patient": _patient(session),
+        "treatment": _treatment(session),
+        "next_appointment": next_appointment(session),
+        "document": {"version": document.version, "kind": document.get_kind_display()},
+        "generated_at": timezone.now(),
+    }
+
+
+def aftercare_context(document: Document, session: InjectionSession) -> dict:
+    return {**_common(document, session), "wording": aftercare_wording()}
+
+
+def _latest_pain_areas(session: InjectionSession) -> tuple[Assessment | None, list[dict]]:
+    """The newest assessment up to the session, and its pain areas as plain dicts for the body map."""
+    assessment = (
+        Assessment.objects.filter(patient_id=session.course.patient_id, assessed_at__lte=session.performed_at)
+        .prefetch_related("pain_areas")
+        .order_by("-assessed_at")
+        .first()
+    )
+    if assessment is None:
+        return None, []
+    areas = [
+        {"region": area.region, "intensity": area.intensity, "tender": area.tender, "note": area.note}
+        for area in assessment.pain_areas.all()
+    ]
+    return assessment, areas
+
+
+def _progress(session: InjectionSession):
+    # The course as it stood when this note was signed: its signed sessions and assessments up to then.
+    course = session.course
+    sessions = list(course.sessions.filter(signed_at__isnull=False, performed_at__lte=session.performed_at))
+    if session not in sessions:
+        sessions.append(session)
+    assessments = list(
+        course.assessments.filter(assessed_at__lte=session.performed_at)
+        .prefetch_related("analgesics")
+        .order_by("assessed_at")
+    )
+    return course_progress(course, sessions=sorted(sessions, key=lambda s: s.number), assessments=assessments)
+
+
+def _note(session: InjectionSession) -> dict:
+    return {
+        "pre_nrs": session.pre_nrs,
+        "post_nrs": session.post_nrs,
+        "relief_percent": session.immediate_relief_percent,
+        "lot_number": session.lot_number,
+        "lot_expiry": session.lot_expiry,
+        "adverse_events": [
+            {"kind": event.get_kind_display(), "severity": event.get_severity_display(), "note": event.note}
+            for event in session.adverse_events.all()
+        ],
+        "notes": session.notes,
+        "signed_by": person_name(session.signed_by) if session.signed_by else "",
+        "signed_at": session.signed_at,
+        "content_sha256": session.content_sha256,
+    }
+
+
+def visit_summary_context(document: Document, session: InjectionSession) -> dict:
+    assessment, areas = _latest_pain_areas(session)
+    progress = _progress(session)
+    addenda = [
+        {"author": person_name(addendum.author), "created_at": addendum.created_at, "text": addendum.text}
+        # Only the addenda this version was made for, so re-rendering an old version reproduces it.
+        for addendum in session.addenda.filter(created_at__lte=document.created_at)
+        .select_related("author")
+        .order_by("created_at", "id")
+    ]
+    return {
+        **_common(document, session),
+        "note": _note(session),
+        "assessment_date": assessment.assessed_at if assessment else None,
+        "pain_areas": areas,
+        "pain_area_list": [{**area, "label": region_label(area["region"])} for area in areas],
+        "progress": {
+            "baseline": progress.baseline,
+            "latest": progress.latest,
+            "change_percent": progress.change_percent,
+            "responder": progress.responder,
+        },
+        "pain_chart": progress.pain_chart,
+        "addenda": addenda,
+    }
+
+
+def template_and_context(document: Document) -> tuple[str, dict]:
+    """The template and context for one stored document's PDF."""
+    session = _load_session(document.session_id)
+    build = aftercare_context if document.kind == DocumentKind.AFTERCARE else visit_summary_context
+    return TEMPLATES[DocumentKind(document.kind)], build(document, session)

@@ -1,0 +1,57 @@
+"""Render: a template and its context in, PDF bytes out. No database, no storage, no network.
+
+The stylesheet (with its two @font-face fonts) is parsed once per process and reused by every render:
+parsing CSS and loading fonts is most of a cold render's cost, and a worker renders many documents.
+"""
+
+import functools
+import logging
+from dataclasses import dataclass
+
+from django.template.loader import render_to_string
+from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
+
+from documents.fetcher import StaticOnlyFetcher, resolve_static, static_url
+
+logger = logging.getLogger(__name__)
+
+STYLESHEET = "css/pdf.css"
+WARM_UP_TEMPLATE = "documents/pdf/warm_up.html"
+
+
+@dataclass(frozen=True)
+class RenderedPdf:
+    content: bytes
+    page_count: int
+
+
+@dataclass(frozen=True)
+class _Resources:
+    font_config: FontConfiguration
+    stylesheet: CSS
+
+
+@functools.cache
+def _resources() -> _Resources:
+    # One FontConfiguration per process: the fonts it loads are cached in it, so every later render skips them.
+    font_config = FontConfiguration()
+    fetcher = StaticOnlyFetcher()
+    css_text = resolve_static(static_url(STYLESHEET)).read_text(encoding="utf-8")
+    stylesheet = CSS(string=css_text, font_config=font_config, url_fetcher=fetcher)
+    return _Resources(font_config=font_config, stylesheet=stylesheet)
+
+
+def render_pdf(template_name: str, context: dict, *, fetcher: StaticOnlyFetcher | None = None) -> RenderedPdf:
+    """The PDF for `template_name` rendered with `context` (Django autoescaping on, as always)."""
+    html_text = render_to_string(template_name, context)
+    resources = _resources()
+    # No base_url: a relative URL in the HTML has nothing to resolve against, so it is never fetched at all.
+    html = HTML(string=html_text, base_url=None, url_fetcher=fetcher or StaticOnlyFetcher())
+    document = html.render(stylesheets=[resources.stylesheet], font_config=resources.font_config)
+    return RenderedPdf(content=document.write_pdf(), page_count=len(document.pages))
+
+
+def warm_up() -> None:
+    """Load fonts and CSS and lay out one tiny page, so the first real document renders at warm speed."""
+    render_pdf(WARM_UP_TEMPLATE, {})

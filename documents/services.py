@@ -1,0 +1,144 @@
+"""Document actions: request PDFs for a signed session, build one, fail one, retry one, sweep stale ones.
+
+The database row is the source of truth for pending work. Rows are written in the caller's transaction;
+the Celery message (the document id, nothing else) is sent only after that transaction commits.
+"""
+
+import logging
+from datetime import timedelta
+from functools import partial
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from documents import context
+from documents.models import Document, DocumentKind, DocumentStatus
+from treatments.models import InjectionSession
+
+logger = logging.getLogger(__name__)
+
+# Across sweeps and retries: a document that has killed the worker (or hit the hard time limit) this often
+# is a poison pill, and is failed for a human to look at rather than re-queued for ever.
+MAX_ATTEMPTS = 8
+STALE_AFTER = timedelta(minutes=10)
+ERROR_MAX = 500
+
+
+def _enqueue(document_id: int) -> None:
+    from documents.tasks import render_document  # the task module imports this one
+
+    try:
+        render_document.delay(document_id)
+    except Exception:
+        # The broker is down: the row stays PENDING and the sweeper sends it again later.
+        logger.exception("could not enqueue document %s; the sweeper will retry", document_id)
+
+
+def enqueue_on_commit(document: Document) -> None:
+    transaction.on_commit(partial(_enqueue, document.pk))
+
+
+@transaction.atomic
+def documents_request(*, session: InjectionSession) -> list[Document]:
+    """A new pending version of each document kind for a signed session; older versions are superseded."""
+    # Lock the session row so two addenda at once cannot both claim the same version number.
+    InjectionSession.objects.select_for_update().get(pk=session.pk)
+    now = timezone.now()
+    current = Document.objects.filter(session_id=session.pk, superseded_at__isnull=True)
+    current.update(superseded_at=now)
+    last = Document.objects.filter(session_id=session.pk).aggregate(last=Max("version"))["last"] or 0
+    documents = [
+        Document.objects.create(
+            patient_id=session.course.patient_id, session_id=session.pk, kind=kind, version=last + 1, enqueued_at=now
+        )
+        for kind in DocumentKind.values
+    ]
+    for document in documents:
+        enqueue_on_commit(document)
+    return documents
+
+
+@transaction.atomic
+def _claim(document_id: int) -> Document | None:
+    """Count the attempt; None when there is nothing to do (already ready, or gone)."""
+    document = Document.objects.select_for_update().filter(pk=document_id).first()
+    if document is None or document.status == DocumentStatus.READY:
+        return None
+    document.attempts += 1
+    document.save(update_fields=["attempts"])
+    return document
+
+
+def document_build(document_id: int) -> bool:
+    """Render and store one document; True if this call made it READY. Safe to run any number of times."""
+    document = _claim(document_id)
+    if document is None:
+        return False
+    if document.attempts > MAX_ATTEMPTS:
+        document_mark_failed(document_id, f"Gave up after {MAX_ATTEMPTS} attempts (worker lost or timed out).")
+        return False
+    # Imported here so WeasyPrint is loaded only where documents are rendered (the worker), not by every
+    # web process that merely signs a note.
+    from documents import render, storage
+
+    template_name, data = context.template_and_context(document)
+    rendered = render.render_pdf(template_name, data)
+    made = storage.store_document(document_id, rendered, on_ready=_notify_ready)
+    logger.info("document %s %s", document_id, "ready" if made else "was already ready; nothing written")
+    return made
+
+
+def _notify_ready(document: Document) -> None:
+    if document.kind == DocumentKind.AFTERCARE and document.is_current:
+        from documents.tasks import send_document_ready_email
+
+        try:
+            send_document_ready_email.delay(document.pk)
+        except Exception:
+            logger.exception("could not enqueue the ready email for document %s", document.pk)
+
+
+def document_mark_failed(document_id: int, error: str) -> None:
+    """Terminal failure: staff see the reason and a Retry button. `error` must carry no patient data."""
+    updated = Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY)
+    updated.update(status=DocumentStatus.FAILED, last_error=error[:ERROR_MAX])
+    logger.error("document %s failed: %s", document_id, error[:ERROR_MAX])
+
+
+@transaction.atomic
+def document_retry(*, document: Document, by) -> Document:
+    """Put a failed document back in the queue with a fresh attempt budget."""
+    if not by.has_perm("documents.change_document"):
+        raise PermissionDenied
+    document = Document.objects.select_for_update().get(pk=document.pk)
+    if document.status != DocumentStatus.FAILED:
+        return document
+    document.status = DocumentStatus.PENDING
+    document.attempts = 0
+    document.last_error = ""
+    document.enqueued_at = timezone.now()
+    document.save(update_fields=["status", "attempts", "last_error", "enqueued_at"])
+    enqueue_on_commit(document)
+    logger.info("document %s re-queued by user %s", document.pk, by.pk)
+    return document
+
+
+@transaction.atomic
+def documents_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
+    """Re-enqueue documents still pending a while after they were last sent; returns their ids."""
+    cutoff = timezone.now() - older_than
+    stale = (
+        Document.objects.select_for_update(skip_locked=True)
+        .filter(status=DocumentStatus.PENDING)
+        .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
+        .order_by("enqueued_at")
+    )
+    ids = list(stale.values_list("pk", flat=True)[:500])
+    Document.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+    for document_id in ids:
+        transaction.on_commit(partial(_enqueue, document_id))
+    if ids:
+        logger.warning("sweeper re-enqueued %d stale pending documents: %s", len(ids), ids)
+    return ids

@@ -1,0 +1,57 @@
+"""Store: put a rendered PDF into private storage and mark its row READY, exactly once.
+
+The file is written under a temporary name and moved into place in one step, so a reader (or a crash) never
+sees half a PDF under the real name. The row is locked while we check and write: of two runs of the same
+task, the second finds READY and writes nothing.
+"""
+
+import hashlib
+import os
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from documents.models import Document, DocumentStatus
+
+if TYPE_CHECKING:
+    from documents.render import RenderedPdf
+
+
+def storage_name(document: Document) -> str:
+    # Ids and kind only: a file listing or a backup manifest shows no names.
+    return f"sessions/{document.session_id}/{document.kind}-v{document.version}-{document.pk}.pdf"
+
+
+def write_atomically(storage: Storage, name: str, content: bytes) -> str:
+    """Write `content` as `name`, all or nothing; returns the name actually used."""
+    if isinstance(storage, FileSystemStorage):
+        temporary = storage.save(f"{name}.{uuid.uuid4().hex}.partial", ContentFile(content))
+        # Same folder, same file system: os.replace is atomic and overwrites a leftover from a crashed run.
+        os.replace(storage.path(temporary), storage.path(name))
+        return name
+    # Object stores (S3 and the like) publish an object in one PUT: a single save is already atomic.
+    return storage.save(name, ContentFile(content))
+
+
+@transaction.atomic
+def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], None] | None = None):
+    """Save the PDF and mark the document READY; does nothing (returns False) if it already is."""
+    document = Document.objects.select_for_update().get(pk=document_id)
+    if document.status == DocumentStatus.READY:
+        return False
+    document.file_name = write_atomically(default_storage, storage_name(document), rendered.content)
+    document.sha256 = hashlib.sha256(rendered.content).hexdigest()
+    document.size_bytes = len(rendered.content)
+    document.page_count = rendered.page_count
+    document.status = DocumentStatus.READY
+    document.last_error = ""
+    document.ready_at = timezone.now()
+    document.save(update_fields=["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "ready_at"])
+    if on_ready is not None:
+        transaction.on_commit(lambda: on_ready(document))
+    return True

@@ -1,0 +1,79 @@
+"""Who may open the patient portal, and which of its objects.
+
+Every id in a portal URL is resolved here. Another patient's id and an id that does not exist
+give the same 404, and each refused guess is logged with the user id and object id only (no PHI),
+so repeated probing shows up in the logs without the logs becoming a record of anyone's care.
+"""
+
+import functools
+import logging
+from collections.abc import Callable
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from accounts.models import Role, User
+from documents.access import get_document_for
+from documents.models import Document
+from patients.models import Patient
+from scheduling.models import Appointment
+
+logger = logging.getLogger(__name__)
+
+
+def is_portal_user(user: User) -> bool:
+    return user.is_authenticated and user.is_active and user.has_role(Role.PATIENT)
+
+
+def own_patient(user: User) -> Patient | None:
+    """The patient record linked to this sign-in, if any."""
+    if not is_portal_user(user):
+        return None
+    return Patient.objects.filter(user=user).first()
+
+
+def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """For portal pages: anonymous users are sent to sign in, staff and outsiders get 403,
+    and the view receives the signed-in patient's own record as its second argument."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not is_portal_user(request.user):
+            raise PermissionDenied
+        patient = own_patient(request.user)
+        if patient is None:
+            # A patient sign-in whose record was unlinked (merged, or removed by the clinic).
+            return render(request, "portal/not_linked.html", status=403)
+        return view(request, patient, *args, **kwargs)
+
+    return guarded
+
+
+def _refused(kind: str, user: User, pk: int) -> Http404:
+    logger.warning("portal: refused %s %s for user %s", kind, pk, user.pk)
+    return Http404(f"No such {kind}.")
+
+
+def get_own_appointment(user: User, pk: int) -> Appointment:
+    """The appointment if it belongs to this patient user; otherwise 404, exactly as if missing."""
+    if not is_portal_user(user):
+        raise _refused("appointment", user, pk)
+    appointments = Appointment.objects.select_related("clinician", "patient").filter(patient__user=user)
+    try:
+        return appointments.get(pk=pk)
+    except Appointment.DoesNotExist:
+        raise _refused("appointment", user, pk) from None
+
+
+def get_own_document(user: User, pk: int) -> Document:
+    """The document through the documents app's own rule (own, ready, current), with the refusal logged."""
+    if not is_portal_user(user):
+        raise _refused("document", user, pk)
+    try:
+        return get_document_for(user, pk)
+    except Http404:
+        raise _refused("document", user, pk) from None

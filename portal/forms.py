@@ -1,0 +1,154 @@
+"""Forms the patient fills in: accepting an invitation, the pre-visit check-in, contact details, cancelling."""
+
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Column, Layout, Row
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from accounts.models import User
+from patients.forms import PatientForm
+from portal.models import CheckIn, PatientInvite
+from portal.services import CONTACT_FIELDS, PATIENT_CANCEL_PREFIX
+from scheduling.models import Appointment
+
+SCALE_CHOICES = [(score, str(score)) for score in range(11)]
+SCALE_MESSAGE = "Choose a number from 0 to 10."
+YES_NO = [(True, "Yes"), (False, "No")]
+CANCEL_REASON_MAX = Appointment._meta.get_field("cancel_reason").max_length - len(PATIENT_CANCEL_PREFIX)
+
+
+class InviteAcceptForm(UserCreationForm):
+    """Username and password (twice), checked by the project's password validators."""
+
+    class Meta(UserCreationForm.Meta):
+        model = User
+        fields = ("username",)
+
+    def __init__(self, *args, invite: PatientInvite, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The similarity validator compares the password with these, so a patient cannot use their own name.
+        patient = invite.patient
+        self.instance.first_name, self.instance.last_name = patient.given_name, patient.family_name
+        self.instance.email = invite.email
+        self.fields["username"].label = "Choose a username"
+        self.fields["username"].help_text = "You will use it to sign in. Letters, digits and @ . + - _ only."
+        self.fields["password1"].label = "Choose a password"
+        self.fields["password2"].label = "Type the password again"
+
+
+def _scale(label: str, low: str, high: str) -> forms.IntegerField:
+    field = forms.IntegerField(
+        label=label,
+        min_value=0,
+        max_value=10,
+        widget=forms.RadioSelect(choices=SCALE_CHOICES),
+        error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"), SCALE_MESSAGE),
+    )
+    field.anchors = (low, high)  # read by portal/_scale_field.html under the 0 and the 10
+    return field
+
+
+def _yes(value: str) -> bool:
+    return value == "True"
+
+
+def _yes_no(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=YES_NO,
+        coerce=_yes,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please answer yes or no."},
+    )
+
+
+class CheckInForm(forms.ModelForm):
+    """Pain now, the PEG-3 items, pain medication, new problems: what the clinician reads before the session."""
+
+    nrs_now = _scale("How bad is your pain right now?", "No pain", "Worst pain you can imagine")
+    peg_pain = _scale("What number best describes your pain on average in the past week?", "No pain", "Worst pain")
+    peg_enjoyment = _scale(
+        "In the past week, how much has pain interfered with your enjoyment of life?", "Not at all", "Completely"
+    )
+    peg_activity = _scale(
+        "In the past week, how much has pain interfered with your general activity?", "Not at all", "Completely"
+    )
+    analgesic_doses_per_week = forms.DecimalField(
+        label="How many doses of pain medication did you take in the past week?",
+        help_text="Count each time you took a pain tablet, liquid or patch. Enter 0 if none.",
+        min_value=0,
+        max_value=100,
+        max_digits=5,
+        decimal_places=1,
+        widget=forms.NumberInput(attrs={"step": "0.5", "min": "0", "max": "100", "inputmode": "decimal"}),
+        error_messages={
+            "required": "Enter a number of doses (0 if none).",
+            "min_value": "Enter a number from 0 to 100.",
+            "max_value": "Enter a number from 0 to 100. If you took more, tell us in the box below.",
+        },
+    )
+    new_infection = _yes_no("Do you have an infection, wound or rash near the area we treat?")
+    new_medication = _yes_no("Have you started any new medication since your last visit?")
+
+    class Meta:
+        model = CheckIn
+        fields = [
+            "nrs_now",
+            "peg_pain",
+            "peg_enjoyment",
+            "peg_activity",
+            "analgesic_doses_per_week",
+            "new_infection",
+            "new_medication",
+            "new_problems",
+        ]
+        labels = {"new_problems": "Anything else you would like your clinician to know?"}
+        help_texts = {"new_problems": "For example a fall, a new diagnosis, or a question for the visit."}
+        widgets = {"new_problems": forms.Textarea(attrs={"rows": 4})}
+
+    scale_fields = ("nrs_now", "peg_pain", "peg_enjoyment", "peg_activity")
+    yes_no_fields = ("new_infection", "new_medication")
+
+    def clean_new_problems(self) -> str:
+        return self.cleaned_data["new_problems"].strip()
+
+
+class ContactDetailsForm(PatientForm):
+    """The contact part of the patient record, with the same checks the front desk's form makes."""
+
+    class Meta(PatientForm.Meta):
+        fields = list(CONTACT_FIELDS)
+        labels = {"address_line1": "Address", "preferred_contact": "How should we contact you?"}
+
+    def __init__(self, *args, **kwargs):
+        # PatientForm.__init__ lays out fields this form leaves out, so start from ModelForm's; clean() is reused.
+        forms.ModelForm.__init__(self, *args, **kwargs)
+        for name in ("phone", "email"):
+            self.fields[name].widget.attrs["autocomplete"] = {"phone": "tel", "email": "email"}[name]
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
+            Row(Column("phone", css_class="col-md-6"), Column("email", css_class="col-md-6")),
+            "address_line1",
+            "address_line2",
+            Row(Column("town", css_class="col-md-8"), Column("postcode", css_class="col-md-4")),
+            "preferred_contact",
+        )
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        user_id = self.instance.user_id
+        # The sign-in's email follows this one (password reset uses it), and sign-in emails are unique.
+        if email and User.objects.filter(email__iexact=email).exclude(pk=user_id).exists():
+            raise forms.ValidationError("This email address is used by another account. Please use another one.")
+        return email
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label="Why are you cancelling?",
+        help_text="A short answer is fine. It helps us offer the time to someone else.",
+        max_length=CANCEL_REASON_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        error_messages={"required": "Please tell us briefly why you are cancelling."},
+    )

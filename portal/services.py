@@ -1,0 +1,203 @@
+"""Portal actions with side effects: invitations, accepting one, and a patient's own cancellation.
+
+Emails go out from the worker after commit; task messages carry ids only (never a token or an address).
+"""
+
+import logging
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import Role, User
+from patients.models import Patient
+from portal import queries
+from portal.models import PatientInvite
+from scheduling import services as scheduling_services
+from scheduling.models import Appointment
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_INVITE_DAYS = 7
+# Staff reading the diary should see at a glance that the patient cancelled, not the desk.
+PATIENT_CANCEL_PREFIX = "By the patient online: "
+CONTACT_FIELDS = ("phone", "email", "address_line1", "address_line2", "town", "postcode", "preferred_contact")
+
+
+class InviteState(StrEnum):
+    VALID = "valid"
+    EXPIRED = "expired"
+    USED = "used"
+    REVOKED = "revoked"
+
+
+class TooLateToCancel(ValidationError):
+    def __init__(self):
+        super().__init__("This appointment is too close to cancel online.", code="too_late")
+
+
+def invite_lifetime() -> timedelta:
+    return timedelta(days=getattr(settings, "PORTAL_INVITE_DAYS", DEFAULT_INVITE_DAYS))
+
+
+def _email_taken(email: str, exclude_user_id: int | None = None) -> bool:
+    return User.objects.filter(email__iexact=email).exclude(pk=exclude_user_id).exists()
+
+
+def _check_invitable(patient: Patient) -> None:
+    if patient.user_id is not None:
+        raise ValidationError("This patient already has a portal account.", code="has_account")
+    if not patient.email:
+        raise ValidationError("Add the patient's email address before inviting them.", code="no_email")
+    if _email_taken(patient.email):
+        raise ValidationError("Another sign-in already uses this email address.", code="email_taken")
+
+
+@transaction.atomic
+def invite_create(*, patient: Patient, by: User) -> PatientInvite:
+    """Revoke any open invitation for the patient, record a new one and have the worker email it."""
+    patient = Patient.objects.select_for_update().get(pk=patient.pk)
+    _check_invitable(patient)
+    now = timezone.now()
+    PatientInvite.objects.filter(patient=patient, used_at=None, revoked_at=None).update(revoked_at=now)
+    invite = PatientInvite.objects.create(
+        patient=patient,
+        # A placeholder no one ever sees: the real token is made in the worker, so it never sits on the broker.
+        token_sha256=PatientInvite.digest(PatientInvite.new_token()),
+        email=patient.email,
+        expires_at=now + invite_lifetime(),
+        created_by=by,
+    )
+    from portal.tasks import send_invite
+
+    transaction.on_commit(lambda: send_invite.delay(invite.pk))
+    return invite
+
+
+def invite_state(invite: PatientInvite, now: datetime | None = None) -> InviteState:
+    now = now or timezone.now()
+    if invite.used_at is not None:
+        return InviteState.USED
+    if invite.revoked_at is not None:
+        return InviteState.REVOKED
+    if invite.expires_at <= now:
+        return InviteState.EXPIRED
+    return InviteState.VALID
+
+
+def invite_for_token(token: str) -> PatientInvite | None:
+    return PatientInvite.objects.select_related("patient").filter(token_sha256=PatientInvite.digest(token)).first()
+
+
+def invite_send(invite_id: int) -> bool:
+    """Give the invitation a fresh token, keep only its hash, and email the link. Returns whether one was sent.
+
+    Run again (a retry, a redelivered message), it sends a new link and the earlier one stops working.
+    The send is inside the transaction, so a failed send keeps the old hash and the retry starts clean.
+    """
+    with transaction.atomic():
+        invite = PatientInvite.objects.select_for_update().select_related("patient").filter(pk=invite_id).first()
+        if invite is None or invite_state(invite) != InviteState.VALID or invite.patient.user_id is not None:
+            return False
+        token = PatientInvite.new_token()
+        invite.token_sha256 = PatientInvite.digest(token)
+        invite.save(update_fields=["token_sha256"])
+        _send_invite_email(invite, token)
+    logger.info("Sent portal invite %s", invite_id)
+    return True
+
+
+def _send_invite_email(invite: PatientInvite, token: str) -> None:
+    patient = invite.patient
+    context = {
+        "name": patient.preferred_name or patient.given_name,
+        "link": settings.SITE_URL + reverse("portal:invite_accept", kwargs={"token": token}),
+        "expires_at": timezone.localtime(invite.expires_at),
+        "clinic": {"name": settings.CLINIC_NAME, "phone": settings.CLINIC_PHONE},
+    }
+    subject = "".join(render_to_string("portal/email/invite_subject.txt", context).splitlines())
+    body = render_to_string("portal/email/invite_body.txt", context)
+    send_mail(subject.strip(), body, None, [invite.email])
+
+
+@transaction.atomic
+def invite_accept(*, invite: PatientInvite, username: str, password: str) -> User:
+    """Create the patient's sign-in, link it to their record and use up the invitation.
+
+    Rows are locked and the state checked again: two tabs submitting the same link make one account."""
+    invite = PatientInvite.objects.select_for_update().get(pk=invite.pk)
+    patient = Patient.objects.select_for_update().get(pk=invite.patient_id)
+    if invite_state(invite) != InviteState.VALID or patient.user_id is not None:
+        raise ValidationError("This invitation can no longer be used.", code="invite_gone")
+    if _email_taken(invite.email):
+        raise ValidationError("Another sign-in already uses this email address. Please call the clinic.")
+    user = User(username=username, email=invite.email, first_name=patient.given_name, last_name=patient.family_name)
+    user.set_password(password)
+    user.save()
+    user.groups.add(Group.objects.get(name=Role.PATIENT.value))
+    patient.user = user
+    patient.save(update_fields=["user", "updated_at"])
+    now = timezone.now()
+    invite.used_at = now
+    invite.save(update_fields=["used_at"])
+    PatientInvite.objects.filter(patient=patient, used_at=None, revoked_at=None).update(revoked_at=now)
+    return user
+
+
+@transaction.atomic
+def contact_details_update(*, patient: Patient, user: User) -> Patient:
+    """Save the patient's own contact changes; the sign-in's email follows, so a password reset reaches them.
+
+    A cleared email leaves the sign-in's address alone: the patient must still be able to reset their password."""
+    patient.save(update_fields=[*CONTACT_FIELDS, "updated_at"])
+    if patient.email and patient.email.lower() != user.email.lower():
+        user.email = patient.email
+        user.save(update_fields=["email"])
+    return patient
+
+
+@transaction.atomic
+def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, by: User) -> Appointment:
+    """The patient cancels their own appointment, at least the notice period ahead.
+
+    The scheduling service frees the slot and emails the patient; the front desk hears from the worker."""
+    appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
+    if not queries.can_cancel_online(appointment):
+        raise TooLateToCancel()
+    if not reason.strip():
+        raise ValidationError("Tell us briefly why you are cancelling.")
+    appointment = scheduling_services.appointment_cancel(
+        appointment=appointment, reason=PATIENT_CANCEL_PREFIX + reason.strip(), by=by
+    )
+    if settings.CLINIC_EMAIL:
+        from portal.tasks import tell_front_desk_of_cancellation
+
+        transaction.on_commit(lambda: tell_front_desk_of_cancellation.delay(appointment.pk))
+    return appointment
+
+
+def front_desk_cancellation_send(appointment_id: int) -> bool:
+    """Email the clinic that a patient cancelled online. Clinic number, time and clinician only:
+    no name, no reason (it may be clinical), as the clinic inbox may be read on shared screens."""
+    if not settings.CLINIC_EMAIL:
+        return False
+    appointment = Appointment.objects.select_related("patient", "clinician").filter(pk=appointment_id).first()
+    if appointment is None:
+        return False
+    context = {
+        "appointment": appointment,
+        "starts_at": timezone.localtime(appointment.starts_at),
+        "link": settings.SITE_URL + reverse("scheduling:appointment", kwargs={"pk": appointment.pk}),
+    }
+    subject = "".join(render_to_string("portal/email/cancelled_subject.txt", context).splitlines())
+    body = render_to_string("portal/email/cancelled_body.txt", context)
+    send_mail(subject.strip(), body, None, [settings.CLINIC_EMAIL])
+    logger.info("Told the front desk of the online cancellation of appointment %s", appointment_id)
+    return True

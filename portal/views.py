@@ -1,0 +1,203 @@
+"""The patient portal: appointments, check-in, documents, contact details; and the invitation that opens it.
+
+Portal pages take the signed-in patient from `patient_view` and every id through portal.access, so one
+patient can never reach another's appointment or document.
+"""
+
+from datetime import UTC
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required, permission_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import dateformat, timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from icalendar import Calendar, Event
+
+from documents.downloads import document_response
+from patients.access import get_patient_for
+from patients.models import Patient
+from portal import queries, services
+from portal.access import get_own_appointment, get_own_document, patient_view
+from portal.forms import CancelForm, CheckInForm, ContactDetailsForm, InviteAcceptForm
+from portal.models import CheckIn
+from portal.services import InviteState
+from scheduling.models import Appointment
+from scheduling.notifications import PRODID, appointment_uid, calendar_sequence
+
+# The backend the new patient is signed in with, named because login() needs one when several are configured.
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
+def _status_for(state: InviteState) -> int:
+    return 200 if state == InviteState.VALID else 410  # 410 Gone: the link existed but cannot be used any more
+
+
+# --- Invitations (staff create, the patient accepts) ----------------------------------------------------------
+
+
+@require_POST
+@login_required
+@permission_required("portal.add_patientinvite", raise_exception=True)
+def invite_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
+    patient = get_patient_for(request.user, patient_pk)
+    try:
+        invite = services.invite_create(patient=patient, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, f"Portal invitation sent to {invite.email}. The link works for one week.")
+    return redirect("patients:detail", pk=patient.pk)
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+@require_http_methods(["GET", "POST"])
+def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
+    invite = services.invite_for_token(token)
+    if invite is None:
+        return render(request, "portal/invite_unknown.html", status=404)
+    state = services.invite_state(invite)
+    if state == InviteState.VALID and invite.patient.user_id is not None:
+        state = InviteState.USED
+    context = {"invite": invite, "state": state}
+    if state != InviteState.VALID or request.user.is_authenticated:
+        # A signed-in user (say, staff on the clinic PC) must not turn into the patient by following the link.
+        return render(request, "portal/invite_closed.html", context, status=_status_for(state))
+    form = InviteAcceptForm(request.POST if request.method == "POST" else None, invite=invite)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = services.invite_accept(
+                invite=invite, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            login(request, user, backend=MODEL_BACKEND)
+            messages.success(request, "Welcome! Your account is ready.")
+            return redirect("portal:home")
+    status = 400 if form.is_bound else 200
+    return render(request, "portal/invite_accept.html", {**context, "form": form}, status=status)
+
+
+# --- Portal pages -------------------------------------------------------------------------------------------
+
+
+@require_GET
+@patient_view
+def home(request: HttpRequest, patient: Patient) -> HttpResponse:
+    now = timezone.now()
+    appointments = list(queries.upcoming_appointments(patient, now))
+    for appointment in appointments:
+        appointment.can_cancel = queries.can_cancel_online(appointment, now)
+        appointment.check_in_open = queries.check_in_open(appointment, now)
+    context = {
+        "patient": patient,
+        "appointments": appointments,
+        "document_count": queries.portal_documents(request.user, patient).count(),
+        "section": "home",
+    }
+    return render(request, "portal/home.html", context)
+
+
+def _calendar_file(appointment: Appointment) -> bytes:
+    """One event, times in UTC. The UID and SEQUENCE are the ones the emailed invitations use, so a calendar
+    that has both treats them as one appointment. No clinical text: only the clinic's name."""
+    event = Event.new(
+        uid=appointment_uid(appointment),
+        start=appointment.starts_at.astimezone(UTC),
+        end=appointment.ends_at.astimezone(UTC),
+        stamp=timezone.now().astimezone(UTC),
+        sequence=calendar_sequence(appointment),
+        summary=f"Appointment at {settings.CLINIC_NAME}",
+        location=settings.CLINIC_ADDRESS or settings.CLINIC_NAME,
+        status="CONFIRMED" if appointment.is_live else "CANCELLED",
+    )
+    return Calendar.new(prodid=PRODID, method="PUBLISH", subcomponents=[event]).to_ical()
+
+
+@require_GET
+@patient_view
+def appointment_ics(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+    appointment = get_own_appointment(request.user, pk)
+    response = HttpResponse(_calendar_file(appointment), content_type="text/calendar; charset=utf-8")
+    day = timezone.localdate(appointment.starts_at)
+    response["Content-Disposition"] = f'attachment; filename="appointment-{day.isoformat()}.ics"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@patient_view
+def appointment_cancel(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+    appointment = get_own_appointment(request.user, pk)
+    context = {"patient": patient, "appointment": appointment, "section": "home"}
+    if not queries.can_cancel_online(appointment):
+        # Too late (or no longer booked): the clinic may still be able to help by phone.
+        status = 409 if request.method == "POST" else 200
+        return render(request, "portal/cancel_refused.html", context, status=status)
+    form = CancelForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.appointment_cancel_by_patient(
+                appointment=appointment, reason=form.cleaned_data["reason"], by=request.user
+            )
+        except ValidationError as error:
+            context["error"] = " ".join(error.messages)
+            return render(request, "portal/cancel_refused.html", context, status=409)
+        when = dateformat.format(timezone.localtime(appointment.starts_at), r"l j F \a\t H:i")
+        messages.success(request, f"Your appointment on {when} is cancelled.")
+        return redirect("portal:home")
+    return render(request, "portal/cancel.html", {**context, "form": form}, status=400 if form.is_bound else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@patient_view
+def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+    appointment = get_own_appointment(request.user, pk)
+    context = {"patient": patient, "appointment": appointment, "section": "home"}
+    if not queries.check_in_open(appointment):
+        return render(request, "portal/check_in_closed.html", context, status=409)
+    existing = CheckIn.objects.filter(appointment=appointment).first()
+    instance = existing or CheckIn(appointment=appointment, patient=patient)
+    form = CheckInForm(request.POST if request.method == "POST" else None, instance=instance)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Thank you. Your clinician will read your answers before your appointment.")
+        return redirect("portal:home")
+    context.update(form=form, existing=existing)
+    return render(request, "portal/check_in.html", context, status=400 if form.is_bound else 200)
+
+
+@require_GET
+@patient_view
+def documents(request: HttpRequest, patient: Patient) -> HttpResponse:
+    context = {
+        "patient": patient,
+        "documents": list(queries.portal_documents(request.user, patient).select_related("session")),
+        "section": "documents",
+    }
+    return render(request, "portal/documents.html", context)
+
+
+@require_GET
+@patient_view
+def document_download(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+    return document_response(get_own_document(request.user, pk), request.user)
+
+
+@require_http_methods(["GET", "POST"])
+@patient_view
+def contact_details(request: HttpRequest, patient: Patient) -> HttpResponse:
+    form = ContactDetailsForm(request.POST if request.method == "POST" else None, instance=patient)
+    if request.method == "POST" and form.is_valid():
+        services.contact_details_update(patient=form.instance, user=request.user)
+        messages.success(request, "Your contact details are saved.")
+        return redirect("portal:contact")
+    context = {"patient": patient, "form": form, "section": "contact"}
+    return render(request, "portal/contact.html", context, status=400 if form.is_bound else 200)
