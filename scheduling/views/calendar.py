@@ -272,7 +272,8 @@ def _free_cells(column: Column, now: datetime, book: BookingLink) -> list[Cell]:
     for block_start, block_end in column.working:
         for minute in range(block_start, block_end, SLOT_MINUTES):
             length = min(SLOT_MINUTES, block_end - minute)
-            taken = any(a.minute <= minute and minute + length <= a.minute + a.length for a in column.live)
+            # Any overlap counts: a cell half-covered by an appointment would only ever lead to a clash.
+            taken = any(a.minute < minute + length and minute < a.minute + a.length for a in column.live)
             if taken or _aware(column.day, minute) <= now:
                 continue
             starts_at = f"{column.day.isoformat()}T{_clock(minute)}"
@@ -455,7 +456,7 @@ def _other_clinician_clashes(patient, clinician, starts_at, minutes, exclude=Non
 
 def _landing(appointment: Appointment) -> str:
     day = timezone.localtime(appointment.starts_at).date()
-    return f"{_calendar_url('scheduling:day', day)}#appointment-{appointment.pk}"
+    return f"{_calendar_url('scheduling:day', day, appointment.clinician)}#appointment-{appointment.pk}"
 
 
 def _booked_message(appointment: Appointment, verb: str) -> str:

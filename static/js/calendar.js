@@ -82,9 +82,26 @@
     grid.scrollTop = Math.max(0, offset - grid.clientHeight / 3);
   }
 
+  // After booking or moving, the page links to the appointment (#appointment-N). The browser's own
+  // jump would hide it under the sticky column titles and scroll the message away, so place it
+  // a third of the way down the grid instead, and keep the page itself at the top.
+  function revealLinkedAppointment() {
+    const grid = document.getElementById("calendar-grid");
+    const id = window.location.hash.slice(1);
+    const block = grid && id && document.getElementById(id);
+    if (!block || !grid.contains(block)) return;
+    const head = grid.querySelector(".cal-head");
+    const headHeight = head ? head.offsetHeight : 0;
+    const top = block.getBoundingClientRect().top - grid.getBoundingClientRect().top + grid.scrollTop;
+    grid.scrollTop = Math.max(0, top - headHeight - (grid.clientHeight - headHeight) / 3);
+    window.scrollTo(0, 0);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     autoSubmit();
     dragToMove();
     scrollToNow();
   });
+  // On "load", after the browser has made its own jump to the anchor.
+  window.addEventListener("load", revealLinkedAppointment);
 })();
