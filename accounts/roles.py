@@ -82,7 +82,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "auth.view_group",
     ],
     # Patients see only their own portal pages, which check ownership themselves.
-    Role.PATIENT: [],
+    Role.PATIENT: ["portal.use_portal"],
 }
 
 # Roles whose members use the Django admin (reference data, user accounts).

@@ -1,7 +1,9 @@
 """What goes into each PDF: read from the database here, so rendering itself stays pure.
 
-Every value handed to the templates is plain data (strings, numbers, dates, dicts) or a SafeString from a
-renderer that escapes its own text (the pain chart), so the templates run no queries and add no markup.
+Every value handed to the templates is plain data (strings, numbers, dates, dicts), so the templates run no
+queries and print everything escaped. The two figures (course pain chart, body map) are SVG from the project's
+own renderers, which escape their text; they reach WeasyPrint as images through the fetcher, never as markup
+pasted into the page.
 """
 
 from datetime import datetime
@@ -9,10 +11,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Prefetch
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from assessments.bodymap import region_label
 from assessments.models import Assessment
+from assessments.templatetags.body_map import body_map_view
 from documents.models import AftercareText, Document, DocumentKind
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import InjectionSession, InjectionSite
@@ -145,6 +149,20 @@ def aftercare_context(document: Document, session: InjectionSession) -> dict:
     return {**_common(document, session), "wording": aftercare_wording()}
 
 
+def svg_element(markup: str) -> str:
+    """The <svg> element of a partial's output, as a standalone SVG document (it needs its namespace there)."""
+    svg = markup[markup.index("<svg") : markup.rindex("</svg>") + len("</svg>")]
+    opening = svg[: svg.index(">")]
+    if "xmlns=" not in opening:
+        svg = svg.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+    return svg
+
+
+def body_map_svg(areas: list[dict]) -> str:
+    """The body map exactly as the assessment pages draw it, from the partial behind {% body_map_view %}."""
+    return svg_element(render_to_string("assessments/_body_map_view.html", body_map_view(areas)))
+
+
 def _latest_pain_areas(session: InjectionSession) -> tuple[Assessment | None, list[dict]]:
     """The newest assessment up to the session, and its pain areas as plain dicts for the body map."""
     assessment = (
@@ -208,7 +226,6 @@ def visit_summary_context(document: Document, session: InjectionSession) -> dict
         **_common(document, session),
         "note": _note(session),
         "assessment_date": assessment.assessed_at if assessment else None,
-        "pain_areas": areas,
         "pain_area_list": [{**area, "label": region_label(area["region"])} for area in areas],
         "progress": {
             "baseline": progress.baseline,
@@ -216,7 +233,7 @@ def visit_summary_context(document: Document, session: InjectionSession) -> dict
             "change_percent": progress.change_percent,
             "responder": progress.responder,
         },
-        "pain_chart": progress.pain_chart,
+        "figures": {"pain_chart": svg_element(progress.pain_chart), "body_map": body_map_svg(areas)},
         "addenda": addenda,
     }
 

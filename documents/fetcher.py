@@ -1,13 +1,18 @@
 """WeasyPrint's only way out of the process: a deny-by-default URL fetcher.
 
-PDF templates never reference anything but the fonts and stylesheet the project ships, so the fetcher
-serves exactly that: `pit-static:<path>` under the project's static/ folder, for a short list of file types.
+It serves exactly two things:
+- `pit-static:<path>`: the fonts and stylesheet the project ships, under static/, for a short list of types;
+- `pit-figure:<name>`: the SVG figures of the document being rendered (the course pain chart and the body
+  map), which the render step hands to this fetcher in memory. They are made by the project's own renderers,
+  which escape every text they contain; no other name is served, and nothing from a template or a record
+  can add one.
 Everything else is refused, whatever the scheme: file: (/etc/passwd, the documents folder), http(s):
-(Redis on 127.0.0.1:6379, the cloud metadata service on 169.254.169.254), data: (we generate no data: URLs;
-charts and the body map are inline SVG), ftp:, and anything an attachment or an SVG <image> might name.
+(Redis on 127.0.0.1:6379, the cloud metadata service on 169.254.169.254), data: (we generate none), ftp:,
+and anything a stylesheet @import, an attachment or an SVG <image> inside a figure might name.
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote
@@ -18,6 +23,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 logger = logging.getLogger(__name__)
 
 SCHEME = "pit-static:"
+FIGURE_SCHEME = "pit-figure:"
 ALLOWED_SUFFIXES = {".ttf": "font/ttf", ".css": "text/css"}
 
 
@@ -62,12 +68,17 @@ def resolve_static(url: str, root: Path | None = None) -> Path:
 class StaticOnlyFetcher(URLFetcher):
     """Serves resolve_static() and refuses everything else; remembers what it was asked for (tests read it)."""
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, figures: Mapping[str, str] | None = None) -> None:
         super().__init__(allowed_protocols=(), allow_redirects=False, fail_on_errors=False)
         self.root = root
+        self.figures = dict(figures or {})
         self.records: list[FetchRecord] = []
 
     def fetch(self, url: str, headers: dict | None = None) -> URLFetcherResponse:
+        if url.startswith(FIGURE_SCHEME) and url.removeprefix(FIGURE_SCHEME) in self.figures:
+            self.records.append(FetchRecord(url, allowed=True))
+            body = self.figures[url.removeprefix(FIGURE_SCHEME)].encode()
+            return URLFetcherResponse(url, body=body, headers={"Content-Type": "image/svg+xml"})
         try:
             path = resolve_static(url, self.root)
         except FetchRefused:

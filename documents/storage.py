@@ -31,8 +31,12 @@ def write_atomically(storage: Storage, name: str, content: bytes) -> str:
     """Write `content` as `name`, all or nothing; returns the name actually used."""
     if isinstance(storage, FileSystemStorage):
         temporary = storage.save(f"{name}.{uuid.uuid4().hex}.partial", ContentFile(content))
-        # Same folder, same file system: os.replace is atomic and overwrites a leftover from a crashed run.
-        os.replace(storage.path(temporary), storage.path(name))
+        try:
+            # Same folder, same file system: os.replace is atomic and overwrites a leftover from a crashed run.
+            os.replace(storage.path(temporary), storage.path(name))
+        except BaseException:
+            storage.delete(temporary)
+            raise
         return name
     # Object stores (S3 and the like) publish an object in one PUT: a single save is already atomic.
     return storage.save(name, ContentFile(content))

@@ -119,9 +119,9 @@ def patient_search(query: str) -> QuerySet[Patient]:
     return patients.filter(matches).annotate(similarity=similarity).order_by("-similarity", "family_name", "id")
 
 
-def valid_consent(patient: Patient) -> PatientConsent | None:
-    """The patient's consent to the current consent text, if they have given it."""
-    current = ConsentText.objects.current()
+def valid_consent(patient: Patient, current: ConsentText | None = None) -> PatientConsent | None:
+    """The patient's consent to the current consent text (pass it if already loaded), if given."""
+    current = current or ConsentText.objects.current()
     if current is None:
         return None
     return (

@@ -54,13 +54,14 @@ def patient_register(request: HttpRequest) -> HttpResponse:
 @permission_required("patients.view_patient")
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
+    current_consent_text = ConsentText.objects.current()
     context = {
         "patient": patient,
         "intake": patient.intake,
         "conditions": patient.intake.conditions.all(),
         "medications": patient.intake.medications.all(),
-        "consent": services.valid_consent(patient),
-        "current_consent_text": ConsentText.objects.current(),
+        "consent": services.valid_consent(patient, current_consent_text),
+        "current_consent_text": current_consent_text,
         **clinical_sections(request.user, patient),
     }
     return render(request, "patients/patient_detail.html", context)

@@ -165,6 +165,11 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_FILE_PATH = env("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 # Seconds before SMTP gives up; without it a hung mail server holds a worker until the task's time limit.
 EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "20"))
+# The patient portal: how long an invitation link works, how late a patient may cancel online,
+# and how far ahead the pre-visit check-in opens.
+PORTAL_INVITE_DAYS = int(env("PORTAL_INVITE_DAYS", "7"))
+PORTAL_CANCEL_NOTICE_HOURS = int(env("PORTAL_CANCEL_NOTICE_HOURS", "24"))
+PORTAL_CHECK_IN_DAYS = int(env("PORTAL_CHECK_IN_DAYS", "7"))
 # Day-before appointment reminders go out from this local hour (0-23) onwards.
 REMINDER_SEND_HOUR = int(env("REMINDER_SEND_HOUR", "10"))
 if not 0 <= REMINDER_SEND_HOUR <= 23:

@@ -33,7 +33,12 @@ class InviteAcceptForm(UserCreationForm):
         self.fields["username"].label = "Choose a username"
         self.fields["username"].help_text = "You will use it to sign in. Letters, digits and @ . + - _ only."
         self.fields["password1"].label = "Choose a password"
+        self.fields["password1"].help_text = (
+            "At least 10 characters, not only digits, and not your name or a common password. "
+            "Three or four unrelated words make a strong password that is easy to remember."
+        )
         self.fields["password2"].label = "Type the password again"
+        self.fields["password2"].help_text = ""
 
 
 def _scale(label: str, low: str, high: str) -> forms.IntegerField:

@@ -68,6 +68,8 @@ class CheckIn(models.Model):
 
     class Meta:
         ordering = ["-submitted_at"]
+        # Held by the patient role: lets templates tell a patient's session apart without a query.
+        permissions = [("use_portal", "Can use the patient portal")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(nrs_now__lte=10, peg_pain__lte=10, peg_enjoyment__lte=10, peg_activity__lte=10),

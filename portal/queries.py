@@ -14,7 +14,8 @@ from portal.models import CheckIn
 from scheduling.models import Appointment, AppointmentStatus
 
 # The clinic keeps the slot for someone else only if it hears early enough.
-CANCEL_NOTICE = timedelta(hours=getattr(settings, "PORTAL_CANCEL_NOTICE_HOURS", 24))
+CANCEL_NOTICE_HOURS = getattr(settings, "PORTAL_CANCEL_NOTICE_HOURS", 24)
+CANCEL_NOTICE = timedelta(hours=CANCEL_NOTICE_HOURS)
 # Answers given weeks ahead say little about how the patient is on the day.
 CHECK_IN_OPENS_BEFORE = timedelta(days=getattr(settings, "PORTAL_CHECK_IN_DAYS", 7))
 # Still to come, or under way today; a no-show or a completed visit is history.

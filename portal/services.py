@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from patients.models import Patient
 from portal import queries
-from portal.models import PatientInvite
+from portal.models import CheckIn, PatientInvite
 from scheduling import services as scheduling_services
 from scheduling.models import Appointment
 
@@ -149,6 +149,15 @@ def invite_accept(*, invite: PatientInvite, username: str, password: str) -> Use
     invite.save(update_fields=["used_at"])
     PatientInvite.objects.filter(patient=patient, used_at=None, revoked_at=None).update(revoked_at=now)
     return user
+
+
+def check_in_submit(*, appointment: Appointment, patient: Patient, answers: dict) -> CheckIn:
+    """Record the patient's answers, or replace their earlier ones for the same appointment.
+
+    update_or_create, not a form save: a double-click sends two first check-ins at once, and the second
+    must update the row the first made instead of failing on the one-check-in-per-appointment key."""
+    check_in, _ = CheckIn.objects.update_or_create(appointment=appointment, defaults={"patient": patient, **answers})
+    return check_in
 
 
 @transaction.atomic

@@ -51,7 +51,8 @@ def invite_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
     else:
-        messages.success(request, f"Portal invitation sent to {invite.email}. The link works for one week.")
+        until = dateformat.format(timezone.localtime(invite.expires_at), "j F")
+        messages.success(request, f"Portal invitation sent to {invite.email}. The link works until {until}.")
     return redirect("patients:detail", pk=patient.pk)
 
 
@@ -100,6 +101,7 @@ def home(request: HttpRequest, patient: Patient) -> HttpResponse:
         "patient": patient,
         "appointments": appointments,
         "document_count": queries.portal_documents(request.user, patient).count(),
+        "notice_hours": queries.CANCEL_NOTICE_HOURS,
         "section": "home",
     }
     return render(request, "portal/home.html", context)
@@ -136,7 +138,12 @@ def appointment_ics(request: HttpRequest, patient: Patient, pk: int) -> HttpResp
 @patient_view
 def appointment_cancel(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
     appointment = get_own_appointment(request.user, pk)
-    context = {"patient": patient, "appointment": appointment, "section": "home"}
+    context = {
+        "patient": patient,
+        "appointment": appointment,
+        "section": "home",
+        "notice_hours": queries.CANCEL_NOTICE_HOURS,
+    }
     if not queries.can_cancel_online(appointment):
         # Too late (or no longer booked): the clinic may still be able to help by phone.
         status = 409 if request.method == "POST" else 200
@@ -167,7 +174,7 @@ def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
     instance = existing or CheckIn(appointment=appointment, patient=patient)
     form = CheckInForm(request.POST if request.method == "POST" else None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        services.check_in_submit(appointment=appointment, patient=patient, answers=form.cleaned_data)
         messages.success(request, "Thank you. Your clinician will read your answers before your appointment.")
         return redirect("portal:home")
     context.update(form=form, existing=existing)

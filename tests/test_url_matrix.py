@@ -17,6 +17,7 @@ from django.urls.resolvers import RegexPattern
 
 from patients.models import Patient
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.portal.helpers import in_days, make_appointment, make_document
 from tests.scheduling.factories import AppointmentFactory
 
 ROLES = ("anonymous", "clinician", "front_desk", "manager", "patient", "outsider")
@@ -71,6 +72,11 @@ def _about_appointment(name: str) -> Callable[[Patient], str]:
     return lambda patient: reverse(name, kwargs={"pk": AppointmentFactory(patient=patient).pk})
 
 
+def _own_appointment(name: str) -> Callable[[Patient], str]:
+    # Tomorrow: inside the check-in window and the online-cancellation notice period.
+    return lambda patient: reverse(name, kwargs={"pk": make_appointment(patient, in_days(1)).pk})
+
+
 def _with_course(name: str) -> Callable[[Patient], str]:
     return lambda patient: f"{reverse(name)}?course={CourseFactory(patient=patient).pk}"
 
@@ -83,6 +89,7 @@ EDIT_PATIENTS = _for(LOGIN, clinician=OK, front_desk=OK, manager=DENIED, patient
 VIEW_COURSES = _for(LOGIN, clinician=OK, front_desk=OK, manager=DENIED, patient=DENIED, outsider=DENIED)
 STAFF = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=DENIED, outsider=DENIED)
 STAFF_ACTION = _for(LOGIN, clinician=ACTED, front_desk=ACTED, manager=ACTED, patient=DENIED, outsider=DENIED)
+PORTAL = _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=OK, outsider=DENIED)
 CLINICAL = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
 CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
 
@@ -147,6 +154,25 @@ MATRIX: dict[str, Row] = {
     "scheduling:book_next": Row(_with_course("scheduling:book_next"), VIEW_COURSES),
     "scheduling:book_series": Row(_with_course("scheduling:book_series"), VIEW_COURSES),
     "scheduling:recall": Row(_named("scheduling:recall"), VIEW_COURSES),
+    "portal:home": Row(_named("portal:home"), PORTAL),
+    "portal:documents": Row(_named("portal:documents"), PORTAL),
+    "portal:contact": Row(_named("portal:contact"), PORTAL),
+    "portal:appointment_ics": Row(_own_appointment("portal:appointment_ics"), PORTAL),
+    "portal:appointment_cancel": Row(_own_appointment("portal:appointment_cancel"), PORTAL),
+    "portal:check_in": Row(_own_appointment("portal:check_in"), PORTAL),
+    "portal:document_download": Row(
+        lambda patient: reverse("portal:document_download", kwargs={"pk": make_document(patient).pk}), PORTAL
+    ),
+    "portal:invite_new": Row(
+        lambda patient: reverse("portal:invite_new", kwargs={"patient_pk": patient.pk}),
+        _for(LOGIN, clinician=ACTED, front_desk=ACTED, manager=DENIED, patient=DENIED, outsider=DENIED),
+        method="post",
+    ),
+    # An unknown invitation token is "not found" for everyone, signed in or not.
+    "portal:invite_accept": Row(
+        _named("portal:invite_accept", token="not-a-token"),
+        _for(DENIED, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED),
+    ),
     # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
     # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.
     ADMIN: Row(
@@ -155,6 +181,15 @@ MATRIX: dict[str, Row] = {
         login_url="admin:login",
     ),
 }
+
+
+@pytest.fixture(autouse=True)
+def private_storage(settings, tmp_path):
+    """Documents made for the download rows go to a temporary folder, not var/documents."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path)}},
+    }
 
 
 def url_routes(resolver: URLResolver, namespace: str = "") -> Iterator[str]:

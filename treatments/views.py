@@ -12,6 +12,7 @@ from accounts.decorators import permission_required
 from assessments.models import AssessmentKind, nerve_choices
 from patients.access import get_patient_for
 from patients.services import valid_consent
+from portal.queries import check_in_for_session_form
 from treatments import progress, services
 from treatments.access import get_course_for, get_session_for
 from treatments.forms import (
@@ -102,7 +103,14 @@ def _edit_session(request: HttpRequest, session: InjectionSession) -> HttpRespon
         else:
             messages.success(request, f"Draft of session {session.number} saved. Check it, then sign.")
             return redirect("treatments:session", pk=session.pk)
-    context = {"form": form, "sites": sites, "events": events, "session": session, "course": session.course}
+    context = {
+        "form": form,
+        "sites": sites,
+        "events": events,
+        "session": session,
+        "course": session.course,
+        "check_in": check_in_for_session_form(session.course.patient),
+    }
     return render(request, "treatments/session_form.html", context)
 
 

@@ -69,6 +69,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 "ordering": ["-submitted_at"],
+                "permissions": [("use_portal", "Can use the patient portal")],
                 "constraints": [
                     models.CheckConstraint(
                         condition=models.Q(

@@ -8,6 +8,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 # Playwright's sync API runs an asyncio event loop in the main thread for as long as it is
@@ -35,10 +36,14 @@ TIMEOUT_MS = 5_000
 def browser() -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package (`make chromium`).")
+    # While Playwright's loop runs, asgiref keeps Django's connections in another context; close the
+    # ones opened before and during, or the test database cannot be dropped at the end of the run.
+    connections.close_all()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+    connections.close_all()
 
 
 @pytest.fixture

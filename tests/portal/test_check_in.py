@@ -8,8 +8,10 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from portal.forms import CheckInForm
 from portal.models import CheckIn
 from portal.queries import check_in_for_session_form
+from portal.services import check_in_submit
 from scheduling.models import AppointmentStatus
 from tests.portal.helpers import in_days, make_appointment
 
@@ -41,7 +43,8 @@ def test_check_in_is_saved_and_reaches_the_session_form(patient_client, patient,
     assert response["Location"] == reverse("portal:home")
     check_in = CheckIn.objects.get()
     assert (check_in.patient, check_in.appointment) == (patient, tomorrows)
-    assert (check_in.nrs_now, check_in.peg_score, check_in.analgesic_doses_per_week) == (6, Decimal("6.0"), Decimal("10.5"))
+    assert (check_in.nrs_now, check_in.peg_score) == (6, Decimal("6.0"))
+    assert check_in.analgesic_doses_per_week == Decimal("10.5")
     assert (check_in.new_infection, check_in.new_medication) == (False, True)
     # On the day of the visit, the clinician's session form gets it.
     assert check_in_for_session_form(patient, now=tomorrows.starts_at + timedelta(minutes=5)) == check_in
@@ -49,10 +52,22 @@ def test_check_in_is_saved_and_reaches_the_session_form(patient_client, patient,
 
 def test_answers_can_be_changed_until_the_visit_without_a_second_row(patient_client, tomorrows):
     patient_client.post(check_in_url(tomorrows), ANSWERS)
+    first_sent = CheckIn.objects.get().submitted_at
     page = patient_client.get(check_in_url(tomorrows)).content.decode()
     assert 'value="6" checked' in page  # the earlier answers are shown again
     patient_client.post(check_in_url(tomorrows), {**ANSWERS, "nrs_now": "2"})
-    assert list(CheckIn.objects.values_list("nrs_now", flat=True)) == [2]
+    [(nrs_now, sent)] = CheckIn.objects.values_list("nrs_now", "submitted_at")
+    assert nrs_now == 2
+    assert sent > first_sent
+
+
+def test_a_second_first_check_in_updates_the_row_the_first_made(patient, tomorrows):
+    """A double-click: both requests built their form before either saved."""
+    forms = [CheckInForm({**ANSWERS, "nrs_now": score}, instance=CheckIn(appointment=tomorrows)) for score in "34"]
+    for form in forms:
+        assert form.is_valid()
+        check_in_submit(appointment=tomorrows, patient=patient, answers=form.cleaned_data)
+    assert list(CheckIn.objects.values_list("nrs_now", flat=True)) == [4]
 
 
 @pytest.mark.parametrize(

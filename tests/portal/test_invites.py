@@ -1,11 +1,13 @@
-"""Portal invitations: staff send one, the worker emails a link whose token only exists hashed, the patient uses it once."""
+"""Portal invitations: staff send one, the worker emails a link whose token is stored only hashed, used once."""
 
 import re
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user
+from django.contrib.auth.context_processors import PermWrapper
 from django.core import mail
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -224,3 +226,23 @@ def test_signed_in_user_cannot_use_an_invite(front_desk_client, front_desk, new_
     assert "Please sign out first" in response.content.decode()
     assert not User.objects.filter(username="eleanor").exists()
     assert get_user(front_desk_client) == front_desk
+
+
+# --- The patient page's portal box (portal/_invite_status.html, included by the owner of patient_detail) -------
+
+
+def invite_box(user, patient) -> str:
+    return render_to_string("portal/_invite_status.html", {"patient": patient, "perms": PermWrapper(user)})
+
+
+def test_patient_page_offers_an_invite_only_where_one_can_be_sent(front_desk, patient, new_patient):
+    assert f'action="{invite_url(new_patient)}"' in invite_box(front_desk, new_patient)
+    assert "Uses the patient portal" in invite_box(front_desk, patient)
+    assert "Add an email address" in invite_box(front_desk, PatientFactory(email=""))
+    make_invite(new_patient, "open-token")
+    assert "valid until" in invite_box(front_desk, new_patient)
+    assert "Send a new portal invitation" in invite_box(front_desk, new_patient)
+
+
+def test_patient_page_shows_no_invite_box_without_the_permission(manager, new_patient):
+    assert invite_box(manager, new_patient).strip() == ""

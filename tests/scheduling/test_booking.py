@@ -64,7 +64,8 @@ def test_front_desk_books_a_free_slot_and_lands_on_that_day(front_desk_client, f
     response = front_desk_client.post(reverse(BOOK), booking(patient, working, starts_at, notes="Bring scan"))
     appointment = Appointment.objects.get()
     assert response.status_code == 302
-    assert response.url == f"{reverse('scheduling:day')}?date={tomorrow().isoformat()}#appointment-{appointment.pk}"
+    expected = f"{reverse('scheduling:day')}?date={tomorrow().isoformat()}&clinician={working.pk}"
+    assert response.url == f"{expected}#appointment-{appointment.pk}"
     assert (appointment.patient, appointment.clinician, appointment.created_by) == (patient, working, front_desk)
     assert (appointment.starts_at, appointment.ends_at) == (starts_at, starts_at + timedelta(minutes=20))
     assert (appointment.notes, appointment.status) == ("Bring scan", AppointmentStatus.BOOKED)

@@ -61,7 +61,9 @@ class Command(BaseCommand):
         users = {row[3]: self._user(*row) for row in DEMO_USERS}
         for row in DEMO_PATIENTS:
             self._patient(*row, by=users[Role.FRONT_DESK])
-        Patient.objects.filter(given_name="Pat", family_name="Morgan").update(user=users[Role.PATIENT])
+        Patient.objects.filter(given_name="Pat", family_name="Morgan").update(
+            user=users[Role.PATIENT], email="pat.morgan@example.org", preferred_contact="email"
+        )
         self._course_in_progress(Patient.objects.get(given_name="Anna", family_name="Smith"), users[Role.CLINICIAN])
         self._clinic_week(users[Role.CLINICIAN], users[Role.FRONT_DESK])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")

@@ -1,0 +1,120 @@
+"""Shared set-up for the document tests: private storage in a temporary folder, a signed session with three
+sites and a booked next appointment, and helpers to read PDFs back as text."""
+
+import importlib
+import io
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pypdf
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from documents.models import Document, DocumentKind
+from tests.conftest import _url_for_database, _wait_for
+from tests.factories import CourseFactory, SessionFactory
+from tests.scheduling.factories import AppointmentFactory, at
+from treatments import services as treatment_services
+
+
+@pytest.fixture(autouse=True)
+def documents_root(tmp_path, settings, monkeypatch):
+    """Each test stores PDFs under its own folder; a worker started after this fixture inherits it too."""
+    root = tmp_path / "documents"
+    root.mkdir()
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}},
+    }
+    monkeypatch.setenv("DOCUMENTS_ROOT", str(root))
+    return root
+
+
+def pdf_pages(content: bytes) -> list[str]:
+    """The text of each page, whitespace collapsed, as a reader (or a screen reader) would get it."""
+    reader = pypdf.PdfReader(io.BytesIO(content))
+    return [" ".join(page.extract_text().split()) for page in reader.pages]
+
+
+def pdf_text(content: bytes) -> str:
+    return " ".join(pdf_pages(content))
+
+
+@pytest.fixture
+def draft(clinician, patient):
+    """A draft note for the patient persona: three sites, treated yesterday by the clinician persona."""
+    course = CourseFactory(patient=patient, created_by=clinician)
+    return SessionFactory(course=course, sites=3, next_interval_days=7)
+
+
+@pytest.fixture
+def next_visit(draft, clinician):
+    starts = at(timezone.localdate() + timedelta(days=6), 10, 30)
+    return AppointmentFactory(patient=draft.course.patient, clinician=clinician, starts_at=starts)
+
+
+@pytest.fixture
+def signed(draft, clinician, django_capture_on_commit_callbacks):
+    """The draft, signed through the service (its after-commit enqueues are captured and dropped here)."""
+    with django_capture_on_commit_callbacks(execute=False):
+        return treatment_services.session_sign(session=draft, by=clinician)
+
+
+def document_of(session, kind: str) -> Document:
+    return Document.objects.get(session=session, kind=kind, superseded_at__isnull=True)
+
+
+@pytest.fixture
+def aftercare(signed) -> Document:
+    return document_of(signed, DocumentKind.AFTERCARE)
+
+
+@pytest.fixture
+def summary(signed) -> Document:
+    return document_of(signed, DocumentKind.VISIT_SUMMARY)
+
+
+def start_worker(queue: str, log_path, mail_dir) -> subprocess.Popen:
+    """A second worker on the same queue and database as the `celery_worker_process` fixture's."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _url_for_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
+        "CELERY_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "worker", "--pool", "prefork"]
+    command += ["--concurrency", "1", "--queues", queue, "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+    _wait_for(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the second worker", log=log_path)
+    return process
+
+
+# The data migrations' own loaders; each is idempotent (get_or_create, or "only if empty").
+REFERENCE_DATA = [
+    ("patients.migrations.0002_reference_data", "load"),
+    ("assessments.migrations.0003_nerve_reference_data", "load"),
+    ("scheduling.migrations.0002_appointment_types", "load"),
+    ("documents.migrations.0002_aftercare_wording", "add_wording"),
+]
+
+
+@pytest.fixture
+def reference_data(transactional_db) -> None:
+    """A transactional test that ran earlier flushed the tables, reference data included (post_migrate brings
+    back only groups and permissions): load it again the way the migrations did."""
+    for module, loader in REFERENCE_DATA:
+        getattr(importlib.import_module(module), loader)(django_apps, None)
+
+
+@pytest.fixture
+def documents_worker(documents_root, reference_data, celery_worker_process):
+    """The project's worker fixture, started after documents_root so it stores into this test's folder."""
+    return SimpleNamespace(**vars(celery_worker_process), documents_root=documents_root)
