@@ -18,4 +18,10 @@ app.conf.beat_schedule = {
         # A tick still queued when the next one is due is redundant; drop it instead of piling up.
         "options": {"expires": 14 * 60},
     },
+    # The database is the source of truth for pending documents: re-send any left pending too long.
+    "sweep-pending-documents": {
+        "task": "documents.tasks.sweep_pending_documents",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
 }

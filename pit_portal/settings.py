@@ -137,6 +137,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # S3-compatible backend (django-storages) in production.
 DOCUMENTS_ROOT = Path(env("DOCUMENTS_ROOT", str(VAR_DIR / "documents")))
 DOCUMENTS_STORAGE_BACKEND = env("DOCUMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+# Private documents are readable by the portal's own user only.
+FILE_UPLOAD_PERMISSIONS = 0o640
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
 STORAGES = {
     "default": {
         "BACKEND": DOCUMENTS_STORAGE_BACKEND,
@@ -204,6 +207,8 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_SOFT_TIME_LIMIT = 60
 CELERY_TASK_TIME_LIMIT = 90
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A warm PDF worker is about 125 MB; a pool process above this (in KiB) is replaced after its task.
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(env("CELERY_WORKER_MAX_MEMORY_PER_CHILD", "400000"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -230,4 +235,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    # WeasyPrint logs each layout step at INFO; only its warnings matter.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }

@@ -16,6 +16,7 @@ from django.urls import URLResolver, get_resolver, path, resolve, reverse
 from django.urls.resolvers import RegexPattern
 
 from patients.models import Patient
+from tests.documents.helpers import pending_document_for, ready_document_for
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
 from tests.portal.helpers import in_days, make_appointment, make_document
 from tests.scheduling.factories import AppointmentFactory
@@ -154,6 +155,16 @@ MATRIX: dict[str, Row] = {
     "scheduling:book_next": Row(_with_course("scheduling:book_next"), VIEW_COURSES),
     "scheduling:book_series": Row(_with_course("scheduling:book_series"), VIEW_COURSES),
     "scheduling:recall": Row(_named("scheduling:recall"), VIEW_COURSES),
+    "documents:download": Row(
+        lambda patient: reverse("documents:download", args=[ready_document_for(patient).pk]), CLINICAL
+    ),
+    "documents:retry": Row(
+        lambda patient: reverse("documents:retry", args=[pending_document_for(patient).pk]),
+        CLINICAL_ACTION,
+        method="post",
+    ),
+    "documents:session_status": Row(_about_session("documents:session_status"), CLINICAL),
+    "documents:patient_status": Row(_about_patient("documents:patient_status"), CLINICAL),
     "portal:home": Row(_named("portal:home"), PORTAL),
     "portal:documents": Row(_named("portal:documents"), PORTAL),
     "portal:contact": Row(_named("portal:contact"), PORTAL),

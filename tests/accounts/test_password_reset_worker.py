@@ -13,8 +13,9 @@ def test_reset_email_is_sent_by_a_real_worker_and_its_link_sets_a_new_password(
     assert response.status_code == 302
 
     mail_dir = celery_worker_process.mail_dir
+    # The file backend creates the file before writing it: wait until the message is in it.
     wait_for(
-        lambda: mail_dir.exists() and any(mail_dir.iterdir()),
+        lambda: mail_dir.exists() and any("To:" in path.read_text() for path in mail_dir.iterdir()),
         timeout=30,
         what="the reset email",
         log=celery_worker_process.log,
