@@ -1,5 +1,6 @@
 """Personas used across the suite: one user per role, plus two patients and an outsider."""
 
+import importlib
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.test import Client
@@ -24,6 +26,24 @@ def fast_password_hasher(settings) -> None:
     sign-in still goes through the real forms and session. Autouse, so it is in place before any
     persona fixture sets a password."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+# The data migrations' own loaders, to put reference rows back after a flush (see reference_data).
+REFERENCE_DATA = [
+    ("patients.migrations.0002_reference_data", "load"),
+    ("assessments.migrations.0003_nerve_reference_data", "load"),
+    ("scheduling.migrations.0002_appointment_types", "load"),
+    ("documents.migrations.0002_aftercare_wording", "add_wording"),
+]
+
+
+@pytest.fixture
+def reference_data(transactional_db) -> None:
+    """A transactional test that ran earlier flushed the tables, reference data included (post_migrate brings
+    back only groups and permissions): load it again the way the migrations did. The loaders use
+    get_or_create, so this is a no-op when the rows are still there."""
+    for module, loader in REFERENCE_DATA:
+        getattr(importlib.import_module(module), loader)(django_apps, None)
 
 
 @pytest.fixture

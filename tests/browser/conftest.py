@@ -47,7 +47,7 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server) -> Iterator[Page]:
+def page(browser: Browser, live_server, reference_data) -> Iterator[Page]:
     """A page in a new context (no cookies shared between tests), with relative URLs on the live server."""
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(TIMEOUT_MS)

@@ -1,7 +1,6 @@
 """Shared set-up for the document tests: private storage in a temporary folder, a signed session with three
 sites and a booked next appointment, and helpers to read PDFs back as text."""
 
-import importlib
 import io
 import os
 import subprocess
@@ -11,7 +10,6 @@ from types import SimpleNamespace
 
 import pypdf
 import pytest
-from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -98,22 +96,6 @@ def start_worker(queue: str, log_path, mail_dir) -> subprocess.Popen:
 
 
 # The data migrations' own loaders; each is idempotent (get_or_create, or "only if empty").
-REFERENCE_DATA = [
-    ("patients.migrations.0002_reference_data", "load"),
-    ("assessments.migrations.0003_nerve_reference_data", "load"),
-    ("scheduling.migrations.0002_appointment_types", "load"),
-    ("documents.migrations.0002_aftercare_wording", "add_wording"),
-]
-
-
-@pytest.fixture
-def reference_data(transactional_db) -> None:
-    """A transactional test that ran earlier flushed the tables, reference data included (post_migrate brings
-    back only groups and permissions): load it again the way the migrations did."""
-    for module, loader in REFERENCE_DATA:
-        getattr(importlib.import_module(module), loader)(django_apps, None)
-
-
 @pytest.fixture
 def documents_worker(documents_root, reference_data, celery_worker_process):
     """The project's worker fixture, started after documents_root so it stores into this test's folder."""
