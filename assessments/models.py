@@ -7,7 +7,8 @@ from django.db.models import Q
 from patients.models import Condition, Patient
 
 
-def _score_in_range(field: str, low: int = 0, high: int = 10) -> models.CheckConstraint:
+def score_in_range(field: str, low: int = 0, high: int = 10) -> models.CheckConstraint:
+    """A database check that the field is empty or between low and high (0-10 by default)."""
     condition = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": low, f"{field}__lte": high})
     return models.CheckConstraint(condition=condition, name=f"%(class)s_{field}_in_range")
 
@@ -126,16 +127,16 @@ class Assessment(models.Model):
         ordering = ["-assessed_at"]
         indexes = [models.Index(fields=["patient", "-assessed_at"], name="assessment_patient_time")]
         constraints = [
-            _score_in_range("nrs_current"),
-            _score_in_range("nrs_worst"),
-            _score_in_range("nrs_average"),
-            _score_in_range("peg_pain"),
-            _score_in_range("peg_enjoyment"),
-            _score_in_range("peg_activity"),
-            _score_in_range("pgic", 1, 7),
-            _score_in_range("proposed_sessions", 1, 20),
-            _score_in_range("proposed_interval_days", 1, 90),
-            _score_in_range("duration_months", 0, 1200),
+            score_in_range("nrs_current"),
+            score_in_range("nrs_worst"),
+            score_in_range("nrs_average"),
+            score_in_range("peg_pain"),
+            score_in_range("peg_enjoyment"),
+            score_in_range("peg_activity"),
+            score_in_range("pgic", 1, 7),
+            score_in_range("proposed_sessions", 1, 20),
+            score_in_range("proposed_interval_days", 1, 90),
+            score_in_range("duration_months", 0, 1200),
             models.CheckConstraint(
                 condition=Q(kind=AssessmentKind.REVIEW) | Q(pgic__isnull=True),
                 name="assessment_pgic_only_at_review",
@@ -179,7 +180,7 @@ class PainArea(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
-            _score_in_range("intensity"),
+            score_in_range("intensity"),
             models.UniqueConstraint(fields=["assessment", "region"], name="painarea_region_once"),
         ]
 
@@ -196,7 +197,7 @@ class FunctionalActivity(models.Model):
 
     class Meta:
         ordering = ["id"]
-        constraints = [_score_in_range("score")]
+        constraints = [score_in_range("score")]
 
     def __str__(self) -> str:
         return f"{self.activity}: {self.score}/10"

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from assessments.models import score_in_range
 from patients.models import Condition, Patient, PatientConsent
 
 MAX_SESSIONS_PER_COURSE = 20
@@ -13,11 +14,6 @@ MAX_VOLUME_PER_POINT_ML = Decimal("2.0")
 MAX_DEXTROSE_PERCENT = Decimal("25")
 MAX_LIDOCAINE_PERCENT = Decimal("1")
 MAX_MANNITOL_PERCENT = Decimal("10")
-
-
-def _nullable_range(field: str, low, high) -> models.CheckConstraint:
-    condition = Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": low, f"{field}__lte": high})
-    return models.CheckConstraint(condition=condition, name=f"%(class)s_{field}_in_range")
 
 
 class CourseStatus(models.TextChoices):
@@ -139,9 +135,9 @@ class InjectionSession(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["course", "number"], name="session_number_once_per_course"),
             models.CheckConstraint(condition=Q(number__gte=1), name="session_number_positive"),
-            _nullable_range("pre_nrs", 0, 10),
-            _nullable_range("post_nrs", 0, 10),
-            _nullable_range("next_interval_days", 1, MAX_INTERVAL_DAYS),
+            score_in_range("pre_nrs", 0, 10),
+            score_in_range("post_nrs", 0, 10),
+            score_in_range("next_interval_days", 1, MAX_INTERVAL_DAYS),
             models.CheckConstraint(
                 condition=Q(post_nrs__isnull=True) | Q(pre_nrs__isnull=False), name="session_post_nrs_needs_pre"
             ),
