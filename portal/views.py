@@ -4,9 +4,6 @@ Portal pages take the signed-in patient from `patient_view` and every id through
 patient can never reach another's appointment or document.
 """
 
-from datetime import UTC
-
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required, permission_required
@@ -17,7 +14,7 @@ from django.utils import dateformat, timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from icalendar import Calendar, Event
+from icalendar import Calendar
 
 from documents.downloads import document_response
 from patients.access import get_patient_for
@@ -28,7 +25,7 @@ from portal.forms import CancelForm, CheckInForm, ContactDetailsForm, InviteAcce
 from portal.models import CheckIn
 from portal.services import InviteState
 from scheduling.models import Appointment
-from scheduling.notifications import PRODID, appointment_uid, calendar_sequence
+from scheduling.notifications import PRODID, appointment_event
 
 # The backend the new patient is signed in with, named because login() needs one when several are configured.
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
@@ -108,18 +105,8 @@ def home(request: HttpRequest, patient: Patient) -> HttpResponse:
 
 
 def _calendar_file(appointment: Appointment) -> bytes:
-    """One event, times in UTC. The UID and SEQUENCE are the ones the emailed invitations use, so a calendar
-    that has both treats them as one appointment. No clinical text: only the clinic's name."""
-    event = Event.new(
-        uid=appointment_uid(appointment),
-        start=appointment.starts_at.astimezone(UTC),
-        end=appointment.ends_at.astimezone(UTC),
-        stamp=timezone.now().astimezone(UTC),
-        sequence=calendar_sequence(appointment),
-        summary=f"Appointment at {settings.CLINIC_NAME}",
-        location=settings.CLINIC_ADDRESS or settings.CLINIC_NAME,
-        status="CONFIRMED" if appointment.is_live else "CANCELLED",
-    )
+    """The same event the emails carry, published as a plain download (no organiser or attendee)."""
+    event = appointment_event(appointment, cancelled=not appointment.is_live)
     return Calendar.new(prodid=PRODID, method="PUBLISH", subcomponents=[event]).to_ical()
 
 

@@ -177,9 +177,10 @@ def _attendee(appointment: Appointment) -> vCalAddress:
     return attendee
 
 
-def appointment_calendar(appointment: Appointment, method: CalendarMethod) -> Calendar:
-    """A one-event iCalendar: an invitation (REQUEST) or its withdrawal (CANCEL). Times in UTC, no clinical text."""
-    event = Event.new(
+def appointment_event(appointment: Appointment, *, cancelled: bool, **extra) -> Event:
+    """The appointment as one calendar event: times in UTC, no clinical text. The emails and the portal's
+    download share its UID and SEQUENCE, so a calendar that has both treats them as one appointment."""
+    return Event.new(
         uid=appointment_uid(appointment),
         start=appointment.starts_at.astimezone(UTC),
         end=appointment.ends_at.astimezone(UTC),
@@ -187,7 +188,16 @@ def appointment_calendar(appointment: Appointment, method: CalendarMethod) -> Ca
         sequence=calendar_sequence(appointment),
         summary=f"Appointment at {settings.CLINIC_NAME}",
         location=settings.CLINIC_ADDRESS or settings.CLINIC_NAME,
-        status="CANCELLED" if method == CalendarMethod.CANCEL else "CONFIRMED",
+        status="CANCELLED" if cancelled else "CONFIRMED",
+        **extra,
+    )
+
+
+def appointment_calendar(appointment: Appointment, method: CalendarMethod) -> Calendar:
+    """A one-event iCalendar: an invitation (REQUEST) or its withdrawal (CANCEL)."""
+    event = appointment_event(
+        appointment,
+        cancelled=method == CalendarMethod.CANCEL,
         organizer=_organizer(),
         attendees=[_attendee(appointment)],
     )

@@ -129,18 +129,8 @@ def celery_worker_process(transactional_db, tmp_path):
 
     queue = f"test-{uuid.uuid4().hex[:12]}"
     mail_dir = tmp_path / "mail"
-    env = {
-        **os.environ,
-        "DATABASE_URL": _url_for_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
-        "CELERY_QUEUE": queue,
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
-    }
-    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "worker", "--pool", "prefork"]
-    command += ["--concurrency", "1", "--queues", queue, "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
     log_path = tmp_path / "worker.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+    process = start_worker_process(queue, log_path, mail_dir)
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     try:
@@ -150,6 +140,21 @@ def celery_worker_process(transactional_db, tmp_path):
         app.conf.task_default_queue = previous_queue
         process.terminate()
         process.wait(timeout=30)
+
+
+def start_worker_process(queue: str, log_path: Path, mail_dir: Path) -> subprocess.Popen:
+    """`celery worker` on `queue`, reading the test database and writing emails into `mail_dir` (not yet ready)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": _url_for_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
+        "CELERY_QUEUE": queue,
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+    }
+    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "worker", "--pool", "prefork"]
+    command += ["--concurrency", "1", "--queues", queue, "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
+    with open(log_path, "wb") as log:
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
 
 
 def _url_for_database(url: str, name: str) -> str:

@@ -2,20 +2,16 @@
 sites and a booked next appointment, and helpers to read PDFs back as text."""
 
 import io
-import os
 import subprocess
-import sys
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pypdf
 import pytest
-from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from documents.models import Document, DocumentKind
-from tests.conftest import _url_for_database, _wait_for
+from tests.conftest import _wait_for, start_worker_process
 from tests.factories import CourseFactory, SessionFactory
 from tests.scheduling.factories import AppointmentFactory, at
 from treatments import services as treatment_services
@@ -80,17 +76,7 @@ def summary(signed) -> Document:
 
 def start_worker(queue: str, log_path, mail_dir) -> subprocess.Popen:
     """A second worker on the same queue and database as the `celery_worker_process` fixture's."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": _url_for_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
-        "CELERY_QUEUE": queue,
-        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
-        "EMAIL_FILE_PATH": str(mail_dir),
-    }
-    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "worker", "--pool", "prefork"]
-    command += ["--concurrency", "1", "--queues", queue, "--loglevel", "INFO", "--without-mingle", "--without-gossip"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+    process = start_worker_process(queue, log_path, mail_dir)
     _wait_for(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the second worker", log=log_path)
     return process
 
