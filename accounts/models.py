@@ -15,8 +15,13 @@ class User(AbstractUser):
     """Staff and patients alike sign in with this model; roles are groups."""
 
     email = models.EmailField("email address", blank=True)
+    # Bumped by "sign out everywhere": a session started under an older value is ended at its next request.
+    session_generation = models.PositiveIntegerField(default=0, editable=False)
 
     class Meta:
+        permissions = [
+            ("manage_account_security", "Can unlock accounts, reset second factors and sign users out everywhere"),
+        ]
         constraints = [
             # Password reset is by email, so one address must not open two accounts.
             models.UniqueConstraint(
@@ -40,3 +45,10 @@ class User(AbstractUser):
     @property
     def is_clinical_staff(self) -> bool:
         return self.has_role(Role.CLINICIAN)
+
+    @property
+    def must_use_second_factor(self) -> bool:
+        """Everyone but a patient must use a second factor; a patient who has enrolled one must too."""
+        from django_otp import user_has_device
+
+        return not self.is_patient_user or user_has_device(self)

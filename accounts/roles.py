@@ -33,6 +33,7 @@ CLINICAL_RECORD = [
     "treatments.add_sessionaddendum",
     "documents.view_document",
     "documents.change_document",
+    "audit.view_history",
 ]
 
 INVITES = ["portal.add_patientinvite", "portal.view_patientinvite"]
@@ -80,6 +81,10 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "accounts.add_user",
         "accounts.change_user",
         "auth.view_group",
+        "accounts.manage_account_security",
+        "audit.view_auditevent",
+        "audit.export_auditevent",
+        "audit.view_history",
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],

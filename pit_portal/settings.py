@@ -52,6 +52,14 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "phonenumber_field",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
+    "csp",
+    "pgtrigger",
+    "pghistory",
+    "django_filters",
     "accounts",
     "patients",
     "assessments",
@@ -59,17 +67,33 @@ INSTALLED_APPS = [
     "scheduling",
     "documents",
     "portal",
+    "audit",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    # Time-outs and "sign out everywhere" first: an expired session never reaches the MFA check.
+    "accounts.middleware.SessionPolicyMiddleware",
+    "accounts.middleware.RequireMFAMiddleware",
+    # Every write's history row carries the acting user and the request path.
+    "pghistory.middleware.HistoryMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised during sign-in into its response.
+    "axes.middleware.AxesMiddleware",
+]
+
+AUTHENTICATION_BACKENDS = [
+    # Counts failed sign-ins and refuses a locked-out username or address before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "pit_portal.urls"
@@ -227,8 +251,63 @@ SECURE_HSTS_PRELOAD = SECURE
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-if env_bool("BEHIND_PROXY", False):
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Content-Security-Policy: scripts and stylesheets from our own static files only, never inline.
+# Style *attributes* are allowed: the calendar positions its blocks with CSS variables in them, and
+# a style attribute cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "style-src-elem": ["'self'"],
+        "style-src-attr": ["'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Sessions. The key rotates at sign-in (Django's login() does it) and sign-out flushes it. The idle
+# and absolute limits are enforced by accounts.middleware.SessionPolicyMiddleware, which also signs a
+# user out everywhere when a manager asks.
+SESSION_IDLE_TIMEOUT_STAFF = int(env("SESSION_IDLE_TIMEOUT_STAFF", str(15 * 60)))
+SESSION_IDLE_TIMEOUT_PATIENT = int(env("SESSION_IDLE_TIMEOUT_PATIENT", str(30 * 60)))
+SESSION_ABSOLUTE_TIMEOUT = int(env("SESSION_ABSOLUTE_TIMEOUT", str(12 * 60 * 60)))
+# Seconds before the idle limit at which the page warns and offers to stay signed in.
+SESSION_IDLE_WARNING = int(env("SESSION_IDLE_WARNING", "120"))
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+# Second factor (django-otp): every staff user enrols a TOTP app; backup codes for a lost phone.
+OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "PIT Portal")
+OTP_BACKUP_CODE_COUNT = 10
+
+# Lockout (django-axes): by username and, separately, by client address. A locked account stays
+# locked, whatever the address or password, until a manager unlocks it or the cool-off passes.
+AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = int(env("LOGIN_LOCKOUT_HOURS", "1")) or None
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+# Behind the reverse proxy the client address is the last hop it appends to X-Forwarded-For;
+# anything further left was written by the client and is not trusted.
+AXES_IPWARE_PROXY_ORDER = "right-most"
+AXES_IPWARE_PROXY_COUNT = int(env("PROXY_COUNT", "1")) if BEHIND_PROXY else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if BEHIND_PROXY else ("REMOTE_ADDR",)
+
+# Change history (django-pghistory): trigger-based, so bulk updates and raw SQL are recorded too.
+PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 LOGGING = {
     "version": 1,
@@ -236,5 +315,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
     # WeasyPrint logs each layout step at INFO; only its warnings matter.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
+    "loggers": {
+        "weasyprint.progress": {"level": "WARNING"},
+        # django-axes logs every sign-in at INFO; the audit trail records them instead.
+        "axes": {"level": "WARNING"},
+    },
 }

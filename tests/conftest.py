@@ -21,6 +21,33 @@ from tests.factories import PASSWORD, PatientFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
+def force_login_passes_the_second_factor(monkeypatch) -> None:
+    """`Client.force_login` skips the password, so it skips the second factor too: the session is marked
+    verified with a confirmed TOTP device, as if the user had typed a code. Tests of MFA itself sign in
+    through the real forms (or pass `verified=False`)."""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None, *, verified: bool = True):
+        original(self, user, backend)
+        if verified and user.must_use_second_factor:
+            mark_second_factor_verified(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)
+
+
+def mark_second_factor_verified(client: Client, user) -> None:
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings) -> None:
     """PBKDF2 costs about half a second a hash on this hardware and the suite creates many users;
     sign-in still goes through the real forms and session. Autouse, so it is in place before any

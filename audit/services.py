@@ -1,0 +1,81 @@
+"""Writing to and checking the audit trail."""
+
+from dataclasses import dataclass
+
+from django.db import connection, models
+from django.http import HttpRequest
+
+from audit.models import GENESIS_HASH, Action, AuditEvent, Source
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's address as django-axes sees it, so lockouts and the audit trail agree
+    (behind the proxy, the right-most X-Forwarded-For hop; see AXES_IPWARE_* in settings)."""
+    from axes.helpers import get_client_ip_address
+
+    return get_client_ip_address(request) or None
+
+
+def record(
+    action: Action,
+    *,
+    request: HttpRequest | None = None,
+    actor=None,
+    username: str = "",
+    patient=None,
+    obj: models.Model | None = None,
+    detail: dict | None = None,
+    source: Source | None = None,
+) -> AuditEvent:
+    """Append one event. From a view pass `request` (actor, address and path come from it);
+    from a task or command pass `actor` if there is one and `source`.
+
+    `detail` must hold no clinical content and no names: ids, counts, reasons, filters.
+    """
+    if actor is None and request is not None and request.user.is_authenticated:
+        actor = request.user
+    return AuditEvent.objects.create(
+        action=action,
+        actor=actor,
+        actor_username=(actor.get_username() if actor is not None else username)[:150],
+        patient=patient,
+        object_type=obj._meta.label_lower if obj is not None else "",
+        object_id=str(obj.pk) if obj is not None else "",
+        detail=detail or {},
+        source=source or (Source.WEB if request is not None else Source.TASK),
+        ip_address=client_ip(request) if request is not None else None,
+        path=request.get_full_path()[:300] if request is not None else "",
+    )
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    rows: int
+    first_broken_id: int | None = None
+    problem: str = ""
+
+    @property
+    def intact(self) -> bool:
+        return self.first_broken_id is None
+
+
+CHECK_SQL = """
+SELECT id, prev_hash, hash, audit_event_digest(e), lag(hash) OVER (ORDER BY id)
+FROM audit_auditevent e
+ORDER BY id
+"""
+
+
+def verify_chain() -> ChainCheck:
+    """Walk the trail in id order and report the first row whose hash is not what its fields give,
+    or whose prev_hash is not the hash of the row before it (a row removed or reordered)."""
+    rows = 0
+    with connection.cursor() as cursor:
+        cursor.execute(CHECK_SQL)
+        for event_id, prev_hash, stored_hash, expected_hash, previous_hash in cursor:
+            rows += 1
+            if prev_hash != (previous_hash or GENESIS_HASH):
+                return ChainCheck(rows, event_id, "its link to the previous row is broken (a row was removed?)")
+            if stored_hash != expected_hash:
+                return ChainCheck(rows, event_id, "its contents do not match its hash (the row was altered)")
+    return ChainCheck(rows)
