@@ -57,9 +57,7 @@ class AuditEvent(models.Model):
     # The username as typed or as it was then: kept for failed sign-ins and renamed accounts.
     actor_username = models.CharField(max_length=150, blank=True)
     action = models.CharField(max_length=40, choices=Action.choices)
-    patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, null=True, blank=True, related_name="+")
     object_type = models.CharField(max_length=60, blank=True)
     object_id = models.CharField(max_length=64, blank=True)
     detail = models.JSONField(default=dict, blank=True)

@@ -4,19 +4,25 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='user',
-            options={'permissions': [('manage_account_security', 'Can unlock accounts, reset second factors and sign users out everywhere')]},
+            name="user",
+            options={
+                "permissions": [
+                    (
+                        "manage_account_security",
+                        "Can unlock accounts, reset second factors and sign users out everywhere",
+                    )
+                ]
+            },
         ),
         migrations.AddField(
-            model_name='user',
-            name='session_generation',
+            model_name="user",
+            name="session_generation",
             field=models.PositiveIntegerField(default=0, editable=False),
         ),
     ]

@@ -7,37 +7,97 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('patients', '0003_date_of_birth_one_day_slack'),
+        ("patients", "0003_date_of_birth_one_day_slack"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurred_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('actor_username', models.CharField(blank=True, max_length=150)),
-                ('action', models.CharField(choices=[('login', 'Signed in'), ('logout', 'Signed out'), ('login_failed', 'Sign-in failed'), ('locked_out', 'Locked out'), ('unlocked', 'Unlocked'), ('session_expired', 'Session expired'), ('sessions_revoked', 'Signed out everywhere'), ('mfa_enrolled', 'Second factor enrolled'), ('mfa_verified', 'Second factor verified'), ('mfa_failed', 'Second factor refused'), ('mfa_backup_codes', 'Backup codes issued'), ('mfa_reset', 'Second factor reset'), ('role_changed', 'Roles changed'), ('patient_viewed', 'Patient record viewed'), ('record_viewed', 'Clinical record viewed'), ('history_viewed', 'Change history viewed'), ('document_rendered', 'Document generated'), ('document_downloaded', 'Document downloaded'), ('document_sent', 'Document sent'), ('export', 'Exported'), ('access_denied', 'Access refused'), ('csrf_failed', 'Form refused (no CSRF token)')], max_length=40)),
-                ('object_type', models.CharField(blank=True, max_length=60)),
-                ('object_id', models.CharField(blank=True, max_length=64)),
-                ('detail', models.JSONField(blank=True, default=dict)),
-                ('source', models.CharField(choices=[('web', 'Web'), ('task', 'Background task'), ('command', 'Command')], default='web', max_length=10)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('path', models.CharField(blank=True, max_length=300)),
-                ('prev_hash', models.CharField(blank=True, editable=False, max_length=64)),
-                ('hash', models.CharField(blank=True, editable=False, max_length=64)),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='patients.patient')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("occurred_at", models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ("actor_username", models.CharField(blank=True, max_length=150)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("login", "Signed in"),
+                            ("logout", "Signed out"),
+                            ("login_failed", "Sign-in failed"),
+                            ("locked_out", "Locked out"),
+                            ("unlocked", "Unlocked"),
+                            ("session_expired", "Session expired"),
+                            ("sessions_revoked", "Signed out everywhere"),
+                            ("mfa_enrolled", "Second factor enrolled"),
+                            ("mfa_verified", "Second factor verified"),
+                            ("mfa_failed", "Second factor refused"),
+                            ("mfa_backup_codes", "Backup codes issued"),
+                            ("mfa_reset", "Second factor reset"),
+                            ("role_changed", "Roles changed"),
+                            ("patient_viewed", "Patient record viewed"),
+                            ("record_viewed", "Clinical record viewed"),
+                            ("history_viewed", "Change history viewed"),
+                            ("document_rendered", "Document generated"),
+                            ("document_downloaded", "Document downloaded"),
+                            ("document_sent", "Document sent"),
+                            ("export", "Exported"),
+                            ("access_denied", "Access refused"),
+                            ("csrf_failed", "Form refused (no CSRF token)"),
+                        ],
+                        max_length=40,
+                    ),
+                ),
+                ("object_type", models.CharField(blank=True, max_length=60)),
+                ("object_id", models.CharField(blank=True, max_length=64)),
+                ("detail", models.JSONField(blank=True, default=dict)),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("web", "Web"), ("task", "Background task"), ("command", "Command")],
+                        default="web",
+                        max_length=10,
+                    ),
+                ),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("path", models.CharField(blank=True, max_length=300)),
+                ("prev_hash", models.CharField(blank=True, editable=False, max_length=64)),
+                ("hash", models.CharField(blank=True, editable=False, max_length=64)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-id'],
-                'permissions': [('view_history', 'Can view the change history of patient records'), ('export_auditevent', 'Can export the audit trail')],
-                'indexes': [models.Index(fields=['patient', 'occurred_at'], name='audit_patient_time'), models.Index(fields=['actor', 'occurred_at'], name='audit_actor_time'), models.Index(fields=['action', 'occurred_at'], name='audit_action_time')],
+                "ordering": ["-id"],
+                "permissions": [
+                    ("view_history", "Can view the change history of patient records"),
+                    ("export_auditevent", "Can export the audit trail"),
+                ],
+                "indexes": [
+                    models.Index(fields=["patient", "occurred_at"], name="audit_patient_time"),
+                    models.Index(fields=["actor", "occurred_at"], name="audit_actor_time"),
+                    models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
+                ],
             },
         ),
     ]

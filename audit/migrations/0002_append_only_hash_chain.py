@@ -13,10 +13,8 @@ transactions (or at their end) for that reason.
 
 from django.db import migrations
 
-# Any fixed number: the advisory-lock key that serialises audit inserts.
-CHAIN_LOCK_KEY = 7_411_002
-
-FORWARD = f"""
+# pg_advisory_xact_lock(7411002): any fixed number, the key that serialises audit inserts.
+FORWARD = """
 CREATE FUNCTION audit_event_digest(e audit_auditevent) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT encode(sha256(convert_to(jsonb_build_array(
@@ -43,7 +41,7 @@ BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'audit events must be written at READ COMMITTED isolation';
     END IF;
-    PERFORM pg_advisory_xact_lock({CHAIN_LOCK_KEY});
+    PERFORM pg_advisory_xact_lock(7411002);
     -- A new statement inside a volatile function sees rows committed while we waited.
     NEW.id := nextval(pg_get_serial_sequence('audit_auditevent', 'id'));
     NEW.prev_hash := coalesce(
