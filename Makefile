@@ -21,11 +21,15 @@ if [[ -z "$${DATABASE_URL:-}" ]]; then
 fi
 endef
 
-.PHONY: help run test lint chromium bench clean
+.PHONY: help run test lint chromium bench clean backup restore
 
 help:
 	@echo "make run    serve the portal with demo data and a background worker"
 	@echo "make test   the whole suite: lint, migrations check, deploy check, pytest"
+	@echo "make bench  load benchmark of the key pages on seeded data (not part of make test);"
+	@echo "            options in BENCH_ARGS, e.g. BENCH_ARGS=\"--patients 500 --clients 5\""
+	@echo "make backup          database and documents into a new folder under BACKUP_DIR (var/backups)"
+	@echo "make restore FROM=…  restore that folder into DATABASE_URL (empty unless FORCE=1) and DOCUMENTS_ROOT"
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +46,19 @@ run: $(BIN)/.installed
 	echo "PIT Portal: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server, worker and database)"
 	echo
 	$(BIN)/honcho --procfile Procfile.dev start
+
+# Backup and restore sign nothing, so they need no real SECRET_KEY; they read DATABASE_URL, DOCUMENTS_ROOT and
+# BACKUP_DIR like the portal does.
+backup: $(BIN)/.installed
+	$(use_database)
+	export SECRET_KEY=$${SECRET_KEY:-not-used-by-backups}
+	$(BIN)/python manage.py backup
+
+restore: $(BIN)/.installed
+	@if [[ -z "$${FROM:-}" ]]; then echo "Name the backup folder: make restore FROM=var/backups/<timestamp>"; exit 2; fi
+	$(use_database)
+	export SECRET_KEY=$${SECRET_KEY:-not-used-by-backups}
+	$(BIN)/python manage.py restore --from "$$FROM" $${FORCE:+--force}
 
 chromium:
 	@command -v chromium >/dev/null && exit 0
@@ -61,6 +78,11 @@ test: $(BIN)/.installed chromium lint
 	  SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Seeds its own database (BENCH_DATABASE, default pit_bench) on the same server, then drives gunicorn.
+bench: $(BIN)/.installed
+	$(use_database)
+	$(BIN)/python bench/load_bench.py $(BENCH_ARGS)
 
 clean:
 	-$(BIN)/python -m pit_portal.embedded_db stop

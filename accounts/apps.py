@@ -7,7 +7,9 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        from accounts import signals
         from accounts.roles import sync_roles
 
+        signals.connect()
         # After every migrate, once all apps' permissions exist.
         post_migrate.connect(sync_roles, sender=self, dispatch_uid="accounts.sync_roles")

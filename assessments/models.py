@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from patients.models import Condition, Patient
+from pit_portal.history import track_changes
 
 
 def score_in_range(field: str, low: int = 0, high: int = 10) -> models.CheckConstraint:
@@ -84,6 +85,7 @@ DN4_ITEMS = [
 DN4_POSITIVE_AT = 4
 
 
+@track_changes()
 class Assessment(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
     # A review belongs to the course it reviews; a first assessment may start one.
@@ -168,6 +170,7 @@ class Assessment(models.Model):
         return (Decimal(sum(scores)) / len(scores)).quantize(Decimal("0.1"))
 
 
+@track_changes()
 class PainArea(models.Model):
     """A region marked on the body map: where it hurts, how much, and whether it is tender to touch."""
 
@@ -188,6 +191,7 @@ class PainArea(models.Model):
         return f"{self.region}: {self.intensity}/10"
 
 
+@track_changes()
 class FunctionalActivity(models.Model):
     """A PSFS activity the patient names, scored 0 (unable) to 10 (as before the problem)."""
 
@@ -203,6 +207,7 @@ class FunctionalActivity(models.Model):
         return f"{self.activity}: {self.score}/10"
 
 
+@track_changes()
 class AnalgesicUse(models.Model):
     """Pain medication taken at the time of the assessment, to follow use over a course."""
 
@@ -223,6 +228,7 @@ class AnalgesicUse(models.Model):
         return f"{self.drug} {self.dose}, {self.doses_per_week} a week"
 
 
+@track_changes()
 class ContributingNerve(models.Model):
     """A nerve the clinician judges to contribute to the pain."""
 

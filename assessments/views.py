@@ -9,6 +9,8 @@ from assessments.access import get_assessment_for
 from assessments.bodymap import BodyMapForm
 from assessments.forms import ActivityFormSet, AnalgesicFormSet, AssessmentForm, NerveFormSet
 from assessments.models import DN4_ITEMS, Assessment, AssessmentKind, nerve_choices
+from audit.models import Action
+from audit.services import record_page_view
 from patients.access import get_patient_for
 from treatments.models import TreatmentCourse
 
@@ -73,6 +75,7 @@ def assessment_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @permission_required("assessments.view_assessment")
 def assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
     assessment = get_assessment_for(request.user, pk)
+    record_page_view(request, Action.RECORD_VIEWED, patient=assessment.patient, obj=assessment)
     activities = list(assessment.activities.all())
     context = {
         "assessment": assessment,

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 # The hash a chain starts from: the previous hash of the very first row.
@@ -73,6 +74,8 @@ class AuditEvent(models.Model):
             models.Index(fields=["patient", "occurred_at"], name="audit_patient_time"),
             models.Index(fields=["actor", "occurred_at"], name="audit_actor_time"),
             models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
+            # The report's user filter matches the username case-insensitively, failed sign-ins included.
+            models.Index(Upper("actor_username"), "occurred_at", name="audit_username_time"),
         ]
         permissions = [
             ("view_history", "Can view the change history of patient records"),

@@ -2,6 +2,7 @@
 
 from django.http import Http404
 
+from audit.refusals import not_found
 from documents.models import Document, DocumentStatus
 
 
@@ -19,8 +20,13 @@ def documents_visible_to(user):
 
 
 def get_document_for(user, pk: int) -> Document:
-    """The document `pk` if `user` may have it; Http404 otherwise (also for ids that do not exist)."""
+    """The document `pk` if `user` may have it; Http404 otherwise (also for ids that do not exist).
+
+    Someone else's document is refused with the same 404 and audited (a patient's own document that is
+    not ready, or superseded, is simply not there for them)."""
     try:
         return documents_visible_to(user).get(pk=pk)
     except (Document.DoesNotExist, ValueError, TypeError):
-        raise Http404("No such document.") from None
+        if not user.is_authenticated:
+            raise Http404("No such document.") from None
+        raise not_found("document", pk, Document.objects.exclude(patient__user=user)) from None

@@ -1,5 +1,8 @@
 """Sending a stored PDF to a user: verify the checksum, audit the download, send it as an attachment.
 
+Each download sent is recorded twice: a DocumentDownload row (the documents app's own list) and a
+DOCUMENT_DOWNLOADED event in the audit trail (the patient's accounting of disclosures reads that one).
+
 Authorisation is the caller's job (see documents.access.get_document_for); this module only
 refuses what must never be sent, a file whose bytes no longer match the SHA-256 taken when it was stored.
 """
@@ -8,10 +11,12 @@ import hashlib
 import logging
 
 from django.core.files.storage import default_storage
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from audit.models import Action
+from audit.services import record
 from documents.models import Document, DocumentDownload, DocumentStatus
 
 logger = logging.getLogger(__name__)
@@ -49,16 +54,24 @@ def _not_ready(document: Document) -> HttpResponse:
     return HttpResponse(html, status=409, headers={"Cache-Control": "no-store"})
 
 
-def document_response(document: Document, user) -> HttpResponse:
-    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way.
+def _audit_download(request: HttpRequest, document: Document, via: str) -> None:
+    detail = {"kind": document.kind, "version": document.version, "via": via}
+    record(Action.DOCUMENT_DOWNLOADED, request=request, patient=document.patient_id, obj=document, detail=detail)
+
+
+def document_response(document: Document, request: HttpRequest, *, via: str = "staff") -> HttpResponse:
+    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way, and a
+    DOCUMENT_DOWNLOADED audit event when it is sent. `via` says which pages it went out through.
 
     A document that is not READY yet has no file: 409, and nothing to audit because nothing was sent."""
+    user = request.user
     if document.status != DocumentStatus.READY or not document.file_name:
         return _not_ready(document)
     content = _read_stored(document)
     if content is None or hashlib.sha256(content).hexdigest() != document.sha256:
         return _refused(document, user)
     DocumentDownload.objects.create(document=document, user=user, checksum_ok=True)
+    _audit_download(request, document, via)
     logger.info("document %s downloaded by user %s", document.pk, user.pk)
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{download_file_name(document)}"'

@@ -1,7 +1,7 @@
 """WeasyPrint's only way out of the process: a deny-by-default URL fetcher.
 
 It serves exactly two things:
-- `pit-static:<path>`: the fonts and stylesheet the project ships, under static/, for a short list of types;
+- `pitstatic:<path>`: the fonts and stylesheet the project ships, under static/, for a short list of types;
 - `pit-figure:<name>`: the SVG figures of the document being rendered (the course pain chart and the body
   map), which the render step hands to this fetcher in memory. They are made by the project's own renderers,
   which escape every text they contain; no other name is served, and nothing from a template or a record
@@ -22,7 +22,9 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 logger = logging.getLogger(__name__)
 
-SCHEME = "pit-static:"
+# Letters only: Django's manifest storage (collectstatic in production) leaves a url() in pdf.css alone only
+# when its scheme matches ^[a-z]+:, and tries to hash anything else as a path of its own.
+SCHEME = "pitstatic:"
 FIGURE_SCHEME = "pit-figure:"
 ALLOWED_SUFFIXES = {".ttf": "font/ttf", ".css": "text/css"}
 
@@ -48,7 +50,7 @@ def static_url(relative_path: str) -> str:
 
 
 def resolve_static(url: str, root: Path | None = None) -> Path:
-    """The file a `pit-static:` URL names, or FetchRefused. No traversal, no symlink escape, no odd types."""
+    """The file a `pitstatic:` URL names, or FetchRefused. No traversal, no symlink escape, no odd types."""
     if not url.startswith(SCHEME):
         raise FetchRefused("only the project's static files may be fetched")
     relative = unquote(url.removeprefix(SCHEME))

@@ -3,6 +3,7 @@ from django.db import models
 from django.db.models import Q
 
 from patients.models import Patient
+from pit_portal.history import track_changes
 
 
 class DocumentKind(models.TextChoices):
@@ -16,6 +17,7 @@ class DocumentStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+@track_changes()
 class Document(models.Model):
     """A PDF made from a signed session. The database row is the source of truth for pending work:
     the sweeper re-enqueues rows left pending, so a lost broker message loses nothing."""

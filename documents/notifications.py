@@ -6,6 +6,8 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 
+from audit.models import Action, Source
+from audit.services import record
 from documents.models import Document, DocumentKind, DocumentStatus
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,13 @@ def ready_email_body() -> str:
     )
 
 
+def _audit_sent(document: Document) -> None:
+    # The email names the clinic and the kind of document, so it tells its reader that this person is a patient:
+    # it goes in the patient's accounting of disclosures, though the sheet itself stays behind the portal.
+    detail = {"kind": document.kind, "version": document.version, "channel": "email", "attached": False}
+    record(Action.DOCUMENT_SENT, patient=document.patient_id, obj=document, detail=detail, source=Source.TASK)
+
+
 def document_ready_email_send(document_id: int) -> bool:
     """Email the patient that their aftercare sheet is ready; False when there is nobody to tell."""
     document = Document.objects.select_related("patient").filter(pk=document_id).first()
@@ -39,5 +48,6 @@ def document_ready_email_send(document_id: int) -> bool:
     if not document.is_current or not document.patient.email:
         return False
     send_mail(SUBJECT, ready_email_body(), None, [document.patient.email])
+    _audit_sent(document)
     logger.info("ready email sent for document %s", document.pk)
     return True

@@ -2,7 +2,7 @@
 
 The file is written under a temporary name and moved into place in one step, so a reader (or a crash) never
 sees half a PDF under the real name. The row is locked while we check and write: of two runs of the same
-task, the second finds READY and writes nothing.
+task, the second finds READY and writes nothing, neither a file nor a second DOCUMENT_RENDERED audit event.
 """
 
 import hashlib
@@ -16,6 +16,8 @@ from django.core.files.storage import FileSystemStorage, Storage, default_storag
 from django.db import transaction
 from django.utils import timezone
 
+from audit.models import Action, Source
+from audit.services import record
 from documents.models import Document, DocumentStatus
 
 if TYPE_CHECKING:
@@ -42,6 +44,13 @@ def write_atomically(storage: Storage, name: str, content: bytes) -> str:
     return storage.save(name, ContentFile(content))
 
 
+def _audit_rendered(document: Document) -> None:
+    # In the transaction that makes the document READY, so the event is written exactly when that commits;
+    # last, because the audit insert holds its lock until the commit.
+    detail = {"kind": document.kind, "version": document.version, "pages": document.page_count}
+    record(Action.DOCUMENT_RENDERED, patient=document.patient_id, obj=document, detail=detail, source=Source.TASK)
+
+
 @transaction.atomic
 def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], None] | None = None):
     """Save the PDF and mark the document READY; does nothing (returns False) if it already is."""
@@ -56,6 +65,7 @@ def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Calla
     document.last_error = ""
     document.ready_at = timezone.now()
     document.save(update_fields=["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "ready_at"])
+    _audit_rendered(document)
     if on_ready is not None:
         transaction.on_commit(lambda: on_ready(document))
     return True

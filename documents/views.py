@@ -17,7 +17,7 @@ STATUS_TEMPLATE = "documents/_status.html"
 @permission_required("documents.view_document")
 def download(request: HttpRequest, pk: int) -> HttpResponse:
     """Staff download of any version; patients use the portal, which calls the same document_response."""
-    return document_response(get_document_for(request.user, pk), request.user)
+    return document_response(get_document_for(request.user, pk), request, via="staff")
 
 
 def _session_status(request: HttpRequest, session_id: int) -> HttpResponse:

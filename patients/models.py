@@ -7,6 +7,8 @@ from django.db.models.functions import Lower, Now
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from pit_portal.history import track_changes
+
 NAME_MAX = 100
 NOTE_MAX = 2000
 # Older than any living person; keeps typos such as 1096 out of the record.
@@ -43,6 +45,7 @@ class Condition(models.Model):
         return self.name
 
 
+@track_changes()
 class Patient(models.Model):
     clinic_number = models.CharField(
         max_length=20,
@@ -87,10 +90,14 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "id"]
         indexes = [
-            # Trigram indexes make misspelt-name search fast at any size.
-            GinIndex(fields=["family_name"], opclasses=["gin_trgm_ops"], name="patient_family_trgm"),
-            GinIndex(fields=["given_name"], opclasses=["gin_trgm_ops"], name="patient_given_trgm"),
-            GinIndex(fields=["preferred_name"], opclasses=["gin_trgm_ops"], name="patient_preferred_trgm"),
+            # Trigram indexes make misspelt-name search fast at any size. Without fastupdate, a new name goes
+            # straight into the index instead of a pending list that every search reads through until the
+            # next vacuum (after a bulk load: every row, as slow as no index at all).
+            GinIndex(fields=["family_name"], opclasses=["gin_trgm_ops"], name="patient_family_trgm", fastupdate=False),
+            GinIndex(fields=["given_name"], opclasses=["gin_trgm_ops"], name="patient_given_trgm", fastupdate=False),
+            GinIndex(
+                fields=["preferred_name"], opclasses=["gin_trgm_ops"], name="patient_preferred_trgm", fastupdate=False
+            ),
             models.Index(fields=["date_of_birth"], name="patient_dob"),
             models.Index(fields=["phone"], name="patient_phone"),
             models.Index(Lower("email"), name="patient_email_ci"),
@@ -125,6 +132,7 @@ class Patient(models.Model):
         return self.age_on(timezone.localdate())
 
 
+@track_changes()
 class Intake(models.Model):
     """The medical background taken at registration: the facts later alerts rely on."""
 
@@ -167,6 +175,16 @@ class Intake(models.Model):
         return [(label, colour) for applies, label, colour in flags if applies]
 
 
+@track_changes(model_name="IntakeConditionEvent")
+class IntakeCondition(Intake.conditions.through):
+    """A condition ticked on an intake: Django's own link table, proxied so its inserts and deletes
+    (a condition added or removed) are tracked like any other row."""
+
+    class Meta:
+        proxy = True
+
+
+@track_changes()
 class Medication(models.Model):
     intake = models.ForeignKey(Intake, on_delete=models.CASCADE, related_name="medications")
     drug = models.CharField(max_length=120)
@@ -193,6 +211,7 @@ class ConsentTextQuerySet(models.QuerySet):
         return self.filter(published_at__isnull=False).order_by("-version").first()
 
 
+@track_changes()
 class ConsentText(models.Model):
     """A version of the PIT consent wording. Publishing a new version asks every patient again."""
 
@@ -212,6 +231,7 @@ class ConsentText(models.Model):
         return f"{self.title} (version {self.version})"
 
 
+@track_changes()
 class PatientConsent(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
     consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from patients import views
+from patients import history_views, views
 
 app_name = "patients"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("<int:pk>/edit/", views.patient_edit, name="edit"),
     path("<int:pk>/intake/", views.intake_edit, name="intake"),
     path("<int:pk>/consent/", views.consent_record, name="consent"),
+    path("<int:pk>/history/", history_views.patient_history, name="history"),
 ]

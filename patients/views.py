@@ -6,6 +6,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
+from audit.models import Action
+from audit.services import record_page_view
 from patients import services
 from patients.access import get_patient_for
 from patients.forms import (
@@ -54,6 +56,7 @@ def patient_register(request: HttpRequest) -> HttpResponse:
 @permission_required("patients.view_patient")
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
+    record_page_view(request, Action.PATIENT_VIEWED, patient=patient)
     current_consent_text = ConsentText.objects.current()
     context = {
         "patient": patient,
@@ -82,6 +85,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def intake_edit(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     intake = patient.intake
+    record_page_view(request, Action.RECORD_VIEWED, patient=patient, obj=intake)
     form = IntakeForm(request.POST or None, instance=intake)
     medications = MedicationFormSet(request.POST or None, instance=intake, prefix="medications")
     if request.method == "POST" and form.is_valid() and medications.is_valid():

@@ -11,6 +11,11 @@ class PortalAdminSite(AdminSite):
     site_header = "PIT Portal administration"
     site_title = "PIT Portal"
 
+    def has_permission(self, request) -> bool:
+        """Staff who have also passed the second factor in this session, as django_otp's OTPAdminSite asks.
+        RequireMFAMiddleware already sends an unverified user to verify; this holds if it is ever bypassed."""
+        return super().has_permission(request) and request.user.is_verified()
+
     def admin_view(self, view, cacheable=False):
         protected = super().admin_view(view, cacheable)
 

@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "documents",
     "portal",
     "audit",
+    "pit_portal.backups",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Records refusals (403, someone else's id) in the audit trail; the response is unchanged.
+    "audit.middleware.AccessDeniedAuditMiddleware",
     "django_otp.middleware.OTPMiddleware",
     # Time-outs and "sign out everywhere" first: an expired session never reaches the MFA check.
     "accounts.middleware.SessionPolicyMiddleware",
@@ -162,6 +165,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # S3-compatible backend (django-storages) in production.
 DOCUMENTS_ROOT = Path(env("DOCUMENTS_ROOT", str(VAR_DIR / "documents")))
 DOCUMENTS_STORAGE_BACKEND = env("DOCUMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
+# `manage.py backup` (make backup) writes a private timestamped folder here: database dump, documents, manifest.
+BACKUP_DIR = Path(env("BACKUP_DIR", str(VAR_DIR / "backups")))
 # Private documents are readable by the portal's own user only.
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
@@ -301,11 +306,17 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
-# Behind the reverse proxy the client address is the last hop it appends to X-Forwarded-For;
-# anything further left was written by the client and is not trusted.
-AXES_IPWARE_PROXY_ORDER = "right-most"
-AXES_IPWARE_PROXY_COUNT = int(env("PROXY_COUNT", "1")) if BEHIND_PROXY else None
+# Behind the reverse proxy the client address is the hop our outermost proxy appended to
+# X-Forwarded-For: with PROXY_COUNT proxies in front of the app (each appending the address it was
+# connected from), that is the PROXY_COUNT-th entry from the right. Anything further left was written
+# by the client and is not trusted. In ipware's terms: the chain reads client-first ("left-most"), and
+# proxy_count is the number of entries to the right of the client, i.e. PROXY_COUNT - 1. Not strict:
+# a client may put any number of entries in front, and strict mode would then skip the header
+# (falling back to the proxy's own address, which would lock out everyone at once).
+AXES_IPWARE_PROXY_ORDER = "left-most"
+AXES_IPWARE_PROXY_COUNT = max(int(env("PROXY_COUNT", "1")) - 1, 0) if BEHIND_PROXY else None
 AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if BEHIND_PROXY else ("REMOTE_ADDR",)
+IPWARE_STRICT = False
 
 # Change history (django-pghistory): trigger-based, so bulk updates and raw SQL are recorded too.
 PGHISTORY_MIDDLEWARE_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("documents.urls")),
     path("portal/", include("portal.urls")),
+    path("", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -15,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.models import Role, User
+from audit.refusals import not_found
 from documents.access import get_document_for
 from documents.models import Document
 from patients.models import Patient
@@ -53,27 +54,37 @@ def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     return guarded
 
 
-def _refused(kind: str, user: User, pk: int) -> Http404:
+def _log_refusal(kind: str, user: User, pk: int) -> None:
     logger.warning("portal: refused %s %s for user %s", kind, pk, user.pk)
-    return Http404(f"No such {kind}.")
+
+
+def _refused(kind: str, user: User, pk: int, model) -> Http404:
+    """The 404 for a refused id, logged; a RefusedObject (audited as ACCESS_DENIED) when the id is a `model`
+    row of someone else's."""
+    _log_refusal(kind, user, pk)
+    if not user.is_authenticated:
+        return Http404(f"No such {kind}.")
+    return not_found(kind, pk, model.objects.exclude(patient__user=user))
 
 
 def get_own_appointment(user: User, pk: int) -> Appointment:
     """The appointment if it belongs to this patient user; otherwise 404, exactly as if missing."""
     if not is_portal_user(user):
-        raise _refused("appointment", user, pk)
+        raise _refused("appointment", user, pk, Appointment)
     appointments = Appointment.objects.select_related("clinician", "patient").filter(patient__user=user)
     try:
         return appointments.get(pk=pk)
     except Appointment.DoesNotExist:
-        raise _refused("appointment", user, pk) from None
+        raise _refused("appointment", user, pk, Appointment) from None
 
 
 def get_own_document(user: User, pk: int) -> Document:
-    """The document through the documents app's own rule (own, ready, current), with the refusal logged."""
+    """The document through the documents app's own rule (own, ready, current), with the refusal logged
+    (documents.access already tells someone else's document from a missing one)."""
     if not is_portal_user(user):
-        raise _refused("document", user, pk)
+        raise _refused("document", user, pk, Document)
     try:
         return get_document_for(user, pk)
     except Http404:
-        raise _refused("document", user, pk) from None
+        _log_refusal("document", user, pk)
+        raise

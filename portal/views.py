@@ -182,7 +182,7 @@ def documents(request: HttpRequest, patient: Patient) -> HttpResponse:
 @require_GET
 @patient_view
 def document_download(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
-    return document_response(get_own_document(request.user, pk), request.user)
+    return document_response(get_own_document(request.user, pk), request, via="portal")
 
 
 @require_http_methods(["GET", "POST"])

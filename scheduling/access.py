@@ -1,6 +1,7 @@
 from django.http import Http404
 
 from accounts.models import User
+from audit.refusals import not_found
 from scheduling.models import Appointment
 
 
@@ -10,8 +11,10 @@ def get_appointment_for(user: User, pk: int) -> Appointment:
     Every view that takes an appointment id goes through here, so "not found" and
     "not yours" can never be told apart.
     """
-    if not (user.is_authenticated and user.is_active and user.has_perm("scheduling.view_appointment")):
+    if not (user.is_authenticated and user.is_active):
         raise Http404
+    if not user.has_perm("scheduling.view_appointment"):
+        raise not_found("appointment", pk, Appointment.objects.all())
     appointments = Appointment.objects.select_related(
         "patient", "clinician", "appointment_type", "course__condition", "created_by"
     )

@@ -5,6 +5,7 @@ from django.db import models
 from django.db.models import Func, Q
 
 from patients.models import Patient
+from pit_portal.history import track_changes
 
 MAX_APPOINTMENT_MINUTES = 8 * 60
 
@@ -102,6 +103,7 @@ class AppointmentStatus(models.TextChoices):
     NO_SHOW = "no_show", "Did not attend"
 
 
+@track_changes()
 class Appointment(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments")

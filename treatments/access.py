@@ -1,13 +1,16 @@
 from django.http import Http404
 
 from accounts.models import User
+from audit.refusals import not_found
 from treatments.models import InjectionSession, TreatmentCourse
 
 
 def get_course_for(user: User, pk: int) -> TreatmentCourse:
     """The course, if this user may see it; otherwise 404, exactly as if missing."""
-    if not (user.is_authenticated and user.has_perm("treatments.view_treatmentcourse")):
+    if not user.is_authenticated:
         raise Http404
+    if not user.has_perm("treatments.view_treatmentcourse"):
+        raise not_found("course", pk, TreatmentCourse.objects.all())
     try:
         return TreatmentCourse.objects.select_related("patient__intake", "condition").get(pk=pk)
     except TreatmentCourse.DoesNotExist:
@@ -16,8 +19,10 @@ def get_course_for(user: User, pk: int) -> TreatmentCourse:
 
 def get_session_for(user: User, pk: int) -> InjectionSession:
     """The session note, for users who may read clinical content; otherwise 404."""
-    if not (user.is_authenticated and user.has_perm("treatments.view_injectionsession")):
+    if not user.is_authenticated:
         raise Http404
+    if not user.has_perm("treatments.view_injectionsession"):
+        raise not_found("session", pk, InjectionSession.objects.all(), patient_field="course__patient_id")
     sessions = InjectionSession.objects.select_related(
         "course__patient__intake", "course__condition", "clinician", "signed_by", "consent__consent_text"
     )

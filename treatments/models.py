@@ -6,6 +6,7 @@ from django.db.models import Q
 
 from assessments.models import score_in_range
 from patients.models import Condition, Patient, PatientConsent
+from pit_portal.history import track_changes
 
 MAX_SESSIONS_PER_COURSE = 20
 MAX_INTERVAL_DAYS = 90
@@ -22,6 +23,7 @@ class CourseStatus(models.TextChoices):
     DISCONTINUED = "discontinued", "Discontinued"
 
 
+@track_changes()
 class TreatmentCourse(models.Model):
     """A planned series of PIT sessions for one condition, e.g. 6 sessions a week apart."""
 
@@ -93,6 +95,7 @@ class SiteSide(models.TextChoices):
     MIDLINE = "midline", "Midline"
 
 
+@track_changes()
 class InjectionSession(models.Model):
     """One PIT session note: drafted, then signed, after which the database refuses any change."""
 
@@ -187,6 +190,7 @@ class InjectionSession(models.Model):
         return sum((site.total_volume_ml for site in self.sites.all()), Decimal("0"))
 
 
+@track_changes()
 class InjectionSite(models.Model):
     session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="sites")
     nerve = models.ForeignKey("assessments.Nerve", on_delete=models.PROTECT, related_name="+")
@@ -229,6 +233,7 @@ class Severity(models.TextChoices):
     SEVERE = "severe", "Severe"
 
 
+@track_changes()
 class AdverseEvent(models.Model):
     session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="adverse_events")
     kind = models.CharField(max_length=12, choices=AdverseEventKind.choices)
@@ -242,6 +247,7 @@ class AdverseEvent(models.Model):
         return f"{self.get_kind_display()} ({self.severity})"
 
 
+@track_changes()
 class SessionAddendum(models.Model):
     """A correction or later note under a signed session; the original stays as it was signed."""
 

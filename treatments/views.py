@@ -10,6 +10,8 @@ from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
 from assessments.models import AssessmentKind, nerve_choices
+from audit.models import Action
+from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
 from portal.queries import check_in_for_session_form
@@ -50,6 +52,7 @@ def course_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
 @permission_required("treatments.view_treatmentcourse")
 def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
+    record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     clinical = request.user.has_perm("treatments.view_injectionsession")
     sessions = list(
         course.sessions.select_related("clinician").prefetch_related(
@@ -120,12 +123,15 @@ def session_new(request: HttpRequest, course_pk: int) -> HttpResponse:
     if not course.is_active:
         messages.error(request, "This course is closed: start a new course to record more sessions.")
         return redirect("treatments:course", pk=course.pk)
+    # The new note's form shows the patient's precautions and check-in answers.
+    record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     return _edit_session(request, services.new_session_for(course, by=request.user))
 
 
 @permission_required("treatments.change_injectionsession")
 def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
+    record_page_view(request, Action.RECORD_VIEWED, patient=session.course.patient, obj=session)
     if session.is_signed:
         messages.error(request, "This session is signed and can no longer be changed. Add an addendum instead.")
         return _session_page(request, session, status=409)
@@ -149,7 +155,9 @@ def _session_page(request: HttpRequest, session: InjectionSession, *, status: in
 
 @permission_required("treatments.view_injectionsession")
 def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _session_page(request, get_session_for(request.user, pk))
+    session = get_session_for(request.user, pk)
+    record_page_view(request, Action.RECORD_VIEWED, patient=session.course.patient, obj=session)
+    return _session_page(request, session)
 
 
 @require_POST

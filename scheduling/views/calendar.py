@@ -28,6 +28,8 @@ from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
 from accounts.models import User
+from audit.models import Action
+from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.models import Patient
 from patients.services import patient_search
@@ -613,7 +615,10 @@ def _detail_page(request: HttpRequest, appointment: Appointment, *, error: str =
 
 @permission_required("scheduling.view_appointment")
 def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    return _detail_page(request, get_appointment_for(request.user, pk))
+    appointment = get_appointment_for(request.user, pk)
+    # The page shows the appointment's notes and the patient's other appointments.
+    record_page_view(request, Action.RECORD_VIEWED, patient=appointment.patient_id, obj=appointment)
+    return _detail_page(request, appointment)
 
 
 def _status_answer(request: HttpRequest, appointment: Appointment, *, error: str = "", status: int = 200):

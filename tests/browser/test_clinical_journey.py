@@ -16,6 +16,7 @@ from accounts.models import User
 from assessments.bodymap import INTENSITY_COLOURS, UNMARKED_COLOUR
 from assessments.models import Assessment
 from patients.models import ConsentText
+from tests.accounts.mfa_helpers import confirmed_device
 from tests.browser.test_registration_journey import sign_in, watch_for_problems
 from tests.factories import ConsentTextFactory, PatientFactory, consent_for
 from treatments.models import InjectionSession, TreatmentCourse
@@ -103,7 +104,7 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     problems = watch_for_problems(page)
 
     # Sign in through the real form and open the patient page from the patient list.
-    sign_in(page, clinician.username, password)
+    sign_in(page, clinician.username, password, device=confirmed_device(clinician))
     expect(page.get_by_role("heading", name="Good to see you, Alice")).to_be_visible()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Patients").click()
     page.get_by_role("link", name="Olsen, Margaret").click()

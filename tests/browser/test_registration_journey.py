@@ -1,14 +1,19 @@
-"""Front desk, in a real browser: sign in, register a patient, take the medical background and
-consent, then find the patient again by a misspelt surname."""
+"""Front desk, in a real browser: sign in for the first time (setting up the second factor on the way),
+register a patient, take the medical background and consent, then find the patient again by a misspelt surname."""
 
 import re
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
+from django.urls import reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from playwright.sync_api import ConsoleMessage, Page, Response, expect
 
+from accounts import mfa
 from accounts.models import User
 from patients.models import Patient, PatientConsent
+from tests.accounts.mfa_helpers import code_for, code_for_secret
 from tests.factories import ConsentTextFactory
 
 # A fixed place to look at the patient page after a run; overwritten each time, never read back.
@@ -37,12 +42,35 @@ def watch_for_problems(page: Page) -> list[str]:
     return problems
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/accounts/login/\?next=/$"))
+def sign_in(page: Page, username: str, password: str, *, device: TOTPDevice | None = None, start: str = "/") -> None:
+    """Open `start`, sign in through the real form and, for a user with a confirmed `device` (staff must have
+    one), type the code an authenticator app would show now. django-otp takes each code once: do not sign
+    one user in twice within 30 seconds."""
+    page.goto(start)
+    expect(page).to_have_url(re.compile(rf"/accounts/login/\?next={re.escape(start)}$"))
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if device is not None:
+        expect(page.get_by_role("heading", name="Enter your code")).to_be_visible()
+        page.get_by_label("Code").fill(code_for(device))
+        page.get_by_role("button", name="Verify").click()
+
+
+def enrol_authenticator_app(page: Page) -> list[str]:
+    """On the first sign-in's set-up page: read the key shown, type the code for it, and continue past the
+    backup codes (returned) to the page first asked for."""
+    expect(page.get_by_role("heading", name="Set up your second factor")).to_be_visible()
+    qr_code = page.get_by_role("img", name=re.compile("QR code"))
+    expect(qr_code).to_be_visible()
+    assert qr_code.evaluate("image => image.naturalWidth") > 0  # the data: image was allowed and decoded
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Code").fill(code_for_secret(secret))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name="Your backup codes")).to_be_visible()
+    codes = page.locator("#backup-codes li").all_inner_texts()
+    page.get_by_role("link", name="Continue").click()
+    return codes
 
 
 @pytest.mark.browser
@@ -55,17 +83,21 @@ def test_front_desk_registers_patient_and_finds_them_by_misspelt_surname(
     consent_text = ConsentTextFactory()
     problems = watch_for_problems(page)
 
-    # Sign in through the real form; the stylesheet must be served by the live server.
+    # Sign in through the real form, asking first for the registration page; the stylesheet must be served
+    # by the live server. A first sign-in sets up the second factor, then goes on to the page asked for.
+    register_url = reverse("patients:register")
     with page.expect_response(re.compile(r"/static/vendor/bootstrap-[\d.]+\.min\.css$")) as stylesheet:
-        sign_in(page, front_desk.username, password)
+        sign_in(page, front_desk.username, password, start=register_url)
     assert stylesheet.value.status == 200
-    expect(page.get_by_role("heading", name="Good to see you, Bob")).to_be_visible()
-    navigation = page.get_by_role("navigation", name="Main")
-    expect(navigation).to_have_css("background-color", BOOTSTRAP_PRIMARY)
+    expect(page).to_have_url(re.compile(rf"/accounts/mfa/enrol/\?next={re.escape(quote(register_url, safe=''))}$"))
+    backup_codes = enrol_authenticator_app(page)
+    assert len(backup_codes) == 10
 
     # Register the patient.
-    navigation.get_by_role("link", name="Register patient").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(register_url)}$"))
     expect(page.get_by_role("heading", name="Register a patient")).to_be_visible()
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation).to_have_css("background-color", BOOTSTRAP_PRIMARY)
     page.get_by_label("Given name").fill("Eleanor")
     page.get_by_label("Family name").fill("Whitcombe")
     page.get_by_label("Date of birth").fill("1958-03-14")
@@ -133,6 +165,8 @@ def test_front_desk_registers_patient_and_finds_them_by_misspelt_surname(
     assert problems == []
 
     # What was stored.
+    assert TOTPDevice.objects.get(user=front_desk).confirmed
+    assert mfa.backup_codes_left(front_desk) == 10
     assert (patient.given_name, patient.date_of_birth.isoformat(), patient.phone.as_e164) == (
         "Eleanor",
         "1958-03-14",

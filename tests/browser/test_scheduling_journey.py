@@ -14,6 +14,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType, WorkingHours
 from scheduling.services import appointment_book
+from tests.accounts.mfa_helpers import confirmed_device
 from tests.browser.test_clinical_journey import note_unless_seen
 from tests.browser.test_registration_journey import sign_in, watch_for_problems
 from tests.factories import CourseFactory, PatientFactory
@@ -88,7 +89,7 @@ def test_front_desk_books_follow_up_from_calendar_sees_clash_refused_and_marks_a
 
     # Sign in through the real form, open the calendar from the navigation, then pick the date and clinician:
     # each control applies itself on change (calendar.js), so there is no Go button to press.
-    sign_in(page, front_desk.username, password)
+    sign_in(page, front_desk.username, password, device=confirmed_device(front_desk))
     expect(page.get_by_role("heading", name="Good to see you, Bob")).to_be_visible()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Calendar").click()
     expect(page.locator("#calendar-grid")).to_be_visible()

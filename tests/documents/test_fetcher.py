@@ -23,14 +23,14 @@ ATTACKS = [
     "ftp://example.org/x",
     "data:text/css,body{}",
     "data:image/svg+xml;base64,PHN2Zy8+",
-    "pit-static:../pit_portal/settings.py",
-    "pit-static:fonts/../../pit_portal/settings.py",
-    "pit-static:fonts/%2e%2e/%2e%2e/pit_portal/settings.py",
-    "pit-static:/etc/passwd",
-    "pit-static://etc/passwd",
-    "pit-static:js/bodymap.js",  # inside static/, but not a type PDFs may load
-    "pit-static:fonts/dejavu-fonts-ttf-2.37.3/missing.ttf",
-    "pit-static:",
+    "pitstatic:../pit_portal/settings.py",
+    "pitstatic:fonts/../../pit_portal/settings.py",
+    "pitstatic:fonts/%2e%2e/%2e%2e/pit_portal/settings.py",
+    "pitstatic:/etc/passwd",
+    "pitstatic://etc/passwd",
+    "pitstatic:js/bodymap.js",  # inside static/, but not a type PDFs may load
+    "pitstatic:fonts/dejavu-fonts-ttf-2.37.3/missing.ttf",
+    "pitstatic:",
     "fonts/dejavu-fonts-ttf-2.37.3/DejaVuSans.ttf",  # relative: nothing to resolve against
 ]
 HOSTILE = [
@@ -40,7 +40,7 @@ HOSTILE = [
     "<style>@import url(http://169.254.169.254/)</style>",
     '<svg><image href="file:///etc/passwd"/></svg>',
 ]
-FONT = "pit-static:fonts/dejavu-fonts-ttf-2.37.3/DejaVuSans.ttf"
+FONT = "pitstatic:fonts/dejavu-fonts-ttf-2.37.3/DejaVuSans.ttf"
 
 
 @pytest.mark.parametrize("url", ATTACKS)
@@ -55,8 +55,8 @@ def test_fetcher_serves_the_shipped_font_and_stylesheet():
     fetcher = StaticOnlyFetcher()
     font = fetcher.fetch(FONT)
     assert font.read() == (Path(settings.BASE_DIR) / "static/fonts/dejavu-fonts-ttf-2.37.3/DejaVuSans.ttf").read_bytes()
-    assert fetcher.fetch("pit-static:css/pdf.css").content_type == "text/css"
-    assert fetcher.allowed_urls == [FONT, "pit-static:css/pdf.css"]
+    assert fetcher.fetch("pitstatic:css/pdf.css").content_type == "text/css"
+    assert fetcher.allowed_urls == [FONT, "pitstatic:css/pdf.css"]
 
 
 def test_only_the_figures_handed_to_this_render_are_served():
@@ -88,9 +88,9 @@ def test_a_symlink_inside_static_that_points_outside_is_refused(tmp_path):
     secret.write_bytes(b"not for PDFs")
     (root / "fonts" / "escape.ttf").symlink_to(secret)
     (root / "fonts" / "real.ttf").write_bytes(b"font")
-    assert resolve_static("pit-static:fonts/real.ttf", root) == (root / "fonts" / "real.ttf").resolve()
+    assert resolve_static("pitstatic:fonts/real.ttf", root) == (root / "fonts" / "real.ttf").resolve()
     with pytest.raises(FetchRefused):
-        resolve_static("pit-static:fonts/escape.ttf", root)
+        resolve_static("pitstatic:fonts/escape.ttf", root)
 
 
 def test_weasyprint_asks_the_fetcher_and_gets_nothing_for_raw_attack_markup():

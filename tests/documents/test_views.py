@@ -66,9 +66,11 @@ def test_a_tampered_file_is_refused_logged_and_audited(clinician_client, clinici
     assert ready_aftercare.patient.family_name not in caplog.text
 
 
-def test_a_missing_file_is_refused_like_a_tampered_one(clinician, ready_aftercare):
+def test_a_missing_file_is_refused_like_a_tampered_one(clinician, ready_aftercare, rf):
     default_storage.delete(ready_aftercare.file_name)
-    assert document_response(ready_aftercare, clinician).status_code == 410
+    request = rf.get("/")
+    request.user = clinician
+    assert document_response(ready_aftercare, request).status_code == 410
 
 
 def test_a_pending_document_is_not_ready_and_nothing_is_audited(clinician_client, aftercare):

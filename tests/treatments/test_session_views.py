@@ -201,8 +201,9 @@ def _queries_with(client, url: str, sessions: int, course, capture) -> int:
     return len(queries.captured_queries)
 
 
-# No clinical page needs more than this many queries, however long the record.
-QUERY_BUDGET = 15
+# No clinical page needs more than this many queries, however long the record
+# (the second-factor device and the audit trail's PATIENT_VIEWED / RECORD_VIEWED insert included).
+QUERY_BUDGET = 17
 
 
 @pytest.mark.parametrize(

@@ -69,6 +69,9 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, _, _, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role.label:<11} {username}")
+        self.stdout.write(
+            "Staff demo users have no second factor yet: at first sign-in each sets up an authenticator app."
+        )
 
     def _user(self, username: str, first: str, last: str, role: Role, admin_site: bool) -> User:
         user, created = User.objects.get_or_create(

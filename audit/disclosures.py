@@ -1,0 +1,89 @@
+"""A patient's accounting of disclosures: each time their documents or data left the clinic's hands.
+
+Read from the audit trail (DISCLOSURE_ACTIONS): when, who, what (the document's kind and date, never its
+content) and how. The documents named are loaded in one query per patient, whatever the number of rows.
+"""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from audit.exports import local_time
+from audit.models import DISCLOSURE_ACTIONS, Action, AuditEvent
+from documents.models import Document
+from patients.models import Patient
+
+DISCLOSURES_PER_PAGE = 100
+EXPORT_CHUNK = 2000
+DOCUMENT_TYPE = Document._meta.label_lower
+
+EXPORTS = {
+    "audit_report": "An extract of the audit trail about this patient",
+    "disclosures": "This accounting of disclosures",
+}
+HOW = {
+    (Action.DOCUMENT_DOWNLOADED, "portal"): "Downloaded by the patient through the patient portal",
+    (Action.DOCUMENT_DOWNLOADED, "staff"): "Downloaded from the clinic's pages",
+    (Action.DOCUMENT_SENT, "email"): "Emailed to the patient: a notice with a link to the portal, no attachment",
+    (Action.EXPORT, "csv"): "Exported as a CSV file",
+}
+
+CSV_HEADER = ["when", "who", "what", "how"]
+
+
+@dataclass(frozen=True)
+class Disclosure:
+    occurred_at: object
+    who: str
+    what: str
+    how: str
+
+
+def disclosure_events(patient: Patient) -> QuerySet[AuditEvent]:
+    return (
+        AuditEvent.objects.filter(patient=patient, action__in=DISCLOSURE_ACTIONS)
+        .select_related("actor")
+        .order_by("-occurred_at", "-id")
+    )
+
+
+def documents_of(patient: Patient) -> dict[str, Document]:
+    """The patient's documents by id (as the audit trail stores it), each with its session's date."""
+    documents = Document.objects.filter(patient=patient).select_related("session")
+    return {str(document.pk): document for document in documents}
+
+
+def _who(event: AuditEvent, patient: Patient) -> str:
+    if event.actor is None:
+        return "The clinic's system (automatic)"
+    if event.actor_id == patient.user_id:
+        return "The patient"
+    return event.actor.get_full_name() or event.actor.get_username()
+
+
+def _what(event: AuditEvent, documents: dict[str, Document]) -> str:
+    if event.action == Action.EXPORT:
+        return EXPORTS.get(event.detail.get("export"), "Audit data about this patient")
+    document = documents.get(event.object_id) if event.object_type == DOCUMENT_TYPE else None
+    if document is None:
+        return f"Document {event.object_id}"
+    visit = timezone.localdate(document.session.performed_at).strftime("%d/%m/%Y")
+    version = f", version {document.version}" if document.version > 1 else ""
+    return f"{document.get_kind_display()} of the visit on {visit}{version}"
+
+
+def _how(event: AuditEvent) -> str:
+    channel = event.detail.get("via") or event.detail.get("channel") or ("csv" if event.action == Action.EXPORT else "")
+    return HOW.get((event.action, channel), event.get_action_display())
+
+
+def describe(event: AuditEvent, patient: Patient, documents: dict[str, Document]) -> Disclosure:
+    return Disclosure(event.occurred_at, _who(event, patient), _what(event, documents), _how(event))
+
+
+def csv_rows(events: QuerySet[AuditEvent], patient: Patient):
+    documents = documents_of(patient)
+    for event in events.iterator(chunk_size=EXPORT_CHUNK):
+        row = describe(event, patient, documents)
+        yield [local_time(row.occurred_at), row.who, row.what, row.how]

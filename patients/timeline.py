@@ -1,0 +1,316 @@
+"""One patient's change history: every recorded insert, update and delete of the patient and of the
+rows that belong to them, newest first, in a fixed number of queries whatever its length.
+
+Rows are found through the event tables themselves (an assessment's pain areas through every
+assessment that ever belonged to the patient), so deleted rows keep their place in the history.
+"""
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.apps import apps
+from django.core.paginator import Page, Paginator
+from django.db import models
+from django.db.models import CharField, F, JSONField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Cast, Concat, JSONObject
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.formats import date_format
+from django.utils.text import capfirst
+
+from accounts.models import User
+from assessments.models import AnalgesicUse, Assessment, ContributingNerve, FunctionalActivity, Nerve, PainArea
+from documents.models import Document
+from patients.models import Condition, ConsentText, Intake, IntakeCondition, Medication, Patient, PatientConsent
+from pit_portal.history import WRITE_LABELS
+from scheduling.models import Appointment, AppointmentType
+from treatments.models import AdverseEvent, InjectionSession, InjectionSite, SessionAddendum, TreatmentCourse
+
+EVENTS_PER_PAGE = 50
+NO_VALUE = "—"
+
+# Reference rows a foreign key is shown by, instead of a bare id: one query per kind on a page.
+NAMED_BY = {User: "username", Condition: "name", Nerve: "name", AppointmentType: "name", ConsentText: "version"}
+
+
+@dataclass(frozen=True)
+class Link:
+    """Where a record of this kind can be opened: the URL name, the snapshot field holding the pk to
+    open (None: the patient's own page), and the permission the page needs."""
+
+    url_name: str
+    pk_from: str | None
+    permission: str
+
+
+PATIENT_PAGE = Link("patients:detail", None, "patients.view_patient")
+ASSESSMENT_PAGE = Link("assessments:detail", "assessment_id", "assessments.view_assessment")
+SESSION_PAGE = Link("treatments:session", "session_id", "treatments.view_injectionsession")
+LINKS: dict[type[models.Model], Link] = {
+    Patient: PATIENT_PAGE,
+    Intake: PATIENT_PAGE,
+    IntakeCondition: PATIENT_PAGE,
+    Medication: PATIENT_PAGE,
+    PatientConsent: PATIENT_PAGE,
+    Assessment: Link("assessments:detail", "id", "assessments.view_assessment"),
+    PainArea: ASSESSMENT_PAGE,
+    FunctionalActivity: ASSESSMENT_PAGE,
+    AnalgesicUse: ASSESSMENT_PAGE,
+    ContributingNerve: ASSESSMENT_PAGE,
+    TreatmentCourse: Link("treatments:course", "id", "treatments.view_treatmentcourse"),
+    InjectionSession: Link("treatments:session", "id", "treatments.view_injectionsession"),
+    InjectionSite: SESSION_PAGE,
+    AdverseEvent: SESSION_PAGE,
+    SessionAddendum: SESSION_PAGE,
+    Appointment: Link("scheduling:appointment", "id", "scheduling.view_appointment"),
+}
+
+
+def _ever(model: type[models.Model], **lookups) -> models.QuerySet:
+    """Ids of `model` rows whose recorded history ever matched the lookups, deleted rows included."""
+    return model.pgh_event_model.objects.filter(**lookups).values("pgh_obj_id")
+
+
+def patient_scopes(patient_pk: int) -> dict[type[models.Model], Q]:
+    """For each tracked model, which of its events concern this patient."""
+    intakes = _ever(Intake, patient_id=patient_pk)
+    assessments = _ever(Assessment, patient_id=patient_pk)
+    courses = _ever(TreatmentCourse, patient_id=patient_pk)
+    sessions = _ever(InjectionSession, course_id__in=courses)
+    return {
+        Patient: Q(pgh_obj_id=patient_pk),
+        Intake: Q(patient_id=patient_pk),
+        IntakeCondition: Q(intake_id__in=intakes),
+        Medication: Q(intake_id__in=intakes),
+        PatientConsent: Q(patient_id=patient_pk),
+        Assessment: Q(patient_id=patient_pk),
+        PainArea: Q(assessment_id__in=assessments),
+        FunctionalActivity: Q(assessment_id__in=assessments),
+        AnalgesicUse: Q(assessment_id__in=assessments),
+        ContributingNerve: Q(assessment_id__in=assessments),
+        TreatmentCourse: Q(patient_id=patient_pk),
+        InjectionSession: Q(course_id__in=courses),
+        InjectionSite: Q(session_id__in=sessions),
+        AdverseEvent: Q(session_id__in=sessions),
+        SessionAddendum: Q(session_id__in=sessions),
+        Appointment: Q(patient_id=patient_pk),
+        Document: Q(patient_id=patient_pk),
+    }
+
+
+def _snapshot_fields(model: type[models.Model]) -> list[models.Field]:
+    return list(model._meta.concrete_fields)
+
+
+def _snapshot(model: type[models.Model]) -> JSONObject:
+    """The recorded row as JSON, keyed by attname (patient_id, not patient)."""
+    return JSONObject(**{f.attname: F(f.attname) for f in _snapshot_fields(model)})
+
+
+def _keys(model: type[models.Model], scope: Q) -> models.QuerySet:
+    """Just enough of each event to count, order and page them (baseline snapshots are not events)."""
+    return (
+        model.pgh_event_model.objects.filter(scope, pgh_label__in=WRITE_LABELS)
+        .annotate(record_type=Value(model._meta.label, output_field=CharField()))
+        .values("record_type", "pgh_id", "pgh_created_at")
+    )
+
+
+def _details(model: type[models.Model], event_ids: Iterable[int]) -> models.QuerySet:
+    """The chosen events in full: the row as recorded, the same row's previous record, the context."""
+    event_model = model.pgh_event_model
+    previous = (
+        event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
+        .order_by("-pgh_id")
+        .values(snapshot=_snapshot(model))[:1]
+    )
+    return (
+        event_model.objects.filter(pgh_id__in=list(event_ids))
+        .annotate(
+            record_type=Value(model._meta.label, output_field=CharField()),
+            snapshot=_snapshot(model),
+            previous=Subquery(previous, output_field=JSONField()),
+            context=F("pgh_context__metadata"),
+        )
+        .values("record_type", "pgh_id", "pgh_label", "pgh_obj_id", "snapshot", "previous", "context")
+    )
+
+
+def _union(querysets: list[models.QuerySet]) -> models.QuerySet:
+    first, *rest = querysets
+    return first.union(*rest, all=True) if rest else first
+
+
+class _Timeline:
+    """What Paginator needs: a count, and a slice that becomes the page's entries. The count and the
+    page's keys come from lean queries; only the page's events are read in full."""
+
+    def __init__(self, scopes: dict[type[models.Model], Q], describe: Callable[[list[dict]], list]):
+        # Events of one transaction share its time; within a table the id keeps them in order.
+        self.keys = _union([_keys(model, scope) for model, scope in scopes.items()]).order_by(
+            "-pgh_created_at", "-pgh_id", "record_type"
+        )
+        self.describe = describe
+
+    def count(self) -> int:
+        return self.keys.count()
+
+    def __getitem__(self, window: slice) -> list:
+        page_keys = list(self.keys[window])
+        ids_by_type: dict[str, list[int]] = {}
+        for key in page_keys:
+            ids_by_type.setdefault(key["record_type"], []).append(key["pgh_id"])
+        if not ids_by_type:
+            return []
+        rows = _union([_details(apps.get_model(label), ids) for label, ids in ids_by_type.items()])
+        by_key = {(row["record_type"], row["pgh_id"]): row for row in rows}
+        ordered = [by_key[key["record_type"], key["pgh_id"]] | key for key in page_keys]
+        return self.describe(ordered)
+
+
+@dataclass
+class Change:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass
+class Entry:
+    """One line of the History tab."""
+
+    when: datetime
+    action: str
+    who: str
+    via: str
+    record: str
+    url: str = ""
+    changes: list[Change] = field(default_factory=list)
+    values: list[tuple[str, str]] = field(default_factory=list)
+    earlier_unknown: bool = False
+
+
+def history_page(patient: Patient, user: User, page_number) -> Page:
+    """A page of the patient's history, newest first, described for `user` (links only to pages they may open)."""
+    timeline = _Timeline(patient_scopes(patient.pk), lambda rows: _describe(rows, patient, user))
+    return Paginator(timeline, EVENTS_PER_PAGE).get_page(page_number)
+
+
+def _describe(rows: list[dict], patient: Patient, user: User) -> list[Entry]:
+    names = _reference_names(rows)
+    return [_entry(row, patient, user, names) for row in rows]
+
+
+def _shown_fields(model: type[models.Model]) -> list[models.Field]:
+    # auto_now timestamps change on every save: the event's own time says when.
+    return [f for f in _snapshot_fields(model) if not getattr(f, "auto_now", False)]
+
+
+def _entry(row: dict, patient: Patient, user: User, names: dict) -> Entry:
+    model = apps.get_model(row["record_type"])
+    snapshot, previous = row["snapshot"], row["previous"]
+    who, via = _actor(row["context"], names)
+    entry = Entry(
+        when=row["pgh_created_at"],
+        action=row["pgh_label"],
+        who=who,
+        via=via,
+        record=f"{capfirst(model._meta.verbose_name)} #{row['pgh_obj_id']}",
+        url=_link(model, row, patient, user),
+    )
+    fields = _shown_fields(model)
+    if row["pgh_label"] == "update" and previous is not None:
+        entry.changes = [
+            Change(_label(f), _shown(f, previous.get(f.attname), names), _shown(f, snapshot.get(f.attname), names))
+            for f in fields
+            if previous.get(f.attname) != snapshot.get(f.attname)
+        ]
+    else:
+        # An insert or delete shows the row as it was; so does an update with no earlier record to compare.
+        entry.earlier_unknown = row["pgh_label"] == "update"
+        entry.values = [
+            (_label(f), _shown(f, snapshot.get(f.attname), names))
+            for f in fields
+            if not f.primary_key and snapshot.get(f.attname) not in (None, "")
+        ]
+    return entry
+
+
+def _actor(context: dict | None, names: dict) -> tuple[str, str]:
+    """Who made the change, and through what (a page's path, a task)."""
+    if not context:
+        # No application context: raw SQL from outside the app (psql, a migration).
+        return "database", ""
+    if context.get("task"):
+        return "system", f"task {context['task']}"
+    if context.get("command"):
+        return "system", f"command {context['command']}"
+    user_id = context.get("user")
+    who = names.get((User, user_id), f"user #{user_id}") if user_id is not None else "not signed in"
+    return who, context.get("url", "")
+
+
+def _link(model: type[models.Model], row: dict, patient: Patient, user: User) -> str:
+    link = LINKS.get(model)
+    if link is None or not user.has_perm(link.permission):
+        return ""
+    if link.pk_from is None:
+        return reverse(link.url_name, args=[patient.pk])
+    if link.pk_from == "id" and row["pgh_label"] == "delete":
+        return ""  # the record itself is gone
+    pk = row["snapshot"].get(link.pk_from)
+    return reverse(link.url_name, args=[pk]) if pk is not None else ""
+
+
+def _label(model_field: models.Field) -> str:
+    return capfirst(model_field.verbose_name)
+
+
+def _shown(model_field: models.Field, value, names: dict) -> str:
+    """A recorded value as staff read it: choice labels, yes/no, local dates, named references."""
+    if value is None or value == "":
+        return NO_VALUE
+    if model_field.is_relation:
+        return str(names.get((model_field.related_model, value), f"#{value}"))
+    if model_field.choices:
+        return str(dict(model_field.flatchoices).get(value, value))
+    if isinstance(model_field, models.BooleanField):
+        return "yes" if value else "no"
+    if isinstance(model_field, models.DateTimeField):
+        moment = parse_datetime(value)
+        return date_format(timezone.localtime(moment), "d/m/Y H:i") if moment else str(value)
+    if isinstance(model_field, models.DateField):
+        day = parse_date(value)
+        return date_format(day, "d/m/Y") if day else str(value)
+    return str(value)
+
+
+def _reference_names(rows: list[dict]) -> dict:
+    """(model, pk) -> name for the users and reference rows the page mentions, in one query."""
+    wanted: dict[type[models.Model], set] = {model: set() for model in NAMED_BY}
+    for row in rows:
+        if row["context"] and row["context"].get("user") is not None:
+            wanted[User].add(row["context"]["user"])
+        for f in _snapshot_fields(apps.get_model(row["record_type"])):
+            if f.is_relation and f.related_model in wanted:
+                for snapshot in (row["snapshot"], row["previous"] or {}):
+                    if snapshot.get(f.attname) is not None:
+                        wanted[f.related_model].add(snapshot[f.attname])
+    lookups = [_names_of(model, pks) for model, pks in wanted.items() if pks]
+    if not lookups:
+        return {}
+    kinds = {model._meta.label: model for model in NAMED_BY}
+    return {(kinds[kind], pk): name for kind, pk, name in _union(lookups)}
+
+
+def _names_of(model: type[models.Model], pks: set) -> models.QuerySet:
+    name = Cast(NAMED_BY[model], output_field=CharField())
+    if model is ConsentText:
+        name = Concat(Value("version "), name)
+    return (
+        model.objects.filter(pk__in=pks)
+        .annotate(reference_kind=Value(model._meta.label, output_field=CharField()), reference_name=name)
+        .values_list("reference_kind", "pk", "reference_name")
+    )

@@ -1,0 +1,114 @@
+"""Making a backup: a timestamped private folder holding db.dump, documents.tar.gz and manifest.json."""
+
+import shutil
+import tarfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from pit_portal.backups.manifest import (
+    DATABASE_DUMP,
+    DOCUMENTS_ARCHIVE,
+    FOLDER_MODE,
+    FORMAT,
+    file_digest,
+    private_file,
+    write_manifest,
+)
+from pit_portal.backups.postgres import Database, find_tool, run_tool, server_major
+
+# A document being written is stored under this suffix and renamed when complete (documents.storage).
+UNFINISHED_SUFFIX = ".partial"
+
+
+@dataclass(frozen=True)
+class Backup:
+    folder: Path
+    manifest: dict
+
+
+def table_row_counts(connection: psycopg.Connection) -> dict[str, int]:
+    """Rows in every table of the schema Django uses."""
+    tables = connection.execute(
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
+    ).fetchall()
+    count = sql.SQL("SELECT count(*) FROM {}")
+    return {name: connection.execute(count.format(sql.Identifier(name))).fetchone()[0] for (name,) in tables}
+
+
+def migration_state(connection: psycopg.Connection) -> dict[str, dict]:
+    """Per app: how many migrations were applied and the latest one, to compare with the code restoring it."""
+    if connection.execute("SELECT to_regclass('django_migrations')").fetchone()[0] is None:
+        return {}
+    rows = connection.execute("SELECT app, count(*), max(name) FROM django_migrations GROUP BY app ORDER BY app")
+    return {app: {"applied": applied, "latest": latest} for app, applied, latest in rows}
+
+
+def new_backup_folder(root: Path, now: datetime) -> Path:
+    root.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    for attempt in range(100):
+        folder = root / (stamp if attempt == 0 else f"{stamp}-{attempt}")
+        try:
+            folder.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:
+            continue
+        folder.chmod(FOLDER_MODE)  # mkdir's mode is narrowed by the umask, never widened; make it exact
+        return folder
+    raise FileExistsError(f"Too many backups named {stamp} in {root}.")
+
+
+def dump_database(database: Database, target: Path) -> dict:
+    """pg_dump in the custom format, from one snapshot that the row counts and migration state are read in too,
+    so the manifest describes exactly what the dump holds even while the portal is in use."""
+    with database.connect() as connection:
+        connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+        connection.read_only = True
+        snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
+        server = connection.execute("SHOW server_version").fetchone()[0]
+        major = server_major(connection)
+        pg_dump = find_tool("pg_dump", major)
+        facts = {"row_counts": table_row_counts(connection), "migrations": migration_state(connection)}
+        command = [str(pg_dump.path), "--format=custom", f"--snapshot={snapshot}", "--dbname", database.conninfo]
+        with private_file(target) as stream:
+            run_tool(command, database, stdout=stream, what="pg_dump")
+        connection.rollback()
+    return {
+        **facts,
+        "database": {"name": database.name, "server_version": server, "server_major": major},
+        "pg_dump": {"path": str(pg_dump.path), "major": pg_dump.major},
+    }
+
+
+def archive_documents(root: Path, target: Path) -> int:
+    """The document store as a gzipped tar, paths relative to its root. Returns how many files it holds."""
+    stored = root.rglob("*") if root.is_dir() else []
+    files = sorted(path for path in stored if path.is_file() and not path.name.endswith(UNFINISHED_SUFFIX))
+    with private_file(target) as stream, tarfile.open(fileobj=stream, mode="w:gz") as archive:
+        for path in files:
+            archive.add(path, arcname=str(path.relative_to(root)), recursive=False)
+    return len(files)
+
+
+def make_backup(*, database: Database, documents_root: Path, backup_root: Path, now: datetime) -> Backup:
+    folder = new_backup_folder(backup_root, now)
+    try:
+        # The database first: a document stored after its snapshot is extra in the archive, never missing from it.
+        database_facts = dump_database(database, folder / DATABASE_DUMP)
+        document_count = archive_documents(documents_root, folder / DOCUMENTS_ARCHIVE)
+        manifest = {
+            "format": FORMAT,
+            "created_at": now.astimezone(UTC).isoformat(),
+            **database_facts,
+            "documents": {"files": document_count},
+            "files": {name: file_digest(folder / name) for name in (DATABASE_DUMP, DOCUMENTS_ARCHIVE)},
+        }
+        write_manifest(folder, manifest)
+    except BaseException:
+        # A half-written backup is of no use and still holds patient data.
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return Backup(folder, manifest)

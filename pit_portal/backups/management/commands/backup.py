@@ -1,0 +1,45 @@
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connections
+from django.utils import timezone
+
+from pit_portal.backups.create import make_backup
+from pit_portal.backups.postgres import BackupError, Database
+
+
+def documents_location() -> Path:
+    if not isinstance(default_storage, FileSystemStorage):
+        raise CommandError(
+            "Documents are not on the file system (DOCUMENTS_STORAGE_BACKEND): back the bucket up with its own "
+            "versioning or replication, and the database with pg_dump."
+        )
+    return Path(default_storage.location)
+
+
+class Command(BaseCommand):
+    help = "Back up the database (pg_dump) and the document store into a new private folder under BACKUP_DIR."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--output-dir", type=Path, help="where to put the backup folder (default: BACKUP_DIR)")
+
+    def handle(self, *args, output_dir: Path | None, **options) -> None:
+        try:
+            backup = make_backup(
+                database=Database.from_django(connections["default"].settings_dict),
+                documents_root=documents_location(),
+                backup_root=output_dir or Path(settings.BACKUP_DIR),
+                now=timezone.now(),
+            )
+        except BackupError as error:
+            raise CommandError(str(error)) from None
+        manifest = backup.manifest
+        counts = manifest["row_counts"]
+        self.stdout.write(
+            f"Database {manifest['database']['name']!r} (PostgreSQL {manifest['database']['server_major']}, "
+            f"pg_dump {manifest['pg_dump']['major']}): {len(counts)} tables, {sum(counts.values())} rows."
+        )
+        self.stdout.write(f"Documents: {manifest['documents']['files']} files.")
+        self.stdout.write(self.style.SUCCESS(f"Backup written to {backup.folder}"))

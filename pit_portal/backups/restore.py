@@ -1,0 +1,124 @@
+"""Restoring a backup: check it, load the database, unpack the documents, then check what arrived."""
+
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from audit.models import GENESIS_HASH, AuditEvent
+from audit.services import CHECK_SQL
+from documents.models import Document
+from pit_portal.backups.create import table_row_counts
+from pit_portal.backups.manifest import DATABASE_DUMP, DOCUMENTS_ARCHIVE, file_digest, read_manifest, verify_files
+from pit_portal.backups.postgres import BackupError, Database, find_tool, run_tool, server_major
+
+
+@dataclass
+class RestoreReport:
+    manifest: dict
+    tables: int = 0
+    rows: int = 0
+    documents: int = 0
+    audit_events: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def existing_tables(connection: psycopg.Connection) -> int:
+    return connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0]
+
+
+def load_database(dump: Path, target: Database, *, source_major: int, dump_major: int, replace: bool) -> None:
+    """pg_restore in one transaction: on any error nothing is left half-restored. The triggers (append-only audit
+    trail, locked signed notes, change history) are in the dump's post-data section, so they are created after
+    the rows are loaded and do not fire on them."""
+    with target.connect(autocommit=True) as connection:
+        major = server_major(connection)
+    if major < source_major:
+        # PostgreSQL does not go back a version: the dump may use what the older server lacks.
+        raise BackupError(
+            f"The backup was taken from PostgreSQL {source_major}; {target.name!r} runs PostgreSQL {major}. "
+            f"Restore into a server of version {source_major} or later."
+        )
+    pg_restore = find_tool("pg_restore", max(major, dump_major))
+    command = [str(pg_restore.path), "--no-owner", "--exit-on-error", "--single-transaction"]
+    if replace:
+        command += ["--clean", "--if-exists"]
+    command += ["--dbname", target.conninfo, str(dump)]
+    run_tool(command, target, what="pg_restore")
+
+
+def unpack_documents(archive: Path, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:gz") as documents:
+        # The "data" filter refuses absolute paths, ".." and links out of the folder, and device files.
+        documents.extractall(root, filter="data")
+
+
+def row_count_problems(connection: psycopg.Connection, expected: dict[str, int]) -> tuple[int, int, list[str]]:
+    found = table_row_counts(connection)
+    problems = [
+        f"table {table}: {rows} rows in the backup, {found.get(table, 'no table')} restored"
+        for table, rows in sorted(expected.items())
+        if found.get(table) != rows
+    ]
+    return len(expected), sum(expected.values()), problems
+
+
+def document_problems(connection: psycopg.Connection, root: Path) -> tuple[int, list[str]]:
+    """Each stored document's file is there and its SHA-256 is the one its row recorded when it was made."""
+    rows = connection.execute(
+        f"SELECT id, file_name, sha256 FROM {Document._meta.db_table} WHERE file_name <> '' ORDER BY id"  # noqa: S608
+    ).fetchall()
+    problems = []
+    for document_id, file_name, sha256 in rows:
+        path = root / file_name
+        if not path.is_file():
+            problems.append(f"document {document_id}: its file is missing")
+        elif file_digest(path)["sha256"] != sha256:
+            problems.append(f"document {document_id}: its file does not match its recorded checksum")
+    return len(rows), problems
+
+
+def audit_chain_problems(connection: psycopg.Connection) -> tuple[int, list[str]]:
+    """The same walk as `manage.py audit_verify`, on the restored database."""
+    if connection.execute("SELECT to_regclass(%s)", [AuditEvent._meta.db_table]).fetchone()[0] is None:
+        return 0, []
+    events = 0
+    # A server-side cursor (it lives in a transaction): a long trail is streamed, never held in memory.
+    with connection.transaction(), connection.cursor(name="audit_chain_check") as cursor:
+        cursor.itersize = 5000
+        cursor.execute(CHECK_SQL)
+        for event_id, prev_hash, stored_hash, expected_hash, previous_hash in cursor:
+            events += 1
+            if prev_hash != (previous_hash or GENESIS_HASH) or stored_hash != expected_hash:
+                return events, [f"the audit trail's hash chain is broken at event {event_id}"]
+    return events, []
+
+
+def restore_backup(folder: Path, target: Database, documents_root: Path, *, force: bool) -> RestoreReport:
+    manifest = read_manifest(folder)
+    verify_files(folder, manifest)
+    with target.connect(autocommit=True) as connection:
+        tables = existing_tables(connection)
+    if tables and not force:
+        raise BackupError(
+            f"Database {target.name!r} already has {tables} tables. Restore into an empty database, "
+            "or pass --force to replace what the backup contains."
+        )
+    load_database(
+        folder / DATABASE_DUMP,
+        target,
+        source_major=manifest["database"]["server_major"],
+        dump_major=manifest["pg_dump"]["major"],
+        replace=bool(tables),
+    )
+    unpack_documents(folder / DOCUMENTS_ARCHIVE, documents_root)
+
+    report = RestoreReport(manifest)
+    with target.connect(autocommit=True) as connection:
+        report.tables, report.rows, count_problems = row_count_problems(connection, manifest["row_counts"])
+        report.documents, file_problems = document_problems(connection, documents_root)
+        report.audit_events, chain_problems = audit_chain_problems(connection)
+    report.problems = count_problems + file_problems + chain_problems
+    return report
