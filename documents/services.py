@@ -10,7 +10,7 @@ from functools import partial
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from documents import context
@@ -40,21 +40,33 @@ def enqueue_on_commit(document: Document) -> None:
     transaction.on_commit(partial(_enqueue, document.pk))
 
 
-@transaction.atomic
+# No savepoint of its own: the callers' transaction (signing, an addendum) is all or nothing anyway.
+@transaction.atomic(savepoint=False)
 def documents_request(*, session: InjectionSession) -> list[Document]:
     """A new pending version of each document kind for a signed session; older versions are superseded."""
     # Lock the session row so two addenda at once cannot both claim the same version number.
-    InjectionSession.objects.select_for_update().get(pk=session.pk)
+    versions = Document.objects.filter(session_id=OuterRef("pk")).order_by("-version").values("version")[:1]
+    locked = InjectionSession.objects.select_for_update(of=("self",)).annotate(last_version=Subquery(versions))
+    last = locked.values_list("last_version", flat=True).get(pk=session.pk) or 0
     now = timezone.now()
-    current = Document.objects.filter(session_id=session.pk, superseded_at__isnull=True)
-    current.update(superseded_at=now)
-    last = Document.objects.filter(session_id=session.pk).aggregate(last=Max("version"))["last"] or 0
-    documents = [
-        Document.objects.create(
-            patient_id=session.course.patient_id, session_id=session.pk, kind=kind, version=last + 1, enqueued_at=now
-        )
+    if last:
+        Document.objects.filter(session_id=session.pk, superseded_at__isnull=True).update(superseded_at=now)
+    return _create_versions(session, last + 1, now)
+
+
+def documents_request_first(*, session: InjectionSession) -> list[Document]:
+    """Version 1 of each document kind for a session being signed, in the signing transaction (which holds
+    the session's row lock). Documents are made only for signed notes, and a note is signed once, so there
+    is nothing to supersede and no version to count."""
+    return _create_versions(session, 1, timezone.now())
+
+
+def _create_versions(session: InjectionSession, version: int, now) -> list[Document]:
+    documents = Document.objects.bulk_create(
+        Document(patient_id=session.course.patient_id, session_id=session.pk, kind=kind, version=version,
+                 enqueued_at=now)
         for kind in DocumentKind.values
-    ]
+    )  # fmt: skip
     for document in documents:
         enqueue_on_commit(document)
     return documents

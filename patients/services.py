@@ -8,7 +8,7 @@ import phonenumbers
 from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet, Subquery
 from django.db.models.functions import Greatest
 from django.db.models.lookups import PatternLookup
 from django.utils import timezone
@@ -91,23 +91,26 @@ class ILikeContains(PatternLookup):
         return f"ILIKE {rhs}"
 
 
-def _near(field: str, word: str) -> Q:
-    """The word is in, or is a near spelling of, this name: all three answered by the name's trigram index."""
-    return (
-        Q(**{f"{field}__trigram_similar": word})
-        | Q(**{f"{field}__trigram_word_similar": word})
-        | Q(ILikeContains(F(field), word))
-    )
+def _near(field: str, word: str) -> list[Q]:
+    """The word is in, or is a near spelling of, this name: each answered by the name's trigram index."""
+    return [
+        Q(**{f"{field}__trigram_similar": word}),
+        Q(**{f"{field}__trigram_word_similar": word}),
+        Q(ILikeContains(F(field), word)),
+    ]
 
 
 def _ids_named(word: str) -> QuerySet:
     """Ids of patients with the word in, or near, one of their names.
 
-    One SELECT per name, joined by UNION, so each is an index scan on that name's trigram index. With the
-    names ORed in one WHERE, PostgreSQL read every patient instead: it prices a trigram comparison like an
-    equality, so on tens of thousands of rows a sequential scan looked cheaper than nine index scans.
+    One SELECT per name and kind of match, joined by UNION, so each is a single index scan of that name's
+    trigram index. With the conditions ORed in one WHERE, PostgreSQL read every patient instead: it prices a
+    trigram comparison like an equality, so beside a few index scans (more for a long word, which has more
+    trigrams) a sequential scan of tens of thousands of rows looked cheaper, and took 50 to 130 ms.
     """
-    selects = [Patient.objects.filter(_near(field, word)).order_by().values("pk") for field in NAME_FIELDS]
+    selects = [
+        Patient.objects.filter(match).order_by().values("pk") for field in NAME_FIELDS for match in _near(field, word)
+    ]
     return selects[0].union(*selects[1:])
 
 
@@ -117,12 +120,21 @@ def current_consent_text_id() -> Subquery:
     return Subquery(ConsentText.objects.filter(published_at__isnull=False).order_by("-version").values("pk")[:1])
 
 
-def with_consent_status(patients: QuerySet[Patient]) -> QuerySet[Patient]:
-    """Annotate `has_valid_consent` in the same query, so lists stay one query."""
-    valid = PatientConsent.objects.filter(
-        patient=OuterRef("pk"), consent_text=current_consent_text_id(), withdrawn_at__isnull=True
+def mark_consent_status(patients: list[Patient]) -> list[Patient]:
+    """Set `has_valid_consent` on each of a page of patients, in one query.
+
+    Not an EXISTS column of the search itself: there PostgreSQL worked it out by reading every valid consent
+    in the clinic (a hashed subplan, as it must rank all the matches before taking a page), some 10 ms at
+    100,000 patients; here it looks up the 25 shown.
+    """
+    consented = set(
+        PatientConsent.objects.filter(
+            patient__in=patients, consent_text=current_consent_text_id(), withdrawn_at__isnull=True
+        ).values_list("patient_id", flat=True)
     )
-    return patients.annotate(has_valid_consent=Exists(valid))
+    for patient in patients:
+        patient.has_valid_consent = patient.pk in consented
+    return patients
 
 
 def patient_search(query: str) -> QuerySet[Patient]:
@@ -148,12 +160,10 @@ def patient_search(query: str) -> QuerySet[Patient]:
 
 
 def valid_consent(patient: Patient, current: ConsentText | None = None) -> PatientConsent | None:
-    """The patient's consent to the current consent text (pass it if already loaded), if given."""
-    current = current or ConsentText.objects.current()
-    if current is None:
-        return None
+    """The patient's consent to the current consent text (pass it if already loaded), if given: one query."""
+    consent_text = current or current_consent_text_id()
     return (
-        patient.consents.filter(consent_text=current, withdrawn_at__isnull=True)
+        patient.consents.filter(consent_text=consent_text, withdrawn_at__isnull=True)
         .select_related("consent_text", "witnessed_by")
         .first()
     )

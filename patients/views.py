@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
+from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.vary import vary_on_headers
@@ -18,7 +19,8 @@ from patients.forms import (
     PatientSearchForm,
     RegisterPatientForm,
 )
-from patients.models import ConsentText
+from patients.models import Condition, ConsentText, Intake, Medication, Patient
+from pit_portal.json_rows import as_instances, json_rows
 from treatments.sections import clinical_sections
 
 PATIENTS_PER_PAGE = 25
@@ -31,8 +33,10 @@ PATIENTS_PER_PAGE = 25
 def patient_list(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    patients = services.with_consent_status(services.patient_search(query)).select_related("intake")
-    page = Paginator(patients, PATIENTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(services.patient_search(query).select_related("intake"), PATIENTS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = services.mark_consent_status(list(page.object_list))
     context = {"form": form, "query": query, "page": page}
     if request.headers.get("HX-Target") == "patient-results":
         return render(request, "patients/_patient_results.html", context)
@@ -53,18 +57,37 @@ def patient_register(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/patient_register.html", {"form": form, "duplicates": duplicates})
 
 
+def _patient_page_record() -> QuerySet[Patient]:
+    """The patient with what the page shows of their intake (conditions, medications), their valid consent
+    (with its witness) and the current consent text's version, all in the record's own query."""
+    conditions = Intake.conditions.through.objects.filter(intake=OuterRef("intake")).order_by(
+        *(f"condition__{field}" for field in Condition._meta.ordering)
+    )
+    condition_fields = {"id": "condition_id", "code": "condition__code", "name": "condition__name"}
+    medications = Medication.objects.filter(intake=OuterRef("intake")).order_by(*Medication._meta.ordering)
+    current = ConsentText.objects.filter(published_at__isnull=False).order_by("-version")
+    # At most one row: a patient has one unwithdrawn consent per consent text (consent_once_per_text_version).
+    valid = Q(consents__consent_text=services.current_consent_text_id(), consents__withdrawn_at__isnull=True)
+    return Patient.objects.annotate(
+        condition_rows=json_rows(conditions, condition_fields),
+        medication_rows=json_rows(medications, ["id", "drug", "dose", "doses_per_week", "is_analgesic"]),
+        current_consent_version=Subquery(current.values("version")[:1]),
+        valid_consent=FilteredRelation("consents", condition=valid),
+    ).select_related("valid_consent__witnessed_by")
+
+
 @permission_required("patients.view_patient")
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = get_patient_for(request.user, pk)
+    patient = get_patient_for(request.user, pk, _patient_page_record())
     record_page_view(request, Action.PATIENT_VIEWED, patient=patient)
-    current_consent_text = ConsentText.objects.current()
     context = {
         "patient": patient,
         "intake": patient.intake,
-        "conditions": patient.intake.conditions.all(),
-        "medications": patient.intake.medications.all(),
-        "consent": services.valid_consent(patient, current_consent_text),
-        "current_consent_text": current_consent_text,
+        "conditions": as_instances(Condition, patient.condition_rows),
+        "medications": as_instances(Medication, patient.medication_rows),
+        # A patient without one has no valid_consent attribute at all (the join found no row).
+        "consent": getattr(patient, "valid_consent", None),
+        "current_consent_version": patient.current_consent_version,
         **clinical_sections(request.user, patient),
     }
     return render(request, "patients/patient_detail.html", context)

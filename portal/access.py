@@ -32,7 +32,10 @@ def own_patient(user: User) -> Patient | None:
     """The patient record linked to this sign-in, if any."""
     if not is_portal_user(user):
         return None
-    return Patient.objects.filter(user=user).first()
+    patient = Patient.objects.filter(user=user).first()
+    if patient is not None:
+        patient.user = user  # also fills user.patient, which the documents' visibility rule reads
+    return patient
 
 
 def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

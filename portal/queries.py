@@ -50,6 +50,10 @@ def portal_documents(user: User, patient: Patient) -> QuerySet[Document]:
     return (
         documents_visible_to(user)
         .filter(patient=patient, kind__in=PORTAL_DOCUMENT_KINDS)
+        # The patient is the page's own: not joined again for every document (with their record's three
+        # phone numbers parsed each time).
+        .select_related(None)
+        .select_related("session")
         .order_by("-session__performed_at", "kind", "-version")
     )
 

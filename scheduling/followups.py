@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
-from scheduling.models import Appointment, AppointmentStatus, AppointmentType
+from scheduling.models import Appointment, AppointmentStatus, AppointmentType, overlapping
 from scheduling.services import (
     SEARCH_DAYS,
     SLOT_STEP,
@@ -151,8 +151,8 @@ def slot_problem(*, clinician: User, appointment_type: AppointmentType, starts_a
     ends_at = starts_at + timedelta(minutes=appointment_type.duration_minutes)
     if not within_working_hours(clinician, starts_at, ends_at):
         return "outside the clinician's working hours"
-    overlapping = Appointment.objects.filter(clinician=clinician, starts_at__lt=ends_at, ends_at__gt=starts_at)
-    if overlapping.exclude(status=AppointmentStatus.CANCELLED).exists():
+    taken = Appointment.objects.filter(overlapping(starts_at, ends_at), clinician=clinician)
+    if taken.exclude(status=AppointmentStatus.CANCELLED).exists():
         return "already taken"
     return ""
 

@@ -3,10 +3,10 @@ from datetime import timedelta
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from assessments.models import Nerve
-from assessments.models import nerve_choices as assessment_nerve_choices
+from assessments.models import Nerve, Region
 from patients.forms import DateInput
 from patients.models import Condition
 from treatments.models import (
@@ -211,17 +211,49 @@ class SessionForm(forms.ModelForm):
             )
 
 
+def active_nerves() -> list[Nerve]:
+    """The nerves a site may name, read once and shared by every row of the site formset."""
+    return list(Nerve.objects.filter(active=True))
+
+
+def grouped_nerve_choices(nerves: list[Nerve]) -> list:
+    """One optgroup per body region, as the assessment forms show them."""
+    grouped: dict[str, list] = {}
+    for nerve in nerves:
+        grouped.setdefault(Region(nerve.region).label, []).append((nerve.pk, nerve.name))
+    return [("", "---------"), *grouped.items()]
+
+
+class LoadedNerveField(forms.ModelChoiceField):
+    """Chooses from nerves already read for the page: the posted id is looked up in that list rather than
+    with a query per row (ModelChoiceField's way), and the site's nerve is the loaded object."""
+
+    def __init__(self, nerves: list[Nerve], **kwargs):
+        super().__init__(queryset=Nerve.objects.filter(active=True), **kwargs)
+        self.loaded = {str(nerve.pk): nerve for nerve in nerves}
+        self.choices = grouped_nerve_choices(nerves)
+
+    def to_python(self, value):
+        if value in self.empty_values:
+            return None
+        nerve = self.loaded.get(str(value))
+        if nerve is None:
+            raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return nerve
+
+
 class SiteForm(forms.ModelForm):
     class Meta:
         model = InjectionSite
         fields = ["nerve", "side", "points", "volume_per_point_ml"]
         labels = {"volume_per_point_ml": "mL per point"}  # not "ML": Django capitalises verbose names
 
-    def __init__(self, *args, nerve_choices: list | None = None, **kwargs):
+    def __init__(self, *args, nerves: list[Nerve] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["nerve"].queryset = Nerve.objects.filter(active=True)
-        # Shared by every row of the formset, so the page queries the nerve list once.
-        self.fields["nerve"].choices = nerve_choices if nerve_choices is not None else assessment_nerve_choices()
+        model_field = self.fields["nerve"]
+        self.fields["nerve"] = LoadedNerveField(
+            nerves if nerves is not None else active_nerves(), label=model_field.label, required=model_field.required
+        )
         self.fields["nerve"].error_messages["required"] = "Choose the nerve injected."
         self.fields["points"].widget.attrs.update(min=1, max=MAX_POINTS_PER_SITE, **{"data-site-points": ""})
         self.fields["volume_per_point_ml"].widget.attrs.update(

@@ -7,6 +7,7 @@ from django.db.models import Q
 from assessments.models import score_in_range
 from patients.models import Condition, Patient, PatientConsent
 from pit_portal.history import track_changes
+from pit_portal.validation import FewerValidationQueries
 
 MAX_SESSIONS_PER_COURSE = 20
 MAX_INTERVAL_DAYS = 90
@@ -24,7 +25,7 @@ class CourseStatus(models.TextChoices):
 
 
 @track_changes()
-class TreatmentCourse(models.Model):
+class TreatmentCourse(FewerValidationQueries, models.Model):
     """A planned series of PIT sessions for one condition, e.g. 6 sessions a week apart."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
@@ -96,7 +97,7 @@ class SiteSide(models.TextChoices):
 
 
 @track_changes()
-class InjectionSession(models.Model):
+class InjectionSession(FewerValidationQueries, models.Model):
     """One PIT session note: drafted, then signed, after which the database refuses any change."""
 
     course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
@@ -191,7 +192,7 @@ class InjectionSession(models.Model):
 
 
 @track_changes()
-class InjectionSite(models.Model):
+class InjectionSite(FewerValidationQueries, models.Model):
     session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="sites")
     nerve = models.ForeignKey("assessments.Nerve", on_delete=models.PROTECT, related_name="+")
     side = models.CharField(max_length=10, choices=SiteSide.choices)
@@ -234,7 +235,7 @@ class Severity(models.TextChoices):
 
 
 @track_changes()
-class AdverseEvent(models.Model):
+class AdverseEvent(FewerValidationQueries, models.Model):
     session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="adverse_events")
     kind = models.CharField(max_length=12, choices=AdverseEventKind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
@@ -248,7 +249,7 @@ class AdverseEvent(models.Model):
 
 
 @track_changes()
-class SessionAddendum(models.Model):
+class SessionAddendum(FewerValidationQueries, models.Model):
     """A correction or later note under a signed session; the original stays as it was signed."""
 
     session = models.ForeignKey(InjectionSession, on_delete=models.PROTECT, related_name="addenda")

@@ -1,10 +1,11 @@
 """The clinical and scheduling parts of the patient page, trimmed to what the user's role may see."""
 
-from django.db.models import Prefetch
+from django.db.models import OuterRef, Prefetch
 
 from accounts.models import User
-from assessments.models import Assessment
+from assessments.models import Assessment, PainArea
 from patients.models import Patient
+from pit_portal.json_rows import as_instances, json_rows
 from scheduling.queries import appointments_for_patient
 from treatments.models import InjectionSession
 
@@ -28,11 +29,16 @@ def clinical_sections(user: User, patient: Patient) -> dict:
             patient.courses.select_related("condition").prefetch_related(Prefetch("sessions", queryset=sessions))
         )
     if user.has_perm("assessments.view_assessment"):
+        # Each assessment brings its pain areas in the same query; the page draws the latest one's.
+        areas = PainArea.objects.filter(assessment=OuterRef("pk")).order_by(*PainArea._meta.ordering)
         assessments = list(
-            Assessment.objects.filter(patient=patient).select_related("condition", "clinician").order_by("-assessed_at")
+            Assessment.objects.filter(patient=patient)
+            .select_related("condition", "clinician")
+            .annotate(pain_area_rows=json_rows(areas, ["id", "region", "intensity", "tender", "note"]))
+            .order_by("-assessed_at")
         )
         sections["assessments"] = assessments
         if assessments:
             sections["latest_assessment"] = assessments[0]
-            sections["latest_pain_areas"] = list(assessments[0].pain_areas.all())
+            sections["latest_pain_areas"] = as_instances(PainArea, assessments[0].pain_area_rows)
     return sections

@@ -7,11 +7,11 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import User
-from documents.services import documents_request
+from documents.services import documents_request, documents_request_first
 from patients.models import Intake, Patient
 from patients.services import valid_consent
 from treatments.models import (
@@ -92,14 +92,30 @@ def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> T
     return course
 
 
-def next_session_number(course: TreatmentCourse) -> int:
-    return (course.sessions.aggregate(last=Max("number"))["last"] or 0) + 1
+def _lock_course_for_numbering(course: TreatmentCourse) -> int:
+    """Lock the course row (so two new notes in it are numbered one after the other) and return the next
+    session number, in one query."""
+    last = InjectionSession.objects.filter(course=OuterRef("pk")).order_by("-number").values("number")[:1]
+    locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(last_number=Subquery(last))
+    return (locked.values_list("last_number", flat=True).get(pk=course.pk) or 0) + 1
 
 
-def new_session_for(course: TreatmentCourse, *, by: User) -> InjectionSession:
-    """An unsaved draft pre-filled from the last session of the course, for the form."""
-    last = course.sessions.order_by("-number").first()
+def _save_rows(formset) -> None:
+    """Save a formset's rows: new ones in one INSERT however many there are, changed ones one by one, and
+    the ones ticked for deletion deleted."""
+    formset.save(commit=False)
+    for row in formset.deleted_objects:
+        row.delete()
+    for row, _changed_fields in formset.changed_objects:
+        row.save()
+    if formset.new_objects:
+        formset.model.objects.bulk_create(formset.new_objects)
+
+
+def new_session_for(course: TreatmentCourse, *, by: User, prefill: bool = True) -> InjectionSession:
+    """An unsaved draft for the form, pre-filled (unless told not to) from the last session of the course."""
     session = InjectionSession(course=course, clinician=by, performed_at=timezone.now())
+    last = course.sessions.order_by("-number").first() if prefill else None
     if last is not None:
         for field in ("dextrose_percent", "diluent", "buffered", "additive", "additive_percent", "technique"):
             setattr(session, field, getattr(last, field))
@@ -116,19 +132,19 @@ def session_save_draft(*, session: InjectionSession, sites, adverse_events, by: 
         if current.is_signed:
             raise SessionAlreadySigned("This session is signed and can no longer be changed. Add an addendum.")
     else:
-        TreatmentCourse.objects.select_for_update().get(pk=session.course_id)
-        session.number = next_session_number(session.course)
+        session.number = _lock_course_for_numbering(session.course)
     consent = valid_consent(session.course.patient)
     if consent is None:
         raise ValidationError("The patient has no valid consent on file. Record consent before treating.")
     session.consent = consent
     session.clinician = session.clinician if session.clinician_id else by
-    session.full_clean()
+    # The number was just taken under the course's lock, so its uniqueness needs no query of its own.
+    session.full_clean(exclude=None if session.pk else ["number"])
     session.save()
     sites.instance = session
-    sites.save()
+    _save_rows(sites)
     adverse_events.instance = session
-    adverse_events.save()
+    _save_rows(adverse_events)
     return session
 
 
@@ -154,7 +170,11 @@ def session_content(session: InjectionSession) -> dict:
 
 
 def session_digest(session: InjectionSession) -> str:
-    canonical = json.dumps(session_content(session), sort_keys=True, default=str, separators=(",", ":"))
+    return content_digest(session_content(session))
+
+
+def content_digest(content: dict) -> str:
+    canonical = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -168,13 +188,14 @@ def session_sign(*, session: InjectionSession, by: User) -> InjectionSession:
         raise SessionAlreadySigned("This session was already signed.")
     if session.pre_nrs is None:
         raise ValidationError("Record the pain score before the injection before signing.")
-    if not session.sites.exists():
+    content = session_content(session)
+    if not content["sites"]:
         raise ValidationError("Record at least one injection site before signing.")
-    session.content_sha256 = session_digest(session)
+    session.content_sha256 = content_digest(content)
     session.signed_by = by
     session.signed_at = timezone.now()
     session.save(update_fields=["content_sha256", "signed_by", "signed_at", "updated_at"])
-    documents_request(session=session)  # pending PDFs in this transaction; their tasks are sent after commit
+    documents_request_first(session=session)  # pending PDFs in this transaction; their tasks are sent after commit
     return session
 
 

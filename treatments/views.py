@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
-from assessments.models import AssessmentKind, nerve_choices
+from assessments.models import AssessmentKind
 from audit.models import Action
 from audit.services import record_page_view
 from patients.access import get_patient_for
@@ -24,6 +24,7 @@ from treatments.forms import (
     CourseForm,
     SessionForm,
     SiteFormSet,
+    active_nerves,
 )
 from treatments.models import InjectionSession, InjectionSite
 
@@ -87,9 +88,11 @@ def _session_forms(request: HttpRequest, session: InjectionSession):
         data,
         instance=session,
         alerts=services.session_alerts(intake=intake, additive=(data or {}).get("additive", session.additive)),
-        has_valid_consent=valid_consent(session.course.patient) is not None,
+        # A note is saved only with valid consent, which the save looks up itself (in its transaction) and
+        # refuses without, as a form error: asking here too would cost each save one more query.
+        has_valid_consent=data is not None or valid_consent(session.course.patient) is not None,
     )
-    sites = SiteFormSet(data, instance=session, prefix="sites", form_kwargs={"nerve_choices": nerve_choices()})
+    sites = SiteFormSet(data, instance=session, prefix="sites", form_kwargs={"nerves": active_nerves()})
     events = AdverseEventFormSet(data, instance=session, prefix="events")
     return form, sites, events
 
@@ -125,7 +128,9 @@ def session_new(request: HttpRequest, course_pk: int) -> HttpResponse:
         return redirect("treatments:course", pk=course.pk)
     # The new note's form shows the patient's precautions and check-in answers.
     record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
-    return _edit_session(request, services.new_session_for(course, by=request.user))
+    # A posted form sets every field the previous session would pre-fill.
+    prefill = request.method != "POST"
+    return _edit_session(request, services.new_session_for(course, by=request.user, prefill=prefill))
 
 
 @permission_required("treatments.change_injectionsession")

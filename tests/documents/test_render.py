@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pypdf
 from django.utils import dateformat, timezone
+from weasyprint.layout import table as weasyprint_tables
 
 from assessments.models import PainArea
 from documents import context, render
@@ -112,3 +113,21 @@ def test_pdf_embeds_the_fonts_the_project_ships(signed, aftercare):
         str(font.get_object()["/BaseFont"]).split("+")[-1] for font in reader.pages[0]["/Resources"]["/Font"].values()
     }
     assert fonts == {"DejaVu-Sans", "DejaVu-Sans-Bold"}
+
+
+def test_pdf_tables_are_fixed_layout_so_no_cell_is_measured_before_layout(signed, aftercare, summary, monkeypatch):
+    """An auto-layout table makes WeasyPrint lay every cell's text out twice more, to find the narrowest and
+    widest it could be, before the real layout: a fifth of a render's text layout. The PDF stylesheet makes every
+    table fixed-layout, with column widths of its own, so that pass never runs."""
+    measured = []
+    auto_table_layout = weasyprint_tables.auto_table_layout
+
+    def measuring(context, wrapper, containing_block):
+        measured.append(wrapper.get_wrapped_table().element_tag)
+        return auto_table_layout(context, wrapper, containing_block)
+
+    monkeypatch.setattr(weasyprint_tables, "auto_table_layout", measuring)
+    for document in (aftercare, summary):
+        text = pdf_text(rendered(document).content)
+        assert all(name in text for name in nerve_names(signed))  # the sites table is there, laid out
+    assert measured == []

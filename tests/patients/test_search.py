@@ -4,7 +4,7 @@ from django.urls import reverse
 from patients import services
 from tests.factories import PatientFactory
 
-# session, user, user and group permissions, current consent text, count, one page of patients
+# session, user, second-factor device, roles and permissions, count, one page of patients, their consent status
 QUERIES_FOR_LIST = 7
 
 
