@@ -43,6 +43,8 @@ def browser() -> Iterator[Browser]:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+        # The connections the tests opened while the loop ran are reachable only from inside it.
+        connections.close_all()
     connections.close_all()
 
 
