@@ -84,7 +84,7 @@ def test_list_is_paginated_and_keeps_the_search(manager_client, db):
     UserFactory.create_batch(30, last_name="Pagewood")
     first = manager_client.get(LIST, {"q": "Pagewood"})
     assert len(first.context["page"].object_list) == 25
-    assert "?q=Pagewood&page=2" in first.content.decode()
+    assert "?q=Pagewood&amp;page=2" in first.content.decode()
     second = manager_client.get(LIST, {"q": "Pagewood", "page": 2})
     assert len(second.context["page"].object_list) == 5
     assert manager_client.get(LIST, {"page": "not-a-number"}).status_code == 200
