@@ -19,7 +19,6 @@ import contextlib
 import http.client
 import itertools
 import os
-import platform
 import random
 import re
 import secrets
@@ -38,6 +37,9 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.report import load_average, machine, percentile, positive_int, section_markers, write_section  # noqa: E402
+
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 VAR_DIR = ROOT / "var" / "bench"
@@ -47,8 +49,8 @@ FLOOR_RATIO_TARGET = 5
 ABSOLUTE_TARGET_MS = 150
 QUERY_TARGET = 12
 SEARCH_DB_TARGET_MS = 30
-SECTION_START = "<!-- load-bench:start -->"
-SECTION_END = "<!-- load-bench:end -->"
+SECTION = "load-bench"
+SECTION_START, SECTION_END = section_markers(SECTION)
 ACCESS_LOG_FORMAT = "%({x-bench-page}i)s %(s)s %(D)s"
 WARM = "warm"
 
@@ -618,22 +620,6 @@ def explain_search(term: str) -> tuple[float, bool]:
 # --- Report ------------------------------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], share: float) -> float:
-    """Nearest-rank percentile (share in 0-100); 0 for no values."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, round(share / 100 * len(ordered) + 0.5) - 1))]
-
-
-def _machine() -> str:
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    with open("/proc/cpuinfo") as cpuinfo:
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
-    return f"{os.cpu_count()} CPUs (nproc), {total_kb / 2**20:.1f} GiB RAM, {cpu}, {platform.platform()}"
-
-
 @dataclass
 class Row:
     name: str
@@ -656,14 +642,14 @@ def _rows(outcomes: list[Outcome], times: dict[str, list[float]], queries: dict)
 
 
 def render_table(rows: list[Row]) -> list[str]:
-    floor_p95 = percentile(rows[0].server, 95) or 1e-9
+    floor_p95 = percentile(rows[0].server, 0.95) or 1e-9
     lines = [
         "| page | requests | errors | server p50 | server p95 | server p99 | client p95 | p95 ÷ floor | queries"
         " | DB ms | |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for index, row in enumerate(rows):
-        p95 = percentile(row.server, 95)
+        p95 = percentile(row.server, 0.95)
         queries, db_ms = row.queries if row.queries else (None, None)
         if index == 0:
             verdict, ratio = "floor", "1.0"
@@ -674,8 +660,8 @@ def render_table(rows: list[Row]) -> list[str]:
         query_text = "n/a" if queries is None else ("failed" if queries < 0 else str(queries))
         db_text = "" if db_ms is None or queries is None or queries < 0 else f"{db_ms:.1f}"
         lines.append(
-            f"| {row.name} | {row.requests} | {row.errors} | {percentile(row.server, 50):.1f} ms | {p95:.1f} ms"
-            f" | {percentile(row.server, 99):.1f} ms | {percentile(row.client, 95):.1f} ms | {ratio}"
+            f"| {row.name} | {row.requests} | {row.errors} | {percentile(row.server, 0.5):.1f} ms | {p95:.1f} ms"
+            f" | {percentile(row.server, 0.99):.1f} ms | {percentile(row.client, 0.95):.1f} ms | {ratio}"
             f" | {query_text} | {db_text} | {verdict} |"
         )
     return lines
@@ -695,7 +681,7 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         "signed in as a clinician; its p95 is the unit of the ratio column, which compares across machines.",
         "",
         f"- Command: `{context['command']}`",
-        f"- Machine: {_machine()}",
+        f"- Machine: {machine()}",
         f"- Date: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}",
         f"- Data: {fixtures.counts['patients']:,} patients, {fixtures.counts['sessions']:,} sessions,"
         f" {fixtures.counts['sites']:,} sites, {fixtures.counts['appointments']:,} appointments"
@@ -720,34 +706,15 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the file (or add it at the end), leaving the rest as it was."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    path.write_text(text.rstrip() + "\n")
-
-
-def _load() -> str:
-    return " / ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 # --- Main --------------------------------------------------------------------------------------------------------
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--patients", type=_positive, default=2_000, help="data size (default 2,000)")
-    parser.add_argument("--clients", type=_positive, default=20, help="concurrent clients (default 20)")
-    parser.add_argument("--requests", type=_positive, default=300, help="requests per page (default 300)")
-    parser.add_argument("--workers", type=_positive, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
+    parser.add_argument("--patients", type=positive_int, default=2_000, help="data size (default 2,000)")
+    parser.add_argument("--clients", type=positive_int, default=20, help="concurrent clients (default 20)")
+    parser.add_argument("--requests", type=positive_int, default=300, help="requests per page (default 300)")
+    parser.add_argument("--workers", type=positive_int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", DEFAULT_DATABASE))
     parser.add_argument("--fresh", action="store_true", help="drop and re-seed the bench database")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
@@ -774,7 +741,7 @@ def main() -> None:
     states = [ClientState(index) for index in range(args.clients)]
     outcomes: list[Outcome] = []
     failures: dict[str, str] = {}
-    load_before = _load()
+    load_before = load_average()
     with (
         gunicorn("pit_portal.wsgi", env, args.workers, "portal", "/accounts/login/") as (port, portal_log),
         gunicorn("bench.floor_wsgi", env, args.workers, "floor", "/floor/") as (floor_port, floor_log),
@@ -797,7 +764,7 @@ def main() -> None:
             print(f"  {page.name} ...", flush=True)
             outcomes += drive(page, args.requests, portal_browsers, states, fixtures, failures)
         outcomes += drive(FLOOR, floor_requests, floor_browsers, states, fixtures, failures)
-    load_after = _load()
+    load_after = load_average()
     times = {**server_times(portal_log), **server_times(floor_log)}
     queries = count_queries(fixtures)
     rows = _rows(outcomes, times, queries)
@@ -807,7 +774,7 @@ def main() -> None:
     section = report(args, rows, fixtures, context)
     print(section)
     if not args.no_write:
-        write_section(args.output, section)
+        write_section(args.output, SECTION, section)
         print(f"Written to {args.output.relative_to(ROOT)}.")
 
 

@@ -24,6 +24,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.report import load_average, machine, section_markers, write_section  # noqa: E402
+
+SECTION = "pdf-bench"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pit_portal.settings")
 
 import django  # noqa: E402
@@ -201,14 +205,6 @@ def measure(documents: dict[str, Document], renders: int, rss_renders: int, samp
     return results
 
 
-def _machine() -> str:
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    with open("/proc/cpuinfo") as cpuinfo:
-        cpu = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "?")
-    return f"{os.cpu_count()} CPUs (nproc), {total_kb / 2**20:.1f} GiB RAM, {cpu}, {platform.platform()}"
-
-
 def _verdict(ok: bool) -> str:
     return "meets target" if ok else "**misses target**"
 
@@ -245,10 +241,6 @@ NOTES = [
 ]
 
 
-def _load(values: tuple[float, float, float]) -> str:
-    return " / ".join(f"{value:.2f}" for value in values)
-
-
 def report(results: dict, command: str, renders: int) -> str:
     rss = results["rss"]
     growth = rss["end"] - rss["start"]
@@ -260,10 +252,11 @@ def report(results: dict, command: str, renders: int) -> str:
         "process after warm-up, as a Celery worker does after its `worker_process_init` warm-up.",
         "",
         f"- Command: `{command}`",
-        f"- Machine: {_machine()}",
+        f"- Machine: {machine()}",
         f"- Date: {timezone.localtime():%Y-%m-%d %H:%M %Z}",
         f"- Python {platform.python_version()}, WeasyPrint {weasyprint.__version__}",
-        f"- Load average (1/5/15 min) before: {_load(results['load_before'])}; after: {_load(results['load_after'])}",
+        f"- Load average (1/5/15 min) before: {load_average(results['load_before'])};"
+        f" after: {load_average(results['load_after'])}",
         f"- Renders timed per kind: {renders}",
         "",
         "| document | pages | size | median (wall) | p95 (wall) | median CPU | target | |",
@@ -304,15 +297,8 @@ def main() -> None:
         transaction.set_rollback(True)  # leave the database as we found it
     command = " ".join([".venv/bin/python", "bench/pdf_bench.py", *sys.argv[1:]])
     text = report(results, command, args.renders)
-    # Only this benchmark's own section of the file is replaced (or added at the top): the page-load benchmark
-    # and others keep theirs in the same file.
-    start, end = "<!-- pdf-bench:start -->", "<!-- pdf-bench:end -->"
-    section = f"{start}\n{text}\n{end}"
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    existing = args.output.read_text() if args.output.exists() else ""
-    before, found, rest = existing.partition(start)
-    updated = before + section + rest.partition(end)[2] if found and end in rest else f"{section}\n\n{existing}"
-    args.output.write_text(updated.rstrip() + "\n")
+    start, end = section_markers(SECTION)
+    write_section(args.output, SECTION, f"{start}\n{text}\n{end}")
     print(text)
 
 

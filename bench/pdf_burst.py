@@ -21,9 +21,7 @@ It writes its section of docs/performance.md (between the pdf-worker markers), l
 """
 
 import argparse
-import math
 import os
-import platform
 import re
 import shutil
 import signal
@@ -41,10 +39,13 @@ from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.report import load_average, machine, percentile, positive_int, section_markers, write_section  # noqa: E402
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pit_portal.settings")
 
-SECTION_START = "<!-- pdf-worker:start -->"
-SECTION_END = "<!-- pdf-worker:end -->"
+SECTION = "pdf-worker"
+SECTION_START, SECTION_END = section_markers(SECTION)
 DEFAULT_DATABASE = "pit_pdf_bench"
 DEFAULT_BROKER = "redis://127.0.0.1:6379/11"  # a Redis database no other part of the project uses
 BURST_TARGET_S = 60
@@ -293,12 +294,6 @@ def first_enqueued_to_last_ready(sessions) -> float:
 # --- Measuring ------------------------------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile: the smallest value with at least `fraction` of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
-
-
 def measure_throughput(drafts, clinician, worker: Worker, timeout: float) -> dict:
     cpu_before = worker.cpu()
     committed = sign_together(drafts, clinician)
@@ -358,18 +353,8 @@ def run(args: argparse.Namespace, worker: Worker) -> dict:
 # --- Report -----------------------------------------------------------------------------------------------------------
 
 
-def _machine() -> str:
-    with open("/proc/meminfo") as meminfo:
-        total_kb = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    return f"{os.cpu_count()} CPUs (nproc), {total_kb / 2**20:.1f} GiB RAM, {platform.platform()}"
-
-
 def _verdict(ok: bool) -> str:
     return "meets target" if ok else "**misses target**"
-
-
-def _load(values) -> str:
-    return " / ".join(f"{value:.2f}" for value in values)
 
 
 def _ms(seconds: float) -> str:
@@ -424,11 +409,12 @@ def report(results: dict, args: argparse.Namespace, command: str, max_memory_kib
         "course, three sites, an adverse event, body map and pain chart, next visit booked.",
         "",
         f"- Command: `{command}`",
-        f"- Machine: {_machine()}",
+        f"- Machine: {machine()}",
         f"- Date: {time.strftime('%Y-%m-%d %H:%M %Z')}",
         f"- Broker `{args.broker.rsplit('@', 1)[-1]}` (own queue); database `{args.database}` on the same server",
-        f"- Load average (1/5/15 min) before: {_load(results['load_before'])}; after the burst: {_load(burst['load'])};"
-        f" at the end: {_load(results['load_after'])}",
+        f"- Load average (1/5/15 min) before: {load_average(results['load_before'])};"
+        f" after the burst: {load_average(burst['load'])};"
+        f" at the end: {load_average(results['load_after'])}",
         "",
         "| measure | result | target | |",
         "| --- | --- | --- | --- |",
@@ -486,22 +472,7 @@ RECYCLING_NOTE = [
 ]
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace this benchmark's section of the file (or add it at the end), leaving the rest as it was."""
-    text = path.read_text() if path.exists() else "# Performance\n"
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.S)
-    text = pattern.sub(lambda _: section, text) if pattern.search(text) else text.rstrip() + "\n\n" + section
-    path.write_text(text.rstrip() + "\n")
-
-
 # --- Main -------------------------------------------------------------------------------------------------------------
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
 
 
 def parse_args() -> argparse.Namespace:
@@ -510,9 +481,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--fresh", action="store_true", help="drop and re-create the bench database first")
     parser.add_argument("--broker", default=DEFAULT_BROKER, help=f"Celery broker URL (default {DEFAULT_BROKER})")
     parser.add_argument("--queue", default=f"pdf-bench-{uuid.uuid4().hex[:8]}", help="queue name (default: a new one)")
-    parser.add_argument("--throughput-sessions", type=_positive, default=50, help="notes signed at once (default 50)")
-    parser.add_argument("--burst-sessions", type=_positive, default=200, help="notes signed in the burst (default 200)")
-    parser.add_argument("--renders", type=_positive, default=1000, help="renders in all, for memory (default 1,000)")
+    parser.add_argument(
+        "--throughput-sessions", type=positive_int, default=50, help="notes signed at once (default 50)"
+    )
+    parser.add_argument(
+        "--burst-sessions", type=positive_int, default=200, help="notes signed in the burst (default 200)"
+    )
+    parser.add_argument("--renders", type=positive_int, default=1000, help="renders in all, for memory (default 1,000)")
     parser.add_argument("--max-memory-per-child", type=int, help="KiB; default: the settings' value (0: no cap)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for a phase (default 600)")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
@@ -560,7 +535,7 @@ def main() -> None:
     )
     command = " ".join(["DATABASE_URL=postgres://... .venv/bin/python", "bench/pdf_burst.py", *sys.argv[1:]])
     text = report(results, args, command, max_memory_kib)
-    write_section(args.output, text)
+    write_section(args.output, SECTION, text)
     print(text)
     if args.keep_files:
         print(f"worker log, PDFs and emails kept in {folder}")
