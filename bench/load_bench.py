@@ -238,6 +238,7 @@ def prepare_fixtures(clients: int) -> Fixtures:
     }
     names = list(Patient.objects.filter(family_name__regex=r"^[A-Za-z]{7,}$").values_list("family_name", flat=True))
     patient_ids = list(Patient.objects.filter(courses__isnull=False).distinct().values_list("pk", flat=True))
+    all_patients = list(Patient.objects.values_list("pk", flat=True))
     course_ids = list(TreatmentCourse.objects.filter(sessions__isnull=False).distinct().values_list("pk", flat=True))
     active = TreatmentCourse.objects.filter(
         status=CourseStatus.ACTIVE, patient__intake__infection_or_open_wound=False, patient__consents__isnull=False
@@ -255,7 +256,7 @@ def prepare_fixtures(clients: int) -> Fixtures:
         patients=rng.sample(patient_ids, min(300, len(patient_ids))),
         courses=rng.sample(course_ids, min(300, len(course_ids))),
         active_courses=list(active.distinct().order_by("pk").values_list("pk", flat=True)[: max(clients, 50)]),
-        booking_patients=rng.sample(list(Patient.objects.values_list("pk", flat=True)), 200),
+        booking_patients=rng.sample(all_patients, min(200, len(all_patients))),
         clinicians=list(
             User.objects.filter(username__startswith="scale-clinician-").order_by("pk").values_list("pk", flat=True)
         ),
@@ -775,7 +776,7 @@ def main() -> None:
     print(section)
     if not args.no_write:
         write_section(args.output, SECTION, section)
-        print(f"Written to {args.output.relative_to(ROOT)}.")
+        print(f"Written to {args.output}.")
 
 
 if __name__ == "__main__":
