@@ -88,7 +88,8 @@ def _rows(cursor):
         yield from batch
 
 
-def _first_break(rows) -> ChainCheck:
+def first_break(rows) -> ChainCheck:
+    """Check rows of CHECK_SQL in order; the restore command walks a restored database with this too."""
     count = 0
     for event_id, prev_hash, stored_hash, expected_hash, previous_hash in rows:
         count += 1
@@ -107,4 +108,4 @@ def verify_chain() -> ChainCheck:
     transaction) a batch at a time, so a trail of millions of rows is never held in memory."""
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(CHECK_SQL)
-        return _first_break(_rows(cursor))
+        return first_break(_rows(cursor))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psycopg
 
-from audit.models import GENESIS_HASH, AuditEvent
-from audit.services import CHECK_SQL
+from audit.models import AuditEvent
+from audit.services import CHECK_SQL, first_break
 from documents.models import Document
 from pit_portal.backups.create import table_row_counts
 from pit_portal.backups.manifest import DATABASE_DUMP, DOCUMENTS_ARCHIVE, file_digest, read_manifest, verify_files
@@ -84,16 +84,14 @@ def audit_chain_problems(connection: psycopg.Connection) -> tuple[int, list[str]
     """The same walk as `manage.py audit_verify`, on the restored database."""
     if connection.execute("SELECT to_regclass(%s)", [AuditEvent._meta.db_table]).fetchone()[0] is None:
         return 0, []
-    events = 0
     # A server-side cursor (it lives in a transaction): a long trail is streamed, never held in memory.
     with connection.transaction(), connection.cursor(name="audit_chain_check") as cursor:
         cursor.itersize = 5000
         cursor.execute(CHECK_SQL)
-        for event_id, prev_hash, stored_hash, expected_hash, previous_hash in cursor:
-            events += 1
-            if prev_hash != (previous_hash or GENESIS_HASH) or stored_hash != expected_hash:
-                return events, [f"the audit trail's hash chain is broken at event {event_id}"]
-    return events, []
+        check = first_break(cursor)
+    if check.intact:
+        return check.rows, []
+    return check.rows, [f"the audit trail's hash chain is broken at event {check.first_broken_id}"]
 
 
 def restore_backup(folder: Path, target: Database, documents_root: Path, *, force: bool) -> RestoreReport:

@@ -114,7 +114,7 @@ def test_verification_streams_the_trail_through_a_server_side_cursor(db, monkeyp
     trail(10)
     monkeypatch.setattr(services, "VERIFY_BATCH", 3)
     seen = {}
-    first_break = services._first_break
+    first_break = services.first_break
 
     def watching(rows):
         with connection.cursor() as cursor:
@@ -122,7 +122,7 @@ def test_verification_streams_the_trail_through_a_server_side_cursor(db, monkeyp
             seen["server_side_cursors"] = cursor.fetchone()[0]
         return first_break(rows)
 
-    monkeypatch.setattr(services, "_first_break", watching)
+    monkeypatch.setattr(services, "first_break", watching)
     assert verify_chain() == services.ChainCheck(rows=10)
     assert seen["server_side_cursors"] == 1
 
