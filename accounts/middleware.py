@@ -35,9 +35,7 @@ class RequireMFAMiddleware:
             return None
         if request.resolver_match.view_name in MFA_EXEMPT_VIEWS or not user.must_use_second_factor:
             return None
-        from django_otp import user_has_device
-
-        target = reverse("mfa_verify" if user_has_device(user) else "mfa_enrol")
+        target = reverse("mfa_verify" if user.has_confirmed_device() else "mfa_enrol")
         return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
 
 
