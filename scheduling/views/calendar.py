@@ -9,21 +9,20 @@ than a quiet one.
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import wraps
 from itertools import groupby
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.backends.utils import csrf_input
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -34,11 +33,11 @@ from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.models import Patient
 from patients.services import patient_search
+from pit_portal.fragments import render_fragment
 from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm
-from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TimeOff, WorkingHours, overlapping
+from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import (
-    TRANSITIONS,
     Slot,
     SlotTaken,
     appointment_book,
@@ -48,27 +47,13 @@ from scheduling.services import (
     clinicians,
     free_slots,
     patient_clashes,
-    working_blocks,
 )
+from scheduling.views import grid
 
-SLOT_MINUTES = 15  # one clickable cell of the grid; the booking form takes any five-minute time
-DEFAULT_HOURS = (8 * 60, 18 * 60)  # the grid always shows at least this much of the day
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
-COMPACT_MINUTES = 20  # shorter blocks have room for one line: time, name and status
 PATIENT_CHOICES = 10
 SLOTS_SHOWN = 80
 
-# What the calendar reads of each appointment: all of it, but only the names of its patient.
-APPOINTMENT_COLUMNS = [field.name for field in Appointment._meta.concrete_fields]
-PATIENT_NAME_COLUMNS = ("given_name", "family_name", "preferred_name")
-
-# The statuses the desk sets with one click. Cancelling needs a reason, so it has its own form.
-ONE_CLICK = {
-    AppointmentStatus.ARRIVED: "Arrived",
-    AppointmentStatus.IN_TREATMENT: "In treatment",
-    AppointmentStatus.COMPLETED: "Completed",
-    AppointmentStatus.NO_SHOW: "Did not attend",
-}
 # Which form field a refusal from the services belongs next to, by its error code.
 SERVICE_ERROR_FIELDS = {"past": "starts_at", "outside_hours": "starts_at", "override_reason": "outside_hours_reason"}
 
@@ -127,24 +112,6 @@ def _patient_param(request: HttpRequest) -> Patient | None:
     return patient
 
 
-def _aware(day: date, minute: int = 0) -> datetime:
-    return timezone.make_aware(datetime.combine(day, time(minute // 60, minute % 60)))
-
-
-def _minute_of(day: date, moment: datetime) -> int:
-    """Minutes from the start of `day` on the clinic's wall clock, kept within the day."""
-    return _minute_of_local(day, timezone.localtime(moment))
-
-
-def _minute_of_local(day: date, local: datetime) -> int:
-    minutes = (local.date() - day).days * 1440 + local.hour * 60 + local.minute
-    return max(0, min(1440, minutes))
-
-
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
-
-
 def _safe_next(request: HttpRequest, fallback: str) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     allowed = url_has_allowed_host_and_scheme(candidate, {request.get_host()}, require_https=request.is_secure())
@@ -152,225 +119,44 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 
 def _calendar_url(name: str, day: date, clinician: User | None = None, **extra) -> str:
+    return _with_params(reverse(name), day, clinician, **extra)
+
+
+def _with_params(path: str, day: date, clinician: User | None = None, **extra) -> str:
+    """A calendar page's path with its date and clinician: for links built many times a page, reversed once."""
     params = {"date": day.isoformat(), **({"clinician": clinician.pk} if clinician else {}), **extra}
-    return f"{reverse(name)}?{urlencode(params)}"
+    return f"{path}?{urlencode(params)}"
 
 
 # ---------------------------------------------------------------------------------------------
-# Laying out the grid
+# The diary's appointments, decorated for the detail, move and cancel pages
 
 
-@dataclass
-class Diary:
-    """Everything the calendar shows for some clinicians over some days, in four queries."""
-
-    hours: list[WorkingHours]
-    time_off: list[TimeOff]
-    appointments: dict[tuple[int, date], list[Appointment]]
-
-
-@dataclass
-class Cell:
-    """A free stretch of the grid that books the clinician at `minute` when clicked."""
-
-    minute: int
-    length: int
-    label: str
-    url: str
-
-
-@dataclass
-class Column:
-    clinician: User
-    day: date
-    title: str = ""
-    link: str = ""
-    working: list[tuple[int, int]] = field(default_factory=list)
-    time_off: TimeOff | None = None
-    live: list[Appointment] = field(default_factory=list)
-    cancelled: list[Appointment] = field(default_factory=list)
-    cells: list[Cell] = field(default_factory=list)
-    now_minute: int | None = None
-    chips: str = ""  # the week view's appointments, as HTML
-
-    @property
-    def working_spans(self) -> list[tuple[int, int]]:
-        return [(start, end - start) for start, end in self.working]
-
-    @property
-    def hours_text(self) -> str:
-        if self.time_off:
-            return f"Time off{': ' + self.time_off.reason if self.time_off.reason else ''}"
-        return ", ".join(f"{_clock(start)}\N{EN DASH}{_clock(end)}" for start, end in self.working) or "Not working"
-
-
-@dataclass(frozen=True)
-class BookingLink:
-    """Builds each free cell's link to the booking form; the URL is reversed once, not per cell."""
-
-    url: str
-    patient: Patient | None
-
-    @classmethod
-    def for_patient(cls, patient: Patient | None) -> "BookingLink":
-        return cls(reverse("scheduling:book"), patient)
-
-    def to(self, clinician: User, starts_at: str) -> str:
-        params = {"patient": self.patient.pk} if self.patient else {}
-        return f"{self.url}?{urlencode({**params, 'clinician': clinician.pk, 'starts_at': starts_at})}"
-
-
-def _load_diary(staff: list[User], first: date, last: date) -> Diary:
-    ids = [clinician.pk for clinician in staff]
-    hours = list(WorkingHours.objects.filter(clinician__in=ids))
-    whose = Q(clinician__in=ids) | Q(clinician__isnull=True)
-    time_off = list(TimeOff.objects.filter(whose, starts_on__lte=last, ends_on__gte=first))
-    by_id = {clinician.pk: clinician for clinician in staff}
-    # A handful of rows: one read, shared by every appointment rather than joined and copied into each.
-    kinds = {kind.pk: kind for kind in AppointmentType.objects.all()}
-    appointments = (
-        Appointment.objects.filter(overlapping(_aware(first), _aware(last + timedelta(days=1))), clinician__in=ids)
-        .select_related("patient")
-        # The grid shows the patient's name only: reading (and parsing) their three phone numbers and the rest
-        # of the record for every block cost more than the rest of the query.
-        .only(*APPOINTMENT_COLUMNS, *(f"patient__{name}" for name in PATIENT_NAME_COLUMNS))
-        .order_by("starts_at")
+def _decorate(appointment: Appointment) -> Appointment:
+    """The actions the appointment's status allows, for the pages that offer them."""
+    allowed = grid.STATUS_ACTIONS[appointment.status]
+    appointment.actions, appointment.can_cancel, appointment.can_move = (
+        allowed.actions,
+        allowed.can_cancel,
+        allowed.can_move,
     )
-    by_column: dict[tuple[int, date], list[Appointment]] = defaultdict(list)
-    for appointment in appointments:
-        appointment.clinician = by_id[appointment.clinician_id]  # already loaded: no join, no copy per row
-        appointment.appointment_type = kinds[appointment.appointment_type_id]
-        appointment.local_start = timezone.localtime(appointment.starts_at)
-        by_column[appointment.clinician_id, appointment.local_start.date()].append(appointment)
-    return Diary(hours, time_off, by_column)
-
-
-@dataclass(frozen=True)
-class AppointmentLinks:
-    """An appointment's links, from URLs reversed once per page rather than once per block: a week of
-    blocks reversed some four thousand URLs."""
-
-    PLACEHOLDER = "2147483647"
-    patterns: dict[str, str]
-
-    @classmethod
-    def reversed(cls) -> "AppointmentLinks":
-        names = {"url": "appointment", "status_url": "status", "move_url": "move", "cancel_url": "cancel"}
-        return cls({key: reverse(f"scheduling:{name}", args=[cls.PLACEHOLDER]) for key, name in names.items()})
-
-    def add_to(self, appointment: Appointment) -> None:
-        for key, pattern in self.patterns.items():
-            setattr(appointment, key, pattern.replace(self.PLACEHOLDER, str(appointment.pk)))
-
-
-def _decorate(appointment: Appointment, day: date | None = None, links: AppointmentLinks | None = None) -> Appointment:
-    """What the block, the chip and the detail page need: position, times and links, and the actions the
-    status allows."""
-    (links or AppointmentLinks.reversed()).add_to(appointment)
-    # Converted once (the calendar's query already did the start) and reused for the grid position: a busy
-    # week has a thousand appointments.
-    starts_at = getattr(appointment, "local_start", None) or timezone.localtime(appointment.starts_at)
-    ends_at = timezone.localtime(appointment.ends_at)
-    appointment.start_label, appointment.end_label = f"{starts_at:%H:%M}", f"{ends_at:%H:%M}"
-    appointment.status_label = appointment.get_status_display()
-    appointment.name = appointment.patient.full_name
-    allowed = TRANSITIONS[AppointmentStatus(appointment.status)]
-    appointment.actions = [(status.value, label) for status, label in ONE_CLICK.items() if status in allowed]
-    appointment.can_cancel = AppointmentStatus.CANCELLED in allowed
-    # Only a booked appointment moves: an arrived or finished one is history, not a plan.
-    appointment.can_move = appointment.status == AppointmentStatus.BOOKED
-    day = day or starts_at.date()
-    appointment.minute = _minute_of_local(day, starts_at)
-    appointment.length = max(1, _minute_of_local(day, ends_at) - appointment.minute)
-    appointment.compact = appointment.length < COMPACT_MINUTES
     return appointment
 
 
-# One appointment in the all-clinicians week: a busy week has a thousand, and the template engine took a
-# tenth of a millisecond over each; formatted here, the whole week's chips cost a few milliseconds.
-CHIP_HTML = (
-    '<a class="appt-chip status-{status}" style="--colour: {colour}" href="{url}"'
-    ' title="{start}\N{EN DASH}{end} {name}, {kind} ({status_label})">'
-    '<span class="st-dot st-{status}" aria-hidden="true"></span><strong>{start}</strong> {name}'
-    '<span class="visually-hidden"> ({status_label})</span></a>'
-)
+def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> SafeString:
+    """One appointment's block, as the grid draws it and as htmx swaps it in after a status change."""
+    context = {"appointment": entry, "error": error, "back": back, "csrf_input": csrf_input(request)}
+    context["can_change"] = request.user.has_perm("scheduling.change_appointment")
+    return render_fragment("scheduling/_appointment_block.html", context)
 
 
-def _chip(appointment: Appointment) -> dict:
-    """The chip's values, each escaped by format_html_join."""
-    return {
-        "status": appointment.status,
-        "colour": appointment.appointment_type.colour,
-        "url": appointment.url,
-        "start": appointment.start_label,
-        "end": appointment.end_label,
-        "name": appointment.name,
-        "kind": appointment.appointment_type.name,
-        "status_label": appointment.status_label,
-    }
-
-
-def _time_off_on(diary: Diary, clinician: User, day: date) -> TimeOff | None:
-    return next(
-        (
-            off
-            for off in diary.time_off
-            if off.starts_on <= day <= off.ends_on and off.clinician_id in (None, clinician.pk)
-        ),
-        None,
-    )
-
-
-def _column(
-    clinician: User, day: date, diary: Diary, *, now: datetime, book: BookingLink | None, links: AppointmentLinks
-) -> Column:
-    column = Column(clinician, day, time_off=_time_off_on(diary, clinician, day))
-    if column.time_off is None:
-        blocks = working_blocks(clinician, day, diary.hours, diary.time_off)
-        column.working = [(_minute_of(day, start), _minute_of(day, end)) for start, end in blocks]
-    for appointment in diary.appointments.get((clinician.pk, day), []):
-        _decorate(appointment, day, links)
-        (column.live if appointment.is_live else column.cancelled).append(appointment)
-    if book is not None:
-        column.cells = _free_cells(column, now, book)
-    if day == timezone.localtime(now).date():
-        column.now_minute = _minute_of(day, now)
-    return column
-
-
-def _free_cells(column: Column, now: datetime, book: BookingLink) -> list[Cell]:
-    """Clickable cells in working hours that are still ahead and not taken by a live appointment."""
-    cells = []
-    for block_start, block_end in column.working:
-        for minute in range(block_start, block_end, SLOT_MINUTES):
-            length = min(SLOT_MINUTES, block_end - minute)
-            # Any overlap counts: a cell half-covered by an appointment would only ever lead to a clash.
-            taken = any(a.minute < minute + length and minute < a.minute + a.length for a in column.live)
-            if taken or _aware(column.day, minute) <= now:
-                continue
-            starts_at = f"{column.day.isoformat()}T{_clock(minute)}"
-            cells.append(Cell(minute, length, _clock(minute), book.to(column.clinician, starts_at)))
-    return cells
-
-
-def _axis(columns: list[Column]) -> tuple[int, int]:
-    """Whole hours covering every column's working hours and appointments, and at least 08-18."""
-    starts = [DEFAULT_HOURS[0]] + [start for c in columns for start, _ in c.working]
-    starts += [a.minute for c in columns for a in c.live]
-    ends = [DEFAULT_HOURS[1]] + [end for c in columns for _, end in c.working]
-    ends += [a.minute + a.length for c in columns for a in c.live]
-    return min(starts) // 60 * 60, min(1440, -(-max(ends) // 60) * 60)
-
-
-def _grid_context(columns: list[Column]) -> dict:
-    axis_start, axis_end = _axis(columns)
-    return {
-        "columns": columns,
-        "axis_start": axis_start,
-        "axis_minutes": axis_end - axis_start,
-        "hours": [(minute, _clock(minute)) for minute in range(axis_start, axis_end, 60)],
-        "cancelled": [appointment for column in columns for appointment in column.cancelled],
-    }
+def _grid(request: HttpRequest, columns: list[grid.Column]) -> dict:
+    """The time grid's context, the grid itself rendered (every block shares one CSRF input: the token is
+    masked afresh for each response, not for each form in it)."""
+    context = grid.grid_context(columns)
+    context["can_change"] = request.user.has_perm("scheduling.change_appointment")
+    fragment = {**context, "back": request.get_full_path(), "csrf_input": csrf_input(request)}
+    return {**context, "grid": render_fragment("scheduling/calendar_grid.html", fragment)}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -403,29 +189,35 @@ def day_view(request: HttpRequest) -> HttpResponse:
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
-    diary = _load_diary(shown, day, day)
-    now, book = timezone.now(), BookingLink.for_patient(patient)
-    links = AppointmentLinks.reversed()
-    columns = [_column(clinician, day, diary, now=now, book=book, links=links) for clinician in shown]
+    diary = grid.Diary.load(shown, day, day)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+    day_path = reverse("scheduling:day")
+    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in shown]
     for column in columns:
         column.title = column.clinician.get_full_name() or column.clinician.username
-        column.link = _calendar_url("scheduling:day", day, column.clinician)
-    context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid_context(columns), "staff": staff}
-    context["can_change"] = request.user.has_perm("scheduling.change_appointment")
+        column.link = _with_params(day_path, day, column.clinician)
+    context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid(request, columns), "staff": staff}
     return render(request, "scheduling/calendar_day.html", context)
 
 
-def _week_rows(staff: list[User], days: list[date], diary: Diary) -> list[tuple[User, str, list[Column]]]:
+def _week_rows(staff: list[User], days: list[date], diary: grid.Diary) -> list[tuple[User, str, list[grid.Column]]]:
     """All clinicians' week: one row each, a compact cell a day; the day view has the detail."""
-    now, links = timezone.now(), AppointmentLinks.reversed()
+    now = timezone.localtime()
+    day_path, week_path = reverse("scheduling:day"), reverse("scheduling:week")
     rows = []
     for clinician in staff:
-        row = [_column(clinician, day, diary, now=now, book=None, links=links) for day in days]
+        row = [grid.column(clinician, day, diary, local_now=now, book=None) for day in days]
         for column in row:
-            column.link = _calendar_url("scheduling:day", column.day, clinician)
-            column.chips = format_html_join("", CHIP_HTML, (_chip(appointment) for appointment in column.live))
-        rows.append((clinician, _calendar_url("scheduling:week", days[0], clinician), row))
+            column.link = _with_params(day_path, column.day, clinician)
+        rows.append((clinician, _with_params(week_path, days[0], clinician), row))
     return rows
+
+
+def _week_table(rows: list, days: list[date]) -> SafeString:
+    day_path = reverse("scheduling:day")
+    day_links = [(d, _with_params(day_path, d), grid.short_day(d)) for d in days]
+    context = {"rows": rows, "day_links": day_links, "today": timezone.localdate()}
+    return render_fragment("scheduling/week_all_table.html", context)
 
 
 @permission_required("scheduling.view_appointment")
@@ -437,20 +229,19 @@ def week_view(request: HttpRequest) -> HttpResponse:
     staff = list(clinicians())
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
-    diary = _load_diary([chosen] if chosen else staff, days[0], days[-1])
+    diary = grid.Diary.load([chosen] if chosen else staff, days[0], days[-1])
     context = {**_nav(request, "scheduling:week", day, 7, chosen, patient), "staff": staff, "days": days}
     if chosen is None:
         context["rows"] = _week_rows(staff, days, diary)
-        context["day_links"] = [(d, _calendar_url("scheduling:day", d)) for d in days]
+        context["table"] = _week_table(context["rows"], days)
         return render(request, "scheduling/calendar_week_all.html", context)
-    now, book = timezone.now(), BookingLink.for_patient(patient)
-    links = AppointmentLinks.reversed()
-    columns = [_column(chosen, d, diary, now=now, book=book, links=links) for d in days]
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+    day_path = reverse("scheduling:day")
+    columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
     for column in columns:
         column.title = f"{column.day:%a %d %b}"
-        column.link = _calendar_url("scheduling:day", column.day, chosen)
-    context["can_change"] = request.user.has_perm("scheduling.change_appointment")
-    return render(request, "scheduling/calendar_week.html", {**context, **_grid_context(columns)})
+        column.link = _with_params(day_path, column.day, chosen)
+    return render(request, "scheduling/calendar_week.html", {**context, **_grid(request, columns)})
 
 
 @permission_required("scheduling.view_appointment")
@@ -461,8 +252,8 @@ def day_sheet(request: HttpRequest) -> HttpResponse:
     chosen = _clinician_param(request, staff)
     shown = [chosen] if chosen else staff
     appointments = (
-        Appointment.objects.filter(clinician__in=shown, starts_at__gte=_aware(day))
-        .filter(starts_at__lt=_aware(day + timedelta(days=1)))
+        Appointment.objects.filter(clinician__in=shown, starts_at__gte=grid.aware(day))
+        .filter(starts_at__lt=grid.aware(day + timedelta(days=1)))
         .exclude(status=AppointmentStatus.CANCELLED)
         .select_related("patient", "appointment_type")
         .order_by("starts_at", "pk")
@@ -700,9 +491,7 @@ def _status_answer(request: HttpRequest, appointment: Appointment, *, error: str
     """htmx gets the updated block (with the refusal inside it); a plain form post goes back."""
     back = _safe_next(request, reverse("scheduling:appointment", args=[appointment.pk]))
     if request.headers.get("HX-Request"):
-        context = {"appointment": _decorate(appointment), "error": error, "back": back}
-        context["can_change"] = request.user.has_perm("scheduling.change_appointment")
-        return render(request, "scheduling/_appointment_block.html", context, status=status)
+        return HttpResponse(_block(request, grid.Entry.of(appointment), back=back, error=error), status=status)
     if status == 409:
         return _detail_page(request, appointment, error=error, status=409)
     if error:
@@ -717,7 +506,7 @@ def _status_answer(request: HttpRequest, appointment: Appointment, *, error: str
 def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = get_appointment_for(request.user, pk)
     status = request.POST.get("status", "")
-    if status not in ONE_CLICK:
+    if status not in grid.ONE_CLICK:
         error = "Choose arrived, in treatment, completed or did not attend. Cancelling needs a reason: use Cancel."
         return _status_answer(request, appointment, error=error, status=400)
     try:
@@ -785,8 +574,8 @@ def _search_slots(data: dict) -> tuple[list, bool]:
     slots = free_slots(
         appointment_type=data["appointment_type"],
         clinician_choices=staff,
-        start=_aware(data["date_from"]),
-        until=_aware(data["date_to"] + timedelta(days=1)),
+        start=grid.aware(data["date_from"]),
+        until=grid.aware(data["date_to"] + timedelta(days=1)),
         limit=SLOTS_SHOWN * 8,
     )
     shown = _first_of_each_run_or_quarter(slots)

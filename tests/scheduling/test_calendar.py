@@ -351,3 +351,46 @@ def test_staff_open_every_page(request, persona, any_appointment):
     for name, method in APPOINTMENT_PAGES:
         if method == "get":
             assert client.get(reverse(name, args=[any_appointment.pk])).status_code == 200, name
+
+
+# --- The Jinja2 fragments (pit_portal.fragments) escape what they show ------------------------------------------
+
+HOSTILE = '<img src=x onerror="alert(1)">'
+
+
+@pytest.fixture
+def hostile_booking(working):
+    patient = PatientFactory(given_name=HOSTILE, family_name="O'Hara & Sons")
+    return AppointmentFactory(clinician=working, patient=patient, starts_at=at(tomorrow(), 11), notes=HOSTILE)
+
+
+@pytest.mark.parametrize("view", ["scheduling:day", "scheduling:week"])
+@pytest.mark.parametrize("one_clinician", [False, True])
+def test_calendars_escape_names_and_notes(front_desk_client, hostile_booking, view, one_clinician):
+    params = {"date": tomorrow().isoformat()}
+    if one_clinician:
+        params["clinician"] = hostile_booking.clinician_id
+    body = front_desk_client.get(reverse(view), params).content.decode()
+    assert f'id="appointment-{hostile_booking.pk}"' in body or f"/appointments/{hostile_booking.pk}/" in body
+    assert HOSTILE not in body
+    assert "&lt;img src=x onerror=&#34;alert(1)&#34;&gt;" in body
+    assert "O&#39;Hara &amp; Sons" in body
+
+
+def test_status_change_answers_htmx_with_the_escaped_block(front_desk_client, hostile_booking):
+    url = reverse("scheduling:status", args=[hostile_booking.pk])
+    response = front_desk_client.post(url, {"status": "arrived"}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.startswith(f'<div class="appt status-arrived" id="appointment-{hostile_booking.pk}"')
+    assert HOSTILE not in body and "&lt;img" in body
+    assert 'name="csrfmiddlewaretoken"' in body  # its forms still work without htmx
+
+
+def test_a_fragment_refuses_a_misspelt_name_rather_than_rendering_it_empty():
+    from jinja2 import UndefinedError
+
+    from pit_portal.fragments import render_fragment
+
+    with pytest.raises(UndefinedError):
+        render_fragment("scheduling/week_all_table.html", {"rows": [], "today": None})  # no day_links

@@ -1,0 +1,341 @@
+"""The calendars' grid: some clinicians' diary over some days, read in four queries, laid out in Python.
+
+A busy clinic's day holds some two hundred appointments and its week well over a thousand, so everything here
+is done once per page rather than once per appointment where it can be: appointments come as plain rows (not
+model instances with their patient), times are converted with the zone read once, links are built from
+patterns reversed once, and what each status allows is looked up, not worked out.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from urllib.parse import urlencode
+
+from django.db.models import FloatField, Q
+from django.db.models.functions import Cast, Extract
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from patients.models import Patient
+from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TimeOff, WorkingHours, overlapping
+from scheduling.services import TRANSITIONS
+
+SLOT_MINUTES = 15  # one clickable cell of the grid; the booking form takes any five-minute time
+DEFAULT_HOURS = (8 * 60, 18 * 60)  # the grid always shows at least this much of the day
+COMPACT_MINUTES = 20  # shorter blocks have room for one line: time, name and status
+
+# The statuses the desk sets with one click. Cancelling needs a reason, so it has its own form.
+ONE_CLICK = {
+    AppointmentStatus.ARRIVED: "Arrived",
+    AppointmentStatus.IN_TREATMENT: "In treatment",
+    AppointmentStatus.COMPLETED: "Completed",
+    AppointmentStatus.NO_SHOW: "Did not attend",
+}
+
+
+@dataclass(frozen=True)
+class StatusActions:
+    """What the calendar offers on an appointment in one status."""
+
+    label: str
+    actions: tuple[tuple[str, str], ...]  # (status, button label), the usual next step first
+    can_cancel: bool
+    can_move: bool  # only a booked appointment moves: an arrived or finished one is history, not a plan
+
+
+STATUS_ACTIONS = {
+    status.value: StatusActions(
+        label=status.label,
+        actions=tuple((step.value, label) for step, label in ONE_CLICK.items() if step in TRANSITIONS[status]),
+        can_cancel=AppointmentStatus.CANCELLED in TRANSITIONS[status],
+        can_move=status == AppointmentStatus.BOOKED,
+    )
+    for status in AppointmentStatus
+}
+
+
+def minute_of(day: date, local: datetime) -> int:
+    """Minutes from the start of `day` on the clinic's wall clock, kept within the day."""
+    minutes = (local.date() - day).days * 1440 + local.hour * 60 + local.minute
+    return max(0, min(1440, minutes))
+
+
+def clock(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+def short_day(day: date) -> str:
+    return f"{day:%a} {day.day} {day:%b}"  # Mon 3 Nov
+
+
+def long_day(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B}"  # Monday 3 November
+
+
+def aware(day: date, minute: int = 0) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time(minute // 60, minute % 60)))
+
+
+@dataclass(frozen=True)
+class AppointmentLinks:
+    """An appointment's links, from URLs reversed once per page rather than once per block: a week of
+    blocks reversed some four thousand URLs."""
+
+    PLACEHOLDER = "2147483647"
+    patterns: dict[str, tuple[str, str]]  # key: (before the id, after it)
+
+    @classmethod
+    def reversed(cls) -> "AppointmentLinks":
+        names = {"url": "appointment", "status_url": "status", "move_url": "move", "cancel_url": "cancel"}
+        patterns = {}
+        for key, name in names.items():
+            before, _, after = reverse(f"scheduling:{name}", args=[cls.PLACEHOLDER]).partition(cls.PLACEHOLDER)
+            patterns[key] = (before, after)
+        return cls(patterns)
+
+    def to(self, key: str, pk: int) -> str:
+        before, after = self.patterns[key]
+        return f"{before}{pk}{after}"
+
+
+class Entry:
+    """One appointment as the calendars draw it: its block on the grid, its chip in the week, its line among
+    the cancelled. Built from the diary's rows, or from an Appointment (`of`) for the block htmx swaps in.
+
+    A plain class with slots: a busy week makes a thousand of them. Its links are built when a template asks."""
+
+    __slots__ = (
+        "allowed",
+        "cancel_reason",
+        "clinician",
+        "compact",
+        "end_label",
+        "ends_at",
+        "is_live",
+        "kind",
+        "length",
+        "links",
+        "minute",
+        "name",
+        "notes",
+        "pk",
+        "start_label",
+        "starts_at",
+        "status",
+    )  # fmt: skip
+
+    def __init__(self, links: AppointmentLinks, pk: int, status: str, starts_at: datetime, ends_at: datetime,
+                 clinician: User, kind: AppointmentType, name: str, notes: str, cancel_reason: str):  # fmt: skip
+        self.links, self.pk, self.status, self.clinician, self.kind = links, pk, status, clinician, kind
+        self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
+        self.name, self.notes, self.cancel_reason = name, notes, cancel_reason
+        # Formatted by hand: strftime was a tenth of the week's time.
+        self.start_label = f"{starts_at.hour:02d}:{starts_at.minute:02d}"
+        self.end_label = f"{ends_at.hour:02d}:{ends_at.minute:02d}"
+        self.allowed = STATUS_ACTIONS[status]
+        self.is_live = status != AppointmentStatus.CANCELLED
+        self.place(starts_at.date())
+
+    @classmethod
+    def of(cls, appointment: Appointment) -> "Entry":
+        return cls(
+            AppointmentLinks.reversed(),
+            appointment.pk,
+            appointment.status,
+            timezone.localtime(appointment.starts_at),
+            timezone.localtime(appointment.ends_at),
+            appointment.clinician,
+            appointment.appointment_type,
+            appointment.patient.full_name,
+            appointment.notes,
+            appointment.cancel_reason,
+        )
+
+    def place(self, day: date) -> None:
+        """Its position in the column of `day` (an appointment runs past midnight only by mistake)."""
+        self.minute = minute_of(day, self.starts_at)
+        self.length = max(1, minute_of(day, self.ends_at) - self.minute)
+        self.compact = self.length < COMPACT_MINUTES
+
+    status_label = property(lambda self: self.allowed.label)
+    actions = property(lambda self: self.allowed.actions)
+    can_cancel = property(lambda self: self.allowed.can_cancel)
+    can_move = property(lambda self: self.allowed.can_move)
+    url = property(lambda self: self.links.to("url", self.pk))
+    status_url = property(lambda self: self.links.to("status_url", self.pk))
+    move_url = property(lambda self: self.links.to("move_url", self.pk))
+    cancel_url = property(lambda self: self.links.to("cancel_url", self.pk))
+
+
+# What the calendar reads of each appointment, its patient's names included, as one row. The times come as
+# seconds since the epoch: Django reads a timestamp column with a parser written in Python, some ten
+# microseconds a value, which was a fifth of the week's time; fromtimestamp() takes a fraction of that.
+ENTRY_COLUMNS = (
+    "pk", "status", "start_epoch", "end_epoch", "clinician_id", "appointment_type_id", "notes", "cancel_reason",
+    "patient__given_name", "patient__family_name",
+)  # fmt: skip
+
+
+def _epoch(name: str) -> Cast:
+    return Cast(Extract(name, "epoch"), FloatField())
+
+
+@dataclass
+class Diary:
+    """Everything the calendar shows for some clinicians over some days, in four queries."""
+
+    hours: dict[tuple[int, int], list[tuple[int, int]]]  # (clinician, weekday): working blocks in minutes
+    time_off: list[TimeOff]
+    entries: dict[tuple[int, date], list[Entry]]
+
+    @classmethod
+    def load(cls, staff: list[User], first: date, last: date) -> "Diary":
+        ids = [clinician.pk for clinician in staff]
+        hours = defaultdict(list)
+        for block in WorkingHours.objects.filter(clinician__in=ids).order_by("starts"):
+            minutes = (block.starts.hour * 60 + block.starts.minute, block.ends.hour * 60 + block.ends.minute)
+            hours[block.clinician_id, block.weekday].append(minutes)
+        whose = Q(clinician__in=ids) | Q(clinician__isnull=True)
+        time_off = list(TimeOff.objects.filter(whose, starts_on__lte=last, ends_on__gte=first))
+        return cls(hours, time_off, _entries(staff, first, last))
+
+    def time_off_on(self, clinician: User, day: date) -> TimeOff | None:
+        whose = (None, clinician.pk)
+        found = (off for off in self.time_off if off.starts_on <= day <= off.ends_on and off.clinician_id in whose)
+        return next(found, None)
+
+    def working(self, clinician: User, day: date) -> list[tuple[int, int]]:
+        """The clinician's working blocks that day, as minutes on the wall clock (time off is the caller's)."""
+        return list(self.hours.get((clinician.pk, day.weekday()), ()))
+
+
+def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date], list[Entry]]:
+    by_id = {clinician.pk: clinician for clinician in staff}
+    kinds = {kind.pk: kind for kind in AppointmentType.objects.all()}  # a handful: read once, not joined
+    zone, links = timezone.get_current_timezone(), AppointmentLinks.reversed()
+    when = overlapping(aware(first), aware(last + timedelta(days=1)))
+    rows = (
+        Appointment.objects.filter(when, clinician__in=list(by_id))
+        .annotate(start_epoch=_epoch("starts_at"), end_epoch=_epoch("ends_at"))
+        .order_by("starts_at")
+        .values_list(*ENTRY_COLUMNS)
+    )
+    by_column: dict[tuple[int, date], list[Entry]] = defaultdict(list)
+    local = datetime.fromtimestamp
+    for pk, status, start, end, clinician_id, kind_id, notes, cancel_reason, given, family in rows:
+        name = Patient.display_name(given, family)
+        entry = Entry(links, pk, status, local(start, zone), local(end, zone), by_id[clinician_id], kinds[kind_id],
+                      name, notes, cancel_reason)  # fmt: skip
+        by_column[clinician_id, entry.starts_at.date()].append(entry)
+    return by_column
+
+
+@dataclass
+class Cell:
+    """A free stretch of the grid that books the clinician at `minute` when clicked."""
+
+    minute: int
+    length: int
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class BookingLink:
+    """Builds each free cell's link to the booking form; the URL is reversed once, not per cell."""
+
+    url: str
+    patient: Patient | None
+
+    @classmethod
+    def for_patient(cls, patient: Patient | None) -> "BookingLink":
+        return cls(reverse("scheduling:book"), patient)
+
+    def to(self, clinician: User, starts_at: str) -> str:
+        params = {"patient": self.patient.pk} if self.patient else {}
+        return f"{self.url}?{urlencode({**params, 'clinician': clinician.pk, 'starts_at': starts_at})}"
+
+
+@dataclass
+class Column:
+    clinician: User
+    day: date
+    title: str = ""
+    link: str = ""
+    working: list[tuple[int, int]] = field(default_factory=list)
+    time_off: TimeOff | None = None
+    live: list[Entry] = field(default_factory=list)
+    cancelled: list[Entry] = field(default_factory=list)
+    cells: list[Cell] = field(default_factory=list)
+    now_minute: int | None = None
+
+    @property
+    def working_spans(self) -> list[tuple[int, int]]:
+        return [(start, end - start) for start, end in self.working]
+
+    @property
+    def hours_text(self) -> str:
+        if self.time_off:
+            return f"Time off{': ' + self.time_off.reason if self.time_off.reason else ''}"
+        return ", ".join(f"{clock(start)}\N{EN DASH}{clock(end)}" for start, end in self.working) or "Not working"
+
+    @property
+    def short_day(self) -> str:
+        return short_day(self.day)
+
+    @property
+    def long_day(self) -> str:
+        return long_day(self.day)
+
+
+def column(clinician: User, day: date, diary: Diary, *, local_now: datetime, book: BookingLink | None) -> Column:
+    """The clinician's column for the day; `local_now` is the time on the clinic's wall clock."""
+    laid_out = Column(clinician, day, time_off=diary.time_off_on(clinician, day))
+    if laid_out.time_off is None:
+        laid_out.working = diary.working(clinician, day)
+    for entry in diary.entries.get((clinician.pk, day), []):  # each already placed on its day
+        (laid_out.live if entry.is_live else laid_out.cancelled).append(entry)
+    if day == local_now.date():
+        laid_out.now_minute = minute_of(day, local_now)
+    if book is not None:
+        laid_out.cells = _free_cells(laid_out, local_now, book)
+    return laid_out
+
+
+def _free_cells(column: Column, local_now: datetime, book: BookingLink) -> list[Cell]:
+    """Clickable cells in working hours that are still ahead and not taken by a live appointment."""
+    if column.day < local_now.date():
+        return []
+    first_free = column.now_minute + 1 if column.now_minute is not None else 0  # a cell starting now has begun
+    cells = []
+    for block_start, block_end in column.working:
+        for minute in range(block_start, block_end, SLOT_MINUTES):
+            length = min(SLOT_MINUTES, block_end - minute)
+            # Any overlap counts: a cell half-covered by an appointment would only ever lead to a clash.
+            taken = any(a.minute < minute + length and minute < a.minute + a.length for a in column.live)
+            if taken or minute < first_free:
+                continue
+            starts_at = f"{column.day.isoformat()}T{clock(minute)}"
+            cells.append(Cell(minute, length, clock(minute), book.to(column.clinician, starts_at)))
+    return cells
+
+
+def _axis(columns: list[Column]) -> tuple[int, int]:
+    """Whole hours covering every column's working hours and appointments, and at least 08-18."""
+    starts = [DEFAULT_HOURS[0]] + [start for c in columns for start, _ in c.working]
+    starts += [a.minute for c in columns for a in c.live]
+    ends = [DEFAULT_HOURS[1]] + [end for c in columns for _, end in c.working]
+    ends += [a.minute + a.length for c in columns for a in c.live]
+    return min(starts) // 60 * 60, min(1440, -(-max(ends) // 60) * 60)
+
+
+def grid_context(columns: list[Column]) -> dict:
+    axis_start, axis_end = _axis(columns)
+    return {
+        "columns": columns,
+        "axis_start": axis_start,
+        "axis_minutes": axis_end - axis_start,
+        "hours": [(minute, clock(minute)) for minute in range(axis_start, axis_end, 60)],
+        "cancelled": [entry for column in columns for entry in column.cancelled],
+    }
