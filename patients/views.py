@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
@@ -23,8 +22,6 @@ from patients.models import Condition, ConsentText, Intake, Medication, Patient
 from pit_portal.json_rows import as_instances, json_rows
 from treatments.sections import clinical_sections
 
-PATIENTS_PER_PAGE = 25
-
 
 @permission_required("patients.view_patient")
 # The same URL answers a whole page or, for htmx, just the results: caches must tell them apart,
@@ -33,9 +30,7 @@ PATIENTS_PER_PAGE = 25
 def patient_list(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = Paginator(services.patient_search(query).select_related("intake"), PATIENTS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = services.patient_search_page(query, request.GET.get("page"))
     page.object_list = services.mark_consent_status(list(page.object_list))
     context = {"form": form, "query": query, "page": page}
     if request.headers.get("HX-Target") == "patient-results":

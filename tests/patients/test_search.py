@@ -51,3 +51,57 @@ def test_patient_list_runs_a_fixed_number_of_queries(front_desk_client, django_a
     with django_assert_num_queries(len(few.captured_queries)):
         response = front_desk_client.get(url)
     assert len(response.context["page"].object_list) == 25
+
+
+# --- One page of a search, as the patient list shows it ------------------------------------------------------
+
+
+@pytest.fixture
+def whitakers(db):
+    """Eleven near matches for "Whitakr", of differing nearness, and two patients who do not match."""
+    names = ["Whitaker"] * 5 + ["Whittaker"] * 3 + ["Whitaker-Jones", "Whitakers", "Whitacre"]
+    patients = [PatientFactory(family_name=name) for name in names]
+    PatientFactory.create_batch(2, family_name="Kowalski")
+    return patients
+
+
+@pytest.mark.parametrize("query", ["Whitakr", "whitaker", "Whitakr Anna", "PIT-000001"])
+def test_each_search_page_shows_the_ranked_searchs_patients_in_order(whitakers, query):
+    ranked = list(services.patient_search(query))
+    pages = [services.patient_search_page(query, number, per_page=4) for number in (1, 2, 3)]
+    assert [patient for page in pages for patient in page.object_list] == ranked[:12]
+    assert {page.paginator.count for page in pages} == {len(ranked)}
+    assert all(page.object_list[0].intake is not None for page in pages if page.object_list)
+
+
+def test_a_name_search_counts_every_match(whitakers):
+    page = services.patient_search_page("Whitakr", 1, per_page=4)
+    assert page.paginator.count == len(whitakers)
+    assert page.paginator.num_pages == 3 and page.has_next()
+
+
+@pytest.mark.parametrize("asked", ["99", "4"])
+def test_a_page_past_the_end_shows_the_last_one(whitakers, asked):
+    page = services.patient_search_page("Whitakr", asked, per_page=4)
+    assert page.number == 3
+    assert page.object_list == list(services.patient_search("Whitakr"))[8:]
+
+
+@pytest.mark.parametrize("asked", [None, "", "two", "-1", "0"])
+def test_a_page_that_is_not_a_positive_number_shows_the_first(whitakers, asked):
+    page = services.patient_search_page("Whitakr", asked, per_page=4)
+    assert page.number == 1
+    assert page.object_list == list(services.patient_search("Whitakr"))[:4]
+
+
+def test_a_search_with_no_match_is_an_empty_first_page(whitakers):
+    page = services.patient_search_page("Zzyzx", "3", per_page=4)
+    assert (page.number, page.paginator.count, page.object_list) == (1, 0, [])
+
+
+def test_a_name_search_ranks_and_counts_in_one_query_and_reads_the_page_in_another(
+    whitakers, django_assert_num_queries
+):
+    with django_assert_num_queries(2):
+        page = services.patient_search_page("Whitakr", 2, per_page=4)
+        assert len(page.object_list) == 4 and page.paginator.count == len(whitakers)
