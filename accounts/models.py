@@ -6,6 +6,8 @@ from django.db import models
 from django.db.models import CharField, Exists, F, OuterRef, QuerySet, Value
 from django.db.models.functions import Concat
 
+from pit_portal.prepared import PreparedQuery
+
 # The kinds of row _roles_and_permissions_of returns.
 ROLE_ROWS = "role"
 GROUP_PERMISSION_ROWS = "group"
@@ -72,7 +74,7 @@ class User(AbstractUser):
             self._role_names = set(self.groups.values_list("name", flat=True))
             return
         found: dict[str, set[str]] = {ROLE_ROWS: set(), GROUP_PERMISSION_ROWS: set(), USER_PERMISSION_ROWS: set()}
-        for kind, name in _roles_and_permissions_of(self):
+        for kind, name in ROLES_AND_PERMISSIONS.rows(self.pk):
             found[kind].add(name)
         self._role_names = found[ROLE_ROWS]
         self._group_perm_cache = found[GROUP_PERMISSION_ROWS]
@@ -95,13 +97,17 @@ class User(AbstractUser):
     def has_confirmed_device(self) -> bool:
         """django_otp.user_has_device in one query: it asks each device table in turn (authenticator app,
         backup codes), and a patient's every page asks."""
-        confirmed = (Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)) for model in _device_models())
-        return User.objects.filter(pk=self.pk).filter(reduce(operator.or_, confirmed)).exists()
+        return bool(CONFIRMED_DEVICE.rows(self.pk))
 
 
-def _roles_and_permissions_of(user: User) -> QuerySet:
+def _with_confirmed_device(user_id: int) -> QuerySet:
+    confirmed = (Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)) for model in _device_models())
+    return User.objects.filter(pk=user_id).filter(reduce(operator.or_, confirmed)).values_list("pk")[:1]
+
+
+def _roles_and_permissions_of(user: int) -> QuerySet:
     """(kind, name) rows: the user's group names, their groups' permissions and their own permissions
-    ("app_label.codename", as ModelBackend names them), as one UNION ALL."""
+    ("app_label.codename", as ModelBackend names them), as one UNION ALL. `user` is the user's id."""
 
     def tagged(queryset: QuerySet, kind: str, name) -> QuerySet:
         labelled = queryset.annotate(row_kind=Value(kind, output_field=CharField()), row_name=name)
@@ -120,3 +126,8 @@ def _device_models() -> tuple:
     from django_otp import device_classes
 
     return tuple(device_classes())
+
+
+# Every page runs these: compiled once per process (pit_portal.prepared).
+ROLES_AND_PERMISSIONS = PreparedQuery(_roles_and_permissions_of)
+CONFIRMED_DEVICE = PreparedQuery(_with_confirmed_device)

@@ -49,9 +49,12 @@ FLOOR_RATIO_TARGET = 5
 ABSOLUTE_TARGET_MS = 150
 QUERY_TARGET = 12
 SEARCH_DB_TARGET_MS = 30
+CLIENT_NICENESS = 10
 SECTION = "load-bench"
 SECTION_START, SECTION_END = section_markers(SECTION)
-ACCESS_LOG_FORMAT = "%({x-bench-page}i)s %(s)s %(D)s"
+# Page, status, then microseconds: in the worker (gunicorn's own figure, writing the response included), building
+# the response, and the worker's CPU for it (the last two from bench/timed_wsgi.py).
+ACCESS_LOG_FORMAT = "%({x-bench-page}i)s %(s)s %(D)s %({x-bench-app-microseconds}o)s %({x-bench-cpu-microseconds}o)s"
 WARM = "warm"
 
 
@@ -546,8 +549,9 @@ def gunicorn(app: str, env: dict, workers: int, name: str, ready_path: str) -> I
     port = _free_port()
     access_log, error_log = VAR_DIR / f"{name}-access.log", VAR_DIR / f"{name}-error.log"
     access_log.unlink(missing_ok=True)
-    command = [GUNICORN, app, "--bind", f"127.0.0.1:{port}", "--workers", str(workers), "--chdir", str(ROOT),
-               "--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT,
+    env = {**env, "BENCH_WSGI_APP": app}  # served through bench/timed_wsgi.py, which times the application
+    command = [GUNICORN, "bench.timed_wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+               "--chdir", str(ROOT), "--access-logfile", str(access_log), "--access-logformat", ACCESS_LOG_FORMAT,
                "--error-logfile", str(error_log)]  # fmt: skip
     with open(error_log, "ab") as output:  # the workers' own prints (e.g. kombu's) go to the log, not the table
         process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT)  # noqa: S603
@@ -559,13 +563,25 @@ def gunicorn(app: str, env: dict, workers: int, name: str, ready_path: str) -> I
         process.wait(timeout=60)
 
 
-def server_times(access_log: Path) -> dict[str, list[float]]:
-    """Milliseconds each request spent in a worker, by page (the X-Bench-Page header)."""
-    times: dict[str, list[float]] = defaultdict(list)
+@dataclass
+class ServerTimes:
+    """Milliseconds per request of one page, from the access log."""
+
+    worker: list[float] = field(default_factory=list)  # gunicorn's time in the worker, writing included
+    app: list[float] = field(default_factory=list)  # building the response: the server time the targets use
+    cpu: list[float] = field(default_factory=list)  # the worker's CPU for it
+
+
+def server_times(access_log: Path) -> dict[str, ServerTimes]:
+    """Each page's times, by its label (the X-Bench-Page header)."""
+    times: dict[str, ServerTimes] = defaultdict(ServerTimes)
     for line in access_log.read_text().splitlines():
-        label, _status, micros = line.rsplit(" ", 2)
-        if label not in ("-", WARM) and micros.isdigit():
-            times[label].append(int(micros) / 1000)
+        label, _status, *micros = line.rsplit(" ", 4)
+        if label in ("-", WARM) or not all(value.isdigit() for value in micros):
+            continue
+        found = times[label]
+        for series, value in zip((found.worker, found.app, found.cpu), micros, strict=True):
+            series.append(int(value) / 1000)
     return times
 
 
@@ -635,28 +651,34 @@ class Row:
     name: str
     requests: int
     errors: int
-    server: list[float]
+    times: ServerTimes
     client: list[float]
     queries: tuple[int, float] | None
 
+    @property
+    def server(self) -> list[float]:
+        return self.times.app
 
-def _rows(outcomes: list[Outcome], times: dict[str, list[float]], queries: dict) -> list[Row]:
+
+def _rows(outcomes: list[Outcome], times: dict[str, ServerTimes], queries: dict) -> list[Row]:
     by_page: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_page[outcome.page].append(outcome)
     return [
-        Row(page.name, len(by_page[page.name]), sum(not o.ok for o in by_page[page.name]), times.get(page.name, []),
-            [o.seconds * 1000 for o in by_page[page.name] if o.ok], queries.get(page.name))
+        Row(page.name, len(by_page[page.name]), sum(not o.ok for o in by_page[page.name]),
+            times.get(page.name, ServerTimes()), [o.seconds * 1000 for o in by_page[page.name] if o.ok],
+            queries.get(page.name))
         for page in [FLOOR, *PAGES]
     ]  # fmt: skip
 
 
 def render_table(rows: list[Row]) -> list[str]:
     floor_p95 = percentile(rows[0].server, 0.95) or 1e-9
+    floor_cpu = percentile(rows[0].times.cpu, 0.5) or 1e-9
     lines = [
-        "| page | requests | errors | server p50 | server p95 | server p99 | client p95 | p95 ÷ floor | queries"
-        " | DB ms | |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| page | requests | errors | server p50 | server p95 | server p99 | p95 ÷ floor | in worker p95 | client p95"
+        " | CPU p50 | CPU ÷ floor | queries | DB ms | |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for index, row in enumerate(rows):
         p95 = percentile(row.server, 0.95)
@@ -669,9 +691,11 @@ def render_table(rows: list[Row]) -> list[str]:
             verdict, ratio = ("meets targets" if meets else "**misses**"), f"{p95 / floor_p95:.1f}"
         query_text = "n/a" if queries is None else ("failed" if queries < 0 else str(queries))
         db_text = "" if db_ms is None or queries is None or queries < 0 else f"{db_ms:.1f}"
+        cpu = percentile(row.times.cpu, 0.5)
         lines.append(
             f"| {row.name} | {row.requests} | {row.errors} | {percentile(row.server, 0.5):.1f} ms | {p95:.1f} ms"
-            f" | {percentile(row.server, 0.99):.1f} ms | {percentile(row.client, 0.95):.1f} ms | {ratio}"
+            f" | {percentile(row.server, 0.99):.1f} ms | {ratio} | {percentile(row.times.worker, 0.95):.1f} ms"
+            f" | {percentile(row.client, 0.95):.1f} ms | {cpu:.1f} ms | {cpu / floor_cpu:.1f}"
             f" | {query_text} | {db_text} | {verdict} |"
         )
     return lines
@@ -684,11 +708,17 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         SECTION_START,
         "## Page load under concurrent clients",
         "",
-        "Measured by `bench/load_bench.py` (not a test; `make bench`). Server times are the time each request spent",
-        "in a gunicorn worker (its access log), so they leave out the wait for a free worker; the client p95 includes",
-        "it. Queries and DB ms are for one request of the page, in-process, after a warm-up request. The floor is a",
+        "Measured by `bench/load_bench.py` (not a test; `make bench`). Server time is the time the application took",
+        "to build each response, from the request reaching it to the response being handed back to gunicorn",
+        '(bench/timed_wsgi.py). "In worker" is gunicorn\'s own time for the request, which adds reading it and',
+        "writing the response to the socket, where a worker waits whenever the benchmark's client, on the same two",
+        "CPUs, is not scheduled to read; the client p95 adds the wait for a free worker too. CPU is the worker's own",
+        "for the request, which the machine's load does not inflate. The clients run at a lower priority than the",
+        f"servers (nice {CLIENT_NICENESS}), as clients on their own machines would take none of the servers' CPU;"
+        f" they used {context['client_cpu_ms']:.2f} ms of CPU per request.",
+        "Queries and DB ms are for one request of the page, in-process, after a warm-up request. The floor is a",
         "view that returns two bytes behind the same settings and middleware (bench/floor_wsgi.py), requested",
-        "signed in as a clinician; its p95 is the unit of the ratio column, which compares across machines.",
+        "signed in as a clinician; its p95 is the unit of the ratio columns, which compare across machines.",
         "",
         f"- Command: `{context['command']}`",
         f"- Machine: {machine()}",
@@ -756,6 +786,11 @@ def main() -> None:
         gunicorn("pit_portal.wsgi", env, args.workers, "portal", "/accounts/login/") as (port, portal_log),
         gunicorn("bench.floor_wsgi", env, args.workers, "floor", "/floor/") as (floor_port, floor_log),
     ):
+        # The clients run below the servers' priority: on two CPUs they would otherwise take a share of the time
+        # the servers are measured by, which clients on their own machines do not. They still get the CPU they
+        # need to keep every request in flight (their own CPU time is in the report).
+        os.nice(CLIENT_NICENESS)
+        client_cpu_before = time.process_time()
 
         def browsers_for(target: int) -> list[dict[str, Browser]]:
             return [{role: Browser(target, keys[n], settings.SESSION_COOKIE_NAME)
@@ -774,13 +809,15 @@ def main() -> None:
             print(f"  {page.name} ...", flush=True)
             outcomes += drive(page, args.requests, portal_browsers, states, fixtures, failures)
         outcomes += drive(FLOOR, floor_requests, floor_browsers, states, fixtures, failures)
+        client_cpu = time.process_time() - client_cpu_before
     load_after = load_average()
     times = {**server_times(portal_log), **server_times(floor_log)}
     queries = count_queries(fixtures)
     rows = _rows(outcomes, times, queries)
     command = " ".join([".venv/bin/python", "bench/load_bench.py", *sys.argv[1:]])
     context = {"command": command, "seed_seconds": seed_seconds, "load_before": load_before, "load_after": load_after,
-               "search": explain_search(fixtures.search_terms[0]), "failures": failures, "notes": notes}  # fmt: skip
+               "search": explain_search(fixtures.search_terms[0]), "failures": failures, "notes": notes,
+               "client_cpu_ms": client_cpu * 1000 / max(1, len(outcomes))}  # fmt: skip
     section = report(args, rows, fixtures, context)
     print(section)
     if not args.no_write:
