@@ -1,6 +1,5 @@
 from django.http import Http404, HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import permission_required
@@ -9,8 +8,6 @@ from documents.access import get_document_for
 from documents.downloads import document_response
 from patients.access import get_patient_for
 from treatments.access import get_session_for
-
-STATUS_TEMPLATE = "documents/_status.html"
 
 
 @require_GET
@@ -23,19 +20,13 @@ def download(request: HttpRequest, pk: int) -> HttpResponse:
 def _session_status(request: HttpRequest, session_id: int) -> HttpResponse:
     session = get_session_for(request.user, session_id)
     documents = status.session_documents(request.user, session.pk)
-    context = status.status_context(
-        request.user, documents, scope="session", scope_id=session.pk, csrf_token=get_token(request)
-    )
-    return render(request, STATUS_TEMPLATE, context)
+    return HttpResponse(status.status_box(request, documents, scope="session", scope_id=session.pk))
 
 
 def _patient_status(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_id)
     documents = status.patient_documents(request.user, patient.pk)
-    context = status.status_context(
-        request.user, documents, scope="patient", scope_id=patient.pk, csrf_token=get_token(request)
-    )
-    return render(request, STATUS_TEMPLATE, context)
+    return HttpResponse(status.status_box(request, documents, scope="patient", scope_id=patient.pk))
 
 
 @require_GET

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
+from pit_portal.fragments import IdLinks
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TimeOff, WorkingHours, overlapping
 from scheduling.services import TRANSITIONS
 
@@ -77,26 +78,16 @@ def aware(day: date, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(minute // 60, minute % 60)))
 
 
-@dataclass(frozen=True)
-class AppointmentLinks:
-    """An appointment's links, from URLs reversed once per page rather than once per block: a week of
-    blocks reversed some four thousand URLs."""
+APPOINTMENT_LINKS = {
+    "url": "scheduling:appointment",
+    "status_url": "scheduling:status",
+    "move_url": "scheduling:move",
+    "cancel_url": "scheduling:cancel",
+}
 
-    PLACEHOLDER = "2147483647"
-    patterns: dict[str, tuple[str, str]]  # key: (before the id, after it)
 
-    @classmethod
-    def reversed(cls) -> "AppointmentLinks":
-        names = {"url": "appointment", "status_url": "status", "move_url": "move", "cancel_url": "cancel"}
-        patterns = {}
-        for key, name in names.items():
-            before, _, after = reverse(f"scheduling:{name}", args=[cls.PLACEHOLDER]).partition(cls.PLACEHOLDER)
-            patterns[key] = (before, after)
-        return cls(patterns)
-
-    def to(self, key: str, pk: int) -> str:
-        before, after = self.patterns[key]
-        return f"{before}{pk}{after}"
+def appointment_links() -> IdLinks:
+    return IdLinks.reversed(APPOINTMENT_LINKS)
 
 
 class Entry:
@@ -125,7 +116,7 @@ class Entry:
         "status",
     )  # fmt: skip
 
-    def __init__(self, links: AppointmentLinks, pk: int, status: str, starts_at: datetime, ends_at: datetime,
+    def __init__(self, links: IdLinks, pk: int, status: str, starts_at: datetime, ends_at: datetime,
                  clinician: User, kind: AppointmentType, name: str, notes: str, cancel_reason: str):  # fmt: skip
         self.links, self.pk, self.status, self.clinician, self.kind = links, pk, status, clinician, kind
         self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
@@ -140,7 +131,7 @@ class Entry:
     @classmethod
     def of(cls, appointment: Appointment) -> "Entry":
         return cls(
-            AppointmentLinks.reversed(),
+            appointment_links(),
             appointment.pk,
             appointment.status,
             timezone.localtime(appointment.starts_at),
@@ -213,7 +204,7 @@ class Diary:
 def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date], list[Entry]]:
     by_id = {clinician.pk: clinician for clinician in staff}
     kinds = {kind.pk: kind for kind in AppointmentType.objects.all()}  # a handful: read once, not joined
-    zone, links = timezone.get_current_timezone(), AppointmentLinks.reversed()
+    zone, links = timezone.get_current_timezone(), appointment_links()
     when = overlapping(aware(first), aware(last + timedelta(days=1)))
     rows = (
         Appointment.objects.filter(when, clinician__in=list(by_id))
