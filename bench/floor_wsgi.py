@@ -4,6 +4,7 @@ Served by its own gunicorn (`gunicorn bench.floor_wsgi`), never by the portal: t
 pit_portal.urls. This module is that server's URLconf as well as its WSGI application.
 """
 
+import gc
 import os
 
 from django.conf import settings
@@ -23,3 +24,5 @@ def floor(request: HttpRequest) -> HttpResponse:
 urlpatterns = [path("floor/", floor, name="floor")]
 
 application = get_wsgi_application()
+gc.collect()
+gc.freeze()  # as pit_portal/wsgi.py does, so the floor is served the same way
