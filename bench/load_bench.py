@@ -6,10 +6,11 @@
 
 It seeds its own database (BENCH_DATABASE, default pit_bench, on the DATABASE_URL server; created, migrated and
 seeded with `manage.py seed_scale` when empty, reused when it already holds that many patients, rebuilt with
---fresh), starts gunicorn as the Procfile does (WEB_CONCURRENCY workers, default 4; DEBUG=0, collected static
-files served by WhiteNoise) plus a second gunicorn serving bench/floor_wsgi.py, signs the bench users in by
-writing their sessions directly (staff sessions second-factor verified), then drives each page with concurrent
-clients. Server time per request comes from gunicorn's access log (the time spent in the worker, not the wait
+--fresh), starts gunicorn as the Procfile does (WEB_CONCURRENCY workers, default one per CPU; DEBUG=0, collected
+static files served by WhiteNoise) plus a second gunicorn serving bench/floor_wsgi.py, both through
+bench/timed_wsgi.py, signs the bench users in by writing their sessions directly (staff sessions second-factor
+verified), then drives each page with concurrent clients. Server time per request comes from gunicorn's access
+log (the time the application took to build the response, and its CPU, from bench/timed_wsgi.py; not the wait
 for a free worker); queries per page are counted in-process with the test client against the same database.
 The results go into their own section of docs/performance.md.
 """
@@ -701,6 +702,14 @@ def render_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def _workers_note(workers: int) -> str:
+    return (
+        "one per CPU, as the Procfile"
+        if workers == os.cpu_count()
+        else f"--workers; the Procfile's is {os.cpu_count()}"
+    )
+
+
 def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
     search_ms, uses_trigram = context["search"]
     seeded = context["seed_seconds"]
@@ -711,13 +720,12 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         "Measured by `bench/load_bench.py` (not a test; `make bench`). Server time is the time the application took",
         "to build each response, from the request reaching it to the response being handed back to gunicorn",
         '(bench/timed_wsgi.py). "In worker" is gunicorn\'s own time for the request, which adds reading it and',
-        "writing the response to the socket, where a worker waits whenever the benchmark's client, on the same two",
-        "CPUs, is not scheduled to read; the client p95 adds the wait for a free worker too. CPU is the worker's own",
-        "for the request, which the machine's load does not inflate. The clients run at a lower priority than the",
-        f"servers (nice {CLIENT_NICENESS}), as clients on their own machines would take none of the servers' CPU;"
-        f" they used {context['client_cpu_ms']:.2f} ms of CPU per request.",
-        "Queries and DB ms are for one request of the page, in-process, after a warm-up request. The floor is a",
-        "view that returns two bytes behind the same settings and middleware (bench/floor_wsgi.py), requested",
+        "writing the response to the socket; the client p95 adds the wait for a free worker too. CPU is the worker's",
+        "own for the request, which the machine's load inflates far less than it does time. The clients run at a lower",
+        f"priority than the servers (nice {CLIENT_NICENESS}), as clients on their own machines would take none of the",
+        f"servers' CPU; they used {context['client_cpu_ms']:.2f} ms of CPU per request. Queries and DB ms are for one",
+        "request of the page, in-process, after a warm-up request. The floor is a view that returns two bytes behind",
+        "the same settings and middleware (bench/floor_wsgi.py), requested",
         "signed in as a clinician; its p95 is the unit of the ratio columns, which compare across machines.",
         "",
         f"- Command: `{context['command']}`",
@@ -726,8 +734,8 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         f"- Data: {fixtures.counts['patients']:,} patients, {fixtures.counts['sessions']:,} sessions,"
         f" {fixtures.counts['sites']:,} sites, {fixtures.counts['appointments']:,} appointments"
         + (f"; seeded in {seeded:.0f} s by `manage.py seed_scale --patients {args.patients}`" if seeded else ""),
-        f"- gunicorn: {args.workers} sync workers (as the Procfile), DEBUG=0; {args.clients} concurrent clients,"
-        f" {args.requests} requests per page; day shown: {fixtures.day.isoformat()}",
+        f"- gunicorn: {args.workers} sync workers ({_workers_note(args.workers)}), DEBUG=0;"
+        f" {args.clients} concurrent clients, {args.requests} requests per page; day shown: {fixtures.day.isoformat()}",
         f"- Load average (1/5/15 min) before: {context['load_before']}; after: {context['load_after']}",
         f"- Patient search, misspelt surname: results query {search_ms:.1f} ms in EXPLAIN ANALYZE"
         f" (target ≤ {SEARCH_DB_TARGET_MS} ms), trigram index {'used' if uses_trigram else '**not used**'}",
@@ -754,7 +762,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--patients", type=positive_int, default=2_000, help="data size (default 2,000)")
     parser.add_argument("--clients", type=positive_int, default=20, help="concurrent clients (default 20)")
     parser.add_argument("--requests", type=positive_int, default=300, help="requests per page (default 300)")
-    parser.add_argument("--workers", type=positive_int, default=int(os.environ.get("WEB_CONCURRENCY", "4")))
+    default_workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 1)  # as the Procfile
+    parser.add_argument("--workers", type=positive_int, default=default_workers, help="gunicorn workers")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", DEFAULT_DATABASE))
     parser.add_argument("--fresh", action="store_true", help="drop and re-seed the bench database")
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")

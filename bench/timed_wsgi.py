@@ -4,9 +4,8 @@ gunicorn's access log records.
 
 The time runs from the request reaching the application to the response's status and headers being handed back
 (Django builds a page whole before that), so it leaves out gunicorn's reading of the request and its writing of
-the response to the socket. The latter matters here: the benchmark's client shares the machine's two CPUs, and a
-worker writing a 250 KB calendar waits whenever the client is not scheduled to read it. The CPU time is the
-worker process's own (a sync worker handles one request at a time), which the machine's load does not inflate.
+the response to the socket, which waits on the client reading it. The CPU time is the worker process's own (a
+sync worker handles one request at a time).
 """
 
 import importlib
