@@ -2,6 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.http import Http404
 
 from accounts.models import CONFIRMED_DEVICE, ROLES_AND_PERMISSIONS, Role, _roles_and_permissions_of
 from pit_portal.prepared import PreparedQuery
@@ -39,3 +40,38 @@ def test_the_number_of_values_is_checked(db):
     group = Group.objects.create(name="Example")
     assert named.rows(group.pk) == [("Example",)]
     assert named.rows(group.pk + 1000) == []
+
+
+# --- Model instances, with their select_related rows and annotations ------------------------------------------
+
+
+def test_prepared_objects_are_the_querysets_own_objects(clinician, patient, other_patient):
+    from patients.views import PATIENT_PAGE_RECORD, _patient_page_record
+    from tests.factories import consent_for
+
+    consent_for(patient)
+    for someone in (patient, other_patient):
+        [prepared] = PATIENT_PAGE_RECORD.objects(someone.pk)
+        [queried] = _patient_page_record(someone.pk)
+        assert prepared == queried and prepared.intake == queried.intake
+        assert prepared.given_name == queried.given_name and prepared.phone == queried.phone
+        for annotation in ("condition_rows", "medication_rows", "current_consent_version"):
+            assert getattr(prepared, annotation) == getattr(queried, annotation)
+        # The valid consent comes through a filtered join: there for one patient, absent for the other.
+        assert getattr(prepared, "valid_consent", None) == getattr(queried, "valid_consent", None)
+    assert PATIENT_PAGE_RECORD.objects(patient.pk)[0].valid_consent.witnessed_by is not None
+    assert PATIENT_PAGE_RECORD.objects(other_patient.pk + 10_000) == []
+
+
+def test_a_prepared_record_keeps_get_patient_for_s_refusals(clinician, patient_user, patient, other_patient):
+    from audit.refusals import RefusedObject
+    from patients.access import get_patient_for
+    from patients.views import PATIENT_PAGE_RECORD
+
+    assert get_patient_for(clinician, other_patient.pk, PATIENT_PAGE_RECORD) == other_patient
+    assert get_patient_for(patient_user, patient.pk, PATIENT_PAGE_RECORD) == patient
+    with pytest.raises(RefusedObject):  # someone else's record: refused, and audited as such
+        get_patient_for(patient_user, other_patient.pk, PATIENT_PAGE_RECORD)
+    with pytest.raises(Http404) as missing:
+        get_patient_for(clinician, other_patient.pk + 10_000, PATIENT_PAGE_RECORD)
+    assert not isinstance(missing.value, RefusedObject)

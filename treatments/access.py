@@ -2,7 +2,16 @@ from django.http import Http404
 
 from accounts.models import User
 from audit.refusals import not_found
+from pit_portal.prepared import PreparedQuery
 from treatments.models import InjectionSession, TreatmentCourse
+
+# Read on every course and session page, with the rows they are shown with: compiled once (pit_portal.prepared).
+COURSE = PreparedQuery(lambda pk: TreatmentCourse.objects.select_related("patient__intake", "condition").filter(pk=pk))
+SESSION_NOTE = PreparedQuery(
+    lambda pk: InjectionSession.objects.select_related(
+        "course__patient__intake", "course__condition", "clinician", "signed_by", "consent__consent_text"
+    ).filter(pk=pk)
+)
 
 
 def get_course_for(user: User, pk: int) -> TreatmentCourse:
@@ -11,10 +20,9 @@ def get_course_for(user: User, pk: int) -> TreatmentCourse:
         raise Http404
     if not user.has_perm("treatments.view_treatmentcourse"):
         raise not_found("course", pk, TreatmentCourse.objects.all())
-    try:
-        return TreatmentCourse.objects.select_related("patient__intake", "condition").get(pk=pk)
-    except TreatmentCourse.DoesNotExist:
-        raise Http404("No such course.") from None
+    for course in COURSE.objects(pk):
+        return course
+    raise Http404("No such course.")
 
 
 def get_session_for(user: User, pk: int) -> InjectionSession:
@@ -23,10 +31,6 @@ def get_session_for(user: User, pk: int) -> InjectionSession:
         raise Http404
     if not user.has_perm("treatments.view_injectionsession"):
         raise not_found("session", pk, InjectionSession.objects.all(), patient_field="course__patient_id")
-    sessions = InjectionSession.objects.select_related(
-        "course__patient__intake", "course__condition", "clinician", "signed_by", "consent__consent_text"
-    )
-    try:
-        return sessions.get(pk=pk)
-    except InjectionSession.DoesNotExist:
-        raise Http404("No such session.") from None
+    for session in SESSION_NOTE.objects(pk):
+        return session
+    raise Http404("No such session.")
