@@ -7,6 +7,7 @@ from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from patients.models import Patient
+from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import CourseStatus, InjectionSession, TreatmentCourse
 from treatments.queries import courses_due_for_review
@@ -40,6 +41,18 @@ def recall_list(now: datetime | None = None) -> QuerySet[TreatmentCourse]:
     )
 
 
+def _patient_appointments(patient_id: int) -> QuerySet[Appointment]:
+    return (
+        Appointment.objects.filter(patient_id=patient_id)
+        .select_related("clinician", "appointment_type", "course__condition")
+        .order_by("starts_at", "pk")
+    )
+
+
+# Four joined tables, read on every patient page: compiled once (pit_portal.prepared).
+PATIENT_APPOINTMENTS = PreparedQuery(_patient_appointments)
+
+
 @dataclass
 class PatientAppointments:
     upcoming: list[Appointment] = field(default_factory=list)
@@ -50,11 +63,8 @@ def appointments_for_patient(patient: Patient, now: datetime | None = None) -> P
     """The patient's appointments, cancelled ones included: upcoming soonest first, past latest first.
     One query."""
     now = now or timezone.now()
-    appointments = Appointment.objects.filter(patient=patient).select_related(
-        "clinician", "appointment_type", "course__condition"
-    )
     found = PatientAppointments()
-    for appointment in appointments.order_by("starts_at", "pk"):
+    for appointment in PATIENT_APPOINTMENTS.objects(patient.pk):
         (found.upcoming if appointment.ends_at > now else found.past).append(appointment)
     found.past.reverse()
     return found

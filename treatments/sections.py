@@ -1,13 +1,30 @@
 """The clinical and scheduling parts of the patient page, trimmed to what the user's role may see."""
 
-from django.db.models import OuterRef, Prefetch
+from django.db.models import OuterRef, Prefetch, QuerySet
 
 from accounts.models import User
 from assessments.models import Assessment, PainArea
 from patients.models import Patient
 from pit_portal.json_rows import as_instances, json_rows
+from pit_portal.prepared import PreparedQuery
 from scheduling.queries import appointments_for_patient
 from treatments.models import InjectionSession
+
+
+def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
+    """The patient's assessments, latest first, each with its pain areas in the same query (the page draws the
+    latest one's)."""
+    areas = PainArea.objects.filter(assessment=OuterRef("pk")).order_by(*PainArea._meta.ordering)
+    return (
+        Assessment.objects.filter(patient_id=patient_id)
+        .select_related("condition", "clinician")
+        .annotate(pain_area_rows=json_rows(areas, ["id", "region", "intensity", "tender", "note"]))
+        .order_by("-assessed_at")
+    )
+
+
+# Its JSON list made it the page's slowest query to compile: compiled once (pit_portal.prepared).
+ASSESSMENTS_WITH_AREAS = PreparedQuery(_assessments_with_areas)
 
 
 def clinical_sections(user: User, patient: Patient) -> dict:
@@ -29,14 +46,7 @@ def clinical_sections(user: User, patient: Patient) -> dict:
             patient.courses.select_related("condition").prefetch_related(Prefetch("sessions", queryset=sessions))
         )
     if user.has_perm("assessments.view_assessment"):
-        # Each assessment brings its pain areas in the same query; the page draws the latest one's.
-        areas = PainArea.objects.filter(assessment=OuterRef("pk")).order_by(*PainArea._meta.ordering)
-        assessments = list(
-            Assessment.objects.filter(patient=patient)
-            .select_related("condition", "clinician")
-            .annotate(pain_area_rows=json_rows(areas, ["id", "region", "intensity", "tender", "note"]))
-            .order_by("-assessed_at")
-        )
+        assessments = ASSESSMENTS_WITH_AREAS.objects(patient.pk)
         sections["assessments"] = assessments
         if assessments:
             sections["latest_assessment"] = assessments[0]
