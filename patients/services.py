@@ -118,7 +118,7 @@ def _ids(patients: QuerySet) -> QuerySet:
 
 
 def _named(word: str, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
-    """Patients with the word in, or near, one of their names, ranked against the whole query.
+    """Patients with the word in, or near, one of their names.
 
     One SELECT per name and kind of match, joined by UNION, so each is a single index scan of that name's
     trigram index. With the conditions ORed in one WHERE, PostgreSQL read every patient instead: it prices a
@@ -174,11 +174,16 @@ def mark_consent_status(patients: list[Patient]) -> list[Patient]:
 def name_matches(query: str) -> QuerySet | None:
     """The rows a search by name, clinic number or phone ranks (id, family name, similarity); None for an
     empty query or a birth date."""
-    return _name_matches(_tidy(query), _ranked_rows(_tidy(query)))
+    query = _tidy(query)
+    return _name_matches(query, _ranked_rows(query))
 
 
 def _tidy(query: str) -> str:
     return " ".join(query.split())[:100]
+
+
+# The nearest names first; ranked_page_sql orders the same way.
+RANKING = ("-similarity", "family_name", "id")
 
 
 def patient_search(query: str) -> QuerySet[Patient]:
@@ -193,9 +198,6 @@ def patient_search(query: str) -> QuerySet[Patient]:
     if birth_date:
         patients = patients.filter(date_of_birth=birth_date)
     return patients.order_by("family_name", "given_name", "id")
-
-
-RANKING = ("-similarity", "family_name", "id")
 
 
 def patient_search_page(query: str, number: str | int | None, per_page: int = PATIENTS_PER_PAGE) -> Page:
