@@ -1,5 +1,5 @@
-"""Jinja2 for the few fragments a page repeats hundreds of times: the calendar's appointment blocks and free
-cells, and the all-clinicians week's chips.
+"""Jinja2 for the few fragments a page repeats many times over: the calendar's appointment blocks and free
+cells, the all-clinicians week's chips, and the documents box of the patient and session pages.
 
 Django's template engine resolves each variable through its generic lookup (dictionary, attribute, index) and
 a chain of checks, some ten microseconds a variable on this machine; a full day calendar has about 3,500 of
