@@ -11,12 +11,11 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db.models import Prefetch
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from assessments.bodymap import region_label
 from assessments.models import Assessment
-from assessments.templatetags.body_map import body_map_view
+from assessments.templatetags.body_map import body_map_picture
 from documents.models import AftercareText, Document, DocumentKind
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import InjectionSession, InjectionSite
@@ -160,7 +159,7 @@ def svg_element(markup: str) -> str:
 
 def body_map_svg(areas: list[dict]) -> str:
     """The body map exactly as the assessment pages draw it, from the partial behind {% body_map_view %}."""
-    return svg_element(render_to_string("assessments/_body_map_view.html", body_map_view(areas)))
+    return svg_element(body_map_picture(areas))
 
 
 def _latest_pain_areas(session: InjectionSession) -> tuple[Assessment | None, list[dict]]:

@@ -25,8 +25,7 @@ def _session_status(request: HttpRequest, session_id: int) -> HttpResponse:
 
 def _patient_status(request: HttpRequest, patient_id: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_id)
-    documents = status.patient_documents(request.user, patient.pk)
-    return HttpResponse(status.status_box(request, documents, scope="patient", scope_id=patient.pk))
+    return HttpResponse(status.patient_box(request, patient.pk))
 
 
 @require_GET

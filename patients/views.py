@@ -19,9 +19,9 @@ from patients.forms import (
     RegisterPatientForm,
 )
 from patients.models import Condition, ConsentText, Intake, Medication, Patient
-from pit_portal.json_rows import as_instances, json_rows
+from patients.page import patient_page
+from pit_portal.json_rows import json_rows
 from pit_portal.prepared import PreparedQuery
-from treatments.sections import clinical_sections
 
 
 @permission_required("patients.view_patient")
@@ -85,16 +85,7 @@ PATIENT_PAGE_RECORD = PreparedQuery(_patient_page_record)
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk, PATIENT_PAGE_RECORD)
     record_page_view(request, Action.PATIENT_VIEWED, patient=patient)
-    context = {
-        "patient": patient,
-        "intake": patient.intake,
-        "conditions": as_instances(Condition, patient.condition_rows),
-        "medications": as_instances(Medication, patient.medication_rows),
-        # A patient without one has no valid_consent attribute at all (the join found no row).
-        "consent": getattr(patient, "valid_consent", None),
-        "current_consent_version": patient.current_consent_version,
-        **clinical_sections(request.user, patient),
-    }
+    context = {"patient": patient, "page": patient_page(request, patient)}
     return render(request, "patients/patient_detail.html", context)
 
 

@@ -1,6 +1,9 @@
 """The clinical and scheduling parts of the patient page, trimmed to what the user's role may see."""
 
-from django.db.models import OuterRef, Prefetch, QuerySet
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from django.db.models import OuterRef, QuerySet
 
 from accounts.models import User
 from assessments.models import Assessment, PainArea
@@ -8,7 +11,7 @@ from patients.models import Patient
 from pit_portal.json_rows import as_instances, json_rows
 from pit_portal.prepared import PreparedQuery
 from scheduling.queries import appointments_for_patient
-from treatments.models import InjectionSession
+from treatments.models import CourseStatus, TreatmentCourse
 
 
 def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
@@ -27,6 +30,70 @@ def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
 ASSESSMENTS_WITH_AREAS = PreparedQuery(_assessments_with_areas)
 
 
+@dataclass(frozen=True)
+class SessionLine:
+    """A session as the patient page lists it."""
+
+    pk: int
+    number: int
+    performed_at: datetime
+    clinician: str
+    is_signed: bool
+
+
+@dataclass
+class CourseLine:
+    """A course as the patient page lists it, with its sessions in order."""
+
+    pk: int
+    condition: str
+    status: str
+    planned_sessions: int
+    interval_days: int
+    started_on: date
+    sessions: list[SessionLine] = field(default_factory=list)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == CourseStatus.ACTIVE
+
+    @property
+    def status_label(self) -> str:
+        return CourseStatus(self.status).label
+
+
+COURSE_LINE_COLUMNS = (
+    "pk", "condition__name", "status", "planned_sessions", "interval_days", "started_on",
+    "sessions__pk", "sessions__number", "sessions__performed_at", "sessions__signed_at",
+    "sessions__clinician__first_name", "sessions__clinician__last_name", "sessions__clinician__username",
+)  # fmt: skip
+
+
+def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse]:
+    """One row per session (one for a course without any), newest course first: its sessions in one join rather
+    than a prefetch query of whole session notes."""
+    return (
+        TreatmentCourse.objects.filter(patient_id=patient_id)
+        .order_by(*TreatmentCourse._meta.ordering, "sessions__number")
+        .values_list(*COURSE_LINE_COLUMNS)
+    )
+
+
+COURSES_AND_SESSIONS = PreparedQuery(_courses_and_sessions)
+
+
+def course_lines(patient_id: int) -> list[CourseLine]:
+    """The patient's courses, newest first, each with its sessions by number. One query."""
+    courses: dict[int, CourseLine] = {}
+    for pk, condition, status, planned, interval, started_on, *session in COURSES_AND_SESSIONS.rows(patient_id):
+        course = courses.setdefault(pk, CourseLine(pk, condition, status, planned, interval, started_on))
+        session_pk, number, performed_at, signed_at, first_name, last_name, username = session
+        if session_pk is not None:
+            clinician = f"{first_name} {last_name}".strip() or username  # as User.get_full_name() or username
+            course.sessions.append(SessionLine(session_pk, number, performed_at, clinician, signed_at is not None))
+    return list(courses.values())
+
+
 def clinical_sections(user: User, patient: Patient) -> dict:
     """Courses with their sessions for anyone who may see courses (the front desk sees dates and
     status only, enforced in the template and by the session views); assessments and the latest
@@ -41,10 +108,7 @@ def clinical_sections(user: User, patient: Patient) -> dict:
     if user.has_perm("scheduling.view_appointment"):
         sections["appointments"] = appointments_for_patient(patient)
     if user.has_perm("treatments.view_treatmentcourse"):
-        sessions = InjectionSession.objects.select_related("clinician").order_by("number")
-        sections["courses"] = list(
-            patient.courses.select_related("condition").prefetch_related(Prefetch("sessions", queryset=sessions))
-        )
+        sections["courses"] = course_lines(patient.pk)
     if user.has_perm("assessments.view_assessment"):
         assessments = ASSESSMENTS_WITH_AREAS.objects(patient.pk)
         sections["assessments"] = assessments

@@ -5,6 +5,7 @@ from typing import Any
 
 from django import template
 from django.forms import BoundField
+from django.utils.safestring import SafeString
 
 from assessments.bodymap import (
     INTENSITY_COLOURS,
@@ -24,6 +25,7 @@ from assessments.bodymap import (
     region_centre,
     region_label,
 )
+from pit_portal.fragments import render_fragment
 
 register = template.Library()
 
@@ -87,8 +89,18 @@ def _as_intensity(value: Any) -> int | None:
     return number if 0 <= number <= 10 else None
 
 
-@register.inclusion_tag("assessments/_body_map_view.html")
-def body_map_view(areas: Iterable[Any] | None) -> dict[str, Any]:
+@register.simple_tag
+def body_map_view(areas: Iterable[Any] | None) -> SafeString:
+    return body_map_picture(areas)
+
+
+def body_map_picture(areas: Iterable[Any] | None) -> SafeString:
+    """The read-only body map of `areas` (a Jinja2 fragment: assessments/jinja2/assessments/_body_map_view.html),
+    for a Django template through {% body_map_view %}, or for a page or document built in Python."""
+    return render_fragment("assessments/_body_map_view.html", body_map_context(areas))
+
+
+def body_map_context(areas: Iterable[Any] | None) -> dict[str, Any]:
     if hasattr(areas, "all"):  # a related manager, e.g. assessment.pain_areas
         areas = areas.all()
     by_code = {}

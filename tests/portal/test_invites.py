@@ -5,14 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth import get_user
-from django.contrib.auth.context_processors import PermWrapper
 from django.core import mail
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
 from patients.models import Patient
+from portal.invite_status import invite_status_box
 from portal.models import PatientInvite
 from portal.tasks import send_invite
 from tests.factories import PatientFactory, UserFactory
@@ -228,11 +227,11 @@ def test_signed_in_user_cannot_use_an_invite(front_desk_client, front_desk, new_
     assert get_user(front_desk_client) == front_desk
 
 
-# --- The patient page's portal box (portal/_invite_status.html, included by the owner of patient_detail) -------
+# --- The patient page's portal box (portal.invite_status, placed by patients.page) -----------------------------
 
 
 def invite_box(user, patient) -> str:
-    return render_to_string("portal/_invite_status.html", {"patient": patient, "perms": PermWrapper(user)})
+    return invite_status_box(user, patient, csrf_token="token")
 
 
 def test_patient_page_offers_an_invite_only_where_one_can_be_sent(front_desk, patient, new_patient):

@@ -4,13 +4,14 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from django.contrib.auth.context_processors import PermWrapper
 from django.db import connection
-from django.template.loader import render_to_string
-from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from patients.page import RECORD_LINKS
+from pit_portal.fragments import IdLinks, render_fragment
 from scheduling.models import AppointmentStatus
 from scheduling.queries import appointments_for_patient, recall_list
 from tests.factories import AssessmentFactory, PatientFactory, SessionFactory
@@ -151,14 +152,18 @@ def test_appointments_for_patient_splits_past_and_upcoming_in_one_query(history,
     assert past == ["done", "missed"]
 
 
+def appointments_card(user, patient) -> str:
+    """The patient page's appointments card (scheduling/jinja2/scheduling/_patient_appointments.html)."""
+    context = {
+        "appointments": appointments_for_patient(patient),
+        "links": IdLinks.reversed(RECORD_LINKS),
+        "perms": PermWrapper(user),
+    }
+    return render_fragment("scheduling/_patient_appointments.html", context)
+
+
 def test_the_appointments_card_shows_status_and_links(history, clinician):
-    request = RequestFactory().get("/")
-    request.user = clinician
-    html = render_to_string(
-        "scheduling/_patient_appointments.html",
-        {"appointments": appointments_for_patient(history["patient"]), "patient": history["patient"]},
-        request=request,
-    )
+    html = appointments_card(clinician, history["patient"])
     assert html.count('id="appointment-') == 5
     assert "Did not attend" in html and "Cancelled" in html and "Patient asked" in html
     assert reverse("treatments:course", args=[history["course"].pk]) in html
@@ -167,12 +172,6 @@ def test_the_appointments_card_shows_status_and_links(history, clinician):
 
 
 def test_without_sight_of_courses_the_card_has_no_course_links(history, manager):
-    request = RequestFactory().get("/")
-    request.user = manager
-    html = render_to_string(
-        "scheduling/_patient_appointments.html",
-        {"appointments": appointments_for_patient(history["patient"])},
-        request=request,
-    )
+    html = appointments_card(manager, history["patient"])
     assert reverse("treatments:course", args=[history["course"].pk]) not in html
     assert html.count('id="appointment-') == 5
