@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.template.backends.utils import csrf_input
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
@@ -143,19 +144,25 @@ def _decorate(appointment: Appointment) -> Appointment:
     return appointment
 
 
+def _block_forms(request: HttpRequest, back: str) -> dict:
+    """What the forms and links of every block share: the CSRF input (the token is masked afresh for each
+    response, not for each form in it) with the page to come back to, and that page as a query for Cancel."""
+    inputs = format_html('{}<input type="hidden" name="next" value="{}">', csrf_input(request), back)
+    return {"form_inputs": inputs, "back_query": urlencode({"next": back})}
+
+
 def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> SafeString:
     """One appointment's block, as the grid draws it and as htmx swaps it in after a status change."""
-    context = {"appointment": entry, "error": error, "back": back, "csrf_input": csrf_input(request)}
+    context = {"appointment": entry, "error": error, **_block_forms(request, back)}
     context["can_change"] = request.user.has_perm("scheduling.change_appointment")
     return render_fragment("scheduling/_appointment_block.html", context)
 
 
 def _grid(request: HttpRequest, columns: list[grid.Column]) -> dict:
-    """The time grid's context, the grid itself rendered (every block shares one CSRF input: the token is
-    masked afresh for each response, not for each form in it)."""
+    """The time grid's context, the grid itself rendered."""
     context = grid.grid_context(columns)
     context["can_change"] = request.user.has_perm("scheduling.change_appointment")
-    fragment = {**context, "back": request.get_full_path(), "csrf_input": csrf_input(request)}
+    fragment = {**context, **_block_forms(request, request.get_full_path())}
     return {**context, "grid": render_fragment("scheduling/calendar_grid.html", fragment)}
 
 
