@@ -200,6 +200,15 @@ def patient_search(query: str) -> QuerySet[Patient]:
     return patients.order_by("family_name", "given_name", "id")
 
 
+# What a results row shows of a patient and their intake (the precaution flags): the rest of the record, its
+# emergency contact's and GP's phone numbers above all (each parsed as it is read), stays unread.
+RESULT_FIELDS = (
+    "clinic_number", "given_name", "family_name", "preferred_name", "date_of_birth", "phone",
+    "intake__infection_or_open_wound", "intake__allergy_amide_local_anaesthetic", "intake__allergy_corn_dextrose",
+    "intake__anticoagulant_or_bleeding_disorder", "intake__pregnant_or_breastfeeding", "intake__diabetes",
+)  # fmt: skip
+
+
 def patient_search_page(query: str, number: str | int | None, per_page: int = PATIENTS_PER_PAGE) -> Page:
     """One page of patient_search(query), each patient with their intake.
 
@@ -216,7 +225,7 @@ def patient_search_page(query: str, number: str | int | None, per_page: int = PA
         total = matches.count()
         ids, _ = _ranked_ids(matches, max(1, -(-total // per_page)), per_page)
     page = Paginator(range(total), per_page).get_page(wanted)
-    found = Patient.objects.select_related("intake").in_bulk(ids)
+    found = Patient.objects.select_related("intake").only(*RESULT_FIELDS).in_bulk(ids)
     page.object_list = [found[pk] for pk in ids if pk in found]
     return page
 
