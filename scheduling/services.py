@@ -1,11 +1,13 @@
 """Booking rules: working hours, no double booking (the database has the last word), moves,
 cancellations and status changes. Emails go out after commit, from the worker."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+import psycopg
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
@@ -197,11 +199,38 @@ def _check_time(
         raise ValidationError("Give the reason for booking outside working hours.", code="override_reason")
 
 
+# How often a booking or move is tried again after PostgreSQL broke a deadlock between it and another booking
+# of the same time.
+DEADLOCK_RETRIES = 3
+
+
+def _is_deadlock(error: OperationalError) -> bool:
+    """Two bookings of overlapping times, neither committed yet, each waiting for the other's row to pass the
+    no-double-booking check: PostgreSQL ends one of them. Tried again, it waits for the other's outcome and is
+    booked or refused like any other attempt."""
+    return isinstance(error.__cause__, psycopg.errors.DeadlockDetected)
+
+
+def _retrying_deadlocks(attempt: Callable[[], Appointment]) -> Appointment:
+    for _ in range(DEADLOCK_RETRIES):
+        try:
+            return attempt()
+        except OperationalError as error:
+            if not _is_deadlock(error):
+                raise
+    return attempt()
+
+
 def _save_or_offer_alternatives(appointment: Appointment) -> Appointment:
     """Save; if the database refuses a double booking, answer with the nearest free slots."""
-    try:
+
+    def save() -> Appointment:
         with transaction.atomic():
             appointment.save()
+        return appointment
+
+    try:
+        _retrying_deadlocks(save)
     except IntegrityError as error:
         if DOUBLE_BOOKING_CONSTRAINT not in str(error):
             raise
@@ -228,7 +257,9 @@ def appointment_book(*, clinician: User, appointment_type: AppointmentType, star
     slots. They are looked up after the booking's transaction has ended, so that transaction needs no
     savepoint around its INSERT to survive the refusal (two queries fewer on every booking)."""
     try:
-        return _book(clinician=clinician, appointment_type=appointment_type, starts_at=starts_at, **details)
+        return _retrying_deadlocks(
+            lambda: _book(clinician=clinician, appointment_type=appointment_type, starts_at=starts_at, **details)
+        )
     except IntegrityError as error:
         if DOUBLE_BOOKING_CONSTRAINT not in str(error):
             raise

@@ -3,11 +3,12 @@
 import threading
 from datetime import timedelta
 
+import psycopg
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from scheduling.models import Appointment, AppointmentStatus
-from scheduling.services import SlotTaken, appointment_book
+from scheduling.services import DEADLOCK_RETRIES, SlotTaken, _retrying_deadlocks, appointment_book
 from tests.factories import PatientFactory
 from tests.scheduling.followup_helpers import appointment, at, next_weekday, pit_type, working_clinician
 
@@ -139,3 +140,45 @@ def test_another_clinician_may_be_booked_at_the_same_time(clinician_with_ten_ocl
     colleague = working_clinician(username="constraint-colleague")
     _row(colleague, starts_at).save()
     assert Appointment.objects.filter(starts_at=starts_at).count() == 2
+
+
+# --- A deadlock between two bookings of the same time is tried again --------------------------------------------
+
+
+def _deadlock() -> OperationalError:
+    """What Django raises when PostgreSQL ends one of two deadlocked transactions."""
+    error = OperationalError("deadlock detected")
+    error.__cause__ = psycopg.errors.DeadlockDetected("deadlock detected")
+    return error
+
+
+def _failing(times: int, error: Exception, result: str = "booked") -> tuple[list, object]:
+    calls = []
+
+    def attempt():
+        calls.append(1)
+        if len(calls) <= times:
+            raise error
+        return result
+
+    return calls, attempt
+
+
+def test_a_booking_ended_by_a_deadlock_is_tried_again():
+    calls, attempt = _failing(2, _deadlock())
+    assert _retrying_deadlocks(attempt) == "booked"
+    assert len(calls) == 3
+
+
+def test_a_booking_still_deadlocked_after_the_retries_gives_up_with_the_error():
+    calls, attempt = _failing(DEADLOCK_RETRIES + 1, _deadlock())
+    with pytest.raises(OperationalError):
+        _retrying_deadlocks(attempt)
+    assert len(calls) == DEADLOCK_RETRIES + 1
+
+
+def test_other_database_errors_are_not_tried_again():
+    calls, attempt = _failing(1, OperationalError("server closed the connection"))
+    with pytest.raises(OperationalError):
+        _retrying_deadlocks(attempt)
+    assert len(calls) == 1
