@@ -114,6 +114,7 @@ class Entry:
         "start_label",
         "starts_at",
         "status",
+        "summary",
     )  # fmt: skip
 
     def __init__(self, links: IdLinks, pk: int, status: str, starts_at: datetime, ends_at: datetime,
@@ -126,6 +127,8 @@ class Entry:
         self.end_label = f"{ends_at.hour:02d}:{ends_at.minute:02d}"
         self.allowed = STATUS_ACTIONS[status]
         self.is_live = status != AppointmentStatus.CANCELLED
+        # The tooltip of its block and chip, one value to escape rather than five.
+        self.summary = f"{self.start_label}\N{EN DASH}{self.end_label} {name}, {kind.name} ({self.allowed.label})"
         self.place(starts_at.date())
 
     @classmethod
