@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import ConsentText, Intake, Patient, PatientConsent
+from pit_portal.prepared import PreparedQuery
 
 CLINIC_NUMBER_SEQUENCE = "patients_clinic_number_seq"
 CLINIC_NUMBER_PREFIX = "PIT-"
@@ -250,14 +251,20 @@ def _ranked_ids(matches: QuerySet, number: int, per_page: int) -> tuple[list[int
     return [pk for pk, _ in rows], (rows[0][1] if rows else (0 if number == 1 else None))
 
 
-def valid_consent(patient: Patient, current: ConsentText | None = None) -> PatientConsent | None:
-    """The patient's consent to the current consent text (pass it if already loaded), if given: one query."""
-    consent_text = current or current_consent_text_id()
-    return (
-        patient.consents.filter(consent_text=consent_text, withdrawn_at__isnull=True)
-        .select_related("consent_text", "witnessed_by")
-        .first()
-    )
+def _valid_consent(patient_id: int) -> QuerySet[PatientConsent]:
+    # At most one row: one unwithdrawn consent per patient and consent text (consent_once_per_text_version).
+    return PatientConsent.objects.filter(
+        patient_id=patient_id, consent_text=current_consent_text_id(), withdrawn_at__isnull=True
+    ).select_related("consent_text", "witnessed_by")
+
+
+# Asked by every session save and session form: compiled once (pit_portal.prepared).
+VALID_CONSENT = PreparedQuery(_valid_consent)
+
+
+def valid_consent(patient: Patient) -> PatientConsent | None:
+    """The patient's consent to the current consent text, if given: one query."""
+    return next(iter(VALID_CONSENT.objects(patient.pk)), None)
 
 
 @transaction.atomic

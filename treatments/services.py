@@ -7,13 +7,14 @@ from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
 from documents.services import documents_request, documents_request_first
 from patients.models import Intake, Patient
 from patients.services import valid_consent
+from pit_portal.prepared import PreparedQuery
 from treatments.models import (
     Additive,
     CourseStatus,
@@ -92,12 +93,21 @@ def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> T
     return course
 
 
+def _locked_course_with_last_number(course_id: int) -> QuerySet[TreatmentCourse]:
+    last = InjectionSession.objects.filter(course=OuterRef("pk")).order_by("-number").values("number")[:1]
+    locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(last_number=Subquery(last))
+    return locked.filter(pk=course_id).values_list("last_number")
+
+
+# Run by every new session note, always inside its transaction: compiled once (pit_portal.prepared).
+LOCKED_COURSE_WITH_LAST_NUMBER = PreparedQuery(_locked_course_with_last_number)
+
+
 def _lock_course_for_numbering(course: TreatmentCourse) -> int:
     """Lock the course row (so two new notes in it are numbered one after the other) and return the next
     session number, in one query."""
-    last = InjectionSession.objects.filter(course=OuterRef("pk")).order_by("-number").values("number")[:1]
-    locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(last_number=Subquery(last))
-    return (locked.values_list("last_number", flat=True).get(pk=course.pk) or 0) + 1
+    [(last_number,)] = LOCKED_COURSE_WITH_LAST_NUMBER.rows(course.pk)
+    return (last_number or 0) + 1
 
 
 def _save_rows(formset) -> None:
