@@ -6,13 +6,25 @@ costs far more than the database takes to answer: the user's roles and permissio
 PreparedQuery builds its queryset once, with stand-in values, keeps the SQL and the compiler's description of
 its columns, and from then on only swaps the real values in: `rows()` answers as `values_list()` would,
 `objects()` as iterating the queryset would (select_related rows and annotations included).
+
+PostgreSQL, too, plans a query afresh each time it is sent as text: for the session note's nine joined tables
+1.5 ms, eight times what running it takes. So each connection PREPAREs the query once, on first use, and runs it
+with EXECUTE and the values from then on, on the plan it keeps. The PREPARE goes on the connection's own cursor,
+beside Django's: like the connection's other set-up it is not one of a page's queries, and it happens once per
+connection (a worker's connection lasts CONN_MAX_AGE). The statement lives as long as the connection and
+survives a rollback; a connection behind a pooler that hands each transaction to a different server connection
+(PgBouncer in transaction mode) would lose it, so the portal connects to PostgreSQL directly.
 """
 
 import copy
+import hashlib
+import re
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
+import psycopg
 from django.db import connections
 from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
@@ -28,6 +40,37 @@ class _Compiled:
     params: tuple
     slots: tuple[tuple[int, int], ...]  # (position in params, which value goes there)
     compiler: SQLCompiler  # after as_sql(): its select, klass_info and annotation_col_map describe the rows
+
+    @cached_property
+    def name(self) -> str:
+        """The prepared statement's name: the same query has the same name in every process."""
+        return "pit_" + hashlib.sha256(self.sql.encode()).hexdigest()[:24]
+
+    def statement(self, connection) -> str:
+        """PREPARE for this query, with its other values written in as psycopg writes them into the SQL it sends
+        today (client-side binding), and its values as $1, $2... (whole numbers, bigint)."""
+        with psycopg.ClientCursor(connection) as cursor:
+            text = cursor.mogrify(self.sql, self.params)
+        arity = len({argument for _, argument in self.slots})
+        for argument in range(arity):
+            text = re.sub(rf"(?<![\w.$]){_STAND_IN_BASE - argument}(?![\w.])", f"${argument + 1}", text)
+        types = ", ".join(["bigint"] * arity)
+        return f"PREPARE {self.name} ({types}) AS {text}"
+
+    def execute_sql(self, arity: int) -> str:
+        return f"EXECUTE {self.name} ({', '.join(['%s'] * arity)})"
+
+
+# The statements each open connection has prepared, forgotten with the connection.
+_PREPARED_ON: "weakref.WeakKeyDictionary[psycopg.Connection, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _prepare_once(compiled: _Compiled, connection) -> None:
+    prepared = _PREPARED_ON.setdefault(connection, set())
+    if compiled.name not in prepared:
+        with connection.cursor() as cursor:
+            cursor.execute(compiled.statement(connection))
+        prepared.add(compiled.name)
 
 
 class PreparedQuery:
@@ -55,14 +98,12 @@ class PreparedQuery:
         if len(values) != self.arity:
             raise TypeError(f"This query takes {self.arity} value(s), not {len(values)}.")
         compiled = self._compiled
-        params = list(compiled.params)
-        for position, argument in compiled.slots:
-            params[position] = values[argument]
         # The kept compiler, pointed at this thread's connection (converters are asked for it).
         compiler = copy.copy(compiled.compiler)
         compiler.connection = connections[compiler.using]
         with compiler.connection.cursor() as cursor:
-            cursor.execute(compiled.sql, params)
+            _prepare_once(compiled, compiler.connection.connection)
+            cursor.execute(compiled.execute_sql(self.arity), list(values))
             return compiler, cursor.fetchall()
 
     def rows(self, *values) -> list[tuple]:

@@ -2,7 +2,9 @@
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection, transaction
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import CONFIRMED_DEVICE, ROLES_AND_PERMISSIONS, Role, _roles_and_permissions_of
 from pit_portal.prepared import PreparedQuery
@@ -75,3 +77,48 @@ def test_a_prepared_record_keeps_get_patient_for_s_refusals(clinician, patient_u
     with pytest.raises(Http404) as missing:
         get_patient_for(clinician, other_patient.pk + 10_000, PATIENT_PAGE_RECORD)
     assert not isinstance(missing.value, RefusedObject)
+
+
+# --- Prepared in PostgreSQL, once per connection -------------------------------------------------------------
+
+
+def _prepared_here(query: PreparedQuery) -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_prepared_statements WHERE name = %s", [query._compiled.name])
+        return cursor.fetchone() is not None
+
+
+def _named_group() -> PreparedQuery:
+    return PreparedQuery(lambda group_id: Group.objects.filter(pk=group_id, name__startswith="E").values_list("name"))
+
+
+def test_a_query_is_prepared_on_first_use_and_then_only_executed(db):
+    group = Group.objects.create(name="Example")
+    named = _named_group()
+    with CaptureQueriesContext(connection) as first:
+        assert named.rows(group.pk) == [("Example",)]
+    assert _prepared_here(named)
+    with CaptureQueriesContext(connection) as second:
+        assert named.rows(group.pk) == [("Example",)]
+    # One query each time: the PREPARE is the connection's set-up, not one of the page's queries.
+    assert [query["sql"] for query in first] == [query["sql"] for query in second]
+    assert second[0]["sql"].startswith(f"EXECUTE {named._compiled.name}")
+
+
+def test_the_other_values_of_the_query_are_written_into_the_statement(db):
+    Group.objects.create(name="Example")
+    outsider = Group.objects.create(name="Outsider")  # does not start with E: the LIKE pattern is in the statement
+    assert _named_group().rows(outsider.pk) == []
+
+
+@pytest.mark.django_db(transaction=True)  # closes its connection: no test transaction around it
+def test_a_prepared_query_survives_a_rollback_and_a_new_connection():
+    group = Group.objects.create(name="Example")
+    named = _named_group()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        assert named.rows(group.pk) == [("Example",)]
+        raise RuntimeError("roll back")
+    assert named.rows(group.pk) == [("Example",)]  # the statement outlived the transaction
+    connection.close()
+    assert named.rows(group.pk) == [("Example",)]  # a new connection prepares it again
+    assert _prepared_here(named)
