@@ -3,6 +3,7 @@ from django.db import transaction
 from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.safestring import SafeString
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
@@ -20,8 +21,17 @@ from patients.forms import (
 )
 from patients.models import Condition, ConsentText, Intake, Medication, Patient
 from patients.page import patient_page
+from patients.templatetags.phone_numbers import phone
+from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import json_rows
 from pit_portal.prepared import PreparedQuery
+
+
+def _result_rows(patients: list[Patient]) -> SafeString:
+    """The table of one page of results, in Jinja2 (pit_portal.fragments): 25 rows in Django's template engine
+    were a fifth of the search's time."""
+    context = {"patients": patients, "links": IdLinks.reversed({"patient": "patients:detail"}), "phone": phone}
+    return render_fragment("patients/_result_rows.html", context)
 
 
 @permission_required("patients.view_patient")
@@ -33,7 +43,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = services.patient_search_page(query, request.GET.get("page"))
     page.object_list = services.mark_consent_status(list(page.object_list))
-    context = {"form": form, "query": query, "page": page}
+    context = {"form": form, "query": query, "page": page, "result_rows": _result_rows(page.object_list)}
     if request.headers.get("HX-Target") == "patient-results":
         return render(request, "patients/_patient_results.html", context)
     return render(request, "patients/patient_list.html", context)
