@@ -1,19 +1,44 @@
-"""Read-only selections for the clinician's start page."""
+"""Read-only selections for the clinician's start page and the course page."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
-from django.db.models import Count, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
 from assessments.models import Assessment
-from treatments.models import CourseStatus, InjectionSession, TreatmentCourse
+from pit_portal.prepared import PreparedQuery
+from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
 
 # A course is reviewed at least every this many sessions (outcome measures at review).
 REVIEW_EVERY_SESSIONS = 3
 DRAFT_STALE_AFTER = timedelta(hours=24)
 _LONG_AGO = datetime(1900, 1, 1, tzinfo=UTC)
+
+
+def _course_sessions(course_id: int) -> QuerySet[InjectionSession]:
+    """The course's sessions by number, each with its clinician and `volume_ml`, the total injected (what
+    InjectionSession.total_volume_ml adds up from the sites, here without reading them)."""
+    volume = DecimalField(max_digits=8, decimal_places=2)
+    per_session = (
+        InjectionSite.objects.filter(session=OuterRef("pk"))
+        .order_by()
+        .values("session")
+        .annotate(total=Sum(F("points") * F("volume_per_point_ml"), output_field=volume))
+        .values("total")
+    )
+    return (
+        InjectionSession.objects.filter(course_id=course_id)
+        .select_related("clinician")
+        .annotate(volume_ml=Coalesce(Subquery(per_session), Value(Decimal("0")), output_field=volume))
+        .order_by("number")
+    )
+
+
+# The course page's sessions: compiled once (pit_portal.prepared).
+COURSE_SESSIONS = PreparedQuery(_course_sessions)
 
 
 def sessions_today(clinician: User) -> QuerySet[InjectionSession]:

@@ -2,7 +2,6 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -26,7 +25,8 @@ from treatments.forms import (
     SiteFormSet,
     active_nerves,
 )
-from treatments.models import InjectionSession, InjectionSite
+from treatments.models import InjectionSession
+from treatments.queries import COURSE_SESSIONS
 
 
 @permission_required("treatments.add_treatmentcourse")
@@ -55,11 +55,7 @@ def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     clinical = request.user.has_perm("treatments.view_injectionsession")
-    sessions = list(
-        course.sessions.select_related("clinician").prefetch_related(
-            Prefetch("sites", queryset=InjectionSite.objects.select_related("nerve"))
-        )
-    )
+    sessions = COURSE_SESSIONS.objects(course.pk)
     context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
     if clinical:
         assessments = list(course.assessments.prefetch_related("analgesics").order_by("assessed_at"))

@@ -1,4 +1,6 @@
+import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -86,3 +88,14 @@ def test_sign_and_book_next_goes_on_to_booking_the_follow_up(clinician_client, c
     assert response.url == f"{reverse('scheduling:book_next')}?session={session.pk}"
     session.refresh_from_db()
     assert session.is_signed
+
+
+def test_each_session_shows_the_volume_its_sites_add_up_to(clinician_client, course_with_sessions):
+    course = course_with_sessions
+    SessionFactory(course=course, number=4, pre_nrs=None, post_nrs=None)  # no sites yet
+    body = clinician_client.get(reverse("treatments:course", args=[course.pk])).content.decode()
+    rows = body.split('<table class="table mb-0 align-middle" id="sessions">')[1].split("</table>")[0].split("<tr>")[2:]
+    shown = [re.search(r"([\d.]+) mL", row).group(1) for row in rows]
+    expected = [f"{session.total_volume_ml:.2f}" for session in course.sessions.order_by("number")]
+    assert shown == expected
+    assert expected[-1] == "0.00" and all(Decimal(volume) > 0 for volume in expected[:-1])
