@@ -1,9 +1,15 @@
 """Who may fetch which document. Everything not explicitly allowed is a 404, so ids reveal nothing."""
 
+from django.db.models import QuerySet
 from django.http import Http404
 
 from audit.refusals import not_found
 from documents.models import Document, DocumentStatus
+
+
+def own_documents(patient_id: int) -> QuerySet[Document]:
+    """What a patient may download of their own: their current documents that are ready."""
+    return Document.objects.filter(patient_id=patient_id, status=DocumentStatus.READY, superseded_at__isnull=True)
 
 
 def documents_visible_to(user):
@@ -16,7 +22,7 @@ def documents_visible_to(user):
     patient = getattr(user, "patient", None) if user.is_patient_user else None
     if patient is None:
         return documents.none()
-    return documents.filter(patient=patient, status=DocumentStatus.READY, superseded_at__isnull=True)
+    return own_documents(patient.pk).select_related("session", "patient")
 
 
 def get_document_for(user, pk: int) -> Document:

@@ -6,10 +6,10 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import User
-from documents.access import documents_visible_to
+from documents.access import own_documents
 from documents.models import Document, DocumentKind
 from patients.models import Patient
+from pit_portal.prepared import PreparedQuery
 from portal.models import CheckIn
 from scheduling.models import Appointment, AppointmentStatus
 
@@ -43,19 +43,28 @@ def check_in_open(appointment: Appointment, now: datetime | None = None) -> bool
     return appointment.status == AppointmentStatus.BOOKED and now < appointment.starts_at <= now + CHECK_IN_OPENS_BEFORE
 
 
-def portal_documents(user: User, patient: Patient) -> QuerySet[Document]:
-    """The patient's own ready, current aftercare sheets and visit summaries, newest first.
-
-    Built on the documents app's visibility rule, so the list can never offer what the download refuses."""
+def _portal_documents(patient_id: int) -> QuerySet[Document]:
     return (
-        documents_visible_to(user)
-        .filter(patient=patient, kind__in=PORTAL_DOCUMENT_KINDS)
-        # The patient is the page's own: not joined again for every document (with their record's three
-        # phone numbers parsed each time).
-        .select_related(None)
+        own_documents(patient_id)
+        .filter(kind__in=PORTAL_DOCUMENT_KINDS)
         .select_related("session")
         .order_by("-session__performed_at", "kind", "-version")
     )
+
+
+# The documents page: compiled once (pit_portal.prepared).
+PORTAL_DOCUMENTS = PreparedQuery(_portal_documents)
+
+
+def portal_documents(patient: Patient) -> list[Document]:
+    """The patient's own ready, current aftercare sheets and visit summaries, newest first, each with its
+    session. Built on the rule the download applies (documents.access.own_documents), so the list can never
+    offer what the download refuses."""
+    return PORTAL_DOCUMENTS.objects(patient.pk)
+
+
+def portal_document_count(patient: Patient) -> int:
+    return _portal_documents(patient.pk).count()
 
 
 def check_in_for_session_form(patient: Patient, now: datetime | None = None) -> CheckIn | None:

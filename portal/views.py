@@ -97,7 +97,7 @@ def home(request: HttpRequest, patient: Patient) -> HttpResponse:
     context = {
         "patient": patient,
         "appointments": appointments,
-        "document_count": queries.portal_documents(request.user, patient).count(),
+        "document_count": queries.portal_document_count(patient),
         "notice_hours": queries.CANCEL_NOTICE_HOURS,
         "section": "home",
     }
@@ -173,7 +173,7 @@ def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
 def documents(request: HttpRequest, patient: Patient) -> HttpResponse:
     context = {
         "patient": patient,
-        "documents": list(queries.portal_documents(request.user, patient).select_related("session")),
+        "documents": queries.portal_documents(patient),
         "section": "documents",
     }
     return render(request, "portal/documents.html", context)

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from documents.models import DocumentDownload
+from documents.models import DocumentDownload, DocumentStatus
 from portal.models import CheckIn
 from scheduling.models import AppointmentStatus
 from tests.factories import PatientFactory
@@ -118,6 +118,14 @@ def test_a_superseded_document_of_ones_own_is_not_offered(patient_client, patien
     assert reverse("portal:document_download", kwargs={"pk": own_ok.pk}) in page
     assert reverse("portal:document_download", kwargs={"pk": superseded.pk}) not in page
     assert patient_client.get(reverse("portal:document_download", kwargs={"pk": superseded.pk})).status_code == 404
+
+
+def test_a_document_still_being_prepared_is_not_offered(patient_client, patient, document_storage):
+    pending = make_document(patient, status=DocumentStatus.PENDING)
+    ready = make_document(patient)
+    page = patient_client.get(reverse("portal:documents")).content.decode()
+    assert reverse("portal:document_download", kwargs={"pk": ready.pk}) in page
+    assert reverse("portal:document_download", kwargs={"pk": pending.pk}) not in page
 
 
 def test_patient_downloads_their_own_aftercare_sheet(patient_client, patient_user, patient, document_storage):
