@@ -190,6 +190,7 @@ MATRIX: dict[str, Row] = {
     "scheduling:appointment": Row(_about_appointment("scheduling:appointment"), STAFF),
     "scheduling:move": Row(_about_appointment("scheduling:move"), STAFF),
     "scheduling:cancel": Row(_about_appointment("scheduling:cancel"), STAFF),
+    "scheduling:menu": Row(_about_appointment("scheduling:menu"), STAFF),
     "scheduling:status": Row(_about_appointment("scheduling:status"), STAFF_ACTION, method="post"),
     "scheduling:book_next": Row(_with_course("scheduling:book_next"), VIEW_COURSES),
     "scheduling:book_series": Row(_with_course("scheduling:book_series"), VIEW_COURSES),

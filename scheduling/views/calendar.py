@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
@@ -523,6 +523,16 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
     return _status_answer(request, get_appointment_for(request.user, pk))
 
 
+@require_GET
+@permission_required("scheduling.change_appointment")
+def appointment_menu(request: HttpRequest, pk: int) -> HttpResponse:
+    """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
+    appointment = get_appointment_for(request.user, pk)
+    back = _safe_next(request, reverse("scheduling:day"))
+    context = {"appointment": grid.Entry.of(appointment), **_block_forms(request, back)}
+    return HttpResponse(render_fragment("scheduling/_appointment_menu.html", context))
+
+
 @permission_required("scheduling.change_appointment")
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     appointment = _decorate(get_appointment_for(request.user, pk))
@@ -615,4 +625,5 @@ urlpatterns = [
     path("appointments/<int:pk>/move/", move, name="move"),
     path("appointments/<int:pk>/status/", appointment_status, name="status"),
     path("appointments/<int:pk>/cancel/", cancel, name="cancel"),
+    path("appointments/<int:pk>/menu/", appointment_menu, name="menu"),
 ]

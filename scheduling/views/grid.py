@@ -83,6 +83,7 @@ APPOINTMENT_LINKS = {
     "status_url": "scheduling:status",
     "move_url": "scheduling:move",
     "cancel_url": "scheduling:cancel",
+    "menu_url": "scheduling:menu",
 }
 
 
@@ -160,6 +161,7 @@ class Entry:
     status_url = property(lambda self: self.links.to("status_url", self.pk))
     move_url = property(lambda self: self.links.to("move_url", self.pk))
     cancel_url = property(lambda self: self.links.to("cancel_url", self.pk))
+    menu_url = property(lambda self: self.links.to("menu_url", self.pk))
 
 
 # What the calendar reads of each appointment, its patient's names included, as one row. The times come as

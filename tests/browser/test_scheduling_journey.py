@@ -194,6 +194,22 @@ def test_front_desk_books_follow_up_from_calendar_sees_clash_refused_and_marks_a
     existing.refresh_from_db()
     assert existing.status == AppointmentStatus.BOOKED
 
+    # The other appointment's menu: its items arrive when it is first opened; "Did not attend" swaps the block.
+    existing_block.evaluate("element => element.scrollIntoView({block: 'center'})")
+    with page.expect_response(re.compile(rf"/appointments/{existing.pk}/menu/\?next=")) as menu:
+        existing_block.get_by_role("button", name="Actions for Dana Whitfield at 10:00").click()
+    assert menu.value.status == 200
+    did_not_attend = existing_block.get_by_role("button", name="Did not attend")
+    expect(did_not_attend).to_be_visible()
+    expect(existing_block.get_by_role("link", name="Cancel…")).to_be_visible()
+    with page.expect_response(re.compile(rf"/appointments/{existing.pk}/status/$")) as marked:
+        did_not_attend.click()
+    assert marked.value.status == 200
+    expect(page.locator(f"#appointment-{existing.pk}").locator(".st")).to_have_text("Did not attend")
+    assert page.evaluate("window.journeyMarker") == "same page"
+    existing.refresh_from_db()
+    assert existing.status == AppointmentStatus.NO_SHOW
+
     # The whole working day on screen for the picture.
     page.set_viewport_size({"width": 1280, "height": 1500})
     page.mouse.move(0, 0)  # no free cell highlighted under a resting pointer

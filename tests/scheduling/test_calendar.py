@@ -1,15 +1,18 @@
 """The diary pages: day and week calendars, the day sheet, the slot finder, the detail page, and
 who may open each of the scheduling views."""
 
+import re
 from datetime import timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import escape
 
 from accounts.models import Role
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.views.grid import STATUS_ACTIONS
 from tests.factories import PatientFactory, UserFactory
 from tests.scheduling.factories import AppointmentFactory, TimeOffFactory, appointment_type, at, every_day, tomorrow
 
@@ -385,6 +388,44 @@ def test_status_change_answers_htmx_with_the_escaped_block(front_desk_client, ho
     assert body.startswith(f'<div class="appt status-arrived" id="appointment-{hostile_booking.pk}"')
     assert HOSTILE not in body and "&lt;img" in body
     assert 'name="csrfmiddlewaretoken"' in body  # its forms still work without htmx
+
+
+# --- A block's menu, loaded when it is first opened ---------------------------------------------------------------
+
+
+def test_the_day_draws_each_menu_as_a_link_to_its_items(front_desk_client, hostile_booking):
+    body = front_desk_client.get(reverse("scheduling:day"), {"date": tomorrow().isoformat()}).content.decode()
+    menu_url = reverse("scheduling:menu", args=[hostile_booking.pk])
+    assert f'hx-get="{menu_url}?next=' in body
+    assert reverse("scheduling:cancel", args=[hostile_booking.pk]) not in body  # the items come with the menu
+
+
+def test_the_menu_offers_the_next_statuses_with_the_way_back(front_desk_client, hostile_booking):
+    back = f"{reverse('scheduling:day')}?date={tomorrow().isoformat()}"
+    url = reverse("scheduling:menu", args=[hostile_booking.pk])
+    response = front_desk_client.get(url, {"next": back}, headers={"HX-Request": "true"})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.count('name="csrfmiddlewaretoken"') == 1 and f'name="next" value="{escape(back)}"' in body
+    offered = re.findall(r'name="status" value="(\w+)"', body)
+    assert offered == [value for value, _ in STATUS_ACTIONS[AppointmentStatus.BOOKED].actions]
+    assert f"{reverse('scheduling:cancel', args=[hostile_booking.pk])}?{urlencode({'next': back})}" in body
+    assert reverse("scheduling:move", args=[hostile_booking.pk]) in body
+    assert HOSTILE not in body and "&lt;img" in body
+
+
+def test_the_menu_sends_nobody_elsewhere(front_desk_client, hostile_booking):
+    url = reverse("scheduling:menu", args=[hostile_booking.pk])
+    body = front_desk_client.get(url, {"next": "https://elsewhere.example/"}).content.decode()
+    assert "elsewhere.example" not in body
+    assert f'name="next" value="{reverse("scheduling:day")}"' in body
+
+
+def test_a_completed_appointment_has_no_menu(front_desk_client, hostile_booking):
+    hostile_booking.status = AppointmentStatus.COMPLETED
+    hostile_booking.save()
+    body = front_desk_client.get(reverse("scheduling:day"), {"date": tomorrow().isoformat()}).content.decode()
+    assert reverse("scheduling:menu", args=[hostile_booking.pk]) not in body
 
 
 def test_a_fragment_refuses_a_misspelt_name_rather_than_rendering_it_empty():
