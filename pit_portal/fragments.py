@@ -1,6 +1,6 @@
-"""Jinja2 for the parts of the busiest pages that repeat many times over: the calendar's appointment blocks and
-free cells, the all-clinicians week's chips, the body of the patient page (with its appointments card and
-portal box), and the documents box of the patient and session pages.
+"""Jinja2 for the parts of the busiest pages that repeat many times over: the calendar's appointment blocks, their
+menus and free cells, the all-clinicians week's chips, the body of the patient page (with its appointments card
+and portal box), the search results table, the documents box of the patient and session pages, and the body map.
 
 Django's template engine resolves each variable through its generic lookup (dictionary, attribute, index) and
 a chain of checks, some ten microseconds a variable on this machine; a full day calendar has about 3,500 of
