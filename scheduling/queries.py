@@ -41,11 +41,36 @@ def recall_list(now: datetime | None = None) -> QuerySet[TreatmentCourse]:
     )
 
 
+@dataclass(frozen=True)
+class AppointmentLine:
+    """An appointment as the patient page lists it."""
+
+    pk: int
+    starts_at: datetime
+    ends_at: datetime
+    status: str
+    cancel_reason: str
+    kind: str  # the appointment type's name
+    clinician: str
+    course_pk: int | None
+    condition: str | None  # the course's
+
+    @property
+    def status_label(self) -> str:
+        return AppointmentStatus(self.status).label
+
+
+APPOINTMENT_LINE_COLUMNS = (
+    "pk", "starts_at", "ends_at", "status", "cancel_reason", "appointment_type__name",
+    "clinician__first_name", "clinician__last_name", "clinician__username", "course_id", "course__condition__name",
+)  # fmt: skip
+
+
 def _patient_appointments(patient_id: int) -> QuerySet[Appointment]:
     return (
         Appointment.objects.filter(patient_id=patient_id)
-        .select_related("clinician", "appointment_type", "course__condition")
         .order_by("starts_at", "pk")
+        .values_list(*APPOINTMENT_LINE_COLUMNS)
     )
 
 
@@ -55,16 +80,30 @@ PATIENT_APPOINTMENTS = PreparedQuery(_patient_appointments)
 
 @dataclass
 class PatientAppointments:
-    upcoming: list[Appointment] = field(default_factory=list)
-    past: list[Appointment] = field(default_factory=list)
+    upcoming: list[AppointmentLine] = field(default_factory=list)
+    past: list[AppointmentLine] = field(default_factory=list)
 
 
 def appointments_for_patient(patient: Patient, now: datetime | None = None) -> PatientAppointments:
     """The patient's appointments, cancelled ones included: upcoming soonest first, past latest first.
-    One query."""
+    One query, of plain rows."""
     now = now or timezone.now()
     found = PatientAppointments()
-    for appointment in PATIENT_APPOINTMENTS.objects(patient.pk):
-        (found.upcoming if appointment.ends_at > now else found.past).append(appointment)
+    for (
+        pk,
+        starts_at,
+        ends_at,
+        status,
+        reason,
+        kind,
+        first,
+        last,
+        username,
+        course,
+        condition,
+    ) in PATIENT_APPOINTMENTS.rows(patient.pk):
+        clinician = f"{first} {last}".strip() or username  # as User.get_full_name() or username
+        line = AppointmentLine(pk, starts_at, ends_at, status, reason, kind, clinician, course, condition)
+        (found.upcoming if ends_at > now else found.past).append(line)
     found.past.reverse()
     return found

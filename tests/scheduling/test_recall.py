@@ -147,9 +147,14 @@ def test_appointments_for_patient_splits_past_and_upcoming_in_one_query(history,
         names = {value.pk: key for key, value in history.items() if hasattr(value, "starts_at")}
         upcoming = [names[a.pk] for a in found.upcoming]
         past = [names[a.pk] for a in found.past]
-        [(a.clinician.username, a.appointment_type.name, a.course and a.course.condition.name) for a in found.past]
+        shown = [(a.clinician, a.kind, a.condition) for a in found.past]
     assert upcoming == ["cancelled", "soon", "later"]
     assert past == ["done", "missed"]
+    for line, (clinician, kind, condition) in zip(found.past, shown, strict=True):
+        booked = history[names[line.pk]]
+        assert clinician == (booked.clinician.get_full_name() or booked.clinician.username)
+        assert kind == booked.appointment_type.name
+        assert condition == (booked.course.condition.name if booked.course else None)
 
 
 def appointments_card(user, patient) -> str:
