@@ -54,11 +54,11 @@ class _Compiled:
         arity = len({argument for _, argument in self.slots})
         for argument in range(arity):
             text = re.sub(rf"(?<![\w.$]){_STAND_IN_BASE - argument}(?![\w.])", f"${argument + 1}", text)
-        types = ", ".join(["bigint"] * arity)
-        return f"PREPARE {self.name} ({types}) AS {text}"
+        types = f" ({', '.join(['bigint'] * arity)})" if arity else ""
+        return f"PREPARE {self.name}{types} AS {text}"
 
     def execute_sql(self, arity: int) -> str:
-        return f"EXECUTE {self.name} ({', '.join(['%s'] * arity)})"
+        return f"EXECUTE {self.name} ({', '.join(['%s'] * arity)})" if arity else f"EXECUTE {self.name}"
 
 
 # The statements each open connection has prepared, forgotten with the connection.

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from patients.models import Patient
+from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -63,6 +64,10 @@ class OutsideWorkingHours(ValidationError):
 
 def clinicians() -> QuerySet[User]:
     return User.objects.filter(groups__name=Role.CLINICIAN, is_active=True).order_by("last_name", "first_name")
+
+
+# The calendars' columns and rows, on every calendar page: compiled once (pit_portal.prepared).
+CLINICIANS = PreparedQuery(clinicians, arity=0)
 
 
 def _local(moment: datetime) -> datetime:

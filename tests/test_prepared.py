@@ -122,3 +122,12 @@ def test_a_prepared_query_survives_a_rollback_and_a_new_connection():
     connection.close()
     assert named.rows(group.pk) == [("Example",)]  # a new connection prepares it again
     assert _prepared_here(named)
+
+
+def test_a_query_of_no_values_is_prepared_too(db):
+    Group.objects.create(name="Example")
+    every_e = PreparedQuery(lambda: Group.objects.filter(name__startswith="E").values_list("name"), arity=0)
+    assert every_e.rows() == [("Example",)]
+    assert _prepared_here(every_e)
+    Group.objects.create(name="Evening")
+    assert sorted(every_e.rows()) == [("Evening",), ("Example",)]

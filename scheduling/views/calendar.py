@@ -39,6 +39,7 @@ from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import (
+    CLINICIANS,
     Slot,
     SlotTaken,
     appointment_book,
@@ -192,7 +193,7 @@ def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User 
 @_bad_query_as_400
 def day_view(request: HttpRequest) -> HttpResponse:
     day = _day_param(request)
-    staff = list(clinicians())
+    staff = CLINICIANS.objects()
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
@@ -233,7 +234,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
     day = _day_param(request)
     monday = day - timedelta(days=day.weekday())
     days = [monday + timedelta(days=offset) for offset in range(7)]
-    staff = list(clinicians())
+    staff = CLINICIANS.objects()
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     diary = grid.Diary.load([chosen] if chosen else staff, days[0], days[-1])
@@ -255,7 +256,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
 @_bad_query_as_400
 def day_sheet(request: HttpRequest) -> HttpResponse:
     day = _day_param(request)
-    staff = list(clinicians())
+    staff = CLINICIANS.objects()
     chosen = _clinician_param(request, staff)
     shown = [chosen] if chosen else staff
     appointments = (
