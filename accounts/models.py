@@ -43,6 +43,12 @@ class User(AbstractUser):
             ),
         ]
 
+    @staticmethod
+    def shown_name(first_name: str, last_name: str, username: str) -> str:
+        """What pages show for a user: get_full_name(), or the username without one; from the three columns
+        alone, for lists read as plain rows."""
+        return f"{first_name} {last_name}".strip() or username
+
     def has_role(self, role: Role) -> bool:
         self._load_roles_and_permissions()
         return role.value in self._role_names

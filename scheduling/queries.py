@@ -6,6 +6,7 @@ from datetime import datetime
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from accounts.models import User
 from patients.models import Patient
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment, AppointmentStatus
@@ -102,7 +103,7 @@ def appointments_for_patient(patient: Patient, now: datetime | None = None) -> P
         course,
         condition,
     ) in PATIENT_APPOINTMENTS.rows(patient.pk):
-        clinician = f"{first} {last}".strip() or username  # as User.get_full_name() or username
+        clinician = User.shown_name(first, last, username)
         line = AppointmentLine(pk, starts_at, ends_at, status, reason, kind, clinician, course, condition)
         (found.upcoming if ends_at > now else found.past).append(line)
     found.past.reverse()

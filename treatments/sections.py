@@ -79,6 +79,7 @@ def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse]:
     )
 
 
+# On every patient page: compiled once (pit_portal.prepared).
 COURSES_AND_SESSIONS = PreparedQuery(_courses_and_sessions)
 
 
@@ -89,7 +90,7 @@ def course_lines(patient_id: int) -> list[CourseLine]:
         course = courses.setdefault(pk, CourseLine(pk, condition, status, planned, interval, started_on))
         session_pk, number, performed_at, signed_at, first_name, last_name, username = session
         if session_pk is not None:
-            clinician = f"{first_name} {last_name}".strip() or username  # as User.get_full_name() or username
+            clinician = User.shown_name(first_name, last_name, username)
             course.sessions.append(SessionLine(session_pk, number, performed_at, clinician, signed_at is not None))
     return list(courses.values())
 
