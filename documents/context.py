@@ -20,6 +20,7 @@ from documents.models import AftercareText, Document, DocumentKind
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import InjectionSession, InjectionSite
 from treatments.progress import course_progress
+from treatments.queries import with_analgesic_doses
 
 TEMPLATES = {
     DocumentKind.AFTERCARE: "documents/pdf/aftercare.html",
@@ -186,9 +187,7 @@ def _progress(session: InjectionSession):
     if session not in sessions:
         sessions.append(session)
     assessments = list(
-        course.assessments.filter(assessed_at__lte=session.performed_at)
-        .prefetch_related("analgesics")
-        .order_by("assessed_at")
+        with_analgesic_doses(course.assessments.filter(assessed_at__lte=session.performed_at)).order_by("assessed_at")
     )
     return course_progress(course, sessions=sorted(sessions, key=lambda s: s.number), assessments=assessments)
 

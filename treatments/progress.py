@@ -1,7 +1,6 @@
 """A course's progress: the pain chart, change from baseline and responder status."""
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -53,10 +52,11 @@ def _pain_points(sessions: list[InjectionSession], assessments: list[Assessment]
 
 
 def _analgesic_points(assessments: list[Assessment]) -> list[AnalgesicPoint]:
+    """From assessments read with treatments.queries.with_analgesic_doses."""
     return [
         AnalgesicPoint(
             when=timezone.localtime(a.assessed_at).date(),
-            doses_per_week=sum((use.doses_per_week for use in a.analgesics.all()), Decimal("0")),
+            doses_per_week=a.analgesic_doses_per_week,
         )
         for a in assessments
     ]

@@ -8,7 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from assessments.models import Assessment
+from assessments.models import AnalgesicUse, Assessment
 from pit_portal.prepared import PreparedQuery
 from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
 
@@ -39,6 +39,28 @@ def _course_sessions(course_id: int) -> QuerySet[InjectionSession]:
 
 # The course page's sessions: compiled once (pit_portal.prepared).
 COURSE_SESSIONS = PreparedQuery(_course_sessions)
+
+
+def with_analgesic_doses(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
+    """Each assessment with `analgesic_doses_per_week`, the doses of all its pain medication added up (what the
+    course's analgesic chart draws), summed by PostgreSQL rather than read row by row."""
+    doses = DecimalField(max_digits=7, decimal_places=1)
+    per_assessment = (
+        AnalgesicUse.objects.filter(assessment=OuterRef("pk"))
+        .order_by()
+        .values("assessment")
+        .annotate(total=Sum("doses_per_week"))
+        .values("total")
+    )
+    return assessments.annotate(
+        analgesic_doses_per_week=Coalesce(Subquery(per_assessment), Value(Decimal("0")), output_field=doses)
+    )
+
+
+# The course page's assessments, oldest first: compiled once (pit_portal.prepared).
+COURSE_ASSESSMENTS = PreparedQuery(
+    lambda course_id: with_analgesic_doses(Assessment.objects.filter(course_id=course_id)).order_by("assessed_at")
+)
 
 
 def sessions_today(clinician: User) -> QuerySet[InjectionSession]:

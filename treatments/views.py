@@ -26,7 +26,7 @@ from treatments.forms import (
     active_nerves,
 )
 from treatments.models import InjectionSession
-from treatments.queries import COURSE_SESSIONS
+from treatments.queries import COURSE_ASSESSMENTS, COURSE_SESSIONS
 
 
 @permission_required("treatments.add_treatmentcourse")
@@ -58,7 +58,7 @@ def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sessions = COURSE_SESSIONS.objects(course.pk)
     context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
     if clinical:
-        assessments = list(course.assessments.prefetch_related("analgesics").order_by("assessed_at"))
+        assessments = COURSE_ASSESSMENTS.objects(course.pk)
         context["progress"] = progress.course_progress(course, sessions=sessions, assessments=assessments)
         context["close_form"] = CourseCloseForm()
     return render(request, "treatments/course_detail.html", context)

@@ -6,9 +6,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from assessments.models import AnalgesicUse, Assessment
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
 from treatments import services
 from treatments.models import CourseStatus
+from treatments.queries import with_analgesic_doses
 
 
 @pytest.fixture
@@ -99,3 +101,18 @@ def test_each_session_shows_the_volume_its_sites_add_up_to(clinician_client, cou
     expected = [f"{session.total_volume_ml:.2f}" for session in course.sessions.order_by("number")]
     assert shown == expected
     assert expected[-1] == "0.00" and all(Decimal(volume) > 0 for volume in expected[:-1])
+
+
+def test_the_analgesic_doses_of_each_assessment_are_added_up(clinician_client, course_with_sessions):
+    course = course_with_sessions
+    later = AssessmentFactory(patient=course.patient, course=course, assessed_at=timezone.now() - timedelta(days=1))
+    none_taken = AssessmentFactory(patient=course.patient, course=course, assessed_at=timezone.now())
+    for assessment, doses in ((course.baseline_assessment, ["14", "7.5"]), (later, ["3"])):
+        for number, per_week in enumerate(doses):
+            AnalgesicUse.objects.create(
+                assessment=assessment, drug=f"Drug {number}", dose="1 tablet", doses_per_week=Decimal(per_week)
+            )
+    read = {a.pk: a.analgesic_doses_per_week for a in with_analgesic_doses(Assessment.objects.filter(course=course))}
+    assert read == {course.baseline_assessment.pk: Decimal("21.5"), later.pk: Decimal("3"), none_taken.pk: 0}
+    page = clinician_client.get(reverse("treatments:course", args=[course.pk]))
+    assert page.context["progress"].analgesic_chart is not None
