@@ -90,19 +90,8 @@ def appointments_for_patient(patient: Patient, now: datetime | None = None) -> P
     One query, of plain rows."""
     now = now or timezone.now()
     found = PatientAppointments()
-    for (
-        pk,
-        starts_at,
-        ends_at,
-        status,
-        reason,
-        kind,
-        first,
-        last,
-        username,
-        course,
-        condition,
-    ) in PATIENT_APPOINTMENTS.rows(patient.pk):
+    for row in PATIENT_APPOINTMENTS.rows(patient.pk):
+        pk, starts_at, ends_at, status, reason, kind, first, last, username, course, condition = row
         clinician = User.shown_name(first, last, username)
         line = AppointmentLine(pk, starts_at, ends_at, status, reason, kind, clinician, course, condition)
         (found.upcoming if ends_at > now else found.past).append(line)
