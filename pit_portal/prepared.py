@@ -36,9 +36,9 @@ _STAND_IN_BASE = -1_987_654_321  # within a 32-bit integer column's range, as Dj
 
 @dataclass(frozen=True)
 class _Compiled:
-    sql: str
+    sql: str  # built with the stand-ins among its params
     params: tuple
-    slots: tuple[tuple[int, int], ...]  # (position in params, which value goes there)
+    arity: int  # how many values it takes: the stand-ins _STAND_IN_BASE, _STAND_IN_BASE - 1, ...
     compiler: SQLCompiler  # after as_sql(): its select, klass_info and annotation_col_map describe the rows
 
     @cached_property
@@ -51,14 +51,16 @@ class _Compiled:
         today (client-side binding), and its values as $1, $2... (whole numbers, bigint)."""
         with psycopg.ClientCursor(connection) as cursor:
             text = cursor.mogrify(self.sql, self.params)
-        arity = len({argument for _, argument in self.slots})
-        for argument in range(arity):
+        for argument in range(self.arity):
             text = re.sub(rf"(?<![\w.$]){_STAND_IN_BASE - argument}(?![\w.])", f"${argument + 1}", text)
-        types = f" ({', '.join(['bigint'] * arity)})" if arity else ""
+        types = f" ({', '.join(['bigint'] * self.arity)})" if self.arity else ""
         return f"PREPARE {self.name}{types} AS {text}"
 
-    def execute_sql(self, arity: int) -> str:
-        return f"EXECUTE {self.name} ({', '.join(['%s'] * arity)})" if arity else f"EXECUTE {self.name}"
+    @cached_property
+    def execute_sql(self) -> str:
+        """EXECUTE with a placeholder for each value."""
+        values = f" ({', '.join(['%s'] * self.arity)})" if self.arity else ""
+        return f"EXECUTE {self.name}{values}"
 
 
 # The statements each open connection has prepared, forgotten with the connection.
@@ -89,10 +91,9 @@ class PreparedQuery:
         queryset = self.build(*stand_ins)
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
-        slots = tuple((position, stand_ins.index(value)) for position, value in enumerate(params) if value in stand_ins)
-        if {argument for _, argument in slots} != set(range(self.arity)):
+        if {value for value in params if value in stand_ins} != set(stand_ins):
             raise ValueError("Each value must reach the query as a parameter of its own.")
-        return _Compiled(sql, tuple(params), slots, compiler)
+        return _Compiled(sql, tuple(params), self.arity, compiler)
 
     def _run(self, values: tuple) -> tuple[SQLCompiler, list]:
         if len(values) != self.arity:
@@ -103,7 +104,7 @@ class PreparedQuery:
         compiler.connection = connections[compiler.using]
         with compiler.connection.cursor() as cursor:
             _prepare_once(compiled, compiler.connection.connection)
-            cursor.execute(compiled.execute_sql(self.arity), list(values))
+            cursor.execute(compiled.execute_sql, list(values))
             return compiler, cursor.fetchall()
 
     def rows(self, *values) -> list[tuple]:
