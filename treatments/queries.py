@@ -18,21 +18,28 @@ DRAFT_STALE_AFTER = timedelta(hours=24)
 _LONG_AGO = datetime(1900, 1, 1, tzinfo=UTC)
 
 
+def _summed_per_row(children: QuerySet, parent: str, amount, output_field: DecimalField) -> Coalesce:
+    """An annotation: `amount` added up over the `children` of each row (`parent` names their link to it), 0 for
+    a row with none; summed by PostgreSQL rather than read child by child."""
+    totals = (
+        children.filter(**{parent: OuterRef("pk")})
+        .order_by()
+        .values(parent)
+        .annotate(total=Sum(amount, output_field=output_field))
+        .values("total")
+    )
+    return Coalesce(Subquery(totals), Value(Decimal("0")), output_field=output_field)
+
+
 def _course_sessions(course_id: int) -> QuerySet[InjectionSession]:
     """The course's sessions by number, each with its clinician and `volume_ml`, the total injected (what
     InjectionSession.total_volume_ml adds up from the sites, here without reading them)."""
     volume = DecimalField(max_digits=8, decimal_places=2)
-    per_session = (
-        InjectionSite.objects.filter(session=OuterRef("pk"))
-        .order_by()
-        .values("session")
-        .annotate(total=Sum(F("points") * F("volume_per_point_ml"), output_field=volume))
-        .values("total")
-    )
+    sites = InjectionSite.objects.all()
     return (
         InjectionSession.objects.filter(course_id=course_id)
         .select_related("clinician")
-        .annotate(volume_ml=Coalesce(Subquery(per_session), Value(Decimal("0")), output_field=volume))
+        .annotate(volume_ml=_summed_per_row(sites, "session", F("points") * F("volume_per_point_ml"), volume))
         .order_by("number")
     )
 
@@ -43,18 +50,10 @@ COURSE_SESSIONS = PreparedQuery(_course_sessions)
 
 def with_analgesic_doses(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
     """Each assessment with `analgesic_doses_per_week`, the doses of all its pain medication added up (what the
-    course's analgesic chart draws), summed by PostgreSQL rather than read row by row."""
+    course's analgesic chart draws)."""
     doses = DecimalField(max_digits=7, decimal_places=1)
-    per_assessment = (
-        AnalgesicUse.objects.filter(assessment=OuterRef("pk"))
-        .order_by()
-        .values("assessment")
-        .annotate(total=Sum("doses_per_week"))
-        .values("total")
-    )
-    return assessments.annotate(
-        analgesic_doses_per_week=Coalesce(Subquery(per_assessment), Value(Decimal("0")), output_field=doses)
-    )
+    uses = AnalgesicUse.objects.all()
+    return assessments.annotate(analgesic_doses_per_week=_summed_per_row(uses, "assessment", "doses_per_week", doses))
 
 
 # The course page's assessments, oldest first: compiled once (pit_portal.prepared).
