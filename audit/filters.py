@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from audit.models import Action, AuditEvent
 from patients.models import Patient
-from patients.services import patient_search
+from patients.search import patient_search
 
 # Dates outside these are typing mistakes; the bounds also keep "the day after" inside what datetime can hold.
 EARLIEST_DAY = date(2000, 1, 1)

@@ -620,25 +620,20 @@ def count_queries(fixtures: Fixtures) -> dict[str, tuple[int, float]]:
 
 
 def explain_search(term: str) -> tuple[float, bool]:
-    """EXPLAIN ANALYZE of the search page's three result queries (the first page of ranked matches with their
-    count, the page's patients with their intake, their consent status): execution ms together, and whether a
+    """EXPLAIN ANALYZE of the search page's two result queries (the first page of ranked matches with their
+    count; the page's patients with their intake and consent status): execution ms together, and whether a
     trigram index is used."""
     from django.db import connection
 
-    from patients.models import Patient, PatientConsent
-    from patients.services import PATIENTS_PER_PAGE, current_consent_text_id, name_matches, ranked_page_sql
+    from patients.search import PATIENTS_PER_PAGE, Terms, name_matches_sql, ranked_page_sql, result_patients
 
-    sql, params = ranked_page_sql(name_matches(term), 1, PATIENTS_PER_PAGE)
+    sql, params = ranked_page_sql(name_matches_sql(Terms.of(term)), 1, PATIENTS_PER_PAGE)
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN ANALYZE {sql}", params)
         plans = ["\n".join(row[0] for row in cursor.fetchall())]
         cursor.execute(sql, params)
         ids = [pk for pk, _ in cursor.fetchall()]
-    shown = Patient.objects.select_related("intake").filter(pk__in=ids)
-    consents = PatientConsent.objects.filter(
-        patient__in=ids, consent_text=current_consent_text_id(), withdrawn_at__isnull=True
-    ).values_list("patient_id", flat=True)
-    plans += [shown.explain(analyze=True), consents.explain(analyze=True)]
+    plans.append(result_patients(*ids).explain(analyze=True))
     executed = [re.search(r"Execution Time: ([\d.]+) ms", plan) for plan in plans]
     total = sum(float(found.group(1)) for found in executed if found) if all(executed) else -1.0
     return total, "_trgm" in plans[0]

@@ -9,7 +9,7 @@ from django.views.decorators.vary import vary_on_headers
 from accounts.decorators import permission_required
 from audit.models import Action
 from audit.services import record_page_view
-from patients import services
+from patients import search, services
 from patients.access import get_patient_for
 from patients.forms import (
     ConsentForm,
@@ -41,8 +41,7 @@ def _result_rows(patients: list[Patient]) -> SafeString:
 def patient_list(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = services.patient_search_page(query, request.GET.get("page"))
-    page.object_list = services.mark_consent_status(list(page.object_list))
+    page = search.patient_search_page(query, request.GET.get("page"))
     context = {"form": form, "query": query, "page": page, "result_rows": _result_rows(page.object_list)}
     if request.headers.get("HX-Target") == "patient-results":
         return render(request, "patients/_patient_results.html", context)

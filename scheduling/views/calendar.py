@@ -33,7 +33,7 @@ from audit.models import Action
 from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.models import Patient
-from patients.services import patient_search
+from patients.search import patient_search
 from pit_portal.fragments import render_fragment
 from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm

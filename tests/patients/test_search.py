@@ -1,7 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from patients import services
+from patients import search
+from patients.models import Patient
 from tests.factories import PatientFactory
 
 # session, user, second-factor device, roles and permissions, count, one page of patients, their consent status
@@ -15,31 +16,31 @@ QUERIES_FOR_LIST = 7
 def test_search_finds_patient_by_partial_or_misspelt_name(db, query):
     anna = PatientFactory(given_name="Anna", family_name="Smith")
     PatientFactory(given_name="Tomasz", family_name="Kowalski")
-    assert anna in services.patient_search(query)
+    assert anna in search.patient_search(query)
 
 
 def test_search_does_not_match_unrelated_names(db):
     anna = PatientFactory(given_name="Anna", family_name="Smith")
     PatientFactory(given_name="Tomasz", family_name="Kowalski")
-    assert list(services.patient_search("Smyth")) == [anna]
+    assert list(search.patient_search("Smyth")) == [anna]
 
 
 def test_search_by_date_of_birth_in_either_format(db):
     anna = PatientFactory(date_of_birth="1975-09-03")
     PatientFactory(date_of_birth="1975-09-04")
-    assert list(services.patient_search("1975-09-03")) == [anna]
-    assert list(services.patient_search("03/09/1975")) == [anna]
+    assert list(search.patient_search("1975-09-03")) == [anna]
+    assert list(search.patient_search("03/09/1975")) == [anna]
 
 
 def test_search_by_phone_ignores_formatting(db):
     anna = PatientFactory(phone="+447911123402")
-    assert list(services.patient_search("07911 123402")) == [anna]
-    assert list(services.patient_search("+44 7911 123 402")) == [anna]
+    assert list(search.patient_search("07911 123402")) == [anna]
+    assert list(search.patient_search("+44 7911 123 402")) == [anna]
 
 
 def test_search_by_clinic_number_is_case_insensitive(db):
     anna = PatientFactory(clinic_number="PIT-000042")
-    assert list(services.patient_search("pit-000042")) == [anna]
+    assert list(search.patient_search("pit-000042")) == [anna]
 
 
 def test_patient_list_runs_a_fixed_number_of_queries(front_desk_client, django_assert_num_queries):
@@ -67,36 +68,36 @@ def whitakers(db):
 
 @pytest.mark.parametrize("query", ["Whitakr", "whitaker", "Whitakr Anna", "PIT-000001"])
 def test_each_search_page_shows_the_ranked_searchs_patients_in_order(whitakers, query):
-    ranked = list(services.patient_search(query))
-    first = services.patient_search_page(query, 1, per_page=4)
-    pages = [first] + [services.patient_search_page(query, n, per_page=4) for n in first.paginator.page_range[1:]]
+    ranked = list(search.patient_search(query))
+    first = search.patient_search_page(query, 1, per_page=4)
+    pages = [first] + [search.patient_search_page(query, n, per_page=4) for n in first.paginator.page_range[1:]]
     assert [patient for page in pages for patient in page.object_list] == ranked
     assert {page.paginator.count for page in pages} == {len(ranked)}
     assert all(page.object_list[0].intake is not None for page in pages if page.object_list)
 
 
 def test_a_name_search_counts_every_match(whitakers):
-    page = services.patient_search_page("Whitakr", 1, per_page=4)
+    page = search.patient_search_page("Whitakr", 1, per_page=4)
     assert page.paginator.count == len(whitakers)
     assert page.paginator.num_pages == 3 and page.has_next()
 
 
 @pytest.mark.parametrize("asked", ["99", "4"])
 def test_a_page_past_the_end_shows_the_last_one(whitakers, asked):
-    page = services.patient_search_page("Whitakr", asked, per_page=4)
+    page = search.patient_search_page("Whitakr", asked, per_page=4)
     assert page.number == 3
-    assert page.object_list == list(services.patient_search("Whitakr"))[8:]
+    assert page.object_list == list(search.patient_search("Whitakr"))[8:]
 
 
 @pytest.mark.parametrize("asked", [None, "", "two", "-1", "0"])
 def test_a_page_that_is_not_a_positive_number_shows_the_first(whitakers, asked):
-    page = services.patient_search_page("Whitakr", asked, per_page=4)
+    page = search.patient_search_page("Whitakr", asked, per_page=4)
     assert page.number == 1
-    assert page.object_list == list(services.patient_search("Whitakr"))[:4]
+    assert page.object_list == list(search.patient_search("Whitakr"))[:4]
 
 
 def test_a_search_with_no_match_is_an_empty_first_page(whitakers):
-    page = services.patient_search_page("Zzyzx", "3", per_page=4)
+    page = search.patient_search_page("Zzyzx", "3", per_page=4)
     assert (page.number, page.paginator.count, page.object_list) == (1, 0, [])
 
 
@@ -104,5 +105,41 @@ def test_a_name_search_ranks_and_counts_in_one_query_and_reads_the_page_in_anoth
     whitakers, django_assert_num_queries
 ):
     with django_assert_num_queries(2):
-        page = services.patient_search_page("Whitakr", 2, per_page=4)
+        page = search.patient_search_page("Whitakr", 2, per_page=4)
         assert len(page.object_list) == 4 and page.paginator.count == len(whitakers)
+
+
+# --- The ranked matches' SQL, compiled once for each shape of search ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query", ["Whitakr", "anna  whitaker", "50%_off\\", "o'brien-smith", "a b c d", "07911 123402", "PIT-000001"]
+)
+def test_a_search_compiled_for_its_shape_sends_what_the_orm_builds_for_it(db, query):
+    terms = search.Terms.of(query)
+    sql, params = search.name_matches(terms).query.sql_with_params()
+    assert search.name_matches_sql(terms) == (sql, list(params))
+
+
+def test_a_phone_number_is_a_shape_of_its_own(db):
+    with_phone, without = search.Terms.of("07911 123402"), search.Terms.of("anna smith")
+    assert with_phone.phone == "+447911123402" and without.phone is None
+    assert search.name_matches_sql(with_phone)[0] != search.name_matches_sql(without)[0]
+
+
+def test_a_parameter_not_worked_out_from_the_terms_is_refused(db, monkeypatch):
+    monkeypatch.setattr(search, "name_matches", lambda terms: Patient.objects.filter(family_name="Fixed"))
+    with pytest.raises(ValueError, match="not worked out from its terms"):
+        search.compiled_matches.__wrapped__(1, False)
+
+
+def test_like_wildcards_in_a_search_match_themselves(db):
+    underscored = PatientFactory(family_name="Smith_Jones")
+    PatientFactory(family_name="SmithXJones")
+    page = search.patient_search_page("h_J", 1)
+    assert page.object_list == [underscored]
+
+
+def test_a_page_holds_at_most_what_the_results_query_reads(db):
+    with pytest.raises(ValueError, match="at most 25"):
+        search.patient_search_page("Whitakr", 1, per_page=26)

@@ -20,7 +20,7 @@ from accounts.models import Role, User
 from audit.services import verify_chain
 from documents.models import Document, DocumentStatus
 from patients.models import ConsentText, Patient
-from patients.services import patient_search
+from patients.search import patient_search
 from pit_portal.scale.diary import UNIT_MINUTES, WORKING_BLOCKS, WORKING_MINUTES_PER_DAY, Clock, Diary
 from pit_portal.scale.generate import SPECS, Clinic, Moments, Reference
 from pit_portal.scale.loader import Loader
