@@ -4,6 +4,8 @@ Groups are synchronised after every `migrate` (see AccountsConfig.ready), so a
 permission added here reaches existing installations without a data migration.
 """
 
+from functools import lru_cache
+
 from django.apps import apps
 from django.contrib.auth.management import create_permissions
 from django.contrib.auth.models import Group, Permission
@@ -108,3 +110,11 @@ def sync_roles(**kwargs) -> None:
     for role, labels in ROLE_PERMISSIONS.items():
         group, _ = Group.objects.get_or_create(name=role.value)
         group.permissions.set([_permission(label) for label in labels])
+    role_group_id.cache_clear()  # a flushed database's groups are made anew, with new ids
+
+
+@lru_cache
+def role_group_id(role: Role) -> int:
+    """The id of the role's group. Groups are reference data that only sync_roles makes (and it forgets what was
+    read here), so each process reads an id once."""
+    return Group.objects.values_list("pk", flat=True).get(name=role.value)

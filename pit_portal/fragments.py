@@ -8,6 +8,7 @@ them. Jinja2 compiles a template to Python code and renders the same markup seve
 else stays in Django templates; a fragment is rendered in the view and placed into the page as HTML.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
@@ -17,6 +18,7 @@ from django.template.defaultfilters import date as django_date
 from django.template.defaultfilters import floatformat, linebreaksbr
 from django.urls import reverse
 from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
 from jinja2 import Environment, StrictUndefined
@@ -96,3 +98,24 @@ def render_fragment(name: str, context: dict) -> SafeString:
     Jinja2 has escaped every value the context brought (its autoescape is on in this engine, and a test holds it
     so), so the output is markup built safely by construction, like Django's own rendered templates."""
     return mark_safe(engines[ENGINE].get_template(name).render(context))  # noqa: S308
+
+
+# --- Markup drawn once and used again ---------------------------------------------------------------------------
+
+
+def mark(name: str) -> SafeString:
+    """A place in markup drawn once for many responses (a calendar block, say) for a value each response fills
+    in with fill_marks (its CSRF input): a tag, which no escaped text can hold."""
+    return mark_safe(f"<pit:{name}>")  # noqa: S308
+
+
+def fill_marks(markup: SafeString, values: dict[str, object]) -> SafeString:
+    """The markup with each value, escaped unless it is markup itself, in place of its mark."""
+    for name, value in values.items():
+        markup = markup.replace(mark(name), conditional_escape(value))
+    return mark_safe(markup)  # noqa: S308
+
+
+def join_fragments(fragments: Iterable[SafeString]) -> SafeString:
+    """Fragments one after another; anything that is not markup yet is escaped."""
+    return mark_safe("".join(conditional_escape(fragment) for fragment in fragments))  # noqa: S308

@@ -12,6 +12,7 @@ from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
+from accounts.roles import role_group_id
 from patients.models import Patient
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
@@ -62,12 +63,24 @@ class OutsideWorkingHours(ValidationError):
         )
 
 
+def _in_group(group_id: int) -> QuerySet[User]:
+    return User.objects.filter(groups=group_id, is_active=True).order_by("last_name", "first_name")
+
+
 def clinicians() -> QuerySet[User]:
-    return User.objects.filter(groups__name=Role.CLINICIAN, is_active=True).order_by("last_name", "first_name")
+    # By the group's id rather than its name: joined to the group by name, PostgreSQL cannot tell which group
+    # that is when it plans, takes each to hold a quarter of the users, and read every user (patients with a
+    # portal account included: 20,000 at 100,000 patients, 3 ms) to find ten clinicians.
+    return _in_group(role_group_id(Role.CLINICIAN))
 
 
 # The calendars' columns and rows, on every calendar page: compiled once (pit_portal.prepared).
-CLINICIANS = PreparedQuery(clinicians, arity=0)
+_CLINICIANS = PreparedQuery(_in_group)
+
+
+def calendar_clinicians() -> list[User]:
+    """The active clinicians, by surname: clinicians() in one prepared query."""
+    return _CLINICIANS.objects(role_group_id(Role.CLINICIAN))
 
 
 def _local(moment: datetime) -> datetime:

@@ -1,14 +1,17 @@
-"""pit_portal.fragments: its quick dates say what Django's |date filter says, on the clinic's wall clock."""
+"""pit_portal.fragments: its quick dates say what Django's |date filter says, on the clinic's wall clock; markup
+drawn once takes what each response fills in, escaped."""
 
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.template.defaultfilters import date as django_date
+from django.utils.html import escape as escape_text
+from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pit_portal.fragments import local_date, quick_date_format
+from pit_portal.fragments import fill_marks, join_fragments, local_date, mark, quick_date_format
 
 FORMATS = ["d/m/Y", "d/m/Y H:i", "D d/m/Y H:i", "Y-m-d", "D {d}"]
 # The clinic's clocks go forward and back in these weeks (Europe/London): the instants around them shift hour.
@@ -52,3 +55,19 @@ def test_other_formats_are_left_to_django(format_string):
 @pytest.mark.parametrize("value", [None, ""])
 def test_nothing_reads_as_nothing(value):
     assert local_date(value, "d/m/Y") == ""
+
+
+def test_a_mark_is_filled_with_the_value_escaped_unless_it_is_markup():
+    drawn = SafeString(f"<p>{mark('who')}</p><form>{mark('inputs')}</form>")
+    filled = fill_marks(drawn, {"who": "<b>Ann</b> & co", "inputs": SafeString('<input name="x">')})
+    assert filled == '<p>&lt;b&gt;Ann&lt;/b&gt; &amp; co</p><form><input name="x"></form>'
+    assert isinstance(filled, SafeString)
+
+
+def test_text_spelling_a_mark_is_escaped_before_any_filling_in():
+    assert fill_marks(SafeString(escape_text(str(mark("who")))), {"who": "Ann"}) == "&lt;pit:who&gt;"
+
+
+def test_joined_fragments_keep_markup_and_escape_text():
+    joined = join_fragments([SafeString("<i>a</i>"), "<b>", SafeString("<i>c</i>")])
+    assert joined == "<i>a</i>&lt;b&gt;<i>c</i>" and isinstance(joined, SafeString)

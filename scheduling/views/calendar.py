@@ -10,7 +10,7 @@ than a quiet one.
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from functools import wraps
+from functools import lru_cache, wraps
 from itertools import groupby
 from urllib.parse import urlencode
 
@@ -34,18 +34,18 @@ from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.models import Patient
 from patients.search import patient_search
-from pit_portal.fragments import render_fragment
+from pit_portal.fragments import fill_marks, join_fragments, mark, render_fragment
 from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import (
-    CLINICIANS,
     Slot,
     SlotTaken,
     appointment_book,
     appointment_cancel,
     appointment_move,
     appointment_set_status,
+    calendar_clinicians,
     clinicians,
     free_slots,
     patient_clashes,
@@ -152,19 +152,48 @@ def _block_forms(request: HttpRequest, back: str) -> dict:
     return {"form_inputs": inputs, "back_query": urlencode({"next": back})}
 
 
+# Where a remembered block has the response's own CSRF input and way back.
+BLOCK_MARKS = {name: mark(name) for name in ("form_inputs", "back_query")}
+BLOCKS_REMEMBERED = 4096  # two weeks of a busy clinic's diary, some 6 MB
+CHIPS_REMEMBERED = 8192
+
+
+@lru_cache(maxsize=BLOCKS_REMEMBERED)
+def _block_markup(face: grid.Face, can_change: bool) -> SafeString:
+    """An appointment's block, with marks for what each response fills in (_filled): the same for everyone who sees
+    the appointment as it is, so drawn once."""
+    context = {"appointment": face, "can_change": can_change, "error": "", **BLOCK_MARKS}
+    return render_fragment("scheduling/_appointment_block.html", context)
+
+
+@lru_cache(maxsize=CHIPS_REMEMBERED)
+def _chip_markup(face: grid.Face) -> SafeString:
+    return render_fragment("scheduling/_appointment_chip.html", {"chip": face})
+
+
+def _filled(markup: SafeString, forms: dict) -> SafeString:
+    """Remembered blocks' markup with this response's CSRF input and way back in place of their marks."""
+    return fill_marks(markup, {name: forms[name] for name in BLOCK_MARKS})
+
+
 def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> SafeString:
     """One appointment's block, as the grid draws it and as htmx swaps it in after a status change."""
-    context = {"appointment": entry, "error": error, **_block_forms(request, back)}
-    context["can_change"] = request.user.has_perm("scheduling.change_appointment")
-    return render_fragment("scheduling/_appointment_block.html", context)
+    can_change = request.user.has_perm("scheduling.change_appointment")
+    if error:
+        context = {"appointment": entry.face, "can_change": can_change, "error": error}
+        return render_fragment("scheduling/_appointment_block.html", {**context, **_block_forms(request, back)})
+    return _filled(_block_markup(entry.face, can_change), _block_forms(request, back))
 
 
 def _grid(request: HttpRequest, columns: list[grid.Column]) -> dict:
     """The time grid's context, the grid itself rendered."""
     context = grid.grid_context(columns)
-    context["can_change"] = request.user.has_perm("scheduling.change_appointment")
-    fragment = {**context, **_block_forms(request, request.get_full_path())}
-    return {**context, "grid": render_fragment("scheduling/calendar_grid.html", fragment)}
+    context["can_change"] = can_change = request.user.has_perm("scheduling.change_appointment")
+    for column in columns:
+        for entry in column.live:
+            entry.block = _block_markup(entry.face, can_change)
+    drawn = render_fragment("scheduling/calendar_grid.html", context)
+    return {**context, "grid": _filled(drawn, _block_forms(request, request.get_full_path()))}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +222,7 @@ def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User 
 @_bad_query_as_400
 def day_view(request: HttpRequest) -> HttpResponse:
     day = _day_param(request)
-    staff = CLINICIANS.objects()
+    staff = calendar_clinicians()
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
@@ -217,6 +246,7 @@ def _week_rows(staff: list[User], days: list[date], diary: grid.Diary) -> list[t
         row = [grid.column(clinician, day, diary, local_now=now, book=None) for day in days]
         for column in row:
             column.link = _with_params(day_path, column.day, clinician)
+            column.chips = join_fragments(_chip_markup(entry.face) for entry in column.live)
         rows.append((clinician, _with_params(week_path, days[0], clinician), row))
     return rows
 
@@ -234,7 +264,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
     day = _day_param(request)
     monday = day - timedelta(days=day.weekday())
     days = [monday + timedelta(days=offset) for offset in range(7)]
-    staff = CLINICIANS.objects()
+    staff = calendar_clinicians()
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     diary = grid.Diary.load([chosen] if chosen else staff, days[0], days[-1])
@@ -256,7 +286,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
 @_bad_query_as_400
 def day_sheet(request: HttpRequest) -> HttpResponse:
     day = _day_param(request)
-    staff = CLINICIANS.objects()
+    staff = calendar_clinicians()
     chosen = _clinician_param(request, staff)
     shown = [chosen] if chosen else staff
     appointments = (

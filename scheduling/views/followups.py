@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.decorators import permission_required
+from accounts.models import User
 from scheduling import followups
 from scheduling.queries import recall_list
 from scheduling.services import SlotTaken, clinicians
@@ -33,9 +34,12 @@ class _ClinicianField(forms.ModelChoiceField):
 
 
 class NextSessionForm(forms.Form):
-    # A lazy queryset, evaluated afresh for each form: clinicians come and go.
-    clinician = _ClinicianField(queryset=clinicians(), empty_label=None)
+    clinician = _ClinicianField(queryset=User.objects.none(), empty_label=None)
     starts_at = forms.DateTimeField(label="Date and time", widget=DateTimeInput())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["clinician"].queryset = clinicians()  # read for each form: clinicians come and go
 
     def clean_starts_at(self) -> datetime:
         starts_at = self.cleaned_data["starts_at"]

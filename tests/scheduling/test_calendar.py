@@ -11,7 +11,9 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from accounts.models import Role
+from pit_portal.fragments import render_fragment
 from scheduling.models import Appointment, AppointmentStatus
+from scheduling.views import calendar, grid
 from scheduling.views.grid import STATUS_ACTIONS
 from tests.factories import PatientFactory, UserFactory
 from tests.scheduling.factories import AppointmentFactory, TimeOffFactory, appointment_type, at, every_day, tomorrow
@@ -428,10 +430,43 @@ def test_a_completed_appointment_has_no_menu(front_desk_client, hostile_booking)
     assert reverse("scheduling:menu", args=[hostile_booking.pk]) not in body
 
 
+# --- Blocks and chips drawn once for each face ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("can_change", [True, False])
+def test_a_remembered_block_is_the_block_drawn_afresh(rf, hostile_booking, can_change):
+    face = grid.Entry.of(hostile_booking).face
+    forms = calendar._block_forms(rf.get("/"), f"{reverse('scheduling:day')}?date=2026-12-07&clinician=1")
+    context = {"appointment": face, "can_change": can_change, "error": ""}
+    fresh = render_fragment("scheduling/_appointment_block.html", {**context, **forms})
+    assert calendar._filled(calendar._block_markup(face, can_change), forms) == fresh
+    assert ("csrfmiddlewaretoken" in fresh) is can_change
+
+
+@pytest.mark.parametrize("view", ["scheduling:day", "scheduling:week"])
+def test_the_calendars_show_an_appointment_as_it_is_not_as_first_drawn(front_desk_client, hostile_booking, view):
+    params = {"date": tomorrow().isoformat()}
+    before = front_desk_client.get(reverse(view), params).content.decode()
+    Appointment.objects.filter(pk=hostile_booking.pk).update(status=AppointmentStatus.ARRIVED, notes="Running late")
+    hostile_booking.patient.given_name = "Renamed"
+    hostile_booking.patient.save()
+    after = front_desk_client.get(reverse(view), params).content.decode()
+    assert "status-booked" in before and "status-booked" not in after and "status-arrived" in after
+    assert "Renamed O&#39;Hara" in after and "&lt;img" not in after
+    if view == "scheduling:day":
+        assert "Running late" in after
+
+
+def test_text_that_looks_like_a_mark_is_shown_as_text(front_desk_client, working):
+    patient = PatientFactory(given_name="<pit:form-inputs>", family_name="<pit:back-query>")
+    AppointmentFactory(clinician=working, patient=patient, starts_at=at(tomorrow(), 11))
+    body = _day(front_desk_client, tomorrow()).content.decode()
+    assert "&lt;pit:form-inputs&gt; &lt;pit:back-query&gt;" in body
+    assert "<pit:" not in body and 'name="csrfmiddlewaretoken"' in body
+
+
 def test_a_fragment_refuses_a_misspelt_name_rather_than_rendering_it_empty():
     from jinja2 import UndefinedError
-
-    from pit_portal.fragments import render_fragment
 
     with pytest.raises(UndefinedError):
         render_fragment("scheduling/week_all_table.html", {"rows": [], "today": None})  # no day_links
