@@ -1,6 +1,7 @@
 """Jinja2 for the parts of the busiest pages that repeat many times over: the calendar's appointment blocks, their
-menus and free cells, the all-clinicians week's chips, the body of the patient page (with its appointments card
-and portal box), the search results table, the documents box of the patient and session pages, and the body map.
+menus and free cells, the calendars' toolbar, the all-clinicians week's chips, the body of the patient page (with its
+appointments card and portal box), the search results table, the documents box of the patient and session pages, and
+the body map.
 
 Django's template engine resolves each variable through its generic lookup (dictionary, attribute, index) and
 a chain of checks, some ten microseconds a variable on this machine; a full day calendar has about 3,500 of
@@ -16,6 +17,7 @@ from functools import lru_cache
 from django.template import engines
 from django.template.defaultfilters import date as django_date
 from django.template.defaultfilters import floatformat, linebreaksbr
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.dates import WEEKDAYS_ABBR
 from django.utils.html import conditional_escape
@@ -61,12 +63,13 @@ def local_date(value: date | datetime | None, format_string: str) -> str:
 
 def environment(**options) -> Environment:
     """The fragments' Jinja2 environment: every value escaped, a misspelt name an error rather than an empty
-    string, and Django's `date` (on the wall clock), `floatformat` and `linebreaksbr` (escaping its text)."""
+    string, Django's `date` (on the wall clock), `floatformat` and `linebreaksbr` (escaping its text) and `static()`."""
     options = {name: value for name, value in options.items() if name not in ("autoescape", "undefined")}
     jinja = Environment(autoescape=True, undefined=StrictUndefined, **options)
     jinja.filters["date"] = local_date
     jinja.filters["floatformat"] = floatformat
     jinja.filters["linebreaksbr"] = linebreaksbr
+    jinja.globals["static"] = static
     return jinja
 
 

@@ -218,6 +218,18 @@ def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User 
     }
 
 
+def _toolbar(request: HttpRequest, context: dict) -> SafeString:
+    """The calendar's toolbar (scheduling/calendar_nav.html), from what _nav gives and the page's `staff`."""
+    for_patient = f"?{urlencode({'patient': context['patient'].pk})}" if context["patient"] else ""
+    links = {
+        "slots_url": reverse("scheduling:slots") + for_patient,
+        "book_url": reverse("scheduling:book") + for_patient,
+        "stop_booking_url": _calendar_url(context["view_name"], context["day"], context["chosen"]),
+        "can_book": request.user.has_perm("scheduling.add_appointment"),
+    }
+    return render_fragment("scheduling/calendar_nav.html", {"days": None, **context, **links})
+
+
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def day_view(request: HttpRequest) -> HttpResponse:
@@ -234,6 +246,7 @@ def day_view(request: HttpRequest) -> HttpResponse:
         column.title = column.clinician.get_full_name() or column.clinician.username
         column.link = _with_params(day_path, day, column.clinician)
     context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid(request, columns), "staff": staff}
+    context["toolbar"] = _toolbar(request, context)
     return render(request, "scheduling/calendar_day.html", context)
 
 
@@ -269,6 +282,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
     patient = _patient_param(request)
     diary = grid.Diary.load([chosen] if chosen else staff, days[0], days[-1])
     context = {**_nav(request, "scheduling:week", day, 7, chosen, patient), "staff": staff, "days": days}
+    context["toolbar"] = _toolbar(request, context)
     if chosen is None:
         context["rows"] = _week_rows(staff, days, diary)
         context["table"] = _week_table(context["rows"], days)

@@ -6,6 +6,7 @@ model instances with their patient), times are converted with the zone read once
 patterns reversed once, and what each status allows is looked up, not worked out.
 """
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -68,6 +69,11 @@ def clock(minute: int) -> str:
     return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
+def clock_label(moment: datetime) -> str:
+    # Formatted by hand: strftime was a tenth of the week's time.
+    return f"{moment.hour:02d}:{moment.minute:02d}"
+
+
 def short_day(day: date) -> str:
     return f"{day:%a} {day.day} {day:%b}"  # Mon 3 Nov
 
@@ -106,13 +112,22 @@ class Face(NamedTuple):
 
     pk: int
     status: str
+    starts_at: datetime  # on the clinic's wall clock
+    ends_at: datetime
     colour: str
     kind_name: str
     name: str
     notes: str
-    start_label: str
-    summary: str
     compact: bool
+
+    # Worked out only when the markup is drawn: a week's six hundred chips are mostly drawn already.
+    start_label = property(lambda self: clock_label(self.starts_at))
+    end_label = property(lambda self: clock_label(self.ends_at))
+
+    @property
+    def summary(self) -> str:
+        """The tooltip of its block and chip, one value to escape rather than five."""
+        return f"{self.start_label}\N{EN DASH}{self.end_label} {self.name}, {self.kind_name} ({self.status_label})"
 
     allowed = property(lambda self: STATUS_ACTIONS[self.status])
     status_label = property(lambda self: self.allowed.label)
@@ -137,7 +152,6 @@ class Entry:
         "cancel_reason",
         "clinician",
         "compact",
-        "end_label",
         "ends_at",
         "is_live",
         "kind",
@@ -147,10 +161,8 @@ class Entry:
         "name",
         "notes",
         "pk",
-        "start_label",
         "starts_at",
         "status",
-        "summary",
     )  # fmt: skip
 
     def __init__(self, links: IdLinks, pk: int, status: str, starts_at: datetime, ends_at: datetime,
@@ -158,14 +170,9 @@ class Entry:
         self.links, self.pk, self.status, self.clinician, self.kind = links, pk, status, clinician, kind
         self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
         self.name, self.notes, self.cancel_reason = name, notes, cancel_reason
-        # Formatted by hand: strftime was a tenth of the week's time.
-        self.start_label = f"{starts_at.hour:02d}:{starts_at.minute:02d}"
-        self.end_label = f"{ends_at.hour:02d}:{ends_at.minute:02d}"
         self.allowed = STATUS_ACTIONS[status]
         self.block = ""  # its block's markup, once the calendar has drawn it
         self.is_live = status != AppointmentStatus.CANCELLED
-        # The tooltip of its block and chip, one value to escape rather than five.
-        self.summary = f"{self.start_label}\N{EN DASH}{self.end_label} {name}, {kind.name} ({self.allowed.label})"
         self.place(starts_at.date())
 
     @classmethod
@@ -191,9 +198,10 @@ class Entry:
 
     @property
     def face(self) -> Face:
-        return Face(self.pk, self.status, self.kind.colour, self.kind.name, self.name, self.notes, self.start_label,
-                    self.summary, self.compact)  # fmt: skip
+        return Face(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour, self.kind.name, self.name,
+                    self.notes, self.compact)  # fmt: skip
 
+    start_label = property(lambda self: clock_label(self.starts_at))
     status_label = property(lambda self: self.allowed.label)
     actions = property(lambda self: self.allowed.actions)
     can_cancel = property(lambda self: self.allowed.can_cancel)
@@ -229,10 +237,11 @@ class Diary:
     @classmethod
     def load(cls, staff: list[User], first: date, last: date) -> "Diary":
         ids = [clinician.pk for clinician in staff]
+        weekdays = {(first + timedelta(days=offset)).weekday() for offset in range(min(7, (last - first).days + 1))}
         hours = defaultdict(list)
-        for block in WorkingHours.objects.filter(clinician__in=ids).order_by("starts"):
-            minutes = (block.starts.hour * 60 + block.starts.minute, block.ends.hour * 60 + block.ends.minute)
-            hours[block.clinician_id, block.weekday].append(minutes)
+        blocks = WorkingHours.objects.filter(clinician__in=ids, weekday__in=weekdays).order_by("starts")
+        for clinician_id, weekday, starts, ends in blocks.values_list("clinician_id", "weekday", "starts", "ends"):
+            hours[clinician_id, weekday].append((starts.hour * 60 + starts.minute, ends.hour * 60 + ends.minute))
         whose = Q(clinician__in=ids) | Q(clinician__isnull=True)
         time_off = list(TimeOff.objects.filter(whose, starts_on__lte=last, ends_on__gte=first))
         return cls(hours, time_off, _entries(staff, first, last))
@@ -250,7 +259,7 @@ class Diary:
 def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date], list[Entry]]:
     by_id = {clinician.pk: clinician for clinician in staff}
     kinds = {kind.pk: kind for kind in AppointmentType.objects.all()}  # a handful: read once, not joined
-    zone, links = timezone.get_current_timezone(), appointment_links()
+    zone, links = timezone.get_current_timezone(), _face_links()
     when = overlapping(aware(first), aware(last + timedelta(days=1)))
     rows = (
         Appointment.objects.filter(when, clinician__in=list(by_id))
@@ -346,17 +355,42 @@ def _free_cells(column: Column, local_now: datetime, book: BookingLink) -> list[
     if column.day < local_now.date():
         return []
     first_free = column.now_minute + 1 if column.now_minute is not None else 0  # a cell starting now has begun
+    taken = TakenMinutes.of(column.live)
     cells = []
     for block_start, block_end in column.working:
         for minute in range(block_start, block_end, SLOT_MINUTES):
             length = min(SLOT_MINUTES, block_end - minute)
             # Any overlap counts: a cell half-covered by an appointment would only ever lead to a clash.
-            taken = any(a.minute < minute + length and minute < a.minute + a.length for a in column.live)
-            if taken or minute < first_free:
+            if minute < first_free or taken.overlap(minute, minute + length):
                 continue
             starts_at = f"{column.day.isoformat()}T{clock(minute)}"
             cells.append(Cell(minute, length, clock(minute), book.to(column.clinician, starts_at)))
     return cells
+
+
+@dataclass(frozen=True)
+class TakenMinutes:
+    """The minutes of a column that live appointments cover, as separate stretches in order, so that whether a
+    cell is free is a binary search rather than a look at every appointment of the day."""
+
+    starts: list[int]
+    ends: list[int]
+
+    @classmethod
+    def of(cls, live: list[Entry]) -> "TakenMinutes":
+        starts, ends = [], []
+        for start, end in sorted((entry.minute, entry.minute + entry.length) for entry in live):
+            if ends and start <= ends[-1]:  # overlaps or touches the stretch before: one stretch
+                ends[-1] = max(ends[-1], end)
+            else:
+                starts.append(start)
+                ends.append(end)
+        return cls(starts, ends)
+
+    def overlap(self, start: int, end: int) -> bool:
+        """Whether any taken minute lies in [start, end)."""
+        first_ending_after = bisect_right(self.ends, start)
+        return first_ending_after < len(self.starts) and self.starts[first_ending_after] < end
 
 
 def _axis(columns: list[Column]) -> tuple[int, int]:
