@@ -16,10 +16,10 @@ from functools import lru_cache
 
 from django.template import engines
 from django.template.defaultfilters import date as django_date
-from django.template.defaultfilters import floatformat, linebreaksbr
+from django.template.defaultfilters import filesizeformat, floatformat, linebreaksbr
 from django.templatetags.static import static
 from django.urls import reverse
-from django.utils.dates import WEEKDAYS_ABBR
+from django.utils.dates import MONTHS, MONTHS_3, WEEKDAYS, WEEKDAYS_ABBR
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
@@ -28,9 +28,26 @@ from jinja2 import Environment, StrictUndefined
 ENGINE = "fragments"
 
 
-# The Django date format letters the fragments use, as str.format fields of (value, abbreviated weekday).
-QUICK_DATE_FIELDS = {"d": "{0.day:02d}", "m": "{0.month:02d}", "Y": "{0.year:04d}", "D": "{1}"}
+# The Django date format letters the fragments use, as str.format fields of (value, its names).
+QUICK_DATE_FIELDS = {
+    "d": "{0.day:02d}", "j": "{0.day}", "m": "{0.month:02d}", "Y": "{0.year:04d}",
+    "D": "{1.weekday_abbr}", "l": "{1.weekday}", "M": "{1.month_abbr}", "F": "{1.month}",
+}  # fmt: skip
 QUICK_TIME_FIELDS = {"H": "{0.hour:02d}", "i": "{0.minute:02d}"}
+
+
+class _Names:
+    """A day's weekday and month names as Django's date format gives them, each looked up only if asked for."""
+
+    __slots__ = ("day",)
+
+    def __init__(self, day: date):
+        self.day = day
+
+    weekday_abbr = property(lambda self: WEEKDAYS_ABBR[self.day.weekday()])
+    weekday = property(lambda self: WEEKDAYS[self.day.weekday()])
+    month_abbr = property(lambda self: MONTHS_3[self.day.month].title())
+    month = property(lambda self: MONTHS[self.day.month])
 
 
 @lru_cache
@@ -58,15 +75,17 @@ def local_date(value: date | datetime | None, format_string: str) -> str:
     if template is None:
         return django_date(template_localtime(value), format_string)
     value = template_localtime(value)
-    return template.format(value, WEEKDAYS_ABBR[value.weekday()])
+    return template.format(value, _Names(value))
 
 
 def environment(**options) -> Environment:
     """The fragments' Jinja2 environment: every value escaped, a misspelt name an error rather than an empty
-    string, Django's `date` (on the wall clock), `floatformat` and `linebreaksbr` (escaping its text) and `static()`."""
+    string, Django's `date` (on the wall clock), `filesizeformat`, `floatformat` and `linebreaksbr` (escaping its text)
+    and `static()`."""
     options = {name: value for name, value in options.items() if name not in ("autoescape", "undefined")}
     jinja = Environment(autoescape=True, undefined=StrictUndefined, **options)
     jinja.filters["date"] = local_date
+    jinja.filters["filesizeformat"] = filesizeformat
     jinja.filters["floatformat"] = floatformat
     jinja.filters["linebreaksbr"] = linebreaksbr
     jinja.globals["static"] = static

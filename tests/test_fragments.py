@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pit_portal.fragments import fill_marks, join_fragments, local_date, mark, quick_date_format
 
-FORMATS = ["d/m/Y", "d/m/Y H:i", "D d/m/Y H:i", "Y-m-d", "D {d}"]
+FORMATS = ["d/m/Y", "d/m/Y H:i", "D d/m/Y H:i", "Y-m-d", "D {d}", "l j F Y", "j M", "j M Y", "D j M H:i"]
 # The clinic's clocks go forward and back in these weeks (Europe/London): the instants around them shift hour.
 AROUND_CLOCK_CHANGES = [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)]
 
@@ -39,8 +39,9 @@ def test_the_wall_clock_is_the_clinics_across_a_clock_change(change, minutes, fo
 
 
 @given(day=st.dates(min_value=date(1900, 1, 1), max_value=date(2100, 12, 31)))
-def test_a_date_reads_as_django_shows_it(day):
-    assert local_date(day, "D d/m/Y") == django_says(day, "D d/m/Y")
+@pytest.mark.parametrize("format_string", ["D d/m/Y", "l j F Y", "j M Y"])
+def test_a_date_reads_as_django_shows_it(day, format_string):
+    assert local_date(day, format_string) == django_says(day, format_string)
 
 
 @pytest.mark.parametrize("format_string", ["j N Y", "d/m/Y P", r"\d d", "H:i"])
