@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.utils import dateformat
+from django.utils.dates import MONTHS_3
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
@@ -150,12 +151,19 @@ def _num(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
+def _attr_value(value: object) -> str:
+    # A number is digits, a point and a sign, nothing to escape: most of a chart's attributes are numbers.
+    if isinstance(value, float):
+        return _num(value)
+    if isinstance(value, int):
+        return str(value)
+    return escape(value)
+
+
 def _attrs(**attrs: object) -> str:
     """Attribute names use _ for - (stroke_width -> stroke-width); a None value leaves the attribute out."""
     return " ".join(
-        f'{name.replace("_", "-")}="{escape(_num(value) if isinstance(value, float) else value)}"'
-        for name, value in attrs.items()
-        if value is not None
+        f'{name.replace("_", "-")}="{_attr_value(value)}"' for name, value in attrs.items() if value is not None
     )
 
 
@@ -275,8 +283,8 @@ def _format_number(value: float | Decimal) -> str:
 
 
 def _short_date(when: datetime.date) -> str:
-    # dateformat follows the active language, so month names match the rest of the portal.
-    return dateformat.format(when, "j M")
+    """Django's "j M" (3 Nov), in the active language as the rest of the portal, without its formatter."""
+    return f"{when.day} {MONTHS_3[when.month].title()}"
 
 
 # --- Axes, reference lines, legend ----------------------------------------------------------------------------------

@@ -6,8 +6,13 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import pytest
+from django.utils import dateformat
+from django.utils.html import escape
 from django.utils.safestring import SafeString
+from hypothesis import given
+from hypothesis import strategies as st
 
+from treatments import charts
 from treatments.charts import (
     AnalgesicPoint,
     PainPoint,
@@ -347,3 +352,14 @@ def test_points_on_the_same_day_share_one_label():
         ]
     )
     assert "B/S1" in svg
+
+
+@given(when=st.dates(min_value=datetime.date(1990, 1, 1), max_value=datetime.date(2100, 12, 31)))
+def test_a_short_date_reads_as_djangos_j_m(when):
+    assert charts._short_date(when) == dateformat.format(when, "j M")
+
+
+@pytest.mark.parametrize("value", ['"><script>', "a & b", 1.25, 3.0, 7, True, Decimal("2.50")])
+def test_an_attribute_value_is_escaped_text_or_a_plain_number(value):
+    expected = escape(f"{value:.1f}".removesuffix(".0") if isinstance(value, float) else value)
+    assert charts._attrs(data_x=value) == f'data-x="{expected}"'
