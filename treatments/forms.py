@@ -1,4 +1,6 @@
+from dataclasses import dataclass
 from datetime import timedelta
+from functools import cached_property
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
@@ -130,7 +132,11 @@ class SessionForm(forms.ModelForm):
         self.fields["additive_percent"].widget.attrs.update(min="0", max="10", step="0.05")
         self.fields["next_interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
         self.fields["alert_override_reason"].help_text = "Needed only to go ahead despite a red alert above."
-        self.helper = _helper(
+
+    # The layouts are built when the form is drawn: a save that succeeds redirects without drawing it.
+    @cached_property
+    def helper(self) -> FormHelper:
+        return _helper(
             Fieldset(
                 "Session", Row(Column("performed_at"), Column("pre_nrs"), Column("post_nrs")), "consent_confirmed"
             ),
@@ -142,7 +148,10 @@ class SessionForm(forms.ModelForm):
                 Row(Column("technique"), Column("needle_gauge")),
             ),
         )
-        self.after_sites_helper = _helper(
+
+    @cached_property
+    def after_sites_helper(self) -> FormHelper:
+        return _helper(
             Fieldset(
                 "After the injection",
                 Row(Column("aftercare_given"), Column("next_interval_days")),
@@ -211,9 +220,21 @@ class SessionForm(forms.ModelForm):
             )
 
 
-def active_nerves() -> list[Nerve]:
-    """The nerves a site may name, read once and shared by every row of the site formset."""
-    return list(Nerve.objects.filter(active=True))
+@dataclass(frozen=True)
+class NerveMenu:
+    """The nerves a site may name, read once for a page and shared by every row of its site formset: as the
+    select's choices and, for the posted value, by id."""
+
+    by_id: dict[str, Nerve]
+    choices: list
+
+    @classmethod
+    def of(cls, nerves: list[Nerve]) -> "NerveMenu":
+        return cls({str(nerve.pk): nerve for nerve in nerves}, grouped_nerve_choices(nerves))
+
+
+def active_nerves() -> NerveMenu:
+    return NerveMenu.of(list(Nerve.objects.filter(active=True)))
 
 
 def grouped_nerve_choices(nerves: list[Nerve]) -> list:
@@ -228,10 +249,10 @@ class LoadedNerveField(forms.ModelChoiceField):
     """Chooses from nerves already read for the page: the posted id is looked up in that list rather than
     with a query per row (ModelChoiceField's way), and the site's nerve is the loaded object."""
 
-    def __init__(self, nerves: list[Nerve], **kwargs):
+    def __init__(self, menu: NerveMenu, **kwargs):
         super().__init__(queryset=Nerve.objects.filter(active=True), **kwargs)
-        self.loaded = {str(nerve.pk): nerve for nerve in nerves}
-        self.choices = grouped_nerve_choices(nerves)
+        self.loaded = menu.by_id
+        self.choices = menu.choices
 
     def to_python(self, value):
         if value in self.empty_values:
@@ -248,11 +269,11 @@ class SiteForm(forms.ModelForm):
         fields = ["nerve", "side", "points", "volume_per_point_ml"]
         labels = {"volume_per_point_ml": "mL per point"}  # not "ML": Django capitalises verbose names
 
-    def __init__(self, *args, nerves: list[Nerve] | None = None, **kwargs):
+    def __init__(self, *args, nerves: NerveMenu | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         model_field = self.fields["nerve"]
         self.fields["nerve"] = LoadedNerveField(
-            nerves if nerves is not None else active_nerves(), label=model_field.label, required=model_field.required
+            nerves or active_nerves(), label=model_field.label, required=model_field.required
         )
         self.fields["nerve"].error_messages["required"] = "Choose the nerve injected."
         self.fields["points"].widget.attrs.update(min=1, max=MAX_POINTS_PER_SITE, **{"data-site-points": ""})
