@@ -174,7 +174,7 @@ def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
 def documents(request: HttpRequest, patient: Patient) -> HttpResponse:
     links = IdLinks.reversed({"download": "portal:document_download"})
     listed = {"documents": queries.portal_documents(patient), "links": links}
-    context = {"patient": patient, "document_list": render_fragment("portal/_document_list.html", listed)}
+    context = {"patient": patient, "document_list": render_fragment("portal/_document_list.html", listed), **listed}
     return render(request, "portal/documents.html", {**context, "section": "documents"})
 
 

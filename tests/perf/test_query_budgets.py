@@ -23,6 +23,7 @@ from tests.scheduling.factories import AppointmentFactory, appointment_type, at,
 from treatments.models import AdverseEvent
 
 QUERY_BUDGET = 12
+pytestmark = pytest.mark.usefixtures("warm_worker")
 
 
 def _queries(client, method: str, url: str, data: dict | None = None, *, status: int = 200) -> int:

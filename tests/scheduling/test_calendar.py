@@ -187,6 +187,7 @@ def _queries(client, url, params, capture) -> int:
 
 @pytest.mark.parametrize("filtered", [False, True], ids=["all clinicians", "one clinician"])
 @pytest.mark.parametrize("view", ["day", "week"])
+@pytest.mark.usefixtures("warm_worker")
 def test_calendar_runs_a_fixed_number_of_queries(
     front_desk_client, working, colleague, django_assert_max_num_queries, view, filtered
 ):
