@@ -5,7 +5,8 @@ costs far more than the database takes to answer: the user's roles and permissio
 4 ms to compile and 0.3 ms to run, and a session note with the seven rows it is shown with 5 ms to compile. A
 PreparedQuery builds its queryset once, with stand-in values, keeps the SQL and the compiler's description of
 its columns, and from then on only swaps the real values in: `rows()` answers as `values_list()` would,
-`objects()` as iterating the queryset would (select_related rows and annotations included).
+`objects()` as iterating the queryset would (select_related rows and annotations included). The values are ids
+and other whole numbers, days, times of day and moments.
 
 PostgreSQL, too, plans a query afresh each time it is sent as text: for the session note's nine joined tables
 1.5 ms, eight times what running it takes. So each connection PREPAREs the query once, on first use, and runs it
@@ -13,7 +14,9 @@ with EXECUTE and the values from then on, on the plan it keeps. The PREPARE goes
 beside Django's: like the connection's other set-up it is not one of a page's queries, and it happens once per
 connection (a worker's connection lasts CONN_MAX_AGE). The statement lives as long as the connection and
 survives a rollback; a connection behind a pooler that hands each transaction to a different server connection
-(PgBouncer in transaction mode) would lose it, so the portal connects to PostgreSQL directly.
+(PgBouncer in transaction mode) would lose it, so the portal connects to PostgreSQL directly. Where the values
+bound a range (a day of the diary), PostgreSQL goes on planning for each EXECUTE's own values as long as a plan
+for any values would cost more, which keeps the index scans a text query gets.
 """
 
 import copy
@@ -22,6 +25,7 @@ import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
 
 import psycopg
@@ -30,15 +34,30 @@ from django.db.models import Model, QuerySet
 from django.db.models.query import get_related_populators
 from django.db.models.sql.compiler import SQLCompiler
 
-# Stand-ins for the values a query is built with: distinctive whole numbers no real id is (ids count up from 1).
+# Stand-ins for the values a query is built with, distinctive values of each type that no row holds: whole numbers
+# no id is (ids count up from 1), and days, times and moments in 1901.
 _STAND_IN_BASE = -1_987_654_321  # within a 32-bit integer column's range, as Django checks
+_STAND_IN_DAY = date(1901, 1, 1)
+SQL_TYPES = {int: "bigint", date: "date", time: "time", datetime: "timestamptz"}
+
+
+def _stand_in(kind: type, index: int) -> object:
+    if kind is int:
+        return _STAND_IN_BASE - index
+    if kind is date:
+        return _STAND_IN_DAY + timedelta(days=index)
+    if kind is time:
+        return time(0, 0, 0, index + 1)
+    if kind is datetime:
+        return datetime.combine(_STAND_IN_DAY, time(), UTC) + timedelta(seconds=index)
+    raise TypeError(f"A prepared query takes values of the types {', '.join(t.__name__ for t in SQL_TYPES)}.")
 
 
 @dataclass(frozen=True)
 class _Compiled:
     sql: str  # built with the stand-ins among its params
     params: tuple
-    arity: int  # how many values it takes: the stand-ins _STAND_IN_BASE, _STAND_IN_BASE - 1, ...
+    types: tuple[type, ...]  # of the values it takes, in order
     compiler: SQLCompiler  # after as_sql(): its select, klass_info and annotation_col_map describe the rows
 
     @cached_property
@@ -48,18 +67,25 @@ class _Compiled:
 
     def statement(self, connection) -> str:
         """PREPARE for this query, with its other values written in as psycopg writes them into the SQL it sends
-        today (client-side binding), and its values as $1, $2... (whole numbers, bigint)."""
+        today (client-side binding), and its values as $1, $2... of their SQL types."""
         with psycopg.ClientCursor(connection) as cursor:
             text = cursor.mogrify(self.sql, self.params)
-        for argument in range(self.arity):
-            text = re.sub(rf"(?<![\w.$]){_STAND_IN_BASE - argument}(?![\w.])", f"${argument + 1}", text)
-        types = f" ({', '.join(['bigint'] * self.arity)})" if self.arity else ""
+            for index, kind in enumerate(self.types):
+                stand_in, placeholder = _stand_in(kind, index), f"${index + 1}"
+                if kind is int:  # a bare number: not part of a longer one
+                    text = re.sub(rf"(?<![\w.$]){stand_in}(?![\w.])", placeholder, text)
+                else:  # a quoted literal with its cast, '1901-01-01'::date
+                    literal = cursor.mogrify("%s", [stand_in])
+                    if literal not in text:
+                        raise ValueError(f"The query does not take its value {index + 1} as psycopg writes it.")
+                    text = text.replace(literal, placeholder)
+        types = f" ({', '.join(SQL_TYPES[kind] for kind in self.types)})" if self.types else ""
         return f"PREPARE {self.name}{types} AS {text}"
 
     @cached_property
     def execute_sql(self) -> str:
         """EXECUTE with a placeholder for each value."""
-        values = f" ({', '.join(['%s'] * self.arity)})" if self.arity else ""
+        values = f" ({', '.join(['%s'] * len(self.types))})" if self.types else ""
         return f"EXECUTE {self.name}{values}"
 
 
@@ -75,29 +101,58 @@ def _prepare_once(compiled: _Compiled, connection) -> None:
         prepared.add(compiled.name)
 
 
+def _near_a_stand_in(value: object) -> bool:
+    """Whether a parameter looks worked out from a stand-in: a number just past them, a day, time or moment
+    of 1901."""
+    if type(value) is int:
+        return abs(value - _STAND_IN_BASE) < 100_000
+    if isinstance(value, datetime):
+        return value.year in (1900, 1901)  # in any zone
+    if isinstance(value, date):
+        return value.year in (1900, 1901)
+    if isinstance(value, time):
+        return value < time(0, 0, 1) and value.microsecond > 0  # the stand-ins are microseconds past midnight
+    return False
+
+
 class PreparedQuery:
     """`build(*values)` returns a queryset; `rows(*values)` and `objects(*values)` run its SQL with those values.
 
-    Each value must reach the SQL as a parameter of its own (an id compared with a column, say), which the
-    first call checks: a value folded into the SQL text, or changed on the way, cannot be swapped later."""
+    The values are whole numbers (`arity` of them), or of the `types` given: int, date, time and (aware) datetime.
+    Each must reach the SQL as a parameter of its own (an id compared with a column, say), which the first call
+    checks: a value folded into the SQL text, or changed on the way, cannot be swapped later."""
 
-    def __init__(self, build: Callable[..., QuerySet], arity: int = 1):
+    def __init__(self, build: Callable[..., QuerySet], arity: int = 1, types: tuple[type, ...] | None = None):
         self.build = build
-        self.arity = arity
+        self.types = types if types is not None else (int,) * arity
+        for index, kind in enumerate(self.types):
+            _stand_in(kind, index)  # refuses a type it has no stand-in for
+
+    @property
+    def arity(self) -> int:
+        return len(self.types)
 
     @cached_property
     def _compiled(self) -> _Compiled:
-        stand_ins = [_STAND_IN_BASE - index for index in range(self.arity)]
+        stand_ins = [_stand_in(kind, index) for index, kind in enumerate(self.types)]
         queryset = self.build(*stand_ins)
         compiler = queryset.query.get_compiler(using=queryset.db)
         sql, params = compiler.as_sql()
-        if {value for value in params if value in stand_ins} != set(stand_ins):
+        reached = {(type(value), value) for value in params}
+        if not all((type(value), value) in reached for value in stand_ins):
             raise ValueError("Each value must reach the query as a parameter of its own.")
-        return _Compiled(sql, tuple(params), self.arity, compiler)
+        worked_out = [value for value in params if _near_a_stand_in(value) and value not in stand_ins]
+        if worked_out:
+            # A day before a stand-in, say: written into the statement as it was worked out from the stand-in.
+            raise ValueError(f"The query works a value out from one it takes ({worked_out[0]!r}): take that too.")
+        return _Compiled(sql, tuple(params), self.types, compiler)
 
     def _run(self, values: tuple) -> tuple[SQLCompiler, list]:
         if len(values) != self.arity:
             raise TypeError(f"This query takes {self.arity} value(s), not {len(values)}.")
+        for value, kind in zip(values, self.types, strict=True):
+            if type(value) is not kind and not (kind is int and isinstance(value, int) and type(value) is not bool):
+                raise TypeError(f"This query takes a {kind.__name__} there, not {value!r}.")
         compiled = self._compiled
         # The kept compiler, pointed at this thread's connection (converters are asked for it).
         compiler = copy.copy(compiled.compiler)

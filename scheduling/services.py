@@ -8,7 +8,8 @@ from datetime import date, datetime, time, timedelta
 import psycopg
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import DateField, Exists, Q, QuerySet, Value
+from django.db.models.functions import ExtractIsoWeekDay
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -108,19 +109,26 @@ def working_blocks(clinician: User, day: date, hours=None, time_off=None) -> lis
     ]
 
 
+def _holding_block(clinician_id: int, day: date, starts: time, ends: time) -> QuerySet[WorkingHours]:
+    """The clinician's working block that day holding the times, unless they or the clinic are off."""
+    whose = Q(clinician=clinician_id) | Q(clinician__isnull=True)
+    off = TimeOff.objects.filter(whose, starts_on__lte=day, ends_on__gte=day)
+    weekday = ExtractIsoWeekDay(Value(day, output_field=DateField())) - 1  # Monday 0, as date.weekday()
+    holding = WorkingHours.objects.filter(clinician=clinician_id, weekday=weekday, starts__lte=starts, ends__gte=ends)
+    return holding.filter(~Exists(off)).values_list("pk")[:1]
+
+
+# Asked by every booking and move: compiled once (pit_portal.prepared).
+HOLDING_BLOCK = PreparedQuery(_holding_block, types=(int, date, time, time))
+
+
 def within_working_hours(clinician: User, starts_at: datetime, ends_at: datetime) -> bool:
     """Whether one of the clinician's working blocks that day holds the whole appointment, and neither they
     nor the clinic are off that day: one query."""
     start, end = _local(starts_at), _local(ends_at)
     if end.date() != start.date():
         return False
-    day = start.date()
-    whose = Q(clinician=clinician) | Q(clinician__isnull=True)
-    off = TimeOff.objects.filter(whose, starts_on__lte=day, ends_on__gte=day)
-    holding = WorkingHours.objects.filter(
-        clinician=clinician, weekday=day.weekday(), starts__lte=start.time(), ends__gte=end.time()
-    )
-    return holding.filter(~Exists(off)).exists()
+    return bool(HOLDING_BLOCK.rows(clinician.pk, start.date(), start.time(), end.time()))
 
 
 def _overlaps(starts_at: datetime, ends_at: datetime, busy: list[tuple[datetime, datetime]]) -> bool:

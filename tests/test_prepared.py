@@ -1,14 +1,19 @@
 """pit_portal.prepared: a query compiled once answers each new value as the queryset itself would."""
 
+from datetime import date, datetime, timedelta
+
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.http import Http404
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from accounts.models import CONFIRMED_DEVICE, ROLES_AND_PERMISSIONS, Role, _roles_and_permissions_of
 from pit_portal.prepared import PreparedQuery
+from scheduling.models import Appointment, TimeOff
 from tests.factories import UserFactory
+from tests.scheduling.factories import AppointmentFactory, TimeOffFactory, at, tomorrow
 
 
 @pytest.mark.parametrize("role", [Role.CLINICIAN, Role.FRONT_DESK, Role.MANAGER, Role.PATIENT])
@@ -131,3 +136,53 @@ def test_a_query_of_no_values_is_prepared_too(db):
     assert _prepared_here(every_e)
     Group.objects.create(name="Evening")
     assert sorted(every_e.rows()) == [("Evening",), ("Example",)]
+
+
+# --- Values other than ids: days, times of day, moments ------------------------------------------------------
+
+
+def _time_off_on(day, clinician_id):
+    return TimeOff.objects.filter(starts_on__lte=day, ends_on__gte=day, clinician_id=clinician_id).values_list("pk")
+
+
+def _starting_between(after, before):
+    return Appointment.objects.filter(starts_at__gte=after, starts_at__lt=before).order_by("pk").values_list("pk")
+
+
+def test_a_query_on_days_answers_as_its_queryset(clinician):
+    off = TimeOffFactory(clinician=clinician, starts_on=date(2026, 12, 7), ends_on=date(2026, 12, 9))
+    on_day = PreparedQuery(_time_off_on, types=(date, int))
+    for day in (date(2026, 12, 6), date(2026, 12, 7), date(2026, 12, 9), date(2026, 12, 10)):
+        assert on_day.rows(day, clinician.pk) == list(_time_off_on(day, clinician.pk))
+    assert on_day.rows(date(2026, 12, 8), clinician.pk) == [(off.pk,)]
+
+
+def test_a_query_on_moments_answers_as_its_queryset(clinician):
+    first = AppointmentFactory(clinician=clinician, starts_at=at(tomorrow(), 9))
+    second = AppointmentFactory(clinician=clinician, starts_at=at(tomorrow(), 11))
+    between = PreparedQuery(_starting_between, types=(datetime, datetime))
+    for after, before in [(at(tomorrow(), 8), at(tomorrow(), 10)), (at(tomorrow(), 9), at(tomorrow(), 12))]:
+        assert between.rows(after, before) == list(_starting_between(after, before))
+    assert between.rows(at(tomorrow(), 9), at(tomorrow(), 12)) == [(first.pk,), (second.pk,)]
+
+
+def test_a_value_of_another_type_is_refused(db):
+    on_day = PreparedQuery(_time_off_on, types=(date, int))
+    with pytest.raises(TypeError, match="takes a date"):
+        on_day.rows(timezone.now(), 1)  # a moment is not a day
+    with pytest.raises(TypeError, match="takes a int"):
+        on_day.rows(date(2026, 12, 7), True)
+    with pytest.raises(TypeError, match="takes values of the types"):
+        PreparedQuery(lambda name: Group.objects.filter(name=name), types=(str,))
+
+
+def _starting_within_a_day_of(moment):
+    return Appointment.objects.filter(starts_at__gte=moment - timedelta(days=1), starts_at__lt=moment).values_list("pk")
+
+
+def test_a_value_worked_out_from_one_the_query_takes_is_refused(db):
+    # It would be written into the statement as worked out from the stand-in, the same for every call.
+    with pytest.raises(ValueError, match="works a value out"):
+        PreparedQuery(_starting_within_a_day_of, types=(datetime,)).rows(timezone.now())
+    with pytest.raises(ValueError, match="works a value out"):
+        PreparedQuery(lambda pk: Group.objects.filter(pk__in=[pk, pk + 1]).values_list("name")).rows(1)
