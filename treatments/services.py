@@ -17,8 +17,10 @@ from patients.services import valid_consent
 from pit_portal.prepared import PreparedQuery
 from treatments.models import (
     Additive,
+    AdverseEvent,
     CourseStatus,
     InjectionSession,
+    InjectionSite,
     SessionAddendum,
     TreatmentCourse,
 )
@@ -158,6 +160,27 @@ def session_save_draft(*, session: InjectionSession, sites, adverse_events, by: 
     return session
 
 
+def _site_rows(session_id: int) -> QuerySet[InjectionSite]:
+    return (
+        InjectionSite.objects.filter(session=session_id)
+        .order_by("id")
+        .values_list("nerve_id", "side", "points", "volume_per_point_ml")
+    )
+
+
+def _adverse_event_rows(session_id: int) -> QuerySet[AdverseEvent]:
+    return AdverseEvent.objects.filter(session=session_id).order_by("id").values_list("kind", "severity", "note")
+
+
+def _for_signing(session_id: int) -> QuerySet[InjectionSession]:
+    return InjectionSession.objects.select_for_update().select_related("course").filter(pk=session_id)
+
+
+# Read by every signature and every check of one: compiled once (pit_portal.prepared).
+SITE_ROWS, ADVERSE_EVENT_ROWS = PreparedQuery(_site_rows), PreparedQuery(_adverse_event_rows)
+FOR_SIGNING = PreparedQuery(_for_signing)
+
+
 def session_content(session: InjectionSession) -> dict:
     """What a signature covers: every clinical field of the note, its sites and adverse events."""
     fields = [
@@ -170,11 +193,12 @@ def session_content(session: InjectionSession) -> dict:
     content["course_id"] = session.course_id
     content["patient_id"] = session.course.patient_id
     content["sites"] = [
-        {"nerve": s.nerve_id, "side": s.side, "points": s.points, "volume_per_point_ml": s.volume_per_point_ml}
-        for s in session.sites.order_by("id")
+        {"nerve": nerve, "side": side, "points": points, "volume_per_point_ml": volume}
+        for nerve, side, points, volume in SITE_ROWS.rows(session.pk)
     ]
     content["adverse_events"] = [
-        {"kind": e.kind, "severity": e.severity, "note": e.note} for e in session.adverse_events.order_by("id")
+        {"kind": kind, "severity": severity, "note": note}
+        for kind, severity, note in ADVERSE_EVENT_ROWS.rows(session.pk)
     ]
     return content
 
@@ -193,7 +217,9 @@ def session_sign(*, session: InjectionSession, by: User) -> InjectionSession:
     """Sign the note: who, when and a SHA-256 of its content. Signed notes never change again."""
     if not by.has_perm("treatments.sign_injectionsession"):
         raise PermissionDenied
-    session = InjectionSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+    session = next(iter(FOR_SIGNING.objects(session.pk)), None)
+    if session is None:
+        raise InjectionSession.DoesNotExist
     if session.is_signed:
         raise SessionAlreadySigned("This session was already signed.")
     if session.pre_nrs is None:

@@ -7,7 +7,7 @@ from django.db import IntegrityError, connection, transaction
 
 from tests.factories import SessionFactory
 from treatments import services
-from treatments.models import InjectionSession, InjectionSite, SessionAddendum
+from treatments.models import AdverseEvent, InjectionSession, InjectionSite, SessionAddendum
 
 
 @pytest.fixture
@@ -23,6 +23,17 @@ def test_signing_records_who_when_and_a_digest_of_the_content(signed_session, cl
     expected = hashlib.sha256(json.dumps(content, sort_keys=True, default=str, separators=(",", ":")).encode())
     assert signed_session.content_sha256 == expected.hexdigest()
     assert services.session_signature_intact(signed_session)
+
+
+def test_the_signed_content_holds_each_site_and_adverse_event_in_order(db, clinician):
+    session = SessionFactory(sites=3, clinician=clinician)
+    AdverseEvent.objects.create(session=session, kind="vasovagal", severity="mild", note="Felt faint, recovered")
+    content = services.session_content(session)
+    assert content["sites"] == [
+        {"nerve": s.nerve_id, "side": s.side, "points": s.points, "volume_per_point_ml": s.volume_per_point_ml}
+        for s in session.sites.order_by("id")
+    ]
+    assert content["adverse_events"] == [{"kind": "vasovagal", "severity": "mild", "note": "Felt faint, recovered"}]
 
 
 def test_digest_changes_when_any_site_changes(db, clinician):
