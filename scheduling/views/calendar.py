@@ -154,7 +154,7 @@ def _block_forms(request: HttpRequest, back: str) -> dict:
 
 # Where a remembered block has the response's own CSRF input and way back.
 BLOCK_MARKS = {name: mark(name) for name in ("form_inputs", "back_query")}
-BLOCKS_REMEMBERED = 4096  # two weeks of a busy clinic's diary, some 6 MB
+BLOCKS_REMEMBERED = 4096  # two weeks of a busy clinic's diary, about 1.8 KB a block
 CHIPS_REMEMBERED = 8192
 
 
