@@ -48,12 +48,19 @@ def _tidy(query: str) -> str:
     return " ".join(query.split())[:100]
 
 
+# A word shorter than a trigram matches the names that start with it. Anywhere in a name, it has no trigram for
+# the index to look up, and PostgreSQL read every patient: 130 ms for "Le" at 100,000 patients, against 8 ms
+# for the names starting with it.
+TRIGRAM = 3
+
+
 @dataclass(frozen=True)
 class Terms:
     """What a search by name, clinic number or phone looks for."""
 
     words: tuple[str, ...]
     phone: str | None  # the query read as a phone number, in E.164, when it reads as one
+    short: tuple[bool, ...]  # for each word, whether it is shorter than a trigram
 
     @property
     def query(self) -> str:
@@ -67,7 +74,8 @@ class Terms:
             return None
         phone = _as_phone(query)
         e164 = phonenumbers.format_number(phone, phonenumbers.PhoneNumberFormat.E164) if phone else None
-        return cls(tuple(query.split()), e164)
+        words = tuple(query.split())
+        return cls(words, e164, tuple(len(word) < TRIGRAM for word in words))
 
 
 class ILikeContains(PatternLookup):
@@ -83,12 +91,21 @@ class ILikeContains(PatternLookup):
         return f"ILIKE {rhs}"
 
 
-def _near(field: str, word: str) -> list[Q]:
-    """The word is in, or is a near spelling of, this name: each answered by the name's trigram index."""
+class ILikeStartsWith(ILikeContains):
+    """`column ILIKE 'word%'`, which the trigram index answers from the trigrams of the name's start."""
+
+    lookup_name = "ilike_starts_with"
+    param_pattern = "%s%%"
+
+
+def _near(field: str, word: str, short: bool) -> list[Q]:
+    """The word is in (or, for a short word, starts) this name, or is a near spelling of it: each answered by the
+    name's trigram index."""
+    written = ILikeStartsWith(F(field), word) if short else ILikeContains(F(field), word)
     return [
         Q(**{f"{field}__trigram_similar": word}),
         Q(**{f"{field}__trigram_word_similar": word}),
-        Q(ILikeContains(F(field), word)),
+        Q(written),
     ]
 
 
@@ -106,7 +123,7 @@ def _ids(patients: QuerySet) -> QuerySet:
     return patients.values("pk")
 
 
-def _named(word: str, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
+def _named(word: str, short: bool, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
     """Patients with the word in, or near, one of their names.
 
     One SELECT per name and kind of match, joined by UNION, so each is a single index scan of that name's
@@ -117,7 +134,9 @@ def _named(word: str, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
     read: joined back to the patients table afterwards, PostgreSQL read the whole table again to rank a few
     hundred matches).
     """
-    matching = (Patient.objects.filter(match).order_by() for field in NAME_FIELDS for match in _near(field, word))
+    matching = (
+        Patient.objects.filter(match).order_by() for field in NAME_FIELDS for match in _near(field, word, short)
+    )
     selects = [select(patients) for patients in matching]
     return selects[0].union(*selects[1:])
 
@@ -125,7 +144,8 @@ def _named(word: str, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
 def _matches(terms: Terms, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
     """The patients a search by name, clinic number or phone finds, as `select` shapes them."""
     # Every word must match one of the names: "anna smith" and "smith anna" alike.
-    found = reduce(lambda found, more: found.intersection(more), (_named(word, select) for word in terms.words))
+    named = (_named(word, short, select) for word, short in zip(terms.words, terms.short, strict=True))
+    found = reduce(lambda found, more: found.intersection(more), named)
     found = found.union(select(Patient.objects.filter(clinic_number=terms.query.upper()).order_by()))
     if terms.phone:
         found = found.union(select(Patient.objects.filter(phone=terms.phone).order_by()))
@@ -142,8 +162,8 @@ def name_matches(terms: Terms) -> QuerySet:
 
 @dataclass(frozen=True)
 class CompiledMatches:
-    """name_matches() as SQL for every search of the same shape (as many words, a phone number or not), and how
-    to work out its parameters from a search's terms.
+    """name_matches() as SQL for every search of the same shape (as many words, which of them short, a phone
+    number or not), and how to work out its parameters from a search's terms.
 
     Building the union of nine parts a word and compiling it took the ORM 5 ms a search, three times what
     PostgreSQL takes to answer it."""
@@ -160,9 +180,15 @@ def _like_contains(word: str) -> str:
     return f"%{connection.ops.prep_for_like_query(word)}%"
 
 
-def _stand_in(word_count: int, with_phone: bool) -> Terms:
-    """Terms to compile a shape with: words that no LIKE pattern treats specially and that upper-casing changes."""
-    return Terms(tuple(f"standin{index}word" for index in range(word_count)), "+10000000000" if with_phone else None)
+def _like_start(word: str) -> str:
+    return f"{connection.ops.prep_for_like_query(word)}%"
+
+
+def _stand_in(short: tuple[bool, ...], with_phone: bool) -> Terms:
+    """Terms to compile a shape with: words that no LIKE pattern treats specially and that upper-casing changes
+    (a short word's stand-in is long: what makes it short to the SQL is its flag)."""
+    words = tuple(f"standin{index}word" for index in range(len(short)))
+    return Terms(words, "+10000000000" if with_phone else None, short)
 
 
 def _derivations(stand_in: Terms) -> dict[str, Callable[[Terms], object]]:
@@ -173,12 +199,13 @@ def _derivations(stand_in: Terms) -> dict[str, Callable[[Terms], object]]:
     for index, word in enumerate(stand_in.words):
         derive[word] = lambda terms, index=index: terms.words[index]
         derive[_like_contains(word)] = lambda terms, index=index: _like_contains(terms.words[index])
+        derive[_like_start(word)] = lambda terms, index=index: _like_start(terms.words[index])
     return derive
 
 
 @lru_cache(maxsize=64)
-def compiled_matches(word_count: int, with_phone: bool) -> CompiledMatches:
-    stand_in = _stand_in(word_count, with_phone)
+def compiled_matches(short: tuple[bool, ...], with_phone: bool) -> CompiledMatches:
+    stand_in = _stand_in(short, with_phone)
     sql, params = name_matches(stand_in).query.sql_with_params()
     derive = _derivations(stand_in)
     unknown = [param for param in params if param not in derive]
@@ -189,7 +216,7 @@ def compiled_matches(word_count: int, with_phone: bool) -> CompiledMatches:
 
 def name_matches_sql(terms: Terms) -> tuple[str, list]:
     """name_matches(terms)'s SQL and parameters, compiled once for each shape of search."""
-    compiled = compiled_matches(len(terms.words), terms.phone is not None)
+    compiled = compiled_matches(terms.short, terms.phone is not None)
     return compiled.sql, compiled.params(terms)
 
 

@@ -113,7 +113,8 @@ def test_a_name_search_ranks_and_counts_in_one_query_and_reads_the_page_in_anoth
 
 
 @pytest.mark.parametrize(
-    "query", ["Whitakr", "anna  whitaker", "50%_off\\", "o'brien-smith", "a b c d", "07911 123402", "PIT-000001"]
+    "query",
+    ["Whitakr", "anna  whitaker", "50%_off\\", "o'brien-smith", "a b c d", "Le", "jo 5%", "07911 123402", "PIT-000001"],
 )
 def test_a_search_compiled_for_its_shape_sends_what_the_orm_builds_for_it(db, query):
     terms = search.Terms.of(query)
@@ -130,7 +131,7 @@ def test_a_phone_number_is_a_shape_of_its_own(db):
 def test_a_parameter_not_worked_out_from_the_terms_is_refused(db, monkeypatch):
     monkeypatch.setattr(search, "name_matches", lambda terms: Patient.objects.filter(family_name="Fixed"))
     with pytest.raises(ValueError, match="not worked out from its terms"):
-        search.compiled_matches.__wrapped__(1, False)
+        search.compiled_matches.__wrapped__((False,), False)
 
 
 def test_like_wildcards_in_a_search_match_themselves(db):
@@ -143,3 +144,18 @@ def test_like_wildcards_in_a_search_match_themselves(db):
 def test_a_page_holds_at_most_what_the_results_query_reads(db):
     with pytest.raises(ValueError, match="at most 25"):
         search.patient_search_page("Whitakr", 1, per_page=26)
+
+
+def test_a_word_shorter_than_a_trigram_matches_names_that_start_with_it(db):
+    lee = PatientFactory(given_name="Tom", family_name="Lee")
+    leah = PatientFactory(given_name="Leah", family_name="Brown")
+    PatientFactory(given_name="Ellen", family_name="Wheeler")  # "le" inside, not at the start
+    assert set(search.patient_search("Le")) == {lee, leah}
+    assert search.Terms.of("Le smith").short == (True, False)
+
+
+def test_a_short_word_is_a_shape_of_its_own(db):
+    _, short = search.name_matches_sql(search.Terms.of("Le"))
+    _, longer = search.name_matches_sql(search.Terms.of("Lee"))
+    assert "Le%" in short and "%Le%" not in short
+    assert "%Lee%" in longer and "Lee%" not in longer
