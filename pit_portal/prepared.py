@@ -62,8 +62,9 @@ class _Compiled:
 
     @cached_property
     def name(self) -> str:
-        """The prepared statement's name: the same query has the same name in every process."""
-        return "pit_" + hashlib.sha256(self.sql.encode()).hexdigest()[:24]
+        """The prepared statement's name: the same query has the same name in every process, and queries that
+        differ only in a value written into the statement (a status to match, say) have names of their own."""
+        return "pit_" + hashlib.sha256(f"{self.sql}\n{self.params!r}".encode()).hexdigest()[:24]
 
     def statement(self, connection) -> str:
         """PREPARE for this query, with its other values written in as psycopg writes them into the SQL it sends

@@ -186,3 +186,12 @@ def test_a_value_worked_out_from_one_the_query_takes_is_refused(db):
         PreparedQuery(_starting_within_a_day_of, types=(datetime,)).rows(timezone.now())
     with pytest.raises(ValueError, match="works a value out"):
         PreparedQuery(lambda pk: Group.objects.filter(pk__in=[pk, pk + 1]).values_list("name")).rows(1)
+
+
+def test_queries_that_differ_only_in_a_written_in_value_are_prepared_apart(db):
+    Group.objects.create(name="Example")
+    Group.objects.create(name="Other")
+    example = PreparedQuery(lambda pk: Group.objects.filter(pk__gt=pk, name="Example").values_list("name"))
+    other = PreparedQuery(lambda pk: Group.objects.filter(pk__gt=pk, name="Other").values_list("name"))
+    assert example.rows(0) == [("Example",)]
+    assert other.rows(0) == [("Other",)]  # on the same connection, not the first one's statement
