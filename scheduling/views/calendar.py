@@ -156,6 +156,7 @@ def _block_forms(request: HttpRequest, back: str) -> dict:
 BLOCK_MARKS = {name: mark(name) for name in ("form_inputs", "back_query")}
 BLOCKS_REMEMBERED = 4096  # two weeks of a busy clinic's diary, about 1.8 KB a block
 CHIPS_REMEMBERED = 8192
+COLUMNS_REMEMBERED = 1024  # each column's free cells: a clinician's day, for one patient being booked or none
 
 
 @lru_cache(maxsize=BLOCKS_REMEMBERED)
@@ -164,6 +165,11 @@ def _block_markup(face: grid.Face, can_change: bool) -> SafeString:
     the appointment as it is, so drawn once."""
     context = {"appointment": face, "can_change": can_change, "error": "", **BLOCK_MARKS}
     return render_fragment("scheduling/_appointment_block.html", context)
+
+
+@lru_cache(maxsize=COLUMNS_REMEMBERED)
+def _cells_markup(free: grid.FreeCells) -> SafeString:
+    return render_fragment("scheduling/_free_cells.html", {"free": free})
 
 
 @lru_cache(maxsize=CHIPS_REMEMBERED)
@@ -190,6 +196,7 @@ def _grid(request: HttpRequest, columns: list[grid.Column]) -> dict:
     context = grid.grid_context(columns)
     context["can_change"] = can_change = request.user.has_perm("scheduling.change_appointment")
     for column in columns:
+        column.cells = _cells_markup(column.free) if column.free else ""
         for entry in column.live:
             entry.block = _block_markup(entry.face, can_change)
     drawn = render_fragment("scheduling/calendar_grid.html", context)

@@ -323,15 +323,43 @@ class BookingLink:
     """Builds each free cell's link to the booking form; the URL is reversed once, not per cell."""
 
     url: str
-    patient: Patient | None
+    patient_id: int | None  # the patient being booked for, if any
 
     @classmethod
     def for_patient(cls, patient: Patient | None) -> "BookingLink":
-        return cls(reverse("scheduling:book"), patient)
+        return cls(reverse("scheduling:book"), patient.pk if patient else None)
 
-    def to(self, clinician: User, starts_at: str) -> str:
-        params = {"patient": self.patient.pk} if self.patient else {}
-        return f"{self.url}?{urlencode({**params, 'clinician': clinician.pk, 'starts_at': starts_at})}"
+    def to(self, clinician_id: int, starts_at: str) -> str:
+        params = {"patient": self.patient_id} if self.patient_id else {}
+        return f"{self.url}?{urlencode({**params, 'clinician': clinician_id, 'starts_at': starts_at})}"
+
+
+@dataclass(frozen=True)
+class FreeCells:
+    """A column's free cells as plain values. Their markup depends on these alone, so it is remembered by them
+    (scheduling.views.calendar), as the blocks' is: a busy day's hundred and more cells each had a link to build
+    and seven values to escape."""
+
+    book: BookingLink
+    clinician_id: int
+    who: str  # the clinician's name
+    day: date
+    stretches: tuple[tuple[int, int], ...]  # each cell's minute and length
+
+    @property
+    def short_day(self) -> str:
+        return short_day(self.day)
+
+    def cells(self) -> list[Cell]:
+        return [
+            Cell(
+                minute,
+                length,
+                clock(minute),
+                self.book.to(self.clinician_id, f"{self.day.isoformat()}T{clock(minute)}"),
+            )
+            for minute, length in self.stretches
+        ]
 
 
 @dataclass
@@ -344,8 +372,9 @@ class Column:
     time_off: TimeOff | None = None
     live: list[Entry] = field(default_factory=list)
     cancelled: list[Entry] = field(default_factory=list)
-    cells: list[Cell] = field(default_factory=list)
+    free: FreeCells | None = None  # where the grid offers booking
     now_minute: int | None = None
+    cells: str = ""  # the free cells' markup, once the calendar has drawn it
     chips: str = ""  # the live appointments' chips' markup, in the all-clinicians week
 
     @property
@@ -377,26 +406,27 @@ def column(clinician: User, day: date, diary: Diary, *, local_now: datetime, boo
     if day == local_now.date():
         laid_out.now_minute = minute_of(day, local_now)
     if book is not None:
-        laid_out.cells = _free_cells(laid_out, local_now, book)
+        stretches = _free_stretches(laid_out, local_now)
+        laid_out.free = FreeCells(book, clinician.pk, clinician.get_full_name(), day, stretches)
     return laid_out
 
 
-def _free_cells(column: Column, local_now: datetime, book: BookingLink) -> list[Cell]:
-    """Clickable cells in working hours that are still ahead and not taken by a live appointment."""
+def _free_stretches(column: Column, local_now: datetime) -> tuple[tuple[int, int], ...]:
+    """The (minute, length) of each clickable cell: in working hours, still ahead, not taken by a live
+    appointment."""
     if column.day < local_now.date():
-        return []
+        return ()
     first_free = column.now_minute + 1 if column.now_minute is not None else 0  # a cell starting now has begun
     taken = TakenMinutes.of(column.live)
-    cells = []
+    stretches = []
     for block_start, block_end in column.working:
         for minute in range(block_start, block_end, SLOT_MINUTES):
             length = min(SLOT_MINUTES, block_end - minute)
             # Any overlap counts: a cell half-covered by an appointment would only ever lead to a clash.
             if minute < first_free or taken.overlap(minute, minute + length):
                 continue
-            starts_at = f"{column.day.isoformat()}T{clock(minute)}"
-            cells.append(Cell(minute, length, clock(minute), book.to(column.clinician, starts_at)))
-    return cells
+            stretches.append((minute, length))
+    return tuple(stretches)
 
 
 @dataclass(frozen=True)

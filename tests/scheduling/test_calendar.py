@@ -458,6 +458,18 @@ def test_the_calendars_show_an_appointment_as_it_is_not_as_first_drawn(front_des
         assert "Running late" in after
 
 
+def test_free_cells_are_drawn_as_the_diary_is_now(front_desk_client, working):
+    working.first_name, working.last_name = "Ann", "Lee & Co"
+    working.save()
+    day = tomorrow()
+    before = _day(front_desk_client, day).content.decode()
+    AppointmentFactory(clinician=working, starts_at=at(day, 9))
+    after = _day(front_desk_client, day).content.decode()
+    assert _cell_href(working, day, "09:00") in before and _cell_href(working, day, "09:00") not in after
+    assert _cell_href(working, day, "09:30") in after
+    assert 'aria-label="Book Ann Lee &amp; Co, ' in after
+
+
 def test_text_that_looks_like_a_mark_is_shown_as_text(front_desk_client, working):
     patient = PatientFactory(given_name="<pit:form-inputs>", family_name="<pit:back-query>")
     AppointmentFactory(clinician=working, patient=patient, starts_at=at(tomorrow(), 11))
