@@ -25,6 +25,8 @@ from patients.templatetags.phone_numbers import phone
 from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import json_rows
 from pit_portal.prepared import PreparedQuery
+from portal.invite_status import INVITE_FIELDS, NEWEST_FIRST
+from portal.models import PatientInvite
 
 
 def _result_rows(patients: list[Patient]) -> SafeString:
@@ -64,12 +66,14 @@ def patient_register(request: HttpRequest) -> HttpResponse:
 
 def _patient_page_record(pk: int) -> QuerySet[Patient]:
     """The patient with what the page shows of their intake (conditions, medications), their valid consent
-    (with its witness) and the current consent text's version, all in the record's own query."""
+    (with its witness), the current consent text's version and their newest portal invitation, all in the
+    record's own query."""
     conditions = Intake.conditions.through.objects.filter(intake=OuterRef("intake")).order_by(
         *(f"condition__{field}" for field in Condition._meta.ordering)
     )
     condition_fields = {"id": "condition_id", "code": "condition__code", "name": "condition__name"}
     medications = Medication.objects.filter(intake=OuterRef("intake")).order_by(*Medication._meta.ordering)
+    newest_invite = PatientInvite.objects.filter(patient=OuterRef("pk")).order_by(*NEWEST_FIRST)[:1]
     current = ConsentText.objects.filter(published_at__isnull=False).order_by("-version")
     # At most one row: a patient has one unwithdrawn consent per consent text (consent_once_per_text_version).
     valid = Q(consents__consent_text=services.current_consent_text_id(), consents__withdrawn_at__isnull=True)
@@ -77,6 +81,7 @@ def _patient_page_record(pk: int) -> QuerySet[Patient]:
         Patient.objects.annotate(
             condition_rows=json_rows(conditions, condition_fields),
             medication_rows=json_rows(medications, ["id", "drug", "dose", "doses_per_week", "is_analgesic"]),
+            invite_rows=json_rows(newest_invite, INVITE_FIELDS),
             current_consent_version=Subquery(current.values("version")[:1]),
             valid_consent=FilteredRelation("consents", condition=valid),
         )

@@ -8,26 +8,40 @@ from django.utils.safestring import SafeString
 from accounts.models import User
 from patients.models import Patient
 from pit_portal.fragments import render_fragment
+from pit_portal.json_rows import as_instances
 from pit_portal.prepared import PreparedQuery
 from portal.models import PatientInvite
 
+NEWEST_FIRST = ("-created_at", "-pk")
+# What the box shows of an invitation and needs to tell whether it is still open.
+INVITE_FIELDS = ["id", "email", "created_at", "expires_at", "used_at", "revoked_at"]
+
 
 def _newest_invite(patient_id: int) -> QuerySet[PatientInvite]:
-    return PatientInvite.objects.filter(patient_id=patient_id).order_by("-created_at", "-pk")[:1]
+    return PatientInvite.objects.filter(patient_id=patient_id).order_by(*NEWEST_FIRST)[:1]
 
 
-# On every patient page the front desk opens: compiled once (pit_portal.prepared).
+# For a patient read without their invitations: compiled once (pit_portal.prepared).
 NEWEST_INVITE = PreparedQuery(_newest_invite)
 
 
+def newest_invite(patient: Patient) -> PatientInvite | None:
+    """The patient's newest invitation: from `invite_rows` when their record was read with it (the patient page's
+    record, patients.views.PATIENT_PAGE_RECORD), else with a query."""
+    rows = getattr(patient, "invite_rows", None)
+    if rows is None:
+        return next(iter(NEWEST_INVITE.objects(patient.pk)), None)
+    return next(iter(as_instances(PatientInvite, rows)), None)
+
+
 def invite_status_box(user: User, patient: Patient, csrf_token: str) -> SafeString:
-    """The box (portal/jinja2/portal/_invite_status.html), or nothing for someone who may not invite. One query
-    (the newest invitation), none when the patient already has an account."""
+    """The box (portal/jinja2/portal/_invite_status.html), or nothing for someone who may not invite. At most one
+    query (the newest invitation): none when the patient already has an account or was read with it."""
     if not user.has_perm("portal.add_patientinvite"):
         return SafeString("")
     context = {
         "patient": patient,
-        "invite": None if patient.user_id else next(iter(NEWEST_INVITE.objects(patient.pk)), None),
+        "invite": None if patient.user_id else newest_invite(patient),
         "invite_url": reverse("portal:invite_new", kwargs={"patient_pk": patient.pk}),
         "csrf_token": csrf_token,
     }

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from patients.models import Patient
-from portal.invite_status import invite_status_box
+from portal.invite_status import invite_status_box, newest_invite
 from portal.models import PatientInvite
 from portal.tasks import send_invite
 from tests.factories import PatientFactory, UserFactory
@@ -245,3 +245,31 @@ def test_patient_page_offers_an_invite_only_where_one_can_be_sent(front_desk, pa
 
 def test_patient_page_shows_no_invite_box_without_the_permission(manager, new_patient):
     assert invite_box(manager, new_patient).strip() == ""
+
+
+def _on_the_page(patient: Patient) -> Patient:
+    """The patient as the patient page reads them: their newest invitation inside the record's own query."""
+    from patients.views import PATIENT_PAGE_RECORD
+
+    return PATIENT_PAGE_RECORD.objects(patient.pk)[0]
+
+
+@pytest.mark.parametrize("state", ["none", "open", "used", "revoked", "expired"])
+def test_the_page_record_holds_the_newest_invitation_as_a_query_reads_it(front_desk, new_patient, state):
+    if state != "none":
+        now = timezone.now()
+        older = make_invite(new_patient, "older-token")
+        PatientInvite.objects.filter(pk=older.pk).update(created_at=now - timedelta(days=20), expires_at=now)
+        newest = make_invite(new_patient, "newest-token")
+        changes = {
+            "used": {"used_at": now},
+            "revoked": {"revoked_at": now},
+            "expired": {"created_at": now - timedelta(days=8), "expires_at": now - timedelta(days=1)},
+        }
+        PatientInvite.objects.filter(pk=newest.pk).update(**changes.get(state, {}))
+    from_record, queried = newest_invite(_on_the_page(new_patient)), newest_invite(new_patient)
+    fields = ["pk", "email", "created_at", "expires_at", "used_at", "revoked_at"]
+    assert [getattr(from_record, f, None) for f in fields] == [getattr(queried, f, None) for f in fields]
+    assert (from_record is None) is (state == "none")
+    assert (from_record is not None and from_record.is_open) is (state == "open")
+    assert invite_box(front_desk, _on_the_page(new_patient)) == invite_box(front_desk, new_patient)
