@@ -581,7 +581,7 @@ def appointment_menu(request: HttpRequest, pk: int) -> HttpResponse:
     """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
     appointment = get_appointment_for(request.user, pk)
     back = _safe_next(request, reverse("scheduling:day"))
-    context = {"appointment": grid.Entry.of(appointment), **_block_forms(request, back)}
+    context = {"appointment": grid.Entry.of(appointment).face, **_block_forms(request, back)}
     return HttpResponse(render_fragment("scheduling/_appointment_menu.html", context))
 
 

@@ -103,19 +103,15 @@ APPOINTMENT_LINKS = {
 }
 
 
+@cache
 def appointment_links() -> IdLinks:
+    # The same in every request (the portal is served from one prefix): reversed once per process.
     return IdLinks.reversed(APPOINTMENT_LINKS)
 
 
-@cache
-def _face_links() -> IdLinks:
-    # The same in every request (the portal is served from one prefix): reversed once per process.
-    return appointment_links()
-
-
 class Face(NamedTuple):
-    """What an appointment's block and chip show of it, as plain values: their markup depends on these alone (with,
-    for a block, whether the viewer may change it), so the markup is remembered by its face
+    """What an appointment's block, chip and menu show of it, as plain values: their markup depends on these alone
+    (with, for a block, whether the viewer may change it), so the markup is remembered by its face
     (scheduling.views.calendar): a busy day's two hundred blocks took a third of its page to draw afresh."""
 
     pk: int
@@ -142,20 +138,21 @@ class Face(NamedTuple):
     actions = property(lambda self: self.allowed.actions)
     can_cancel = property(lambda self: self.allowed.can_cancel)
     can_move = property(lambda self: self.allowed.can_move)
-    url = property(lambda self: _face_links().to("url", self.pk))
-    status_url = property(lambda self: _face_links().to("status_url", self.pk))
-    move_url = property(lambda self: _face_links().to("move_url", self.pk))
-    menu_url = property(lambda self: _face_links().to("menu_url", self.pk))
+    url = property(lambda self: appointment_links().to("url", self.pk))
+    status_url = property(lambda self: appointment_links().to("status_url", self.pk))
+    move_url = property(lambda self: appointment_links().to("move_url", self.pk))
+    cancel_url = property(lambda self: appointment_links().to("cancel_url", self.pk))
+    menu_url = property(lambda self: appointment_links().to("menu_url", self.pk))
 
 
 class Entry:
-    """One appointment as the calendars draw it: its block on the grid, its chip in the week, its line among
-    the cancelled. Built from the diary's rows, or from an Appointment (`of`) for the block htmx swaps in.
+    """One appointment as the calendars lay it out: its place in a column, its line among the cancelled, and its
+    `face`, which its block, chip and menu are drawn from. Built from the diary's rows, or from an Appointment
+    (`of`) for the block htmx swaps in and the menu.
 
-    A plain class with slots: a busy week makes a thousand of them. Its links are built when a template asks."""
+    A plain class with slots: a busy week makes a thousand of them."""
 
     __slots__ = (
-        "allowed",
         "block",
         "cancel_reason",
         "clinician",
@@ -164,7 +161,6 @@ class Entry:
         "is_live",
         "kind",
         "length",
-        "links",
         "minute",
         "name",
         "notes",
@@ -173,12 +169,11 @@ class Entry:
         "status",
     )  # fmt: skip
 
-    def __init__(self, links: IdLinks, pk: int, status: str, starts_at: datetime, ends_at: datetime,
-                 clinician: User, kind: AppointmentType, name: str, notes: str, cancel_reason: str):  # fmt: skip
-        self.links, self.pk, self.status, self.clinician, self.kind = links, pk, status, clinician, kind
+    def __init__(self, pk: int, status: str, starts_at: datetime, ends_at: datetime, clinician: User,
+                 kind: AppointmentType, name: str, notes: str, cancel_reason: str):  # fmt: skip
+        self.pk, self.status, self.clinician, self.kind = pk, status, clinician, kind
         self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
         self.name, self.notes, self.cancel_reason = name, notes, cancel_reason
-        self.allowed = STATUS_ACTIONS[status]
         self.block = ""  # its block's markup, once the calendar has drawn it
         self.is_live = status != AppointmentStatus.CANCELLED
         self.place(starts_at.date())
@@ -186,7 +181,6 @@ class Entry:
     @classmethod
     def of(cls, appointment: Appointment) -> "Entry":
         return cls(
-            appointment_links(),
             appointment.pk,
             appointment.status,
             timezone.localtime(appointment.starts_at),
@@ -209,16 +203,9 @@ class Entry:
         return Face(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour, self.kind.name, self.name,
                     self.notes, self.compact)  # fmt: skip
 
+    # What the lists of cancelled appointments show.
     start_label = property(lambda self: clock_label(self.starts_at))
-    status_label = property(lambda self: self.allowed.label)
-    actions = property(lambda self: self.allowed.actions)
-    can_cancel = property(lambda self: self.allowed.can_cancel)
-    can_move = property(lambda self: self.allowed.can_move)
-    url = property(lambda self: self.links.to("url", self.pk))
-    status_url = property(lambda self: self.links.to("status_url", self.pk))
-    move_url = property(lambda self: self.links.to("move_url", self.pk))
-    cancel_url = property(lambda self: self.links.to("cancel_url", self.pk))
-    menu_url = property(lambda self: self.links.to("menu_url", self.pk))
+    url = property(lambda self: appointment_links().to("url", self.pk))
 
 
 # What the calendar reads of each appointment, its patient's names included, as one row. The times come as
@@ -296,14 +283,14 @@ def diary_rows(clinician_ids: list[int], start: datetime, end: datetime) -> list
 def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date], list[Entry]]:
     by_id = {clinician.pk: clinician for clinician in staff}
     kinds = {kind.pk: kind for kind in AppointmentType.objects.all()}  # a handful: read once, not joined
-    zone, links = timezone.get_current_timezone(), _face_links()
+    zone = timezone.get_current_timezone()
     rows = diary_rows(list(by_id), aware(first), aware(last + timedelta(days=1)))
     by_column: dict[tuple[int, date], list[Entry]] = defaultdict(list)
     local = datetime.fromtimestamp
     for pk, status, start, end, clinician_id, kind_id, notes, cancel_reason, given, family in rows:
         name = Patient.display_name(given, family)
-        entry = Entry(links, pk, status, local(start, zone), local(end, zone), by_id[clinician_id], kinds[kind_id],
-                      name, notes, cancel_reason)  # fmt: skip
+        entry = Entry(pk, status, local(start, zone), local(end, zone), by_id[clinician_id], kinds[kind_id], name,
+                      notes, cancel_reason)  # fmt: skip
         by_column[clinician_id, entry.starts_at.date()].append(entry)
     return by_column
 
