@@ -175,13 +175,9 @@ class CompiledMatches:
         return [value(terms) for value in self.values]
 
 
-def _like_contains(word: str) -> str:
-    # As ILikeContains (a PatternLookup) writes its parameter: %, _ and \ in the word match themselves.
-    return f"%{connection.ops.prep_for_like_query(word)}%"
-
-
-def _like_start(word: str) -> str:
-    return f"{connection.ops.prep_for_like_query(word)}%"
+def _pattern(lookup: type[PatternLookup], word: str) -> str:
+    # As the lookup (a PatternLookup) writes its parameter: %, _ and \ in the word match themselves.
+    return lookup.param_pattern % connection.ops.prep_for_like_query(word)
 
 
 def _stand_in(short: tuple[bool, ...], with_phone: bool) -> Terms:
@@ -198,8 +194,10 @@ def _derivations(stand_in: Terms) -> dict[str, Callable[[Terms], object]]:
         derive[stand_in.phone] = lambda terms: terms.phone
     for index, word in enumerate(stand_in.words):
         derive[word] = lambda terms, index=index: terms.words[index]
-        derive[_like_contains(word)] = lambda terms, index=index: _like_contains(terms.words[index])
-        derive[_like_start(word)] = lambda terms, index=index: _like_start(terms.words[index])
+        for lookup in (ILikeContains, ILikeStartsWith):
+            derive[_pattern(lookup, word)] = lambda terms, index=index, lookup=lookup: _pattern(
+                lookup, terms.words[index]
+            )
     return derive
 
 
@@ -240,6 +238,11 @@ def patient_search(query: str) -> QuerySet[Patient]:
     return patients.order_by("family_name", "given_name", "id")
 
 
+def _valid_consents() -> QuerySet[PatientConsent]:
+    """Unwithdrawn consents to the current consent text."""
+    return PatientConsent.objects.filter(consent_text=current_consent_text_id(), withdrawn_at__isnull=True)
+
+
 def mark_consent_status(patients: list[Patient]) -> list[Patient]:
     """Set `has_valid_consent` on each of a page of patients, in one query.
 
@@ -247,11 +250,7 @@ def mark_consent_status(patients: list[Patient]) -> list[Patient]:
     in the clinic (a hashed subplan, as it must rank all the matches before taking a page), some 10 ms at
     100,000 patients; here it looks up the 25 shown.
     """
-    consented = set(
-        PatientConsent.objects.filter(
-            patient__in=patients, consent_text=current_consent_text_id(), withdrawn_at__isnull=True
-        ).values_list("patient_id", flat=True)
-    )
+    consented = set(_valid_consents().filter(patient__in=patients).values_list("patient_id", flat=True))
     for patient in patients:
         patient.has_valid_consent = patient.pk in consented
     return patients
@@ -270,13 +269,10 @@ NO_PATIENT = 0  # ids count up from 1: what pads a short page's ids
 
 def result_patients(*ids: int) -> QuerySet[Patient]:
     """Some patients as a results row shows them, with their intake and whether they have a valid consent."""
-    valid = PatientConsent.objects.filter(
-        patient=OuterRef("pk"), consent_text=current_consent_text_id(), withdrawn_at__isnull=True
-    )
     return (
         Patient.objects.select_related("intake")
         .only(*RESULT_FIELDS)
-        .annotate(has_valid_consent=Exists(valid))
+        .annotate(has_valid_consent=Exists(_valid_consents().filter(patient=OuterRef("pk"))))
         .filter(pk__in=ids)
     )
 
