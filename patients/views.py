@@ -25,8 +25,7 @@ from patients.templatetags.phone_numbers import phone
 from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import json_rows
 from pit_portal.prepared import PreparedQuery
-from portal.invite_status import INVITE_FIELDS, NEWEST_FIRST
-from portal.models import PatientInvite
+from portal.invite_status import INVITE_FIELDS, newest_invite_of
 
 
 def _result_rows(patients: list[Patient]) -> SafeString:
@@ -73,7 +72,6 @@ def _patient_page_record(pk: int) -> QuerySet[Patient]:
     )
     condition_fields = {"id": "condition_id", "code": "condition__code", "name": "condition__name"}
     medications = Medication.objects.filter(intake=OuterRef("intake")).order_by(*Medication._meta.ordering)
-    newest_invite = PatientInvite.objects.filter(patient=OuterRef("pk")).order_by(*NEWEST_FIRST)[:1]
     current = ConsentText.objects.filter(published_at__isnull=False).order_by("-version")
     # At most one row: a patient has one unwithdrawn consent per consent text (consent_once_per_text_version).
     valid = Q(consents__consent_text=services.current_consent_text_id(), consents__withdrawn_at__isnull=True)
@@ -81,7 +79,7 @@ def _patient_page_record(pk: int) -> QuerySet[Patient]:
         Patient.objects.annotate(
             condition_rows=json_rows(conditions, condition_fields),
             medication_rows=json_rows(medications, ["id", "drug", "dose", "doses_per_week", "is_analgesic"]),
-            invite_rows=json_rows(newest_invite, INVITE_FIELDS),
+            invite_rows=json_rows(newest_invite_of(OuterRef("pk")), INVITE_FIELDS),
             current_consent_version=Subquery(current.values("version")[:1]),
             valid_consent=FilteredRelation("consents", condition=valid),
         )

@@ -107,9 +107,7 @@ def _near_a_stand_in(value: object) -> bool:
     of 1901."""
     if type(value) is int:
         return abs(value - _STAND_IN_BASE) < 100_000
-    if isinstance(value, datetime):
-        return value.year in (1900, 1901)  # in any zone
-    if isinstance(value, date):
+    if isinstance(value, date):  # a moment too, in any zone
         return value.year in (1900, 1901)
     if isinstance(value, time):
         return value < time(0, 0, 1) and value.microsecond > 0  # the stand-ins are microseconds past midnight

@@ -1,7 +1,7 @@
 """The portal-access box on the staff patient page: whether the patient uses the portal, their newest
 invitation, and the button that sends one."""
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
@@ -12,17 +12,17 @@ from pit_portal.json_rows import as_instances
 from pit_portal.prepared import PreparedQuery
 from portal.models import PatientInvite
 
-NEWEST_FIRST = ("-created_at", "-pk")
 # What the box shows of an invitation and needs to tell whether it is still open.
 INVITE_FIELDS = ["id", "email", "created_at", "expires_at", "used_at", "revoked_at"]
 
 
-def _newest_invite(patient_id: int) -> QuerySet[PatientInvite]:
-    return PatientInvite.objects.filter(patient_id=patient_id).order_by(*NEWEST_FIRST)[:1]
+def newest_invite_of(patient_id: int | OuterRef) -> QuerySet[PatientInvite]:
+    """The patient's newest invitation, as a queryset (of the patient in an outer query, given OuterRef)."""
+    return PatientInvite.objects.filter(patient_id=patient_id).order_by("-created_at", "-pk")[:1]
 
 
 # For a patient read without their invitations: compiled once (pit_portal.prepared).
-NEWEST_INVITE = PreparedQuery(_newest_invite)
+NEWEST_INVITE = PreparedQuery(newest_invite_of)
 
 
 def newest_invite(patient: Patient) -> PatientInvite | None:

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 
 from django.utils import dateformat
-from django.utils.dates import MONTHS_3
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+
+from pit_portal.fragments import local_date
 
 NRS_MIN, NRS_MAX = 0, 10
 KINDS = frozenset({"session", "review", "baseline"})
@@ -283,8 +284,8 @@ def _format_number(value: float | Decimal) -> str:
 
 
 def _short_date(when: datetime.date) -> str:
-    """Django's "j M" (3 Nov), in the active language as the rest of the portal, without its formatter."""
-    return f"{when.day} {MONTHS_3[when.month].title()}"
+    # 3 Nov: Django's "j M", in the active language as the rest of the portal, filled in without its formatter.
+    return local_date(when, "j M")
 
 
 # --- Axes, reference lines, legend ----------------------------------------------------------------------------------
