@@ -188,3 +188,21 @@ class ReminderSent(models.Model):
 
     def __str__(self) -> str:
         return f"Reminder for appointment {self.appointment_id} at {self.starts_at:%d/%m/%Y %H:%M}"
+
+
+class DiaryChange(models.Model):
+    """A change to what the calendars show, one row each, written by database triggers (migration 0005) and
+    never changed: the calendars count them to know that a drawn diary is still what the database holds
+    (scheduling.views.drawn).
+
+    An appointment's change is filed under the days, in UTC, on which it started and ended, before the change and
+    after; a change that can show on any day (a patient's name, an appointment type, working hours, time off)
+    under no day. Appended to, never updated, so two bookings never wait for each other's row."""
+
+    day = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["day", "id"], name="diarychange_day")]
+
+    def __str__(self) -> str:
+        return f"Diary change {self.pk} on {self.day or 'every day'}"

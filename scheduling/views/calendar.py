@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import lru_cache, wraps
 from itertools import groupby
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -51,6 +52,7 @@ from scheduling.services import (
     patient_clashes,
 )
 from scheduling.views import grid
+from scheduling.views.drawn import drawn
 
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 PATIENT_CHOICES = 10
@@ -184,23 +186,51 @@ def _filled(markup: SafeString, forms: dict) -> SafeString:
 
 def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> SafeString:
     """One appointment's block, as the grid draws it and as htmx swaps it in after a status change."""
-    can_change = request.user.has_perm("scheduling.change_appointment")
+    can_change = _can_change(request)
     if error:
         context = {"appointment": entry.face, "can_change": can_change, "error": error}
         return render_fragment("scheduling/_appointment_block.html", {**context, **_block_forms(request, back)})
     return _filled(_block_markup(entry.face, can_change), _block_forms(request, back))
 
 
-def _grid(request: HttpRequest, columns: list[grid.Column]) -> dict:
-    """The time grid's context, the grid itself rendered."""
+class DrawnGrid(NamedTuple):
+    """A time grid and its list of cancelled appointments, drawn, with marks for each response's CSRF input and way
+    back (_filled): what scheduling.views.drawn keeps."""
+
+    grid: SafeString
+    cancelled: SafeString
+    has_columns: bool
+
+
+def _drawn_grid(columns: list[grid.Column], can_change: bool, cancelled_heading: str, whole_week: bool) -> DrawnGrid:
     context = grid.grid_context(columns)
-    context["can_change"] = can_change = request.user.has_perm("scheduling.change_appointment")
+    context["can_change"] = can_change
     for column in columns:
         column.cells = _cells_markup(column.free) if column.free else ""
         for entry in column.live:
             entry.block = _block_markup(entry.face, can_change)
-    drawn = render_fragment("scheduling/calendar_grid.html", context)
-    return {**context, "grid": _filled(drawn, _block_forms(request, request.get_full_path()))}
+    cancelled = {"cancelled": context["cancelled"], "heading": cancelled_heading, "whole_week": whole_week}
+    return DrawnGrid(
+        render_fragment("scheduling/calendar_grid.html", context),
+        render_fragment("scheduling/_cancelled_list.html", cancelled),
+        bool(columns),
+    )
+
+
+def _grid(request: HttpRequest, drawn_grid: DrawnGrid) -> dict:
+    """The time grid's part of a page's context, with this response's CSRF input and way back."""
+    forms = _block_forms(request, request.get_full_path())
+    grid_markup = _filled(drawn_grid.grid, forms)
+    return {"grid": grid_markup, "cancelled": drawn_grid.cancelled, "has_columns": drawn_grid.has_columns}
+
+
+def _can_change(request: HttpRequest) -> bool:
+    return request.user.has_perm("scheduling.change_appointment")
+
+
+def _shown_key(shown: list[User]) -> tuple:
+    """What a drawn calendar shows of its clinicians: who they are, and their names."""
+    return tuple((clinician.pk, clinician.get_full_name(), clinician.username) for clinician in shown)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,6 +267,17 @@ def _toolbar(request: HttpRequest, context: dict) -> SafeString:
     return render_fragment("scheduling/calendar_nav.html", {"days": None, **context, **links})
 
 
+def _draw_day(shown: list[User], day: date, patient: Patient | None, can_change: bool) -> DrawnGrid:
+    diary = grid.Diary.load(shown, day, day)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+    day_path = reverse("scheduling:day")
+    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in shown]
+    for column in columns:
+        column.title = column.clinician.get_full_name() or column.clinician.username
+        column.link = _with_params(day_path, day, column.clinician)
+    return _drawn_grid(columns, can_change, "Cancelled on this day", whole_week=False)
+
+
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def day_view(request: HttpRequest) -> HttpResponse:
@@ -245,14 +286,10 @@ def day_view(request: HttpRequest) -> HttpResponse:
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
-    diary = grid.Diary.load(shown, day, day)
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
-    day_path = reverse("scheduling:day")
-    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in shown]
-    for column in columns:
-        column.title = column.clinician.get_full_name() or column.clinician.username
-        column.link = _with_params(day_path, day, column.clinician)
-    context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid(request, columns), "staff": staff}
+    can_change = _can_change(request)
+    key = ("day", _shown_key(shown), can_change, patient.pk if patient else None)
+    day_grid = drawn(key, day, day, lambda: _draw_day(shown, day, patient, can_change))
+    context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid(request, day_grid), "staff": staff}
     context["toolbar"] = _toolbar(request, context)
     return render(request, "scheduling/calendar_day.html", context)
 
@@ -278,6 +315,22 @@ def _week_table(rows: list, days: list[date]) -> SafeString:
     return render_fragment("scheduling/week_all_table.html", context)
 
 
+def _draw_week_all(staff: list[User], days: list[date]) -> SafeString:
+    diary = grid.Diary.load(staff, days[0], days[-1])
+    return _week_table(_week_rows(staff, days, diary), days)
+
+
+def _draw_week(chosen: User, days: list[date], patient: Patient | None, can_change: bool) -> DrawnGrid:
+    diary = grid.Diary.load([chosen], days[0], days[-1])
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+    day_path = reverse("scheduling:day")
+    columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
+    for column in columns:
+        column.title = f"{column.day:%a %d %b}"
+        column.link = _with_params(day_path, column.day, chosen)
+    return _drawn_grid(columns, can_change, "Cancelled this week", whole_week=True)
+
+
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def week_view(request: HttpRequest) -> HttpResponse:
@@ -287,20 +340,15 @@ def week_view(request: HttpRequest) -> HttpResponse:
     staff = calendar_clinicians()
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
-    diary = grid.Diary.load([chosen] if chosen else staff, days[0], days[-1])
     context = {**_nav(request, "scheduling:week", day, 7, chosen, patient), "staff": staff, "days": days}
     context["toolbar"] = _toolbar(request, context)
     if chosen is None:
-        context["rows"] = _week_rows(staff, days, diary)
-        context["table"] = _week_table(context["rows"], days)
+        context["table"] = drawn(("week", _shown_key(staff)), days[0], days[-1], lambda: _draw_week_all(staff, days))
         return render(request, "scheduling/calendar_week_all.html", context)
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
-    day_path = reverse("scheduling:day")
-    columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
-    for column in columns:
-        column.title = f"{column.day:%a %d %b}"
-        column.link = _with_params(day_path, column.day, chosen)
-    return render(request, "scheduling/calendar_week.html", {**context, **_grid(request, columns)})
+    can_change = _can_change(request)
+    key = ("week", _shown_key([chosen]), can_change, patient.pk if patient else None)
+    week_grid = drawn(key, days[0], days[-1], lambda: _draw_week(chosen, days, patient, can_change))
+    return render(request, "scheduling/calendar_week.html", {**context, **_grid(request, week_grid)})
 
 
 @permission_required("scheduling.view_appointment")

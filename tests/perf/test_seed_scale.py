@@ -24,7 +24,7 @@ from patients.search import patient_search
 from pit_portal.scale.diary import UNIT_MINUTES, WORKING_BLOCKS, WORKING_MINUTES_PER_DAY, Clock, Diary
 from pit_portal.scale.generate import SPECS, Clinic, Moments, Reference
 from pit_portal.scale.loader import Loader
-from scheduling.models import Appointment, AppointmentStatus
+from scheduling.models import Appointment, AppointmentStatus, DiaryChange
 from treatments.models import InjectionSession, InjectionSite, TreatmentCourse
 from treatments.services import session_signature_intact
 
@@ -94,6 +94,16 @@ def test_the_seed_writes_no_history_and_leaves_the_triggers_on(seeded):
     with connection.cursor() as cursor:
         cursor.execute("SELECT current_setting('session_replication_role')")
         assert cursor.fetchone()[0] == "origin"
+
+
+def test_the_seed_tells_drawn_calendars_they_are_out_of_date(seeded):
+    """Its appointments go in with the triggers off, so none is in the diary's change log: the seed records one
+    change for every day instead."""
+    appointments, newest = Appointment.objects.count(), DiaryChange.objects.latest("pk").pk
+    seed("--patients", "5", "--append")
+    assert Appointment.objects.count() > appointments
+    assert not DiaryChange.objects.filter(day__isnull=False).exists()
+    assert list(DiaryChange.objects.filter(pk__gt=newest).values_list("day", flat=True)) == [None]
 
 
 def test_the_audit_trail_stays_chained(seeded):
