@@ -11,8 +11,8 @@ from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Page, Paginator
 from django.db import connection
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
-from django.db.models.functions import Greatest
+from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast, Greatest
 from django.db.models.lookups import PatternLookup
 
 from patients.models import Patient, PatientConsent
@@ -257,24 +257,28 @@ def mark_consent_status(patients: list[Patient]) -> list[Patient]:
 
 
 # What a results row shows of a patient and their intake (the precaution flags): the rest of the record, its
-# emergency contact's and GP's phone numbers above all (each parsed as it is read), stays unread.
+# emergency contact's and GP's phone numbers above all, stays unread. The patient's own number is read as the text
+# stored (`phone_text`): read into a PhoneNumber, each is parsed (patients.templatetags.phone_numbers).
 RESULT_FIELDS = (
-    "clinic_number", "given_name", "family_name", "preferred_name", "date_of_birth", "phone",
+    "clinic_number", "given_name", "family_name", "preferred_name", "date_of_birth",
     "intake__infection_or_open_wound", "intake__allergy_amide_local_anaesthetic", "intake__allergy_corn_dextrose",
     "intake__anticoagulant_or_bleeding_disorder", "intake__pregnant_or_breastfeeding", "intake__diabetes",
 )  # fmt: skip
 
-NO_PATIENT = 0  # ids count up from 1: what pads a short page's ids
+
+def as_result_rows(patients: QuerySet[Patient]) -> QuerySet[Patient]:
+    """The patients with what a results row shows of them, and no more."""
+    return patients.select_related("intake").only(*RESULT_FIELDS).annotate(phone_text=Cast("phone", CharField()))
 
 
 def result_patients(*ids: int) -> QuerySet[Patient]:
     """Some patients as a results row shows them, with their intake and whether they have a valid consent."""
-    return (
-        Patient.objects.select_related("intake")
-        .only(*RESULT_FIELDS)
-        .annotate(has_valid_consent=Exists(_valid_consents().filter(patient=OuterRef("pk"))))
-        .filter(pk__in=ids)
+    return as_result_rows(Patient.objects.filter(pk__in=ids)).annotate(
+        has_valid_consent=Exists(_valid_consents().filter(patient=OuterRef("pk")))
     )
+
+
+NO_PATIENT = 0  # ids count up from 1: what pads a short page's ids
 
 
 # A page of a name search's patients, by id, in one query compiled once (pit_portal.prepared).
@@ -297,7 +301,7 @@ def patient_search_page(query: str, number: str | int | None, per_page: int = PA
         raise ValueError(f"A page shows at most {PATIENTS_PER_PAGE} patients.")
     terms = Terms.of(query)
     if terms is None:
-        page = Paginator(patient_search(query).select_related("intake").only(*RESULT_FIELDS), per_page).get_page(number)
+        page = Paginator(as_result_rows(patient_search(query)), per_page).get_page(number)
         page.object_list = mark_consent_status(list(page.object_list))
         return page
     matches = name_matches_sql(terms)

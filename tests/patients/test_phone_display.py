@@ -12,6 +12,12 @@ from tests.factories import PatientFactory
 )
 def test_a_stored_number_is_shown_in_international_form(stored, shown):
     assert phone(PhoneNumber.from_string(stored)) == shown
+    assert phone(stored) == shown  # read as the text stored, as the search results read it
+    assert phone(stored) == shown  # and again, remembered
+
+
+def test_stored_text_that_is_not_a_number_is_shown_as_it_is():
+    assert phone("not a number") == "not a number"
 
 
 @pytest.mark.parametrize("empty", [None, ""])
@@ -25,3 +31,11 @@ def test_the_search_results_and_patient_page_show_the_formatted_number(front_des
     assert "<td>+44 7911 123402</td>" in results
     page = clinician_client.get(reverse("patients:detail", args=[patient.pk])).content.decode()
     assert "+44 7911 123402" in page and "+44 1632 960001" in page
+
+
+def test_the_search_results_read_the_number_as_text_not_as_a_phone_number(front_desk_client):
+    PatientFactory(family_name="Whitaker", phone="+447911123402")
+    for query in ("Whitaker", ""):  # a ranked name search, and the plain list
+        shown = front_desk_client.get(reverse("patients:list"), {"q": query}).context["page"].object_list
+        assert [patient.phone_text for patient in shown] == ["+447911123402"]
+        assert all("phone" in patient.get_deferred_fields() for patient in shown)
