@@ -228,3 +228,16 @@ def test_setup_changes_are_logged_under_no_day(diary):
     assert _logged(lambda: TimeOff.objects.create(starts_on=day, ends_on=day, reason="Holiday")) == [None]
     assert _logged(lambda: WorkingHours.objects.filter(clinician=diary.clinician).delete()) == [None]
     assert _logged(lambda: AppointmentTypeFactory(name="Review call")) == [None]
+
+
+@pytest.mark.parametrize("view", [DAY, WEEK])
+def test_a_kept_calendar_is_served_in_the_same_queries_whatever_the_diary_holds(diary, view):
+    def kept_page_queries() -> int:
+        _page(diary.desk, view)
+        return len(_page(diary.desk, view)[1])
+
+    quiet = kept_page_queries()
+    for hour in range(11, 17):
+        AppointmentFactory(clinician=diary.clinician, appointment_type=diary.booked.appointment_type,
+                           starts_at=at(tomorrow(), hour), patient=PatientFactory())  # fmt: skip
+    assert kept_page_queries() == quiet <= 6
