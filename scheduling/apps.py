@@ -11,4 +11,4 @@ class SchedulingConfig(AppConfig):
         from scheduling.views.drawn import forget_drawn
 
         # A flushed test database starts its diary's change log again, and its counts with it.
-        post_migrate.connect(lambda **kwargs: forget_drawn(), sender=self, dispatch_uid="scheduling.forget_drawn")
+        post_migrate.connect(forget_drawn, sender=self, dispatch_uid="scheduling.forget_drawn")

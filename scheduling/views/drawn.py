@@ -75,7 +75,8 @@ def drawn(key: Hashable, first: date, last: date, draw: Callable[[], Drawn]) -> 
     return value
 
 
-def forget_drawn() -> None:
-    """Forget every drawn calendar: a database flushed or migrated anew starts its log again from nothing."""
+def forget_drawn(**signal) -> None:
+    """Forget every drawn calendar: a database flushed or migrated anew starts its log again from nothing. Also
+    post_migrate's receiver (a module's function: signals hold their receivers weakly)."""
     with _lock:
         _kept.clear()
