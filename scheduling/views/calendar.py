@@ -199,7 +199,6 @@ class DrawnGrid(NamedTuple):
 
     grid: SafeString
     cancelled: SafeString
-    has_columns: bool
 
 
 def _drawn_grid(columns: list[grid.Column], can_change: bool, cancelled_heading: str, whole_week: bool) -> DrawnGrid:
@@ -213,15 +212,13 @@ def _drawn_grid(columns: list[grid.Column], can_change: bool, cancelled_heading:
     return DrawnGrid(
         render_fragment("scheduling/calendar_grid.html", context),
         render_fragment("scheduling/_cancelled_list.html", cancelled),
-        bool(columns),
     )
 
 
 def _grid(request: HttpRequest, drawn_grid: DrawnGrid) -> dict:
     """The time grid's part of a page's context, with this response's CSRF input and way back."""
     forms = _block_forms(request, request.get_full_path())
-    grid_markup = _filled(drawn_grid.grid, forms)
-    return {"grid": grid_markup, "cancelled": drawn_grid.cancelled, "has_columns": drawn_grid.has_columns}
+    return {"grid": _filled(drawn_grid.grid, forms), "cancelled": drawn_grid.cancelled}
 
 
 def _can_change(request: HttpRequest) -> bool:
@@ -291,7 +288,7 @@ def day_view(request: HttpRequest) -> HttpResponse:
     day_grid = drawn(key, day, day, lambda: _draw_day(shown, day, patient, can_change))
     context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid(request, day_grid), "staff": staff}
     context["toolbar"] = _toolbar(request, context)
-    return render(request, "scheduling/calendar_day.html", context)
+    return render(request, "scheduling/calendar_day.html", {**context, "has_columns": bool(shown)})
 
 
 def _week_rows(staff: list[User], days: list[date], diary: grid.Diary) -> list[tuple[User, str, list[grid.Column]]]:

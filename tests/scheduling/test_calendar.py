@@ -488,3 +488,9 @@ def test_a_fragment_refuses_a_misspelt_name_rather_than_rendering_it_empty():
 
     with pytest.raises(UndefinedError):
         render_fragment("scheduling/week_all_table.html", {"rows": [], "today": None})  # no day_links
+
+
+def test_a_day_with_no_clinicians_set_up_says_how_to_add_them(front_desk_client):
+    body = _day(front_desk_client, tomorrow()).content.decode()
+    assert "No clinicians are set up yet." in body
+    assert 'id="calendar-grid"' not in body
