@@ -59,13 +59,13 @@ def diary() -> Setting:
     return Setting(clinician, booked, desk)
 
 
-def _page(desk: Client, view: str = DAY, **params) -> tuple[str, list[str]]:
-    """The page's markup, its CSRF tokens (masked afresh for each response) blanked, and the SQL it ran."""
+def _page(desk: Client, view: str = DAY, **params) -> tuple[str, int]:
+    """The page's markup, its CSRF tokens (masked afresh for each response) blanked, and how many queries it ran."""
     with CaptureQueriesContext(connection) as queries:
         response = desk.get(reverse(view), {"date": tomorrow().isoformat(), **params})
     assert response.status_code == 200
     body = re.sub(r"\b[A-Za-z0-9]{64}\b", "(a CSRF token)", response.content.decode())
-    return body, [query["sql"] for query in queries.captured_queries]
+    return body, len(queries)
 
 
 @pytest.mark.parametrize("view", [DAY, WEEK])
@@ -74,12 +74,12 @@ def test_a_calendar_seen_again_is_not_drawn_again(diary, view, one_clinician, mo
     loads, load = [], grid.Diary.load
     monkeypatch.setattr(grid.Diary, "load", lambda *args: loads.append(args) or load(*args))
     params = {"clinician": diary.clinician.pk} if one_clinician else {}
-    first, first_sql = _page(diary.desk, view, **params)
-    again, again_sql = _page(diary.desk, view, **params)
+    first, first_queries = _page(diary.desk, view, **params)
+    again, again_queries = _page(diary.desk, view, **params)
     assert again == first
     assert "Iris Okafor" in again
     assert len(loads) == 1
-    assert len(again_sql) < len(first_sql)
+    assert again_queries < first_queries
 
 
 def test_the_kept_calendar_has_this_responses_csrf_input_and_way_back(diary):
@@ -235,7 +235,7 @@ def test_setup_changes_are_logged_under_no_day(diary):
 def test_a_kept_calendar_is_served_in_the_same_queries_whatever_the_diary_holds(diary, view):
     def kept_page_queries() -> int:
         _page(diary.desk, view)
-        return len(_page(diary.desk, view)[1])
+        return _page(diary.desk, view)[1]
 
     quiet = kept_page_queries()
     for hour in range(11, 17):
