@@ -1,9 +1,11 @@
 from datetime import date, timedelta
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
-from django.db.models.functions import Lower, Now
+from django.db.models import F, Func
+from django.db.models.functions import Cast, Lower, Now
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
@@ -43,6 +45,20 @@ class Condition(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+NAME_FIELDS = ("family_name", "given_name", "preferred_name")
+
+
+class NamesOf(Func):
+    """A patient's names as one text array, `ARRAY[family_name, given_name, preferred_name]`: what the name
+    search looks patients up by, through one index (patient_names) for all three."""
+
+    template = "ARRAY[%(expressions)s]"
+    output_field = ArrayField(models.TextField())
+
+    def __init__(self, **extra):
+        super().__init__(*(Cast(F(field), models.TextField()) for field in NAME_FIELDS), **extra)
 
 
 @track_changes()
@@ -90,14 +106,10 @@ class Patient(models.Model):
     class Meta:
         ordering = ["family_name", "given_name", "id"]
         indexes = [
-            # Trigram indexes make misspelt-name search fast at any size. Without fastupdate, a new name goes
-            # straight into the index instead of a pending list that every search reads through until the
-            # next vacuum (after a bulk load: every row, as slow as no index at all).
-            GinIndex(fields=["family_name"], opclasses=["gin_trgm_ops"], name="patient_family_trgm", fastupdate=False),
-            GinIndex(fields=["given_name"], opclasses=["gin_trgm_ops"], name="patient_given_trgm", fastupdate=False),
-            GinIndex(
-                fields=["preferred_name"], opclasses=["gin_trgm_ops"], name="patient_preferred_trgm", fastupdate=False
-            ),
+            # The names search finds patients by: a name in the search's set of known names (KnownName)
+            # is looked up here, whichever of the three it is. Without fastupdate, a new patient's names go
+            # straight into the index rather than a pending list every search would read until the next vacuum.
+            GinIndex(NamesOf(), name="patient_names", fastupdate=False),
             models.Index(fields=["date_of_birth"], name="patient_dob"),
             models.Index(fields=["phone"], name="patient_phone"),
             models.Index(Lower("email"), name="patient_email_ci"),
@@ -135,6 +147,26 @@ class Patient(models.Model):
     @property
     def age(self) -> int:
         return self.age_on(timezone.localdate())
+
+
+class KnownName(models.Model):
+    """Every name a patient has on file, or had: the vocabulary a name search matches words against.
+
+    A clinic has far fewer distinct names than patients (a few hundred surnames cover most of them), so a
+    misspelt word is compared with each distinct name once, through this table's trigram index, and the
+    patients are then found by the names that matched (Patient's patient_names index), exactly the patients
+    whose own names match. A database trigger on the patients table adds the names of every patient inserted or
+    renamed, however the row is written; names are never taken out, as a renamed patient's old name stays in
+    their history too. `seed_scale`, which loads with the triggers off, adds the names it loaded.
+    """
+
+    name = models.TextField(primary_key=True)
+
+    class Meta:
+        indexes = [GinIndex(fields=["name"], opclasses=["gin_trgm_ops"], name="knownname_trgm", fastupdate=False)]
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @track_changes()

@@ -46,6 +46,11 @@ def load_database(dump: Path, target: Database, *, source_major: int, dump_major
         command += ["--clean", "--if-exists"]
     command += ["--dbname", target.conninfo, str(dump)]
     run_tool(command, target, what="pg_restore")
+    with target.connect(autocommit=True) as connection:
+        # What the planner is told a trigram comparison costs belongs to the pg_trgm extension, which a dump
+        # recreates rather than copies (patients migration 0006; a backup from before it has no such function).
+        if connection.execute("SELECT to_regprocedure('trigram_operator_costs()')").fetchone()[0]:
+            connection.execute("SELECT trigram_operator_costs()")
 
 
 def unpack_documents(archive: Path, root: Path) -> None:

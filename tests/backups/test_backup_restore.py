@@ -210,6 +210,12 @@ def test_backup_restores_into_a_new_database_with_records_documents_and_audit_tr
         assert cursor.fetchone()[0] == last_hash
         assert audit_chain_breaks(cursor) == []
 
+        # The planner knows again what a trigram comparison costs, which the dump does not carry.
+        cursor.execute(
+            "SELECT procost FROM pg_proc WHERE proname IN ('similarity_op', 'word_similarity_commutator_op')"
+        )
+        assert [cost for (cost,) in cursor.fetchall()] == [100, 100]
+
 
 def test_the_manifest_describes_the_backup(clinic, backup_dir):
     call_command("backup", stdout=io.StringIO())

@@ -1,8 +1,12 @@
+import random
+
 import pytest
+from django.db import connection
+from django.db.models import Q
 from django.urls import reverse
 
 from patients import search
-from patients.models import Patient
+from patients.models import NAME_FIELDS, KnownName, Patient
 from tests.factories import PatientFactory
 
 # session, user, second-factor device, roles and permissions, count, one page of patients, their consent status
@@ -159,3 +163,95 @@ def test_a_short_word_is_a_shape_of_its_own(db):
     _, longer = search.name_matches_sql(search.Terms.of("Lee"))
     assert "Le%" in short and "%Le%" not in short
     assert "%Lee%" in longer and "Lee%" not in longer
+
+
+# --- The known names a search matches words against --------------------------------------------------------------
+
+
+def _known() -> set[str]:
+    return set(KnownName.objects.values_list("name", flat=True))
+
+
+def test_a_new_patient_s_names_become_known(db):
+    PatientFactory(given_name="Anna", family_name="Whitaker", preferred_name="")
+    PatientFactory(given_name="Robert", family_name="Whitaker", preferred_name="Bob")
+    assert _known() == {"Anna", "Whitaker", "Robert", "Bob"}
+
+
+def test_a_renamed_patient_s_new_name_becomes_known_and_the_old_one_stays(db):
+    anna = PatientFactory(given_name="Anna", family_name="Whitaker")
+    Patient.objects.filter(pk=anna.pk).update(family_name="Okafor")  # a bulk update, as a trigger sees it too
+    assert _known() == {"Anna", "Whitaker", "Okafor"}
+    assert list(search.patient_search("Okafr")) == [anna]
+    assert list(search.patient_search("Whitaker")) == []
+
+
+def test_names_written_in_raw_sql_become_known(db):
+    copied = PatientFactory()
+    columns = [field.column for field in Patient._meta.concrete_fields if not field.primary_key]
+    written = {"clinic_number": "'RAW-1'", "given_name": "'Siobhan'", "family_name": "'Ng'", "user_id": "NULL"}
+    values = ", ".join(written.get(column, column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO patients_patient ({', '.join(columns)}) SELECT {values} FROM patients_patient WHERE id = %s",  # noqa: S608
+            [copied.pk],
+        )
+    assert {"Siobhan", "Ng"} <= _known()
+    assert [patient.clinic_number for patient in search.patient_search("Siobhn")] == ["RAW-1"]
+
+
+def _matching_their_own_names(word: str) -> set[int]:
+    """The patients a word matches, decided on their own three names, as the search did before it had a
+    vocabulary: what the search through the known names must find."""
+    short = len(word) < search.TRIGRAM
+    written = "istartswith" if short else "icontains"
+    found = Q()
+    for field in NAME_FIELDS:
+        found |= Q(**{f"{field}__trigram_similar": word, f"{field}__trigram_word_similar": word}, _connector=Q.OR)
+        found |= Q(**{f"{field}__{written}": word})
+    return set(Patient.objects.filter(found).values_list("pk", flat=True))
+
+
+@pytest.fixture
+def clinic_of_names(db):
+    rng = random.Random(7)
+    given = ["Anna", "Ann", "Hannah", "Joanna", "Jo", "John", "Johan", "Leah", "Lee", "Ellen", "Bob", "Robert", "Siân"]
+    family = ["Harris", "Morris", "Norris", "Harrison", "Parris", "Smith", "Smyth", "Le", "Lee", "Leigh", "O'Brien",
+              "Whitaker", "Whittaker", "Kowalski", "Nguyen", "Smith_Jones"]  # fmt: skip
+    for _ in range(120):
+        PatientFactory(
+            given_name=rng.choice(given),
+            family_name=rng.choice(family),
+            preferred_name=rng.choice(["", "", "", *given]),
+        )
+    # Renamed after registration: only the new names are theirs.
+    Patient.objects.filter(pk__in=Patient.objects.order_by("pk").values("pk")[:10]).update(family_name="Harries")
+
+
+@pytest.mark.parametrize(
+    "word",
+    ["Hrris", "harris", "Morris", "Smiht", "Smith", "Le", "Jo", "an", "Johnn", "obrien", "O'Brien", "h_J", "Sian"],
+)
+def test_a_word_finds_exactly_the_patients_whose_own_names_match_it(clinic_of_names, word):
+    found = {patient.pk for patient in search.patient_search(word)}
+    assert found == _matching_their_own_names(word)
+
+
+def test_every_word_of_a_search_must_match_one_of_the_patient_s_names(clinic_of_names):
+    found = {patient.pk for patient in search.patient_search("anna hrris")}
+    assert found and found == _matching_their_own_names("anna") & _matching_their_own_names("hrris")
+
+
+def test_a_word_is_looked_up_in_the_known_names_trigram_index(db):
+    """pg_trgm declares its comparisons as cheap as an equality, and PostgreSQL then compared a word with each of
+    a few hundred known names rather than use their index (migration 0006 tells it what they cost)."""
+    rng = random.Random(3)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    invented = {"".join(rng.choice(letters) for _ in range(rng.randint(4, 9))).title() for _ in range(700)}
+    KnownName.objects.bulk_create(KnownName(name=name) for name in invented)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE patients_knownname")
+        sql, params = search.ranked_page_sql(search.name_matches_sql(search.Terms.of("Hrris")), 1, 25)
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert "Bitmap Index Scan on knownname_trgm" in plan

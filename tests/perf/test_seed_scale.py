@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Role, User
 from audit.services import verify_chain
 from documents.models import Document, DocumentStatus
-from patients.models import ConsentText, Patient
+from patients.models import ConsentText, KnownName, Patient
 from patients.search import patient_search
 from pit_portal.scale.diary import UNIT_MINUTES, WORKING_BLOCKS, WORKING_MINUTES_PER_DAY, Clock, Diary
 from pit_portal.scale.generate import SPECS, Clinic, Moments, Reference
@@ -104,6 +104,14 @@ def test_the_seed_tells_drawn_calendars_they_are_out_of_date(seeded):
     assert Appointment.objects.count() > appointments
     assert not DiaryChange.objects.filter(day__isnull=False).exists()
     assert list(DiaryChange.objects.filter(pk__gt=newest).values_list("day", flat=True)) == [None]
+
+
+def test_the_seed_adds_the_names_it_loaded_to_the_search_s_vocabulary(seeded):
+    """The patients go in with the triggers off, so the trigger that keeps the known names did not see them."""
+    on_file = set(Patient.objects.values_list("family_name", flat=True))
+    on_file |= set(Patient.objects.values_list("given_name", flat=True))
+    on_file |= set(Patient.objects.exclude(preferred_name="").values_list("preferred_name", flat=True))
+    assert set(KnownName.objects.values_list("name", flat=True)) == on_file
 
 
 def test_the_audit_trail_stays_chained(seeded):

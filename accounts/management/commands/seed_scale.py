@@ -117,6 +117,9 @@ class Command(BaseCommand):
         # With the triggers off, the diary's change log missed every appointment loaded: one change for every day
         # tells a running portal that its drawn calendars are out of date (scheduling.views.drawn).
         DiaryChange.objects.create(day=None)
+        # And the name search's vocabulary missed the names loaded (patients.KnownName).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT known_names_add_all()")
         return loader, patients_before
 
     def _triggers_off(self) -> bool:
