@@ -155,8 +155,8 @@ class CompiledMatches:
     """name_matches() as SQL for every search of the same shape (as many words, which of them short, a phone
     number or not), and how to work out its parameters from a search's terms.
 
-    Building the query and compiling it took the ORM milliseconds a search, as long as PostgreSQL takes to
-    answer it."""
+    Building and compiling the search took the ORM 5 ms when it was a union of nine parts a word, three times
+    what PostgreSQL took to answer it; a search's own values are all that changes between searches of a shape."""
 
     sql: str
     values: tuple[Callable[[Terms], object], ...]
