@@ -445,11 +445,17 @@ class Outcome:
 
 class Browser:
     """One simulated user: their session cookie, the CSRF cookie, one connection per request (gunicorn's sync
-    workers close each connection after the response, as they do in production)."""
+    workers close each connection after the response, as they do in production).
 
-    def __init__(self, port: int, session_key: str, session_cookie: str):
+    A save or booking answers with a redirect and a message for the page it sends the browser on to. A browser
+    follows it and that page shows the message and clears its cookie; these clients do not follow redirects
+    (the page they would land on is not the one measured), so they drop the message cookie a redirect sets,
+    which would otherwise pile up every message of the run and make each save read and re-sign them all."""
+
+    def __init__(self, port: int, session_key: str, session_cookie: str, messages_cookie: str):
         self.port = port
         self.cookies = {session_cookie: session_key}
+        self.messages_cookie = messages_cookie
 
     def send(self, request: Request, page: str) -> tuple[int, str, str, float]:
         headers = {"Host": f"127.0.0.1:{self.port}", "X-Bench-Page": page}
@@ -470,6 +476,8 @@ class Browser:
         for header in response.headers.get_all("Set-Cookie") or []:
             for name, morsel in SimpleCookie(header).items():
                 self.cookies[name] = morsel.value
+        if 300 <= response.status < 400:
+            self.cookies.pop(self.messages_cookie, None)
         return response.status, response.headers.get("Location", ""), text, seconds
 
 
@@ -796,6 +804,7 @@ def main() -> None:
 
     django.setup()
     from django.conf import settings
+    from django.contrib.messages.storage.cookie import CookieStorage
 
     fixtures = prepare_fixtures(args.clients)
     states = [ClientState(index) for index in range(args.clients)]
@@ -813,7 +822,7 @@ def main() -> None:
         client_cpu_before = time.process_time()
 
         def browsers_for(target: int) -> list[dict[str, Browser]]:
-            return [{role: Browser(target, keys[n], settings.SESSION_COOKIE_NAME)
+            return [{role: Browser(target, keys[n], settings.SESSION_COOKIE_NAME, CookieStorage.cookie_name)
                      for role, keys in fixtures.sessions.items()} for n in range(args.clients)]  # fmt: skip
 
         portal_browsers, floor_browsers = browsers_for(port), browsers_for(floor_port)

@@ -1,16 +1,21 @@
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.choices import BaseChoiceIterator
 
 from assessments.models import Nerve, Region
 from patients.forms import DateInput
 from patients.models import Condition
+from pit_portal.prepared import PreparedQuery
 from treatments.models import (
     MAX_INTERVAL_DAYS,
     MAX_POINTS_PER_SITE,
@@ -220,24 +225,62 @@ class SessionForm(forms.ModelForm):
             )
 
 
+class SharedChoices(BaseChoiceIterator):
+    """Choices built once and shared by every form that offers them. Django takes an iterator as it is where it
+    would normalise a list (for the field, then again for its widget) and deep-copy it for each form: for the
+    nerve select of every site row that was most of building the row."""
+
+    def __init__(self, choices: Iterable):
+        self.choices = tuple(choices)
+
+    def __iter__(self):
+        return iter(self.choices)
+
+    def __deepcopy__(self, memo) -> "SharedChoices":
+        return self  # read-only
+
+
+NERVE_COLUMNS = ("id", "code", "name", "region", "sort_order", "active")
+
+
+def _active_nerve_rows() -> QuerySet[Nerve]:
+    return Nerve.objects.filter(active=True).order_by(*Nerve._meta.ordering).values_list(*NERVE_COLUMNS)
+
+
+# Read for every session note's form and save: compiled once (pit_portal.prepared).
+ACTIVE_NERVE_ROWS = PreparedQuery(_active_nerve_rows, arity=0)
+
+
 @dataclass(frozen=True)
 class NerveMenu:
-    """The nerves a site may name, read once for a page and shared by every row of its site formset: as the
-    select's choices and, for the posted value, by id."""
+    """The nerves a site may name, shared by every row of a site formset: as the select's choices and, for the
+    posted value, by id. The same nerves make the same menu, which is kept: the rows are read for each page
+    (a manager may have changed them in the admin), the choices and lookup built only when they change."""
 
-    by_id: dict[str, Nerve]
-    choices: list
+    rows_by_id: dict[str, tuple]
+    choices: SharedChoices
 
     @classmethod
-    def of(cls, nerves: list[Nerve]) -> "NerveMenu":
-        return cls({str(nerve.pk): nerve for nerve in nerves}, grouped_nerve_choices(nerves))
+    def of(cls, rows: Iterable[tuple]) -> "NerveMenu":
+        return _menu_of(tuple(rows))
+
+    def nerve(self, pk: object) -> Nerve | None:
+        """The nerve of that id, a new instance for each caller (a form's site keeps the one it is given)."""
+        row = self.rows_by_id.get(str(pk))
+        return None if row is None else Nerve.from_db(DEFAULT_DB_ALIAS, NERVE_COLUMNS, row)
+
+
+@lru_cache(maxsize=4)
+def _menu_of(rows: tuple[tuple, ...]) -> NerveMenu:
+    nerves = [Nerve.from_db(DEFAULT_DB_ALIAS, NERVE_COLUMNS, row) for row in rows]
+    return NerveMenu({str(row[0]): row for row in rows}, SharedChoices(grouped_nerve_choices(nerves)))
 
 
 def active_nerves() -> NerveMenu:
-    return NerveMenu.of(list(Nerve.objects.filter(active=True)))
+    return NerveMenu.of(ACTIVE_NERVE_ROWS.rows())
 
 
-def grouped_nerve_choices(nerves: list[Nerve]) -> list:
+def grouped_nerve_choices(nerves: Iterable[Nerve]) -> list:
     """One optgroup per body region, as the assessment forms show them."""
     grouped: dict[str, list] = {}
     for nerve in nerves:
@@ -245,19 +288,23 @@ def grouped_nerve_choices(nerves: list[Nerve]) -> list:
     return [("", "---------"), *grouped.items()]
 
 
+# ModelChoiceField's own queryset, which a LoadedNerveField never runs: the same one for every row.
+_NO_NERVES = Nerve.objects.none()
+
+
 class LoadedNerveField(forms.ModelChoiceField):
-    """Chooses from nerves already read for the page: the posted id is looked up in that list rather than
-    with a query per row (ModelChoiceField's way), and the site's nerve is the loaded object."""
+    """Chooses from nerves already read for the page: the posted id is looked up in that menu rather than
+    with a query per row (ModelChoiceField's way)."""
 
     def __init__(self, menu: NerveMenu, **kwargs):
-        super().__init__(queryset=Nerve.objects.filter(active=True), **kwargs)
-        self.loaded = menu.by_id
+        super().__init__(queryset=_NO_NERVES, **kwargs)
+        self.menu = menu
         self.choices = menu.choices
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        nerve = self.loaded.get(str(value))
+        nerve = self.menu.nerve(value)
         if nerve is None:
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return nerve

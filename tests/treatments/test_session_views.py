@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from assessments.models import Nerve
 from tests.factories import CourseFactory, SessionFactory, consent_for
+from treatments.forms import active_nerves
 from treatments.models import InjectionSession, InjectionSite
 
 
@@ -120,6 +121,39 @@ def test_bad_site_rows_are_refused_and_nothing_is_saved(clinician_client, course
     assert message in " ".join(response.context["sites"].forms[0].errors.get(field, []))
     assert not InjectionSession.objects.exists()
     assert not InjectionSite.objects.exists()
+
+
+def test_a_nerve_retired_since_the_form_was_opened_is_refused(clinician_client, course):
+    data = session_post()
+    Nerve.objects.filter(pk=data["sites-0-nerve"]).update(active=False)
+    response = clinician_client.post(reverse("treatments:session_new", args=[course.pk]), data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in " ".join(response.context["sites"].forms[0].errors["nerve"])
+    assert not InjectionSession.objects.exists()
+
+
+def test_the_site_select_shows_the_nerves_as_they_are_now(clinician_client, course):
+    url = reverse("treatments:session_new", args=[course.pk])
+    nerve = Nerve.objects.order_by("id").first()
+    assert f">{nerve.name}</option>" in clinician_client.get(url).content.decode()
+    Nerve.objects.filter(pk=nerve.pk).update(name="Renamed branch")
+    retired = Nerve.objects.exclude(pk=nerve.pk).order_by("id").first()
+    Nerve.objects.filter(pk=retired.pk).update(active=False)
+    body = clinician_client.get(url).content.decode()
+    assert ">Renamed branch</option>" in body and f">{nerve.name}</option>" not in body
+    assert f'value="{retired.pk}"' not in body
+
+
+def test_the_nerve_menu_is_kept_while_the_nerves_stay_the_same(db):
+    menu = active_nerves()
+    assert active_nerves() is menu
+    nerve = Nerve.objects.order_by("id").first()
+    # Each site gets an instance of its own, the nerve as read.
+    first, second = menu.nerve(nerve.pk), menu.nerve(str(nerve.pk))
+    assert first is not second and (first.pk, first.name, first.region) == (nerve.pk, nerve.name, nerve.region)
+    assert menu.nerve(-1) is None
+    Nerve.objects.filter(pk=nerve.pk).update(sort_order=nerve.sort_order + 1)
+    assert active_nerves() is not menu
 
 
 def test_a_session_needs_valid_consent_on_file(clinician_client, clinician):
