@@ -6,7 +6,6 @@ than the rest of the request together; patient_detail.html now only places the f
 from django.contrib.auth.context_processors import PermWrapper
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
-from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from assessments.templatetags.body_map import body_map_picture
@@ -27,17 +26,21 @@ RECORD_LINKS = {
 }
 
 
+# The page's links about the patient themselves.
+PATIENT_LINKS = {
+    "disclosures": "audit:disclosures",
+    "history": "patients:history",
+    "edit": "patients:edit",
+    "consent": "patients:consent",
+    "intake": "patients:intake",
+    "new_assessment": "assessments:new",
+    "new_course": "treatments:course_new",
+}
+
+
 def _page_urls(patient_id: int) -> dict[str, str]:
-    by_patient = {
-        "disclosures": "audit:disclosures",
-        "history": "patients:history",
-        "edit": "patients:edit",
-        "consent": "patients:consent",
-        "intake": "patients:intake",
-        "new_assessment": "assessments:new",
-        "new_course": "treatments:course_new",
-    }
-    return {key: reverse(name, args=[patient_id]) for key, name in by_patient.items()}
+    links = IdLinks.reversed(PATIENT_LINKS)
+    return {key: links.to(key, patient_id) for key in PATIENT_LINKS}
 
 
 def patient_page(request: HttpRequest, patient: Patient) -> SafeString:

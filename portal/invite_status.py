@@ -2,17 +2,17 @@
 invitation, and the button that sends one."""
 
 from django.db.models import OuterRef, QuerySet
-from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from accounts.models import User
 from patients.models import Patient
-from pit_portal.fragments import render_fragment
+from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import as_instances
 from pit_portal.prepared import PreparedQuery
 from portal.models import PatientInvite
 
 # What the box shows of an invitation and needs to tell whether it is still open.
+INVITE_LINKS = {"new": "portal:invite_new"}
 INVITE_FIELDS = ["id", "email", "created_at", "expires_at", "used_at", "revoked_at"]
 
 
@@ -42,7 +42,7 @@ def invite_status_box(user: User, patient: Patient, csrf_token: str) -> SafeStri
     context = {
         "patient": patient,
         "invite": None if patient.user_id else newest_invite(patient),
-        "invite_url": reverse("portal:invite_new", kwargs={"patient_pk": patient.pk}),
+        "invite_url": IdLinks.reversed(INVITE_LINKS).to("new", patient.pk),
         "csrf_token": csrf_token,
     }
     return render_fragment("portal/_invite_status.html", context)

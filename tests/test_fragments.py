@@ -5,13 +5,14 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.template.defaultfilters import date as django_date
+from django.urls import get_script_prefix, reverse, set_script_prefix
 from django.utils.html import escape as escape_text
 from django.utils.safestring import SafeString
 from django.utils.timezone import template_localtime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pit_portal.fragments import fill_marks, join_fragments, local_date, mark, quick_date_format
+from pit_portal.fragments import IdLinks, fill_marks, join_fragments, local_date, mark, quick_date_format, url_of
 
 FORMATS = ["d/m/Y", "d/m/Y H:i", "D d/m/Y H:i", "Y-m-d", "D {d}", "l j F Y", "j M", "j M Y", "D j M H:i"]
 # The clinic's clocks go forward and back in these weeks (Europe/London): the instants around them shift hour.
@@ -72,3 +73,27 @@ def test_text_spelling_a_mark_is_escaped_before_any_filling_in():
 def test_joined_fragments_keep_markup_and_escape_text():
     joined = join_fragments([SafeString("<i>a</i>"), "<b>", SafeString("<i>c</i>")])
     assert joined == "<i>a</i>&lt;b&gt;<i>c</i>" and isinstance(joined, SafeString)
+
+
+LINKS = {"patient": "patients:detail", "course": "treatments:course"}
+
+
+def test_id_links_are_the_reversed_urls_with_the_id_in_place():
+    links = IdLinks.reversed(LINKS)
+    for pk in (1, 42, 10**9):
+        assert links.to("patient", pk) == reverse("patients:detail", args=[pk])
+        assert links.to("course", pk) == reverse("treatments:course", args=[pk])
+    assert url_of("login") == reverse("login")
+
+
+def test_id_links_are_reversed_once_for_each_prefix_the_portal_is_served_under():
+    assert IdLinks.reversed(LINKS) is IdLinks.reversed(dict(LINKS))
+    served_at = get_script_prefix()
+    set_script_prefix("/clinic/")
+    try:
+        link = IdLinks.reversed(LINKS).to("patient", 7)
+        assert link.startswith("/clinic/") and link == reverse("patients:detail", args=[7])
+        assert url_of("login").startswith("/clinic/")
+    finally:
+        set_script_prefix(served_at)
+    assert not IdLinks.reversed(LINKS).to("patient", 7).startswith("/clinic/")

@@ -1,10 +1,13 @@
 """Downloads (authorised, audited, checksum-verified, never cached) and the status box that polls while pending."""
 
+import re
+
 import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import Http404
 from django.urls import reverse
+from django.utils import timezone
 
 from documents import tasks
 from documents.access import get_document_for
@@ -151,6 +154,30 @@ def test_status_boxes_show_on_the_session_and_patient_pages(clinician_client, si
     patient_page = clinician_client.get(reverse("patients:detail", args=[signed.course.patient_id]))
     assert f'id="documents-patient-{signed.course.patient_id}"' in patient_page.text
     assert "Aftercare sheet" in patient_page.text
+
+
+def _box_item(box: str, document: Document) -> str | None:
+    found = re.search(rf'<li [^>]*data-document="{document.pk}"[^>]*>(.*?)</li>', box, re.S)
+    return found and found.group(1)
+
+
+def test_the_boxes_show_each_document_s_kind_version_and_dates(clinician_client, signed, clinician):
+    treatment_services.addendum_add(session=signed, text="More.", by=clinician)
+    session_box = clinician_client.get(reverse("documents:session_status", args=[signed.pk])).text
+    patient_box = clinician_client.get(reverse("documents:patient_status", args=[signed.course.patient_id])).text
+    documents = list(Document.objects.filter(session=signed))
+    assert {document.version for document in documents} == {1, 2}
+    for document in documents:
+        item = _box_item(session_box, document)
+        assert document.get_kind_display() in item and (f" v{document.version}" in item) == (document.version > 1)
+        if document.superseded_at:
+            assert f"superseded {timezone.localtime(document.superseded_at):%d/%m/%Y %H:%M}" in item
+        else:
+            assert "superseded" not in item
+        in_patient_box = _box_item(patient_box, document)
+        assert (in_patient_box is not None) == document.is_current
+        if in_patient_box:
+            assert f"session of {timezone.localtime(signed.performed_at):%d/%m/%Y}" in in_patient_box
 
 
 def test_front_desk_sees_no_documents_box_and_cannot_poll(front_desk_client, signed):
