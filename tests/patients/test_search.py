@@ -1,8 +1,10 @@
 import random
 
 import pytest
+from django.contrib.postgres.search import TrigramSimilarity
 from django.db import connection
 from django.db.models import Q
+from django.db.models.functions import Greatest
 from django.urls import reverse
 
 from patients import search
@@ -255,3 +257,17 @@ def test_a_word_is_looked_up_in_the_known_names_trigram_index(db):
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row for (row,) in cursor.fetchall())
     assert "Bitmap Index Scan on knownname_trgm" in plan
+
+
+@pytest.mark.parametrize("word", ["Ann", "Jo", "Leah", "Hanna", "Robrt"])
+def test_the_patients_with_the_nearest_name_come_first_preferred_names_included(clinic_of_names, word):
+    nearest = Greatest(*(TrigramSimilarity(field, word) for field in NAME_FIELDS))
+    ranked = (
+        Patient.objects.filter(pk__in=_matching_their_own_names(word))
+        .annotate(nearness=nearest)
+        .order_by("-nearness", "family_name", "id")
+        .values_list("pk", flat=True)
+    )
+    assert any(Patient.objects.filter(pk__in=ranked, preferred_name__trigram_similar=word))  # they count here
+    page = search.patient_search_page(word, 1)
+    assert [patient.pk for patient in page.object_list] == list(ranked[: search.PATIENTS_PER_PAGE])
