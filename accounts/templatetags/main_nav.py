@@ -2,7 +2,8 @@
 
 Drawing it on every page took about half of the site's frame: ten permission checks and a dozen reversed URLs,
 the same for everyone in a role. The links shown depend only on what the user may do, so the drawn menu is kept
-by that (and the clinic's name); the user's name and the page's CSRF token go into marks in it."""
+by that (with the clinic's name and the URL prefix); the user's name and the page's CSRF token go into marks in
+it."""
 
 from functools import lru_cache
 
