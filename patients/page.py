@@ -8,9 +8,10 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils.safestring import SafeString
 
+from accounts.shown import give_user
 from assessments.templatetags.body_map import body_map_picture
 from documents.status import patient_box
-from patients.models import Condition, Medication, Patient
+from patients.models import Condition, Medication, Patient, PatientConsent
 from patients.templatetags.phone_numbers import phone
 from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import as_instances
@@ -43,6 +44,15 @@ def _page_urls(patient_id: int) -> dict[str, str]:
     return {key: links.to(key, patient_id) for key in PATIENT_LINKS}
 
 
+def _consent_with_witness(patient: Patient) -> PatientConsent | None:
+    """The valid consent the record was read with, and its witness (patients.views.PATIENT_PAGE_RECORD)."""
+    # A patient without one has no valid_consent attribute at all (the join found no row).
+    consent = getattr(patient, "valid_consent", None)
+    if consent is not None:
+        give_user(consent, "witnessed_by", patient.witness_row)
+    return consent
+
+
 def patient_page(request: HttpRequest, patient: Patient) -> SafeString:
     """The body of the page of `patient`, read with patients.views.PATIENT_PAGE_RECORD, as `request.user` may see
     it: the clinical sections, appointments, documents and portal box only for the roles that may see them."""
@@ -55,8 +65,7 @@ def patient_page(request: HttpRequest, patient: Patient) -> SafeString:
         "intake": patient.intake,
         "conditions": as_instances(Condition, patient.condition_rows),
         "medications": as_instances(Medication, patient.medication_rows),
-        # A patient without one has no valid_consent attribute at all (the join found no row).
-        "consent": getattr(patient, "valid_consent", None),
+        "consent": _consent_with_witness(patient),
         "current_consent_version": patient.current_consent_version,
         "perms": PermWrapper(user),
         "phone": phone,

@@ -6,7 +6,7 @@ from datetime import datetime
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts.models import User
+from accounts.shown import shown_name, user_row
 from patients.models import Patient
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment, AppointmentStatus
@@ -62,14 +62,16 @@ class AppointmentLine:
 
 
 APPOINTMENT_LINE_COLUMNS = (
-    "pk", "starts_at", "ends_at", "status", "cancel_reason", "appointment_type__name",
-    "clinician__first_name", "clinician__last_name", "clinician__username", "course_id", "course__condition__name",
+    "pk", "starts_at", "ends_at", "status", "cancel_reason", "appointment_type__name", "clinician_row", "course_id",
+    "course__condition__name",
 )  # fmt: skip
 
 
 def _patient_appointments(patient_id: int) -> QuerySet[Appointment]:
+    # The clinician by id, not joined (accounts.shown).
     return (
         Appointment.objects.filter(patient_id=patient_id)
+        .annotate(clinician_row=user_row("clinician_id"))
         .order_by("starts_at", "pk")
         .values_list(*APPOINTMENT_LINE_COLUMNS)
     )
@@ -91,8 +93,8 @@ def appointments_for_patient(patient: Patient, now: datetime | None = None) -> P
     now = now or timezone.now()
     found = PatientAppointments()
     for row in PATIENT_APPOINTMENTS.rows(patient.pk):
-        pk, starts_at, ends_at, status, reason, kind, first, last, username, course, condition = row
-        clinician = User.shown_name(first, last, username)
+        pk, starts_at, ends_at, status, reason, kind, clinician_row, course, condition = row
+        clinician = shown_name(clinician_row)
         line = AppointmentLine(pk, starts_at, ends_at, status, reason, kind, clinician, course, condition)
         (found.upcoming if ends_at > now else found.past).append(line)
     found.past.reverse()

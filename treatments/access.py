@@ -1,17 +1,24 @@
+from django.db.models import QuerySet
 from django.http import Http404
 
 from accounts.models import User
+from accounts.shown import attach_users, with_users
 from audit.refusals import not_found
 from pit_portal.prepared import PreparedQuery
 from treatments.models import InjectionSession, TreatmentCourse
 
 # Read on every course and session page, with the rows they are shown with: compiled once (pit_portal.prepared).
 COURSE = PreparedQuery(lambda pk: TreatmentCourse.objects.select_related("patient__intake", "condition").filter(pk=pk))
-SESSION_NOTE = PreparedQuery(
-    lambda pk: InjectionSession.objects.select_related(
-        "course__patient__intake", "course__condition", "clinician", "signed_by", "consent__consent_text"
-    ).filter(pk=pk)
-)
+
+
+# The note's clinician and signer are looked up by id, not joined (accounts.shown).
+def _session_note(pk: int) -> QuerySet[InjectionSession]:
+    related = ("course__patient__intake", "course__condition", "consent__consent_text")
+    note = InjectionSession.objects.select_related(*related)
+    return with_users(note, "clinician", "signed_by").filter(pk=pk)
+
+
+SESSION_NOTE = PreparedQuery(_session_note)
 
 
 def get_course_for(user: User, pk: int) -> TreatmentCourse:
@@ -31,6 +38,6 @@ def get_session_for(user: User, pk: int) -> InjectionSession:
         raise Http404
     if not user.has_perm("treatments.view_injectionsession"):
         raise not_found("session", pk, InjectionSession.objects.all(), patient_field="course__patient_id")
-    for session in SESSION_NOTE.objects(pk):
+    for session in attach_users(SESSION_NOTE.objects(pk), "clinician", "signed_by"):
         return session
     raise Http404("No such session.")

@@ -8,6 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
+from accounts.shown import with_users
 from assessments.models import AnalgesicUse, Assessment
 from pit_portal.prepared import PreparedQuery
 from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
@@ -32,13 +33,12 @@ def _summed_per_row(children: QuerySet, parent: str, amount, output_field: Decim
 
 
 def _course_sessions(course_id: int) -> QuerySet[InjectionSession]:
-    """The course's sessions by number, each with its clinician and `volume_ml`, the total injected (what
-    InjectionSession.total_volume_ml adds up from the sites, here without reading them)."""
+    """The course's sessions by number, each with its clinician (looked up by id: accounts.shown) and `volume_ml`,
+    the total injected (what InjectionSession.total_volume_ml adds up from the sites, here without reading them)."""
     volume = DecimalField(max_digits=8, decimal_places=2)
     sites = InjectionSite.objects.all()
     return (
-        InjectionSession.objects.filter(course_id=course_id)
-        .select_related("clinician")
+        with_users(InjectionSession.objects.filter(course_id=course_id), "clinician")
         .annotate(volume_ml=_summed_per_row(sites, "session", F("points") * F("volume_per_point_ml"), volume))
         .order_by("number")
     )

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from django.db.models import OuterRef, QuerySet
 
 from accounts.models import User
+from accounts.shown import shown_name, user_row
 from assessments.models import Assessment, PainArea
 from patients.models import Patient
 from pit_portal.json_rows import as_instances, json_rows
@@ -16,11 +17,11 @@ from treatments.models import CourseStatus, TreatmentCourse
 
 def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
     """The patient's assessments, latest first, each with its pain areas in the same query (the page draws the
-    latest one's)."""
+    latest one's), and their condition; not their clinician, whom the page does not show (accounts.shown)."""
     areas = PainArea.objects.filter(assessment=OuterRef("pk")).order_by(*PainArea._meta.ordering)
     return (
         Assessment.objects.filter(patient_id=patient_id)
-        .select_related("condition", "clinician")
+        .select_related("condition")
         .annotate(pain_area_rows=json_rows(areas, ["id", "region", "intensity", "tender", "note"]))
         .order_by("-assessed_at")
     )
@@ -64,8 +65,7 @@ class CourseLine:
 
 COURSE_LINE_COLUMNS = (
     "pk", "condition__name", "status", "planned_sessions", "interval_days", "started_on",
-    "sessions__pk", "sessions__number", "sessions__performed_at", "sessions__signed_at",
-    "sessions__clinician__first_name", "sessions__clinician__last_name", "sessions__clinician__username",
+    "sessions__pk", "sessions__number", "sessions__performed_at", "sessions__signed_at", "clinician_row",
 )  # fmt: skip
 
 
@@ -74,6 +74,7 @@ def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse]:
     than a prefetch query of whole session notes."""
     return (
         TreatmentCourse.objects.filter(patient_id=patient_id)
+        .annotate(clinician_row=user_row("sessions__clinician_id"))  # by id, not joined (accounts.shown)
         .order_by(*TreatmentCourse._meta.ordering, "sessions__number")
         .values_list(*COURSE_LINE_COLUMNS)
     )
@@ -88,9 +89,9 @@ def course_lines(patient_id: int) -> list[CourseLine]:
     courses: dict[int, CourseLine] = {}
     for pk, condition, status, planned, interval, started_on, *session in COURSES_AND_SESSIONS.rows(patient_id):
         course = courses.setdefault(pk, CourseLine(pk, condition, status, planned, interval, started_on))
-        session_pk, number, performed_at, signed_at, first_name, last_name, username = session
+        session_pk, number, performed_at, signed_at, clinician_row = session
         if session_pk is not None:
-            clinician = User.shown_name(first_name, last_name, username)
+            clinician = shown_name(clinician_row)
             course.sessions.append(SessionLine(session_pk, number, performed_at, clinician, signed_at is not None))
     return list(courses.values())
 

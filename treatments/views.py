@@ -9,6 +9,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
+from accounts.shown import attach_users, with_users
 from assessments.models import AssessmentKind
 from audit.models import Action
 from audit.services import record_page_view
@@ -64,7 +65,7 @@ def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     clinical = request.user.has_perm("treatments.view_injectionsession")
-    sessions = COURSE_SESSIONS.objects(course.pk)
+    sessions = attach_users(COURSE_SESSIONS.objects(course.pk), "clinician")
     context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
     context["session_table"] = _session_table(sessions, course, clinical)
     if clinical:
@@ -156,7 +157,7 @@ def _session_page(request: HttpRequest, session: InjectionSession, *, status: in
         "patient": session.course.patient,
         "sites": list(session.sites.select_related("nerve")),
         "adverse_events": list(session.adverse_events.all()),
-        "addenda": list(session.addenda.select_related("author")),
+        "addenda": attach_users(with_users(session.addenda.all(), "author"), "author"),
         "alerts": services.session_alerts(intake=session.course.patient.intake, additive=session.additive),
         "addendum_form": addendum_form or AddendumForm(),
     }

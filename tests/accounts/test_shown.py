@@ -1,0 +1,90 @@
+"""Staff shown beside records are looked up by id, never joined (accounts.shown): the same names as a join gives,
+and no page or document query joins the user table, which PostgreSQL merge-joined in full for a new clinician."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from accounts.models import Role, User
+from accounts.shown import attach_users, shown_name, user_row, with_users
+from documents import context
+from tests.factories import CourseFactory, SessionFactory, UserFactory, consent_for
+from treatments import services
+from treatments.models import InjectionSession, SessionAddendum
+
+USER_TABLE_JOIN = 'JOIN "accounts_user"'
+
+
+def _joining_users(queries: CaptureQueriesContext) -> list[str]:
+    """The queries that join the user table, each as PostgreSQL ran it: a prepared one (pit_portal.prepared) by
+    its statement, which the EXECUTE sent does not show."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
+        statements = dict(cursor.fetchall())
+    sent = []
+    for query in queries.captured_queries:
+        prepared = re.search(r"EXECUTE (pit_\w+)", query["sql"])
+        sent.append(statements[prepared.group(1)] if prepared else query["sql"])
+    return [sql for sql in sent if USER_TABLE_JOIN in sql]
+
+
+@pytest.fixture
+def late_clinician(db):
+    """A clinician added after many other users, named with text that needs escaping."""
+    UserFactory.create_batch(5)
+    return UserFactory(first_name="Zoë", last_name="<Neil>", role=Role.CLINICIAN)
+
+
+@pytest.fixture
+def signed(late_clinician, clinician, django_capture_on_commit_callbacks):
+    course = CourseFactory(created_by=late_clinician)
+    consent_for(course.patient)
+    SessionFactory(course=course, number=1, sites=2, clinician=late_clinician)
+    draft = SessionFactory(course=course, number=2, sites=1, clinician=late_clinician)
+    with django_capture_on_commit_callbacks(execute=False):
+        session = services.session_sign(session=draft, by=late_clinician)
+    services.addendum_add(session=session, text="Called the next day: all well.", by=clinician)
+    return session
+
+
+def test_looked_up_users_are_the_users_a_join_reads(signed, late_clinician, clinician):
+    sessions = InjectionSession.objects.filter(course=signed.course).order_by("number")
+    looked_up = attach_users(with_users(sessions, "clinician", "signed_by"), "clinician", "signed_by")
+    joined = list(sessions.select_related("clinician", "signed_by"))
+    for mine, theirs in zip(looked_up, joined, strict=True):
+        for field in ("clinician", "signed_by"):
+            ours, real = getattr(mine, field), getattr(theirs, field)
+            assert (ours and (ours.pk, ours.username, ours.get_full_name())) == (
+                real and (real.pk, real.username, real.get_full_name())
+            )
+    assert looked_up[0].signed_by is None and looked_up[1].signed_by == late_clinician
+    [addendum] = attach_users(with_users(SessionAddendum.objects.filter(session=signed), "author"), "author")
+    assert addendum.author == clinician and addendum.author.get_full_name() == clinician.get_full_name()
+
+
+def test_a_shown_name_is_the_users_full_name_or_username(late_clinician):
+    nameless = UserFactory(first_name="", last_name="")
+    for user in (late_clinician, nameless):
+        row = User.objects.filter(pk=user.pk).annotate(row=user_row("id")).values_list("row", flat=True).get()
+        assert shown_name(row) == (user.get_full_name() or user.username)
+
+
+@pytest.mark.parametrize("page", ["patients:detail", "treatments:course", "treatments:session"])
+def test_no_query_of_a_record_page_joins_the_user_table(clinician_client, signed, page):
+    target = {"patients:detail": signed.course.patient_id, "treatments:course": signed.course_id}.get(page, signed.pk)
+    with CaptureQueriesContext(connection) as queries:
+        response = clinician_client.get(reverse(page, args=[target]))
+    assert response.status_code == 200
+    assert "Zoë &lt;Neil&gt;" in response.text
+    assert not _joining_users(queries)
+
+
+def test_no_query_of_a_document_joins_the_user_table(signed):
+    for document in signed.documents.all():
+        with CaptureQueriesContext(connection) as queries:
+            _template, data = context.template_and_context(document)
+        assert not _joining_users(queries)
+        assert "Zoë <Neil>" in str(data)
