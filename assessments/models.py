@@ -1,3 +1,4 @@
+from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
@@ -44,12 +45,17 @@ class Nerve(models.Model):
         return self.name
 
 
-def nerve_choices() -> list:
-    """Active nerves grouped by body region, for a select with one optgroup per region."""
+def grouped_nerve_choices(nerves: Iterable[Nerve]) -> list:
+    """The nerves grouped by body region, for a select with one optgroup per region."""
     grouped: dict[str, list] = {}
-    for nerve in Nerve.objects.filter(active=True):
+    for nerve in nerves:
         grouped.setdefault(Region(nerve.region).label, []).append((nerve.pk, nerve.name))
     return [("", "---------"), *grouped.items()]
+
+
+def nerve_choices() -> list:
+    """Active nerves grouped by body region."""
+    return grouped_nerve_choices(Nerve.objects.filter(active=True))
 
 
 class AssessmentKind(models.TextChoices):

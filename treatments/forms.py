@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.choices import BaseChoiceIterator
 
-from assessments.models import Nerve, Region
+from assessments.models import Nerve, grouped_nerve_choices
 from patients.forms import DateInput
 from patients.models import Condition
 from pit_portal.prepared import PreparedQuery
@@ -278,14 +278,6 @@ def _menu_of(rows: tuple[tuple, ...]) -> NerveMenu:
 
 def active_nerves() -> NerveMenu:
     return NerveMenu.of(ACTIVE_NERVE_ROWS.rows())
-
-
-def grouped_nerve_choices(nerves: Iterable[Nerve]) -> list:
-    """One optgroup per body region, as the assessment forms show them."""
-    grouped: dict[str, list] = {}
-    for nerve in nerves:
-        grouped.setdefault(Region(nerve.region).label, []).append((nerve.pk, nerve.name))
-    return [("", "---------"), *grouped.items()]
 
 
 # ModelChoiceField's own queryset, which a LoadedNerveField never runs: the same one for every row.
