@@ -14,6 +14,7 @@ from django.utils import dateformat, timezone
 
 from documents import services
 from documents.models import Document, DocumentStatus
+from pit_portal.backups.postgres import Database
 from tests.documents.conftest import pdf_text, start_worker
 from tests.factories import CourseFactory, PatientFactory, SessionFactory
 from tests.scheduling.factories import AppointmentFactory, at
@@ -62,10 +63,7 @@ def document_ids(session) -> list[int]:
 
 def hold_row_locks(document_ids: list[int]) -> psycopg.Connection:
     """A second database connection that holds FOR UPDATE locks on the documents, so a task touching them blocks."""
-    settings = connection.settings_dict
-    locker = psycopg.connect(
-        host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], dbname=settings["NAME"]
-    )
+    locker = Database.from_django(connection.settings_dict).connect()
     locker.execute("SELECT id FROM documents_document WHERE id = ANY(%s) FOR UPDATE", [document_ids])
     return locker
 
