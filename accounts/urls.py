@@ -15,14 +15,14 @@ urlpatterns = [
     path("accounts/security/", mfa_views.account_security, name="account_security"),
     path("accounts/session/keepalive/", security_views.session_keepalive, name="session_keepalive"),
     path("accounts/manage/", security_views.security_users, name="security_users"),
-    path("accounts/manage/<int:pk>/", security_views.security_user, name="security_user"),
-    path("accounts/manage/<int:pk>/unlock/", security_views.security_unlock, name="security_unlock"),
+    path("accounts/manage/<id:pk>/", security_views.security_user, name="security_user"),
+    path("accounts/manage/<id:pk>/unlock/", security_views.security_unlock, name="security_unlock"),
     path(
-        "accounts/manage/<int:pk>/sign-out-everywhere/",
+        "accounts/manage/<id:pk>/sign-out-everywhere/",
         security_views.security_revoke_sessions,
         name="security_revoke_sessions",
     ),
-    path("accounts/manage/<int:pk>/reset-second-factor/", security_views.security_reset_mfa, name="security_reset_mfa"),
+    path("accounts/manage/<id:pk>/reset-second-factor/", security_views.security_reset_mfa, name="security_reset_mfa"),
     path("accounts/password/change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/change/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path(

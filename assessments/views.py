@@ -12,6 +12,7 @@ from assessments.models import DN4_ITEMS, Assessment, AssessmentKind, nerve_choi
 from audit.models import Action
 from audit.services import record_page_view
 from patients.access import get_patient_for
+from pit_portal.ids import parse_id
 from treatments.models import TreatmentCourse
 
 
@@ -20,8 +21,8 @@ def _review_course(request: HttpRequest, patient) -> TreatmentCourse | None:
     if not course_id:
         return None
     try:
-        return patient.courses.get(pk=int(course_id))
-    except (ValueError, TreatmentCourse.DoesNotExist):
+        return patient.courses.get(pk=parse_id(course_id))
+    except TreatmentCourse.DoesNotExist:
         raise Http404("No such course.") from None
 
 

@@ -18,6 +18,7 @@ from django.db.models.lookups import PatternLookup
 
 from patients.models import NAME_FIELDS, KnownName, NamesOf, Patient, PatientConsent
 from patients.services import current_consent_text_id
+from pit_portal.ids import parse_id
 from pit_portal.prepared import PreparedQuery
 
 PATIENTS_PER_PAGE = 25
@@ -283,6 +284,7 @@ def result_patients(*ids: int) -> QuerySet[Patient]:
 
 
 NO_PATIENT = 0  # ids count up from 1: what pads a short page's ids
+MAX_PAGE_NUMBER = 10**9
 
 
 # A page of a name search's patients, by id, in one query compiled once (pit_portal.prepared).
@@ -309,7 +311,8 @@ def patient_search_page(query: str, number: str | int | None, per_page: int = PA
         page.object_list = mark_consent_status(list(page.object_list))
         return page
     matches = name_matches_sql(terms)
-    wanted = int(number) if str(number or "").isdigit() and int(number) > 0 else 1
+    # Any page past the last shows the last; a page number past what OFFSET can hold is one of those.
+    wanted = min(parse_id(str(number or "")) or 1, MAX_PAGE_NUMBER)
     ids, total = _ranked_ids(matches, wanted, per_page)
     if total is None:  # past the last page: count, and show the last one
         total = _count(matches)

@@ -80,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After the user is known (the refusal page keeps its menu), before anything reads the values.
+    "pit_portal.middleware.RefuseControlCharactersMiddleware",
     # Records refusals (403, someone else's id) in the audit trail; the response is unchanged.
     "audit.middleware.AccessDeniedAuditMiddleware",
     "django_otp.middleware.OTPMiddleware",

@@ -6,13 +6,13 @@ app_name = "portal"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("appointments/<int:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
-    path("appointments/<int:pk>/cancel/", views.appointment_cancel, name="appointment_cancel"),
-    path("appointments/<int:pk>/check-in/", views.check_in, name="check_in"),
+    path("appointments/<id:pk>/calendar.ics", views.appointment_ics, name="appointment_ics"),
+    path("appointments/<id:pk>/cancel/", views.appointment_cancel, name="appointment_cancel"),
+    path("appointments/<id:pk>/check-in/", views.check_in, name="check_in"),
     path("documents/", views.documents, name="documents"),
-    path("documents/<int:pk>/download/", views.document_download, name="document_download"),
+    path("documents/<id:pk>/download/", views.document_download, name="document_download"),
     path("contact/", views.contact_details, name="contact"),
-    path("invites/new/<int:patient_pk>/", views.invite_new, name="invite_new"),
+    path("invites/new/<id:patient_pk>/", views.invite_new, name="invite_new"),
     # The token is the only secret; it is compared by its SHA-256, never stored.
     path("invite/<str:token>/", views.invite_accept, name="invite_accept"),
 ]

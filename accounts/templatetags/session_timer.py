@@ -19,9 +19,11 @@ def session_timer_attributes(context) -> str:
     next (tests compare refusal pages byte for byte). The seconds left come in the X-Session-Idle-Seconds
     header of htmx and keep-alive responses.
     """
-    request = context.get("request")
-    if request is None or not request.user.is_authenticated:
+    # An error page may be drawn before the authentication middleware has run: no user means no timer.
+    user = getattr(context.get("request"), "user", None)
+    if user is None or not user.is_authenticated:
         return ""
+    request = context["request"]
     return format_html(
         'data-session-idle-limit="{}" data-session-warning-seconds="{}" '
         'data-session-keepalive-url="{}" data-session-login-url="{}"',

@@ -36,6 +36,7 @@ from patients.access import get_patient_for
 from patients.models import Patient
 from patients.search import patient_search
 from pit_portal.fragments import fill_marks, join_fragments, mark, render_fragment
+from pit_portal.ids import parse_id
 from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm
 from scheduling.models import Appointment, AppointmentStatus
@@ -110,7 +111,8 @@ def _patient_param(request: HttpRequest) -> Patient | None:
     raw = request.GET.get("patient", "").strip()
     if not raw:
         return None
-    patient = Patient.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    patient_id = parse_id(raw)
+    patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
     if patient is None:
         raise BadQuery(f"There is no patient “{raw[:40]}”. Open the patient's record and book from there.")
     return patient
@@ -481,10 +483,10 @@ def _slot_summary(params) -> str:
 
 
 def _chosen_patient(request: HttpRequest) -> Patient | None:
-    raw = request.GET.get("patient", "")
-    if not raw.isdigit():
+    patient_id = parse_id(request.GET.get("patient"))
+    if patient_id is None:
         return None
-    return get_patient_for(request.user, int(raw))
+    return get_patient_for(request.user, patient_id)
 
 
 def _book_post(request: HttpRequest) -> HttpResponse:
@@ -718,9 +720,9 @@ urlpatterns = [
     path("calendar/day-sheet/", day_sheet, name="day_sheet"),
     path("appointments/book/", book, name="book"),
     path("appointments/slots/", slots, name="slots"),
-    path("appointments/<int:pk>/", appointment_detail, name="appointment"),
-    path("appointments/<int:pk>/move/", move, name="move"),
-    path("appointments/<int:pk>/status/", appointment_status, name="status"),
-    path("appointments/<int:pk>/cancel/", cancel, name="cancel"),
-    path("appointments/<int:pk>/menu/", appointment_menu, name="menu"),
+    path("appointments/<id:pk>/", appointment_detail, name="appointment"),
+    path("appointments/<id:pk>/move/", move, name="move"),
+    path("appointments/<id:pk>/status/", appointment_status, name="status"),
+    path("appointments/<id:pk>/cancel/", cancel, name="cancel"),
+    path("appointments/<id:pk>/menu/", appointment_menu, name="menu"),
 ]
