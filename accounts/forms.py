@@ -1,14 +1,40 @@
+from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.db import transaction
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from accounts.tasks import send_password_reset_email
+from audit.models import Action, AuditEvent
+from audit.services import record
+
+
+def reset_request_key(email: str) -> str:
+    """What the audit trail keeps of an address asked for: a keyed digest, never the address itself."""
+    return salted_hmac("accounts.password-reset", email.strip().lower()).hexdigest()
+
+
+def reset_emails_sent_lately(key: str) -> int:
+    since = timezone.now() - timedelta(hours=1)
+    return AuditEvent.objects.filter(
+        action=Action.PASSWORD_RESET_REQUESTED, occurred_at__gte=since, detail__email=key, detail__sent=True
+    ).count()
 
 
 class BackgroundPasswordResetForm(PasswordResetForm):
-    """Sends the reset email from the worker, so a slow mail server never holds up the page."""
+    """Sends the reset email from the worker, so a slow mail server never holds up the page, and at most
+    PASSWORD_RESET_EMAILS_PER_HOUR to one address: the page answers the same either way, so it tells nobody
+    whether the address has an account or was asked for already."""
 
     def save(self, **kwargs) -> None:
-        for user in self.get_users(self.cleaned_data["email"]):
+        email = self.cleaned_data["email"]
+        key = reset_request_key(email)
+        send = reset_emails_sent_lately(key) < settings.PASSWORD_RESET_EMAILS_PER_HOUR
+        record(Action.PASSWORD_RESET_REQUESTED, request=kwargs.get("request"), detail={"email": key, "sent": send})
+        if not send:
+            return
+        for user in self.get_users(email):
             transaction.on_commit(partial(send_password_reset_email.delay, user.pk))

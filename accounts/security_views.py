@@ -55,6 +55,10 @@ class UserSearchForm(forms.Form):
     q = forms.CharField(label="Search by username or name", max_length=100, required=False)
 
 
+class AddressForm(forms.Form):
+    address = forms.GenericIPAddressField(label="Address")
+
+
 def users_for_security() -> QuerySet[User]:
     """Users with what the list shows: roles (one prefetch), failed sign-ins and second factor (subqueries)."""
     second_factor = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
@@ -83,7 +87,8 @@ def security_users(request: HttpRequest) -> HttpResponse:
     for user in page.object_list:
         label_roles(user)
         user.locked_out = lockout.is_locked_out(user.failed_sign_ins)
-    return render(request, "accounts/security_users.html", {"form": form, "query": query, "page": page})
+    context = {"form": form, "query": query, "page": page, "locked_addresses": lockout.locked_addresses()}
+    return render(request, "accounts/security_users.html", context)
 
 
 @require_GET
@@ -113,6 +118,21 @@ def security_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     record(Action.UNLOCKED, request=request, obj=user, detail={"user_id": user.pk, "attempts_cleared": cleared})
     messages.success(request, f"{user.username} can sign in again.")
     return redirect("security_user", pk=user.pk)
+
+
+@require_POST
+@permission_required(MANAGE)
+def security_unlock_address(request: HttpRequest) -> HttpResponse:
+    """Lift the pause on one address: every username's failed attempts from it are forgotten."""
+    form = AddressForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "That is not an address. Choose one from the list of paused addresses.")
+        return redirect("security_users")
+    address = form.cleaned_data["address"]
+    cleared = lockout.unlock_address(address)
+    record(Action.UNLOCKED, request=request, detail={"address": address, "attempts_cleared": cleared})
+    messages.success(request, f"Sign-ins from {address} are no longer paused.")
+    return redirect("security_users")
 
 
 @require_POST

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/session/keepalive/", security_views.session_keepalive, name="session_keepalive"),
     path("accounts/manage/", security_views.security_users, name="security_users"),
     path("accounts/manage/<id:pk>/", security_views.security_user, name="security_user"),
+    path("accounts/manage/addresses/unlock/", security_views.security_unlock_address, name="security_unlock_address"),
     path("accounts/manage/<id:pk>/unlock/", security_views.security_unlock, name="security_unlock"),
     path(
         "accounts/manage/<id:pk>/sign-out-everywhere/",

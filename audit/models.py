@@ -30,6 +30,7 @@ class Action(models.TextChoices):
     EXPORT = "export", "Exported"
     ACCESS_DENIED = "access_denied", "Access refused"
     CSRF_FAILED = "csrf_failed", "Form refused (no CSRF token)"
+    PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset asked for"
 
 
 class Source(models.TextChoices):

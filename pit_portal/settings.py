@@ -307,10 +307,16 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 OTP_TOTP_ISSUER = env("OTP_TOTP_ISSUER", "PIT Portal")
 OTP_BACKUP_CODE_COUNT = 10
 
-# Lockout (django-axes): by username and, separately, by client address. A locked account stays
-# locked, whatever the address or password, until a manager unlocks it or the cool-off passes.
+# Lockout (django-axes, accounts.lockout): an account after LOGIN_FAILURE_LIMIT failures under its username,
+# from any address; an address only after LOGIN_ADDRESS_FAILURE_LIMIT failures across usernames, so one
+# person behind a clinic's shared address never locks out colleagues. A locked account stays locked, whatever
+# the address or password, until a manager unlocks it or the cool-off passes.
 AXES_FAILURE_LIMIT = int(env("LOGIN_FAILURE_LIMIT", "5"))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+LOGIN_ADDRESS_FAILURE_LIMIT = int(env("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_HANDLER = "accounts.lockout.AccountAndAddressLockout"
+# Reset emails one address may be sent in an hour, however often the form is sent for it.
+PASSWORD_RESET_EMAILS_PER_HOUR = int(env("PASSWORD_RESET_EMAILS_PER_HOUR", "3"))
 AXES_COOLOFF_TIME = int(env("LOGIN_LOCKOUT_HOURS", "1")) or None
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"

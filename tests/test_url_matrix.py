@@ -144,6 +144,7 @@ MATRIX: dict[str, Row] = {
     "security_users": Row(_named("security_users"), MANAGE_ACCOUNTS),
     "security_user": Row(_about_account("security_user"), MANAGE_ACCOUNTS),
     "security_unlock": Row(_about_account("security_unlock"), MANAGE_ACCOUNTS_ACTION, method="post"),
+    "security_unlock_address": Row(_named("security_unlock_address"), MANAGE_ACCOUNTS_ACTION, method="post"),
     "security_revoke_sessions": Row(_about_account("security_revoke_sessions"), MANAGE_ACCOUNTS_ACTION, method="post"),
     "security_reset_mfa": Row(_about_account("security_reset_mfa"), MANAGE_ACCOUNTS_ACTION, method="post"),
     "password_change": Row(_named("password_change"), SIGNED_IN_ANY_ROLE),

@@ -1,5 +1,6 @@
-"""Too many failed sign-ins pause signing in (django-axes), by username and separately by client
-address; behind the proxy the address is the hop the proxy appended; a manager can lift the pause."""
+"""Too many failed sign-ins pause signing in (django-axes): an account after five under its username, from any
+address; an address only after many more across usernames, so one person behind a clinic's shared address never
+locks colleagues out. Behind the proxy the address is the hop the proxy appended; a manager can lift either."""
 
 import runpy
 from pathlib import Path
@@ -84,13 +85,55 @@ def test_failed_sign_in_is_audited_with_the_typed_username_and_never_the_passwor
 # --- by address -----------------------------------------------------------------------------------
 
 
-def test_many_usernames_from_one_address_pause_that_address_only(client, clinician):
-    for n in range(settings.AXES_FAILURE_LIMIT):
-        sign_in(client, f"guess{n}", WRONG)
+def test_one_persons_wrong_passwords_at_a_shared_address_lock_only_their_account(client, clinician, front_desk):
+    assert fail_until_locked(client, "alice").status_code == 429
+    colleague = Client()
+    assert sign_in(colleague, "bob", PASSWORD, ip=HOME).status_code == 302
+    assert get_user(colleague) == front_desk
+
+
+def fail_from_one_address(count: int, ip: str = HOME) -> None:
+    for n in range(count):
+        sign_in(Client(), f"guess{n % 7}", WRONG, ip=ip)
+
+
+@override_settings(LOGIN_ADDRESS_FAILURE_LIMIT=12)
+def test_many_failures_across_usernames_pause_that_address_only(clinician):
+    fail_from_one_address(settings.AXES_FAILURE_LIMIT + 1)
+    assert sign_in(Client(), "alice", PASSWORD, ip=HOME).status_code == 302, "below the address's limit"
+    fail_from_one_address(12)
     assert sign_in(Client(), "alice", PASSWORD, ip=HOME).status_code == 429
     elsewhere = Client()
     assert sign_in(elsewhere, "alice", PASSWORD, ip=ELSEWHERE).status_code == 302
     assert get_user(elsewhere) == clinician
+
+
+@override_settings(LOGIN_ADDRESS_FAILURE_LIMIT=12)
+def test_the_attempt_that_reaches_the_address_limit_is_answered_as_locked_and_audited(clinician):
+    fail_from_one_address(11)
+    assert sign_in(Client(), "someone", WRONG, ip=HOME).status_code == 429
+    assert events(Action.LOCKED_OUT).get().ip_address == HOME
+
+
+@override_settings(LOGIN_ADDRESS_FAILURE_LIMIT=12)
+def test_manager_sees_a_paused_address_and_lifts_the_pause(client, clinician, manager_client, manager):
+    fail_from_one_address(12)
+    page = manager_client.get(reverse("security_users"))
+    assert [row["ip_address"] for row in page.context["locked_addresses"]] == [HOME]
+    assert HOME in page.content.decode()
+    response = manager_client.post(reverse("security_unlock_address"), {"address": HOME})
+    assert response.status_code == 302
+    assert sign_in(client, "alice", PASSWORD, ip=HOME).status_code == 302
+    unlocked = events(Action.UNLOCKED).get()
+    assert unlocked.actor == manager
+    assert unlocked.detail == {"address": HOME, "attempts_cleared": 7}
+    assert manager_client.get(reverse("security_users")).context["locked_addresses"] == []
+
+
+def test_lifting_a_pause_needs_an_address(manager_client):
+    response = manager_client.post(reverse("security_unlock_address"), {"address": "not an address"}, follow=True)
+    assert "not an address" in response.content.decode()
+    assert not events(Action.UNLOCKED).exists()
 
 
 # --- behind the reverse proxy ---------------------------------------------------------------------
@@ -128,7 +171,8 @@ def test_not_behind_a_proxy_the_header_is_ignored(client):
 
 
 def test_behind_the_proxy_lockout_and_audit_use_the_real_client_address(monkeypatch, client, clinician):
-    with override_settings(**proxy_settings(monkeypatch, 1)):
+    address_limit = {"LOGIN_ADDRESS_FAILURE_LIMIT": settings.AXES_FAILURE_LIMIT}
+    with override_settings(**proxy_settings(monkeypatch, 1), **address_limit):
         # The client rewrites its own part of the header on every try; the proxy's hop stays the same.
         for n in range(settings.AXES_FAILURE_LIMIT):
             response = sign_in(client, f"guess{n}", WRONG, ip="10.0.0.2", HTTP_X_FORWARDED_FOR=f"6.6.6.{n}, {HOME}")

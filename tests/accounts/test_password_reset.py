@@ -13,6 +13,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.urls import reverse
 
 from accounts.tasks import send_password_reset_email
+from audit.models import Action, AuditEvent
 from tests.factories import UserFactory
 
 NEW_PASSWORD = "a-new-long-passphrase-42"
@@ -159,3 +160,32 @@ def test_task_sends_nothing_for_an_account_that_cannot_reset(erin, mailoutbox, a
         erin.save()
     send_password_reset_email(user_id)
     assert mailoutbox == []
+
+
+def test_one_address_is_sent_at_most_the_hourly_number_of_reset_emails(
+    client, erin, enqueued, django_capture_on_commit_callbacks, settings
+):
+    settings.PASSWORD_RESET_EMAILS_PER_HOUR = 3
+    answers = []
+    for email in ["erin@example.org", "ERIN@example.org", "erin@example.org", "erin@example.org", " erin@example.org"]:
+        response, callbacks = request_reset(client, email, django_capture_on_commit_callbacks)
+        answers.append((response.status_code, response["Location"]))
+        for callback in callbacks:
+            callback()
+    assert enqueued == [((erin.pk,), {})] * 3
+    assert len(set(answers)) == 1, "the page answers alike whether or not an email went"
+
+
+def test_the_limit_is_per_address_and_the_trail_keeps_no_address(
+    client, erin, enqueued, django_capture_on_commit_callbacks, settings
+):
+    settings.PASSWORD_RESET_EMAILS_PER_HOUR = 1
+    other = UserFactory(username="finn", email="finn@example.org")
+    for email in ["erin@example.org", "erin@example.org", "finn@example.org"]:
+        _, callbacks = request_reset(client, email, django_capture_on_commit_callbacks)
+        for callback in callbacks:
+            callback()
+    assert enqueued == [((erin.pk,), {}), ((other.pk,), {})]
+    events = AuditEvent.objects.filter(action=Action.PASSWORD_RESET_REQUESTED).order_by("id")
+    assert [event.detail["sent"] for event in events] == [True, False, True]
+    assert all("@" not in json.dumps(event.detail) for event in events)
