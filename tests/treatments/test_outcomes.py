@@ -1,0 +1,67 @@
+"""A change in pain always says which way it went, and a course's response is read from its signed notes only."""
+
+import pytest
+
+from treatments.outcomes import Direction, pain_change, responder_label, responder_status
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "text"),
+    [
+        (4, 6, "50% worse"),  # (6 - 4) / 4: a rise is never "relief"
+        (8, 4, "50% better"),  # (8 - 4) / 8
+        (6, 6, "no change"),
+        (8, 3, "63% better"),  # 62.5 rounds half up, not to the even 62
+        (7, 2, "71% better"),  # 5 / 7 = 71.4
+        (3, 10, "233% worse"),  # 7 / 3 = 233.3: a rise can pass 100%
+        (10, 0, "100% better"),
+        (0, 3, "worse (from 0)"),  # no percentage of nothing, but still a rise
+        (0, 0, "no change"),
+    ],
+)
+def test_a_change_in_pain_says_which_way_it_went(before, after, text):
+    assert str(pain_change(before, after)) == text
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, 3), (4, None), (None, None)])
+def test_no_change_is_stated_without_both_scores(before, after):
+    assert pain_change(before, after) is None
+
+
+@pytest.mark.parametrize(("before", "after"), [(11, 5), (5, -1)])
+def test_impossible_scores_are_refused(before, after):
+    with pytest.raises(ValueError):
+        pain_change(before, after)
+    with pytest.raises(ValueError):
+        responder_status(before, after)
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "direction", "css"),
+    [(4, 6, Direction.WORSE, "text-danger-emphasis"), (8, 4, Direction.BETTER, "text-success-emphasis")],
+)
+def test_on_a_page_the_change_carries_a_colour_and_its_word(before, after, direction, css):
+    change = pain_change(before, after)
+    html = change.as_html()
+    assert change.direction is direction
+    assert f'data-direction="{direction.name.lower()}"' in html and css in html
+    assert f">{change}</span>" in html  # the word is there, not the colour alone
+
+
+@pytest.mark.parametrize(
+    ("baseline", "latest", "status", "label"),
+    [
+        (8, 4, "substantial", "≥ 50% better"),
+        (10, 7, "moderate", "≥ 30% better"),
+        (10, 8, "none", "not yet"),
+        (7, 5, "none", "not yet"),  # 28.6%: just short of moderate
+        (4, 6, "none", "not yet"),  # worse is never a response
+        (6, 6, "none", "not yet"),
+        (0, 3, "unknown", "not known"),
+        (None, 3, "unknown", "not known"),
+        (8, None, "unknown", "not known"),
+    ],
+)
+def test_responder_status_reads_both_sides_of_the_30_and_50_percent_thresholds(baseline, latest, status, label):
+    assert responder_status(baseline, latest) == status
+    assert responder_label(status) == label
