@@ -1,7 +1,11 @@
 """A change in pain always says which way it went, and a course's response is read from its signed notes only."""
 
-import pytest
+import re
 
+import pytest
+from django.conf import settings
+
+from tests.security.test_headers import project_template_files
 from treatments.outcomes import Direction, pain_change, responder_label, responder_status
 
 
@@ -65,3 +69,17 @@ def test_on_a_page_the_change_carries_a_colour_and_its_word(before, after, direc
 def test_responder_status_reads_both_sides_of_the_30_and_50_percent_thresholds(baseline, latest, status, label):
     assert responder_status(baseline, latest) == status
     assert responder_label(status) == label
+
+
+# A variable printed straight before "%" is a number whose sign the reader has to interpret; changes in pain go
+# through pain_change (its words say the direction), and concentrations are worded in Python (solution_description).
+BARE_PERCENTAGE = re.compile(r"\}\}\s*(%|&#37;|&percnt;)")
+
+
+def test_no_template_prints_a_bare_percentage():
+    offences = [
+        f"{path.relative_to(settings.BASE_DIR)}: {match.group(0)!r}"
+        for path in project_template_files()
+        for match in BARE_PERCENTAGE.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offences == []
