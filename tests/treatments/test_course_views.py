@@ -7,10 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from assessments.models import AnalgesicUse, Assessment
-from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, signed_session
 from treatments import services
 from treatments.models import CourseStatus
-from treatments.queries import with_analgesic_doses
+from treatments.queries import courses_due_for_review, with_analgesic_doses
 
 
 def signed(session, clinician):
@@ -134,7 +134,7 @@ def test_clinician_home_lists_today_stale_drafts_and_courses_due_for_review(clin
     due = CourseFactory(created_by=clinician)
     AssessmentFactory(patient=due.patient, course=due, assessed_at=timezone.now() - timedelta(days=40))
     for number in range(1, 4):
-        SessionFactory(course=due, number=number, performed_at=timezone.now() - timedelta(days=30 - 7 * number))
+        signed_session(course=due, number=number, performed_at=timezone.now() - timedelta(days=30 - 7 * number))
     not_due = CourseFactory(created_by=clinician)
     SessionFactory(course=not_due, number=1)
 
@@ -142,6 +142,22 @@ def test_clinician_home_lists_today_stale_drafts_and_courses_due_for_review(clin
     assert today in context["sessions_today"] and stale not in context["sessions_today"]
     assert stale in context["stale_drafts"] and today not in context["stale_drafts"]
     assert due in context["due_for_review"] and not_due not in context["due_for_review"]
+
+
+def test_only_signed_sessions_count_towards_a_review(clinician):
+    course = CourseFactory(created_by=clinician)
+    AssessmentFactory(patient=course.patient, course=course, assessed_at=timezone.now() - timedelta(days=40))
+    sessions = [
+        SessionFactory(course=course, number=n, performed_at=timezone.now() - timedelta(days=30 - 7 * n), sites=1)
+        for n in range(1, 4)
+    ]
+    for session in sessions[:2]:
+        signed(session, clinician)
+    SessionFactory(course=course, number=4, sites=1)  # a second draft: still two signed sessions
+    assert course not in courses_due_for_review()
+    signed(sessions[2], clinician)
+    (due,) = courses_due_for_review()
+    assert (due, due.sessions_since_review) == (course, 3)
 
 
 def test_sign_and_book_next_goes_on_to_booking_the_follow_up(clinician_client, clinician):
