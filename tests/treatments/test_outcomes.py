@@ -4,6 +4,8 @@ import re
 
 import pytest
 from django.conf import settings
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.security.test_headers import project_template_files
 from treatments.outcomes import Direction, pain_change, responder_label, responder_status
@@ -25,6 +27,14 @@ from treatments.outcomes import Direction, pain_change, responder_label, respond
 )
 def test_a_change_in_pain_says_which_way_it_went(before, after, text):
     assert str(pain_change(before, after)) == text
+
+
+@given(st.integers(0, 10), st.integers(0, 10))
+def test_every_change_names_its_direction_and_never_carries_a_sign(before, after):
+    words = str(pain_change(before, after))
+    expected = "better" if after < before else "worse" if after > before else "no change"
+    assert words.endswith(expected) or (before == 0 and words == f"{expected} (from 0)")
+    assert "-" not in words and "\N{MINUS SIGN}" not in words
 
 
 @pytest.mark.parametrize(("before", "after"), [(None, 3), (4, None), (None, None)])
