@@ -79,8 +79,11 @@ def test_a_draft_with_pain_0_does_not_make_the_course_a_responder(clinician_clie
 def test_a_course_whose_notes_are_all_drafts_has_no_outcome_yet(clinician_client, clinician):
     course = course_with_baseline(clinician, 8)
     SessionFactory(course=course, number=1, pre_nrs=2, post_nrs=0, sites=1)
-    progress = course_page(clinician_client, course).context["progress"]
+    page = course_page(clinician_client, course)
+    progress, body = page.context["progress"], page.content.decode()
     assert (progress.latest, progress.change, progress.responder) == (None, None, "unknown")
+    assert element(body, "change-percent") == ">—"
+    assert "—" in element(body, "responder") and "badge" not in element(body, "responder")
 
 
 def test_pain_that_went_up_is_called_worse_in_colour_and_words(clinician_client, clinician):
