@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from assessments.scores import DN4, Reading
 from patients.models import Condition, Patient
 from pit_portal.history import track_changes
 
@@ -88,7 +89,7 @@ DN4_ITEMS = [
     ("dn4_pinprick_hypoaesthesia", "Reduced feeling to pinprick on examination"),
     ("dn4_brushing_allodynia", "Brushing the skin causes or increases pain"),
 ]
-DN4_POSITIVE_AT = 4
+DN4_POSITIVE_AT = DN4.at
 
 
 @track_changes()
@@ -165,8 +166,13 @@ class Assessment(models.Model):
         return sum(getattr(self, field) for field, _ in DN4_ITEMS)
 
     @property
+    def dn4_reading(self) -> Reading:
+        """The DN4 score read against its cut-off, whichever side of it the score falls."""
+        return DN4.reading(self.dn4_score)
+
+    @property
     def dn4_positive(self) -> bool:
-        return self.dn4_score >= DN4_POSITIVE_AT
+        return self.dn4_reading.reaches_cut_off
 
     def psfs_score(self, activities=None) -> Decimal | None:
         """PSFS: the mean of the activity scores; pass prefetched activities to save a query."""

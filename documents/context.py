@@ -20,6 +20,7 @@ from assessments.templatetags.body_map import body_map_picture
 from documents.models import AftercareText, Document, DocumentKind
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import InjectionSession, InjectionSite
+from treatments.outcomes import PainChange
 from treatments.progress import course_progress
 from treatments.queries import with_analgesic_doses
 
@@ -198,11 +199,18 @@ def _progress(session: InjectionSession):
     return course_progress(course, sessions=sorted(sessions, key=lambda s: s.number), assessments=assessments)
 
 
+def shown_change(change: PainChange | None) -> dict | None:
+    """A change in pain as the PDFs print it: its words ("50% worse") and its direction, as plain data."""
+    if change is None:
+        return None
+    return {"text": str(change), "direction": change.direction.value}
+
+
 def _note(session: InjectionSession) -> dict:
     return {
         "pre_nrs": session.pre_nrs,
         "post_nrs": session.post_nrs,
-        "relief_percent": session.immediate_relief_percent,
+        "immediate_change": shown_change(session.immediate_change),
         "lot_number": session.lot_number,
         "lot_expiry": session.lot_expiry,
         "adverse_events": [
@@ -233,8 +241,8 @@ def visit_summary_context(document: Document, session: InjectionSession) -> dict
         "progress": {
             "baseline": progress.baseline,
             "latest": progress.latest,
-            "change_percent": progress.change_percent,
-            "responder": progress.responder,
+            "change": shown_change(progress.change),
+            "responder": progress.responder_label,
         },
         "figures": {"pain_chart": svg_element(progress.pain_chart), "body_map": body_map_svg(areas)},
         "addenda": addenda,

@@ -135,3 +135,11 @@ class SessionFactory(factory.django.DjangoModelFactory):
             InjectionSite.objects.create(
                 session=session, nerve=nerve, side="left", points=4, volume_per_point_ml=Decimal("0.5")
             )
+
+
+def signed_session(**kwargs):
+    """A session with one site, signed by its clinician through the service the product uses."""
+    from treatments.services import session_sign
+
+    session = SessionFactory(**{"sites": 1, **kwargs})
+    return session_sign(session=session, by=session.clinician)

@@ -12,15 +12,23 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from pit_portal.fragments import local_date
+from treatments.outcomes import (
+    NRS_MAX,
+    NRS_MIN,
+    PainChange,
+    check_nrs,
+    pain_change,
+    responder_label,
+    responder_status,
+)
 
-NRS_MIN, NRS_MAX = 0, 10
 KINDS = frozenset({"session", "review", "baseline"})
 EMPTY_PAIN_MESSAGE = "No scores recorded yet"
 EMPTY_ANALGESIC_MESSAGE = "No analgesic use recorded yet"
@@ -29,6 +37,7 @@ FONT_FAMILY = "DejaVu Sans, sans-serif"
 INK, MUTED, AXIS, GRID = "#222222", "#5f5f5f", "#8a8a8a", "#e4e4e4"
 BASELINE_COLOUR, BASELINE_DASH = "#444444", "5 3"
 THRESHOLD_COLOUR, THRESHOLD_DASH = "#9a9a9a", "2 3"  # faint: a target to read against, not data
+WORSE_COLOUR = "#b42318"  # the documents' alert red: dark enough to read as text on white
 # DejaVu Sans glyphs average a little over half an em; used to keep labels from colliding.
 CHAR_WIDTH_EM = 0.62
 X_PADDING = 14  # keeps the first and last markers clear of the axes
@@ -46,8 +55,8 @@ class PainPoint:
     kind: str = "session"
 
     def __post_init__(self) -> None:
-        _check_score(self.before, "before")
-        _check_score(self.after, "after")
+        check_nrs(self.before, "before")
+        check_nrs(self.after, "after")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {sorted(KINDS)}, not {self.kind!r}")
 
@@ -62,37 +71,6 @@ class AnalgesicPoint:
     def __post_init__(self) -> None:
         if Decimal(self.doses_per_week) < 0:
             raise ValueError(f"doses_per_week cannot be negative: {self.doses_per_week}")
-
-
-def percent_change(baseline: int | None, latest: int | None) -> int | None:
-    """Change from baseline as a whole percentage, negative meaning less pain; None when it can't be computed."""
-    _check_score(baseline, "baseline")
-    _check_score(latest, "latest")
-    if not baseline or latest is None:
-        return None
-    # Decimal rounds halves away from zero (8 -> 3 is -63%), where round() would give banker's rounding.
-    change = Decimal(latest - baseline) * 100 / Decimal(baseline)
-    return int(change.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def responder_status(baseline: int | None, latest: int | None) -> str:
-    """Classify the reduction from baseline with the usual 30% / 50% responder thresholds."""
-    _check_score(baseline, "baseline")
-    _check_score(latest, "latest")
-    if not baseline or latest is None:
-        return "unknown"
-    # Integer arithmetic so a reduction of exactly 30% or 50% is never lost to float rounding.
-    reduction_x100 = (baseline - latest) * 100
-    if reduction_x100 >= 50 * baseline:
-        return "substantial"
-    if reduction_x100 >= 30 * baseline:
-        return "moderate"
-    return "none"
-
-
-def _check_score(value: int | None, name: str) -> None:
-    if value is not None and not NRS_MIN <= value <= NRS_MAX:
-        raise ValueError(f"{name} must be an NRS score from {NRS_MIN} to {NRS_MAX}, not {value!r}")
 
 
 # --- Geometry -----------------------------------------------------------------------------------------------------
@@ -230,6 +208,7 @@ class _Datum:
     when: datetime.date
     value: float
     label: str = ""
+    change: PainChange | None = None  # an after-injection score's change from the score before the injection
 
 
 @dataclass(frozen=True)
@@ -276,7 +255,8 @@ def _series(scale: _Scale, style: _Style, data: Sequence[_Datum], describe: str)
 
 def _tooltip(datum: _Datum, describe: str) -> str:
     prefix = f"{datum.label}, " if datum.label else ""
-    return f"{prefix}{_short_date(datum.when)}: {describe} {_format_number(datum.value)}"
+    change = f" ({datum.change})" if datum.change is not None else ""
+    return f"{prefix}{_short_date(datum.when)}: {describe} {_format_number(datum.value)}{change}"
 
 
 def _format_number(value: float | Decimal) -> str:
@@ -350,9 +330,7 @@ def _baseline_lines(scale: _Scale, baseline: int | None) -> str:
     lines = [("baseline", baseline, f"Baseline {baseline}", BASELINE_COLOUR, BASELINE_DASH, 1.4)]
     for percent in (30, 50):
         level = baseline * (100 - percent) / 100
-        lines.append(
-            (f"threshold-{percent}", level, f"\N{MINUS SIGN}{percent}%", THRESHOLD_COLOUR, THRESHOLD_DASH, 1.0)
-        )
+        lines.append((f"threshold-{percent}", level, f"{percent}% better", THRESHOLD_COLOUR, THRESHOLD_DASH, 1.0))
     parts, last_label_y, box = [], -math.inf, scale.box
     for role, level, label, colour, dash, weight in lines:
         y = scale.y(level)
@@ -392,6 +370,11 @@ class _PainSeries:
     reviews: tuple[_Datum, ...]
     sessions: int
 
+    @property
+    def worse_after(self) -> tuple[_Datum, ...]:
+        """After-injection scores higher than the score before the same injection."""
+        return tuple(datum for datum in self.after if datum.change is not None and datum.change.is_worse)
+
     @classmethod
     def split(cls, points: Sequence[PainPoint]) -> _PainSeries:
         """Points must already be in date order."""
@@ -402,7 +385,8 @@ class _PainSeries:
             if point.kind == "session" and point.before is not None:
                 before.append(_Datum(point.when, point.before, point.label))
             if point.kind == "session" and point.after is not None:
-                after.append(_Datum(point.when, point.after, point.label))
+                change = pain_change(point.before, point.after)
+                after.append(_Datum(point.when, point.after, point.label, change))
             if point.kind == "baseline" and single is not None:
                 before.append(_Datum(point.when, single, point.label))  # pain before any injection starts the line
             if point.kind == "review" and single is not None:
@@ -423,7 +407,7 @@ def pain_chart_svg(
     title: str = "Pain over the course",
 ) -> SafeString:
     """Before/after NRS scores per injection session against real time, with reviews and the responder thresholds."""
-    _check_score(baseline, "baseline")
+    check_nrs(baseline, "baseline")
     ordered = sorted(points, key=lambda p: p.when)  # stable, so same-day entries keep the caller's order
     series = _PainSeries.split(ordered)
     ids = _Ids.for_chart("pain-chart", tuple(ordered), baseline, width, height, title)
@@ -439,11 +423,22 @@ def pain_chart_svg(
         _x_axis(scale, [p.when for p in ordered], label_y=box.bottom + 29),
         _series(scale, BEFORE, series.before, "pain before injection"),
         _series(scale, AFTER, series.after, "pain after injection"),
+        _worse_flags(scale, series.worse_after),
         _series(scale, REVIEW, series.reviews, "pain at review") if series.reviews else "",
         _heading(title, x=10),
         _legend(_pain_legend(series, baseline), x=12, y=38),
     ]
     return _svg(ids, width, height, title, _pain_description(series, baseline), body)
+
+
+def _worse_flags(scale: _Scale, worse: Sequence[_Datum]) -> str:
+    """The word "worse" in red above each after-injection score that rose: a word, so colour is not the only sign."""
+    if not worse:
+        return ""
+    flags = [
+        _text(scale.x(d.when), scale.y(d.value) - 8, "worse", fill=WORSE_COLOUR, font_weight="bold") for d in worse
+    ]
+    return _el("g", "".join(flags), data_role="worse-flags")
 
 
 def _pain_legend(series: _PainSeries, baseline: int | None) -> list[_Style | tuple[str, str, str]]:
@@ -462,6 +457,10 @@ def _pain_description(series: _PainSeries, baseline: int | None) -> str:
     sentences = [
         _trend("Pain before injection", series.before, f" over {_plural(series.sessions, 'session')}"),
         _trend("Pain shortly after injection", series.after, ""),
+    ]
+    sentences += [
+        f"Pain was higher straight after the injection at {d.label or _short_date(d.when)} ({d.change})."
+        for d in series.worse_after
     ]
     if series.reviews:
         latest = _format_number(series.reviews[-1].value)
@@ -492,12 +491,11 @@ def _baseline_sentence(baseline: int, series: _PainSeries) -> str:
     # an after-injection score (that would flatter the result).
     comparable = sorted([*series.before, *series.reviews], key=lambda d: d.when)
     latest = int(comparable[-1].value) if comparable else None
-    change = percent_change(baseline, latest)
+    change = pain_change(baseline, latest)
     if change is None:
         return f"Baseline pain {baseline}."
-    comparison = "unchanged" if change == 0 else f"{abs(change)}% {'lower' if change < 0 else 'higher'}"
-    status = responder_status(baseline, latest)
-    return f"Baseline pain {baseline}; latest score {latest}, {comparison} (response: {status})."
+    status = responder_label(responder_status(baseline, latest))
+    return f"Baseline pain {baseline}; latest score {latest}, {change} (response: {status})."
 
 
 # --- Analgesic chart --------------------------------------------------------------------------------------------------

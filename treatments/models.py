@@ -8,6 +8,7 @@ from assessments.models import score_in_range
 from patients.models import Condition, Patient, PatientConsent
 from pit_portal.history import track_changes
 from pit_portal.validation import FewerValidationQueries
+from treatments.outcomes import PainChange, pain_change
 
 MAX_SESSIONS_PER_COURSE = 20
 MAX_INTERVAL_DAYS = 90
@@ -170,11 +171,9 @@ class InjectionSession(FewerValidationQueries, models.Model):
         return self.signed_at is not None
 
     @property
-    def immediate_relief_percent(self) -> int | None:
-        """(pre - post) / pre, rounded; None when it cannot be computed."""
-        if self.pre_nrs in (None, 0) or self.post_nrs is None:
-            return None
-        return round(100 * (self.pre_nrs - self.post_nrs) / self.pre_nrs)
+    def immediate_change(self) -> PainChange | None:
+        """From pain before the injection to pain shortly after, with its direction; None without both scores."""
+        return pain_change(self.pre_nrs, self.post_nrs)
 
     @property
     def solution_description(self) -> str:

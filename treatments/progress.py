@@ -1,4 +1,7 @@
-"""A course's progress: the pain chart, change from baseline and responder status."""
+"""A course's progress: the pain chart, change from baseline and responder status.
+
+Only signed notes count: a draft can still change (or be a slip, like a pain score of 0 typed by mistake),
+so it never moves the course's figures. The course page lists drafts, marked as drafts."""
 
 from dataclasses import dataclass
 
@@ -6,25 +9,24 @@ from django.utils import timezone
 from django.utils.safestring import SafeString
 
 from assessments.models import Assessment, AssessmentKind
-from treatments.charts import (
-    AnalgesicPoint,
-    PainPoint,
-    analgesic_chart_svg,
-    pain_chart_svg,
-    percent_change,
-    responder_status,
-)
+from treatments.charts import AnalgesicPoint, PainPoint, analgesic_chart_svg, pain_chart_svg
 from treatments.models import InjectionSession, TreatmentCourse
+from treatments.outcomes import PainChange, pain_change, responder_label, responder_status
 
 
 @dataclass(frozen=True)
 class CourseProgress:
     baseline: int | None
     latest: int | None
-    change_percent: int | None
+    change: PainChange | None
     responder: str
     pain_chart: SafeString
     analgesic_chart: SafeString | None
+    drafts_not_counted: int = 0
+
+    @property
+    def responder_label(self) -> str:
+        return responder_label(self.responder)
 
 
 def _pain_points(sessions: list[InjectionSession], assessments: list[Assessment]) -> list[PainPoint]:
@@ -66,18 +68,20 @@ def course_progress(
     course: TreatmentCourse, *, sessions: list[InjectionSession], assessments: list[Assessment]
 ) -> CourseProgress:
     """Baseline is "pain now" at the first assessment; the latest is the newest score before an
-    injection or at a review, so like is compared with like."""
+    injection or at a review, so like is compared with like. Of `sessions`, the signed ones count."""
+    signed = [session for session in sessions if session.is_signed]
     baseline_assessment = next((a for a in assessments if a.pk == course.baseline_assessment_id), None)
     baseline = baseline_assessment.nrs_current if baseline_assessment else None
-    points = _pain_points(sessions, assessments)
+    points = _pain_points(signed, assessments)
     later = [p for p in points if p.kind != "baseline" and p.before is not None]
     latest = later[-1].before if later else None
     analgesics = _analgesic_points(assessments)
     return CourseProgress(
         baseline=baseline,
         latest=latest,
-        change_percent=percent_change(baseline, latest),
+        change=pain_change(baseline, latest),
         responder=responder_status(baseline, latest),
         pain_chart=pain_chart_svg(points, baseline=baseline),
         analgesic_chart=analgesic_chart_svg(analgesics) if len(analgesics) > 1 else None,
+        drafts_not_counted=len(sessions) - len(signed),
     )

@@ -84,10 +84,13 @@ def stale_drafts(clinician: User) -> QuerySet[InjectionSession]:
 
 
 def courses_due_for_review() -> QuerySet[TreatmentCourse]:
-    """Active courses with REVIEW_EVERY_SESSIONS or more sessions since their last assessment."""
+    """Active courses with REVIEW_EVERY_SESSIONS or more signed sessions since their last assessment (a draft
+    counts once signed, like every figure about a course)."""
     last_assessed = Assessment.objects.filter(course=OuterRef("pk")).order_by("-assessed_at").values("assessed_at")[:1]
     sessions_since = (
-        InjectionSession.objects.filter(course=OuterRef("pk"), performed_at__gt=OuterRef("last_assessed_at"))
+        InjectionSession.objects.filter(
+            course=OuterRef("pk"), performed_at__gt=OuterRef("last_assessed_at"), signed_at__isnull=False
+        )
         .values("course")
         .annotate(count=Count("id"))
         .values("count")

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from assessments.models import DN4_ITEMS, Assessment, FunctionalActivity
+from assessments.scores import DN4
 
 
 @pytest.mark.parametrize(
@@ -26,6 +27,28 @@ def test_dn4_counts_items_and_is_positive_from_four(present, positive):
     assessment = Assessment(**{field: index < present for index, (field, _) in enumerate(DN4_ITEMS)})
     assert assessment.dn4_score == present
     assert assessment.dn4_positive is positive
+
+
+@pytest.mark.parametrize(
+    ("present", "reading"),
+    [
+        (0, "neuropathic pain unlikely"),
+        (3, "neuropathic pain unlikely"),  # one below the cut-off still reads as something
+        (4, "neuropathic pain likely"),  # the published cut-off: 4 of 10 or more
+        (10, "neuropathic pain likely"),
+    ],
+)
+def test_dn4_reads_its_meaning_on_both_sides_of_the_cut_off(present, reading):
+    assessment = Assessment(**{field: index < present for index, (field, _) in enumerate(DN4_ITEMS)})
+    assert str(assessment.dn4_reading) == reading
+    assert assessment.dn4_reading.reaches_cut_off is assessment.dn4_positive
+
+
+def test_a_score_outside_its_scale_has_no_reading():
+    with pytest.raises(ValueError):
+        DN4.reading(11)
+    with pytest.raises(ValueError):
+        DN4.reading(-1)
 
 
 def test_dn4_has_ten_items():

@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from assessments.models import Assessment, ContributingNerve, Nerve, PainArea
+from assessments.models import DN4_ITEMS, Assessment, ContributingNerve, Nerve, PainArea
 from patients.models import Condition, Medication
 from tests.factories import AssessmentFactory, CourseFactory, PatientFactory
 
@@ -160,6 +160,20 @@ def test_starting_a_course_uses_the_first_assessment_as_baseline(clinician_clien
     course = patient_record.courses.get()
     baseline.refresh_from_db()
     assert course.baseline_assessment == baseline and baseline.course == course
+
+
+@pytest.mark.parametrize(
+    ("present", "reading", "badge"),
+    [(3, "neuropathic pain unlikely", "text-bg-secondary"), (4, "neuropathic pain likely", "text-bg-warning")],
+)
+def test_the_dn4_score_shows_its_reading_below_and_above_the_cut_off(
+    clinician_client, patient_record, present, reading, badge
+):
+    items = {field: index < present for index, (field, _) in enumerate(DN4_ITEMS)}
+    assessment = AssessmentFactory(patient=patient_record, **items)
+    body = clinician_client.get(reverse("assessments:detail", kwargs={"pk": assessment.pk})).content.decode()
+    shown = body.split('id="dn4-score"')[1].split("</dd>")[0]
+    assert f"{present}/10" in shown and f'<span class="badge {badge}">{reading}</span>' in shown
 
 
 def test_assessment_page_runs_a_fixed_number_of_queries(

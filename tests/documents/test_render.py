@@ -5,7 +5,9 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pypdf
+from django.template.loader import render_to_string
 from django.utils import dateformat, timezone
+from django.utils.html import strip_tags
 from weasyprint.layout import table as weasyprint_tables
 
 from assessments.models import PainArea
@@ -84,7 +86,7 @@ def test_visit_summary_has_identifiers_the_note_chart_body_map_and_signature(
     assert dateformat.format(patient.date_of_birth, "j M Y") in text
     for name in nerve_names(signed):
         assert name in text
-    assert "Pain before 7 / 10" in text and "Pain after 3 / 10" in text and "57%" in text
+    assert "Pain before 7 / 10" in text and "Pain after 3 / 10" in text and "57% better" in text  # (7 - 3) / 7
     assert "Bruising (mild): Small bruise" in text
     assert "Front of thigh, left: 7/10, tender" in text  # the body map's list
     assert "Pain over the course" in text  # the course chart's title, drawn as real text
@@ -131,3 +133,25 @@ def test_pdf_tables_are_fixed_layout_so_no_cell_is_measured_before_layout(signed
         text = pdf_text(rendered(document).content)
         assert all(name in text for name in nerve_names(signed))  # the sites table is there, laid out
     assert measured == []
+
+
+def test_visit_summary_says_which_way_pain_went_and_reads_the_response(
+    draft, clinician, django_capture_on_commit_callbacks
+):
+    course = draft.course
+    course.baseline_assessment = AssessmentFactory(
+        patient=course.patient, course=course, nrs_current=4, assessed_at=draft.performed_at - timedelta(days=7)
+    )
+    course.save()
+    type(draft).objects.filter(pk=draft.pk).update(pre_nrs=5, post_nrs=6)  # still a draft, so still editable
+    with django_capture_on_commit_callbacks(execute=False):
+        signed = treatment_services.session_sign(session=draft, by=clinician)
+    # The HTML WeasyPrint is given, read as text: what the PDF prints, without laying out a PDF.
+    html = render_to_string(*context.template_and_context(document_of(signed, DocumentKind.VISIT_SUMMARY)))
+    text = " ".join(strip_tags(html).split())
+
+    # 5 before, 6 after: (6 - 5) / 5; and the latest score 5 against the baseline 4: (5 - 4) / 4.
+    assert '<th>Immediate change</th><td><span class="worse">20% worse</span></td>' in html
+    assert "latest before-injection score 5/10 (25% worse; response: not yet)" in text
+    assert '<span class="worse">25% worse</span>' in html
+    assert "relief" not in text.lower() and "-20%" not in text and "-25%" not in text

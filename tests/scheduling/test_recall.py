@@ -14,7 +14,7 @@ from patients.page import RECORD_LINKS
 from pit_portal.fragments import IdLinks, render_fragment
 from scheduling.models import AppointmentStatus
 from scheduling.queries import appointments_for_patient, recall_list
-from tests.factories import AssessmentFactory, PatientFactory, SessionFactory
+from tests.factories import AssessmentFactory, PatientFactory, SessionFactory, signed_session
 from tests.scheduling.followup_helpers import appointment, course_for
 from treatments.models import CourseStatus
 
@@ -38,7 +38,7 @@ def courses(clinician):
         patient=made["booked_but_due_review"].patient, course=made["booked_but_due_review"], assessed_at=days(-40)
     )
     for number in range(1, 4):
-        SessionFactory(course=made["booked_but_due_review"], number=number, performed_at=days(-30 + 7 * number))
+        signed_session(course=made["booked_but_due_review"], number=number, performed_at=days(-30 + 7 * number))
     SessionFactory(course=made["never_booked"], number=1, performed_at=days(-10))
     for name, status in (("completed", CourseStatus.COMPLETED), ("discontinued", CourseStatus.DISCONTINUED)):
         type(made[name]).objects.filter(pk=made[name].pk).update(status=status, discontinued_reason="Better")

@@ -18,8 +18,6 @@ from treatments.charts import (
     PainPoint,
     analgesic_chart_svg,
     pain_chart_svg,
-    percent_change,
-    responder_status,
 )
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -217,13 +215,14 @@ def test_accessible_name_and_description():
     desc = root.find(f"svg:desc[@id='{desc_id}']", NS).text
     assert desc.startswith("Pain before injection fell from 8 to 3 over 6 sessions.")
     assert "Pain shortly after injection fell from 4 to 1." in desc
-    assert "Baseline pain 8; latest score 3, 63% lower (response: substantial)." in desc  # the review, 3
+    # The review, 3: (8 - 3) / 8 = 62.5%, rounded half up; the response read from the 50% threshold.
+    assert "Baseline pain 8; latest score 3, 63% better (response: ≥ 50% better)." in desc
 
 
 def test_description_compares_baseline_with_a_later_review_not_an_after_score():
     points = [PainPoint(day(0), 8, 2, "S1"), PainPoint(day(14), 5, None, "R", "review")]
     desc = parse(pain_chart_svg(points, baseline=8)).find("svg:desc", NS).text
-    assert "latest score 5, 38% lower (response: moderate)" in desc
+    assert "latest score 5, 38% better (response: ≥ 30% better)" in desc  # (8 - 5) / 8 = 37.5%
 
 
 def test_ids_are_stable_for_one_chart_and_differ_between_charts():
@@ -311,36 +310,38 @@ def test_analgesic_chart_empty_and_negative():
         AnalgesicPoint(day(0), Decimal(-1))
 
 
-# --- Percent change and responder status -----------------------------------------------------------------------------
+# --- Which way pain went ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("baseline", "latest", "change", "status"),
-    [
-        (8, 4, -50, "substantial"),
-        (10, 7, -30, "moderate"),
-        (10, 8, -20, "none"),
-        (0, 3, None, "unknown"),
-        (None, 3, None, "unknown"),
-        (8, None, None, "unknown"),
-        (5, 6, 20, "none"),
-        (8, 3, -63, "substantial"),  # -62.5 rounds away from zero, not to even
-        (7, 5, -29, "none"),  # -28.6%: just short of moderate
-        (10, 0, -100, "substantial"),
-        (6, 6, 0, "none"),
-    ],
-)
-def test_percent_change_and_responder_status(baseline, latest, change, status):
-    assert percent_change(baseline, latest) == change
-    assert responder_status(baseline, latest) == status
+def test_threshold_labels_say_which_way_they_go():
+    labels = texts(group(parse(pain_chart_svg(course(), baseline=8)), role="reference-lines"))
+    assert labels == ["Baseline 8", "30% better", "50% better"]
 
 
-@pytest.mark.parametrize(("baseline", "latest"), [(11, 5), (5, -1)])
-def test_percent_change_rejects_impossible_scores(baseline, latest):
-    with pytest.raises(ValueError):
-        percent_change(baseline, latest)
-    with pytest.raises(ValueError):
-        responder_status(baseline, latest)
+def test_a_rise_after_injection_is_flagged_with_a_word_in_colour_and_described():
+    points = [PainPoint(day(0), 4, 6, "S1"), PainPoint(day(7), 6, 2, "S2")]
+    root = parse(pain_chart_svg(points))
+    flags = group(root, role="worse-flags")
+    ((flag,),) = [flags.findall("svg:text", NS)]
+    assert flag.text == "worse" and flag.get("fill") == charts.WORSE_COLOUR
+    (after_s1, _) = marker_centres(group(root, series="after"))
+    assert float(flag.get("x")) == pytest.approx(after_s1[0]) and float(flag.get("y")) < after_s1[1]
+    after_tips = [t.text for t in group(root, series="after").iter(f"{SVG}title")]
+    assert after_tips[0].endswith("pain after injection 6 (50% worse)")  # (6 - 4) / 4
+    assert after_tips[1].endswith("pain after injection 2 (67% better)")  # (6 - 2) / 6
+    desc = root.find("svg:desc", NS).text
+    assert "Pain was higher straight after the injection at S1 (50% worse)." in desc
+
+
+def test_no_flag_when_pain_fell_or_stayed_after_injection():
+    points = [PainPoint(day(0), 4, 4, "S1"), PainPoint(day(7), 6, 2, "S2")]
+    assert group(parse(pain_chart_svg(points)), role="worse-flags") is None
+
+
+def test_a_latest_score_above_baseline_is_called_worse():
+    points = [PainPoint(day(0), 8, 6, "S1"), PainPoint(day(14), 7, None, "R", "review")]
+    desc = parse(pain_chart_svg(points, baseline=6)).find("svg:desc", NS).text
+    assert "Baseline pain 6; latest score 7, 17% worse (response: not yet)." in desc  # (7 - 6) / 6 = 16.7%
 
 
 def test_points_on_the_same_day_share_one_label():

@@ -68,10 +68,25 @@ def test_clinician_records_a_draft_with_sites_and_derived_volume(clinician_clien
     assert response.status_code == 302
     assert response.url == reverse("treatments:session", args=[session.pk])
     assert (session.number, session.pre_nrs, session.post_nrs, session.is_signed) == (1, 7, 2, False)
-    assert session.immediate_relief_percent == round(100 * 5 / 7)
+    assert str(session.immediate_change) == "71% better"  # (7 - 2) / 7
     assert session.total_volume_ml == Decimal("3.00")
     page = clinician_client.get(response.url)
     assert "3.00 mL" in page.content.decode()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "direction", "text"),
+    [("4", "6", "worse", "50% worse"), ("8", "4", "better", "50% better"), ("5", "5", "same", "no change")],
+)
+def test_the_session_page_says_which_way_pain_went(clinician_client, course, before, after, direction, text):
+    new_session = reverse("treatments:session_new", args=[course.pk])
+    clinician_client.post(new_session, session_post(pre_nrs=before, post_nrs=after))
+    session = InjectionSession.objects.get(course=course)
+    body = clinician_client.get(reverse("treatments:session", args=[session.pk])).content.decode()
+    shown = body.split('id="nrs"')[1].split("</dd>")[0]
+    assert f"{before} → {after}" in shown
+    assert f'data-direction="{direction}"' in shown and f">{text}</span>" in shown
+    assert "relief" not in shown
 
 
 def test_session_numbers_follow_on_within_the_course(clinician_client, course):
