@@ -68,6 +68,30 @@ LINKS: dict[type[models.Model], Link] = {
 }
 
 
+# What a role must be allowed to read of a kind of record, on its own pages, to see that record's history:
+# the history is a copy of the record, so it obeys the same rules (a manager, who may not open session notes,
+# sees none of their changes either).
+READ_PERMISSION: dict[type[models.Model], str] = {
+    Patient: "patients.view_patient",
+    Intake: "patients.view_intake",
+    IntakeCondition: "patients.view_intake",
+    Medication: "patients.view_intake",
+    PatientConsent: "patients.view_patientconsent",
+    Assessment: "assessments.view_assessment",
+    PainArea: "assessments.view_assessment",
+    FunctionalActivity: "assessments.view_assessment",
+    AnalgesicUse: "assessments.view_assessment",
+    ContributingNerve: "assessments.view_assessment",
+    TreatmentCourse: "treatments.view_treatmentcourse",
+    InjectionSession: "treatments.view_injectionsession",
+    InjectionSite: "treatments.view_injectionsession",
+    AdverseEvent: "treatments.view_injectionsession",
+    SessionAddendum: "treatments.view_injectionsession",
+    Appointment: "scheduling.view_appointment",
+    Document: "documents.view_document",
+}
+
+
 def _ever(model: type[models.Model], **lookups) -> models.QuerySet:
     """Ids of `model` rows whose recorded history ever matched the lookups, deleted rows included."""
     return model.pgh_event_model.objects.filter(**lookups).values("pgh_obj_id")
@@ -192,9 +216,17 @@ class Entry:
     earlier_unknown: bool = False
 
 
+def readable_scopes(patient_pk: int, user: User) -> dict[type[models.Model], Q]:
+    """patient_scopes, less the kinds of record `user` may not read on their own pages."""
+    return {
+        model: scope for model, scope in patient_scopes(patient_pk).items() if user.has_perm(READ_PERMISSION[model])
+    }
+
+
 def history_page(patient: Patient, user: User, page_number) -> Page:
-    """A page of the patient's history, newest first, described for `user` (links only to pages they may open)."""
-    timeline = _Timeline(patient_scopes(patient.pk), lambda rows: _describe(rows, patient, user))
+    """A page of the patient's history, newest first: only the records `user` may read, described for them
+    (links only to pages they may open)."""
+    timeline = _Timeline(readable_scopes(patient.pk, user), lambda rows: _describe(rows, patient, user))
     return Paginator(timeline, EVENTS_PER_PAGE).get_page(page_number)
 
 

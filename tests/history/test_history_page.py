@@ -11,12 +11,13 @@ from django.urls import reverse
 from assessments.models import PainArea
 from audit.models import Action, AuditEvent
 from patients.models import Medication, Patient
-from patients.timeline import EVENTS_PER_PAGE
+from patients.timeline import EVENTS_PER_PAGE, READ_PERMISSION, patient_scopes
 from pit_portal.history import record_baseline
 from scheduling.models import Appointment
-from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, signed_session
 from tests.history.helpers import patient_form_data
 from tests.scheduling.factories import AppointmentFactory
+from treatments import services as treatment_services
 from treatments.models import InjectionSite
 
 QUERY_BUDGET = 12
@@ -215,3 +216,48 @@ def test_an_update_with_no_earlier_record_says_so(clinician_client, patient):
     [entry] = [e for e in response.context["page"].object_list if e.record == f"Medication #{medication.pk}"]
     assert entry.earlier_unknown and ("Dose", "60 mg") in entry.values
     assert "Earlier values not recorded" in response.content.decode()
+
+
+# --- what each role reads in the history ------------------------------------------------------------
+
+CLINICAL_RECORDS = ("Assessment #", "Pain area #", "Treatment course #", "Injection session #", "Injection site #")
+
+
+@pytest.fixture
+def clinical_history(patient, clinician):
+    """A patient with an assessment, a course and a signed session with an addendum, each with its history."""
+    assessment = AssessmentFactory(patient=patient)
+    PainArea.objects.create(assessment=assessment, region="thigh_l", intensity=6)
+    session = signed_session(course=CourseFactory(patient=patient), clinician=clinician)
+    treatment_services.addendum_add(session=session, text="Bruise at the lateral thigh settled.", by=clinician)
+    AppointmentFactory(patient=patient)
+    return session
+
+
+def all_entries(client, patient) -> list:
+    response = client.get(history_url(patient))
+    assert response.status_code == 200
+    return list(response.context["page"].object_list), response.content.decode()
+
+
+def test_a_clinician_reads_the_clinical_records_history(clinician_client, patient, clinical_history):
+    entries, content = all_entries(clinician_client, patient)
+    records = {entry.record for entry in entries}
+    assert all(any(record.startswith(kind) for record in records) for kind in CLINICAL_RECORDS)
+    assert clinical_history.lot_number in content
+    assert "Bruise at the lateral thigh" in content
+
+
+def test_a_manager_reads_in_the_history_only_what_their_pages_show(manager_client, patient, clinical_history):
+    """Managers are refused session, assessment, course and addendum pages, so their history holds none of them:
+    no note, addendum text or lot number reaches them through it."""
+    entries, content = all_entries(manager_client, patient)
+    records = {entry.record for entry in entries}
+    assert not [record for record in records if record.startswith((*CLINICAL_RECORDS, "Session addendum #"))]
+    assert {"Patient", "Appointment"} <= {record.split(" #")[0] for record in records}
+    assert clinical_history.lot_number not in content
+    assert "Bruise at the lateral thigh" not in content
+
+
+def test_every_kind_of_record_in_the_history_names_what_reading_it_needs(patient):
+    assert set(patient_scopes(patient.pk)) == set(READ_PERMISSION)
