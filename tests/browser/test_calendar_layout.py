@@ -25,7 +25,8 @@ LONG_NAME = ("Bartholomew", "Featherstonehaugh")
 HIDDEN_PIXELS = """element => {
     const own = Math.max(element.scrollWidth - element.clientWidth, element.scrollHeight - element.clientHeight);
     const box = element.getBoundingClientRect(), frame = element.closest(".appt, .appt-chip").getBoundingClientRect();
-    const cut = Math.max(frame.left - box.left, box.right - frame.right, frame.top - box.top, box.bottom - frame.bottom);
+    const cut = Math.max(
+        frame.left - box.left, box.right - frame.right, frame.top - box.top, box.bottom - frame.bottom);
     return Math.max(0, Math.ceil(own), Math.ceil(cut));
 }"""
 
@@ -81,4 +82,47 @@ def test_the_all_clinicians_week_shows_a_long_name_whole_at_1366_px(
     chip = page.locator("#week-all .appt-chip")
     expect(chip).to_contain_text(" ".join(LONG_NAME))
     assert chip.evaluate(HIDDEN_PIXELS) == 0
+    assert problems == []
+
+
+# Where the day's column and the "now" line sit within the part of the grid on screen, in pixels from its top.
+GRID_PLACES = """grid => {
+    const shown = grid.getBoundingClientRect(), column = grid.querySelector(".cal-col").getBoundingClientRect();
+    const now = grid.querySelector(".cal-now");
+    return {
+        scrolled: grid.scrollTop,
+        columnBottom: column.bottom - shown.top,
+        columnTop: column.top - shown.top,
+        gridHeight: grid.clientHeight,
+        now: now === null ? null : now.getBoundingClientRect().top - shown.top,
+    };
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("hour, minute", [(23, 40), (10, 15)])
+def test_the_day_calendar_of_a_day_nobody_works_shows_its_hours_and_now_inside_them(
+    page: Page, live_server, front_desk, clinician, monkeypatch, hour, minute
+):
+    """The clinician works no day at all; the clinic's clock is stopped today (the live server runs in this
+    process) late in the evening or mid-morning."""
+    localtime = timezone.localtime
+    stopped = localtime().replace(hour=hour, minute=minute, second=0, microsecond=0)
+    monkeypatch.setattr(
+        timezone, "localtime", lambda value=None, zone=None: localtime(value, zone) if value else stopped
+    )
+    problems = watch_for_problems(page)
+    page.set_viewport_size(LAPTOP)
+    signed_in_as(page, front_desk, live_server.url)
+    page.goto(reverse("scheduling:day"))
+    expect(page.locator(".cal-hours")).to_have_text("Not working")
+    page.wait_for_load_state("load")
+    places = page.locator("#calendar-grid").evaluate(GRID_PLACES)
+    # The grid on screen is filled by the day's hours: no blank past its last hour to scroll down to.
+    assert places["columnBottom"] >= places["gridHeight"] - 1, places
+    if hour == 23:
+        assert places["now"] is None and places["scrolled"] == 0, places
+    else:
+        assert places["columnTop"] <= places["now"] <= places["columnBottom"], places
     assert problems == []
