@@ -21,10 +21,11 @@ if [[ -z "$${DATABASE_URL:-}" ]]; then
 fi
 endef
 
-.PHONY: help run test lint chromium bench clean backup restore
+.PHONY: help run demo-code test lint chromium bench clean backup restore
 
 help:
 	@echo "make run    serve the portal with demo data and a background worker"
+	@echo "make demo-code WHO=clinician   the second-factor code a demo staff user types now (frontdesk, manager too)"
 	@echo "make test   the whole suite: lint, migrations check, deploy check, pytest"
 	@echo "make bench  load benchmark of the key pages on seeded data (not part of make test);"
 	@echo "            options in BENCH_ARGS, e.g. BENCH_ARGS=\"--patients 500 --clients 5\""
@@ -46,6 +47,13 @@ run: $(BIN)/.installed
 	echo "PIT Portal: http://$(HOST):$(PORT)/   (Ctrl-C stops the web server, worker and database)"
 	echo
 	$(BIN)/honcho --procfile Procfile.dev start
+
+# Beside a running `make run`: the embedded database is left running (no use_database, whose trap would stop it).
+demo-code: $(BIN)/.installed
+	@if [[ -z "$${DATABASE_URL:-}" ]]; then
+	  export DATABASE_URL="$$($(BIN)/python -m pit_portal.embedded_db url pit_portal)"
+	fi
+	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_code "$${WHO:-clinician}"
 
 # Backup and restore sign nothing, so they need no real SECRET_KEY; they read DATABASE_URL, DOCUMENTS_ROOT and
 # BACKUP_DIR like the portal does.

@@ -7,6 +7,7 @@ counts and reasons only, never a code or a secret.
 
 import math
 import re
+import time
 from base64 import b32encode
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from django_otp import device_classes
 from django_otp import login as otp_login
 from django_otp.models import Device
+from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -231,3 +233,25 @@ def reset_devices(user: AbstractBaseUser, *, request: HttpRequest) -> int:
         )
     record(Action.MFA_RESET, request=request, obj=user, detail={"user_id": user.pk, "devices_removed": removed})
     return removed
+
+
+# --- the demo's stand-in for a phone --------------------------------------------------------------
+
+
+def give_confirmed_app(user: AbstractBaseUser) -> TOTPDevice:
+    """`user`'s confirmed authenticator app, set up without a phone if they have none. For demo users only: their
+    codes are read with app_code_now, so the second factor is asked for as ever but typed from the terminal."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).order_by("pk").first()
+    return device or TOTPDevice.objects.create(user=user, name=TOTP_DEVICE_NAME, confirmed=True)
+
+
+def app_code_now(device: TOTPDevice) -> str | None:
+    """The code `device`'s app shows now. django-otp takes each code once, so when that one has been used, the
+    next one, which the device already accepts within its allowance for clock drift; None if that is used too."""
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    now = time.time()
+    for steps_ahead in range(device.tolerance + 1):
+        totp.time = now + steps_ahead * device.step
+        if totp.t() > device.last_t:
+            return f"{totp.token():0{device.digits}d}"
+    return None

@@ -16,6 +16,7 @@ from patients.templatetags.phone_numbers import phone
 from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import as_instances
 from portal.invite_status import invite_status_box
+from scheduling.booking_links import book_next_urls, book_url
 from treatments.sections import clinical_sections
 
 # The page's links to the other records it lists, each reversed once.
@@ -53,6 +54,17 @@ def _consent_with_witness(patient: Patient) -> PatientConsent | None:
     return consent
 
 
+def _booking_links(user, patient: Patient, sections: dict) -> dict:
+    """The appointments card's Book button and the sessions' Book next links, for those who may book."""
+    if not user.has_perm("scheduling.add_appointment"):
+        return {"book_url": "", "book_next_urls": {}}
+    appointments = sections["appointments"]
+    return {
+        "book_url": book_url(patient.pk, sections["courses"]),
+        "book_next_urls": book_next_urls(sections["courses"], appointments) if appointments is not None else {},
+    }
+
+
 def patient_page(request: HttpRequest, patient: Patient) -> SafeString:
     """The body of the page of `patient`, read with patients.views.PATIENT_PAGE_RECORD, as `request.user` may see
     it: the clinical sections, appointments, documents and portal box only for the roles that may see them."""
@@ -61,6 +73,7 @@ def patient_page(request: HttpRequest, patient: Patient) -> SafeString:
     latest = sections["latest_assessment"]
     context = {
         **sections,
+        **_booking_links(user, patient, sections),
         "patient": patient,
         "intake": patient.intake,
         "conditions": as_instances(Condition, patient.condition_rows),

@@ -361,6 +361,7 @@ class Column:
     cancelled: list[Entry] = field(default_factory=list)
     free: FreeCells | None = None  # where the grid offers booking
     now_minute: int | None = None
+    now_line: int | None = None  # where the grid draws "now": the minute, when the grid's hours include it
     cells: str = ""  # the free cells' markup, once the calendar has drawn it
     chips: str = ""  # the live appointments' chips' markup, in the all-clinicians week
 
@@ -452,6 +453,11 @@ def _axis(columns: list[Column]) -> tuple[int, int]:
 
 def grid_context(columns: list[Column]) -> dict:
     axis_start, axis_end = _axis(columns)
+    for shown in columns:
+        # Outside the hours shown (the evening, or a day nobody works) the line would fall off the grid, and the
+        # calendar would scroll down to it: none is drawn.
+        inside = shown.now_minute is not None and axis_start <= shown.now_minute <= axis_end
+        shown.now_line = shown.now_minute if inside else None
     return {
         "columns": columns,
         "axis_start": axis_start,

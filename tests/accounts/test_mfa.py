@@ -3,11 +3,9 @@ the middleware in front of every page, the admin, a manager's reset, a patient's
 
 import json
 import re
-from io import StringIO
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.core.management import call_command
 from django.test import Client, RequestFactory
 from django.urls import resolve, reverse
 from django_otp import DEVICE_ID_SESSION_KEY
@@ -15,7 +13,6 @@ from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import mfa
-from accounts.management.commands.seed_demo import DEMO_PASSWORD
 from accounts.mfa_forms import ANY_CODE_FORMAT, APP_CODE_FORMAT
 from accounts.middleware import MFA_EXEMPT_VIEWS
 from audit.models import Action, AuditEvent
@@ -479,15 +476,3 @@ def test_every_second_factor_action_is_audited_without_secrets(client, clinician
     recorded = json.dumps(list(written)).lower()
     secrets = [secret.replace(" ", ""), device.key, wrong, totp_code, *codes, *new_codes]
     assert not [value for value in secrets if value.lower() in recorded]
-
-
-# --- demo data ------------------------------------------------------------------------------------
-
-
-def test_demo_staff_enrol_at_first_sign_in(client, db):
-    output = StringIO()
-    call_command("seed_demo", stdout=output)
-    assert "at first sign-in each sets up an authenticator app" in output.getvalue()
-    assert not TOTPDevice.objects.exists()
-    client.post(reverse("login"), {"username": "clinician", "password": DEMO_PASSWORD})
-    assert redirect_target(client.get("/")) == (ENROL, ["/"])

@@ -163,6 +163,7 @@ def appointments_card(user, patient) -> str:
         "appointments": appointments_for_patient(patient),
         "links": IdLinks.reversed(RECORD_LINKS),
         "perms": PermWrapper(user),
+        "book_url": "",
     }
     return render_fragment("scheduling/_patient_appointments.html", context)
 

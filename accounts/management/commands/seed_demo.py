@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import mfa
 from accounts.models import Role, User
 from assessments.models import AnalgesicUse, Assessment, AssessmentKind, Nerve, PainArea, Side
 from patients import services
@@ -27,6 +28,7 @@ DEMO_USERS = [
     ("manager", "Maya", "Okafor", Role.MANAGER, True),
     ("patient", "Pat", "Morgan", Role.PATIENT, False),
 ]
+DEMO_STAFF = [username for username, _, _, role, _ in DEMO_USERS if role != Role.PATIENT]
 
 DEMO_PATIENTS = [
     # given, family, born, sex, phone, conditions, flags
@@ -70,7 +72,8 @@ class Command(BaseCommand):
         for username, _, _, role, _ in DEMO_USERS:
             self.stdout.write(f"  {role.label:<11} {username}")
         self.stdout.write(
-            "Staff demo users have no second factor yet: at first sign-in each sets up an authenticator app."
+            "Staff then type a six-digit code. With no phone, the demo staff's app is on file: in another terminal, "
+            "`make demo-code WHO=clinician` (or `manage.py demo_code clinician`, DEBUG only) prints it."
         )
 
     def _user(self, username: str, first: str, last: str, role: Role, admin_site: bool) -> User:
@@ -87,6 +90,8 @@ class Command(BaseCommand):
             user.set_password(DEMO_PASSWORD)
             user.save(update_fields=["password"])
         user.groups.add(Group.objects.get(name=role.value))
+        if role != Role.PATIENT:
+            mfa.give_confirmed_app(user)  # the second factor stays required; demo_code reads its code
         return user
 
     def _clinic_week(self, clinician: User, front_desk: User) -> None:

@@ -1,0 +1,49 @@
+"""The patient page's ways into booking, built from the courses and appointments the page has already read, so
+they cost no query. They reuse the booking form's and "Book next"'s own query parameters (?patient=, ?course=,
+?session=), which check again what the links only propose."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from urllib.parse import urlencode
+
+from django.utils import timezone
+
+from pit_portal.fragments import url_of
+from scheduling.models import AppointmentStatus
+from scheduling.queries import PatientAppointments
+from treatments.sections import CourseLine
+
+
+def book_url(patient_id: int, courses: Sequence[CourseLine]) -> str:
+    """The booking form for the patient, with their newest open course chosen (the form offers the others).
+    `courses` is empty for a role that may not see courses, and then no course is named."""
+    params = {"patient": patient_id}
+    open_course = next((course for course in courses if course.is_active), None)
+    if open_course is not None:
+        params["course"] = open_course.pk
+    return f"{url_of('scheduling:book')}?{urlencode(params)}"
+
+
+def _courses_booked_ahead(appointments: PatientAppointments, now: datetime) -> set[int]:
+    """Courses with a live appointment starting from now on (the recall list's rule, scheduling.queries)."""
+    return {
+        line.course_pk
+        for line in appointments.upcoming
+        if line.course_pk is not None and line.starts_at >= now and line.status != AppointmentStatus.CANCELLED
+    }
+
+
+def book_next_urls(
+    courses: Iterable[CourseLine], appointments: PatientAppointments, now: datetime | None = None
+) -> dict[int, str]:
+    """Session id -> "Book next" link, for the last session of each open course when it is signed and nothing in
+    that course is booked from now on: the follow-up nobody has booked yet. A draft offers "Sign and book next"
+    on its own page instead."""
+    booked_ahead = _courses_booked_ahead(appointments, now or timezone.now())
+    path = url_of("scheduling:book_next")
+    links = {}
+    for course in courses:
+        last = course.sessions[-1] if course.sessions else None
+        if course.is_active and last is not None and last.is_signed and course.pk not in booked_ahead:
+            links[last.pk] = f"{path}?{urlencode({'session': last.pk})}"
+    return links
