@@ -104,10 +104,13 @@ def front_desk_pages(record: Record) -> list[str]:
     return [
         reverse("patients:register"),
         reverse("patients:detail", args=[record.patient.pk]),
+        reverse("patients:edit", args=[record.patient.pk]),
         reverse("patients:intake", args=[record.patient.pk]),
+        reverse("patients:consent", args=[record.patient.pk]),
         f"{reverse('scheduling:book')}?patient={record.patient.pk}",
         reverse("scheduling:appointment", args=[record.appointment.pk]),
         reverse("scheduling:day"),
+        reverse("scheduling:day_sheet"),
         reverse("scheduling:slots"),
     ]
 
@@ -119,7 +122,9 @@ def manager_pages(record: Record) -> list[str]:
         reverse("patients:history", args=[record.patient.pk]),
         reverse("security_users"),
         reverse("security_user", args=[record.staff.pk]),
+        reverse("audit:verify"),
         reverse("account_security"),
+        reverse("password_change"),
     ]
 
 
@@ -200,7 +205,7 @@ def test_main_pages_of_every_role_have_no_serious_accessibility_findings(
 ):
     expect.set_options(timeout=TIMEOUT_MS)
     roles: list[tuple[str, User | None, Callable[[Record], list[str]]]] = [
-        ("signed out", None, lambda record: [reverse("login")]),
+        ("signed out", None, lambda record: [reverse("login"), reverse("password_reset")]),
         ("clinician", clinician, clinician_pages),
         ("front desk", front_desk, front_desk_pages),
         ("manager", manager, manager_pages),
