@@ -55,7 +55,7 @@ class Record:
 
 
 @pytest.fixture
-def record(document_storage, clinician: User, patient: Patient) -> Record:
+def record(reference_data, document_storage, clinician: User, patient: Patient) -> Record:
     patient.intake.allergy_amide_local_anaesthetic = True  # a precaution badge on the patient's pages
     patient.intake.save(update_fields=["allergy_amide_local_anaesthetic"])
     assessment = AssessmentFactory(patient=patient, clinician=clinician)
@@ -201,7 +201,7 @@ def new_context(browser: Browser, base_url: str) -> BrowserContext:
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_main_pages_of_every_role_have_no_serious_accessibility_findings(
-    browser: Browser, live_server, reference_data, record: Record, clinician: User, front_desk: User, manager: User
+    browser: Browser, live_server, record: Record, clinician: User, front_desk: User, manager: User
 ):
     expect.set_options(timeout=TIMEOUT_MS)
     roles: list[tuple[str, User | None, Callable[[Record], list[str]]]] = [
