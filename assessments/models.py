@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from patients.models import Condition, Patient
 from pit_portal.history import track_changes
@@ -149,6 +149,8 @@ class Assessment(models.Model):
                 condition=Q(kind=AssessmentKind.REVIEW) | Q(pgic__isnull=True),
                 name="assessment_pgic_only_at_review",
             ),
+            # The PEG's pain item asks what the NRS average asks: one answer, kept in both columns.
+            models.CheckConstraint(condition=Q(peg_pain=F("nrs_average")), name="assessment_peg_pain_is_nrs_average"),
         ]
 
     def __str__(self) -> str:

@@ -60,6 +60,8 @@ class CourseForm(forms.ModelForm):
         self.fields["condition"].queryset = Condition.objects.filter(active=True)
         self.fields["planned_sessions"].widget.attrs.update(min=1, max=MAX_SESSIONS_PER_COURSE)
         self.fields["interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
+        # A course is usually started the day it is planned; an unbound form's field initial is what it shows.
+        self.fields["started_on"].initial = timezone.localdate()
         self.helper = _helper(
             "condition", Row(Column("planned_sessions"), Column("interval_days"), Column("started_on"))
         )
