@@ -13,8 +13,8 @@ from assessments.models import (
     Nerve,
 )
 from assessments.models import nerve_choices as grouped_nerves
-from patients.models import Condition
-from treatments.forms import CLOCK_SKEW, DateTimeInput
+from patients.models import Condition, check_not_before_birth
+from treatments.forms import CLOCK_SKEW, DateTimeInput, check_not_before_course
 
 # PEG's first item ("average pain, past week") is the NRS average: asked once, stored in both (clean()).
 SCORE_FIELDS = ["nrs_current", "nrs_worst", "nrs_average", "peg_enjoyment", "peg_activity"]
@@ -90,6 +90,11 @@ class AssessmentForm(forms.ModelForm):
         assessed_at = self.cleaned_data["assessed_at"]
         if assessed_at > timezone.now() + CLOCK_SKEW:
             raise forms.ValidationError("An assessment cannot be dated in the future.")
+        day = timezone.localdate(assessed_at)
+        check_not_before_birth(self.instance.patient, day)
+        # A first assessment may lead to a course started later; a review belongs to a course already under way.
+        if self.instance.kind == AssessmentKind.REVIEW and self.instance.course is not None:
+            check_not_before_course(self.instance.course, day)
         return assessed_at
 
     def clean(self):

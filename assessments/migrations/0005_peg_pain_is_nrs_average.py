@@ -5,17 +5,18 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('assessments', '0004_history'),
-        ('patients', '0006_known_names'),
-        ('treatments', '0003_history'),
+        ("assessments", "0004_history"),
+        ("patients", "0006_known_names"),
+        ("treatments", "0003_history"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('peg_pain', models.F('nrs_average'))), name='assessment_peg_pain_is_nrs_average'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("peg_pain", models.F("nrs_average"))), name="assessment_peg_pain_is_nrs_average"
+            ),
         ),
     ]
