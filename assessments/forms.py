@@ -13,10 +13,11 @@ from assessments.models import (
     Nerve,
 )
 from assessments.models import nerve_choices as grouped_nerves
-from patients.models import Condition
-from treatments.forms import CLOCK_SKEW, DateTimeInput
+from patients.models import Condition, check_not_before_birth
+from treatments.forms import CLOCK_SKEW, DateTimeInput, check_not_before_course
 
-SCORE_FIELDS = ["nrs_current", "nrs_worst", "nrs_average", "peg_pain", "peg_enjoyment", "peg_activity"]
+# PEG's first item ("average pain, past week") is the NRS average: asked once, stored in both (clean()).
+SCORE_FIELDS = ["nrs_current", "nrs_worst", "nrs_average", "peg_enjoyment", "peg_activity"]
 MAX_PSFS_ACTIVITIES = 5
 
 
@@ -55,8 +56,7 @@ class AssessmentForm(forms.ModelForm):
                 max_value=10,
                 widget=forms.NumberInput(attrs={"min": 0, "max": 10}),
             )
-        # The PEG's first item asks the same as "average pain"; say which questionnaire it belongs to.
-        self.fields["peg_pain"].label = "PEG: average pain, last week (0-10)"
+        self.fields["nrs_average"].help_text = "Also the first item of the PEG."
         for field, wording in DN4_ITEMS:
             self.fields[field].label = wording
         if kind == AssessmentKind.REVIEW:
@@ -70,7 +70,7 @@ class AssessmentForm(forms.ModelForm):
         helper.form_tag = False
         scores = [
             Row(Column("nrs_current"), Column("nrs_worst"), Column("nrs_average")),
-            Row(Column("peg_pain"), Column("peg_enjoyment"), Column("peg_activity")),
+            Row(Column("peg_enjoyment"), Column("peg_activity")),
         ]
         if kind == AssessmentKind.REVIEW:
             scores.append("pgic")
@@ -90,7 +90,17 @@ class AssessmentForm(forms.ModelForm):
         assessed_at = self.cleaned_data["assessed_at"]
         if assessed_at > timezone.now() + CLOCK_SKEW:
             raise forms.ValidationError("An assessment cannot be dated in the future.")
+        day = timezone.localdate(assessed_at)
+        check_not_before_birth(self.instance.patient, day)
+        # A first assessment may lead to a course started later; a review belongs to a course already under way.
+        if self.instance.kind == AssessmentKind.REVIEW and self.instance.course is not None:
+            check_not_before_course(self.instance.course, day)
         return assessed_at
+
+    def clean(self):
+        cleaned = super().clean()
+        self.instance.peg_pain = cleaned.get("nrs_average")
+        return cleaned
 
     def clean_proposed_sessions(self):
         sessions = self.cleaned_data["proposed_sessions"]

@@ -3,11 +3,12 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from assessments.scores import DN4, Reading
-from patients.models import Condition, Patient
+from patients.models import EARLIEST_MOMENT, Condition, Patient
 from pit_portal.history import track_changes
+from pit_portal.validation import FewerValidationQueries
 
 
 def score_in_range(field: str, low: int = 0, high: int = 10) -> models.CheckConstraint:
@@ -93,7 +94,7 @@ DN4_POSITIVE_AT = DN4.at
 
 
 @track_changes()
-class Assessment(models.Model):
+class Assessment(FewerValidationQueries, models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
     # A review belongs to the course it reviews; a first assessment may start one.
     course = models.ForeignKey(
@@ -150,6 +151,9 @@ class Assessment(models.Model):
                 condition=Q(kind=AssessmentKind.REVIEW) | Q(pgic__isnull=True),
                 name="assessment_pgic_only_at_review",
             ),
+            models.CheckConstraint(condition=Q(assessed_at__gte=EARLIEST_MOMENT), name="assessment_after_1900"),
+            # The PEG's pain item asks what the NRS average asks: one answer, kept in both columns.
+            models.CheckConstraint(condition=Q(peg_pain=F("nrs_average")), name="assessment_peg_pain_is_nrs_average"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,9 @@
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Func
 from django.db.models.functions import Cast, Lower, Now
@@ -15,6 +16,8 @@ NAME_MAX = 100
 NOTE_MAX = 2000
 # Older than any living person; keeps typos such as 1096 out of the record.
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+# The same bound for what happened to a patient (sessions, assessments, appointments), as a moment.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=UTC)
 
 
 class Sex(models.TextChoices):
@@ -168,6 +171,16 @@ class KnownName(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def check_not_before_birth(patient: Patient, day: date) -> None:
+    """Refuse the date of something that happened to, or is booked for, the patient before they were born:
+    it is a slip of the year (1900 for 2025), and charts and intervals would be built on it."""
+    if day < patient.date_of_birth:
+        raise ValidationError(
+            f"That is before the patient was born ({patient.date_of_birth:%d/%m/%Y}): check the date.",
+            code="before_birth",
+        )
 
 
 @track_changes()

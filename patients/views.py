@@ -27,6 +27,7 @@ from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import json_rows
 from pit_portal.prepared import PreparedQuery
 from portal.invite_status import INVITE_FIELDS, newest_invite_of
+from portal.models import CheckIn
 
 
 def _result_rows(patients: list[Patient]) -> SafeString:
@@ -115,13 +116,37 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "patients/patient_edit.html", {"form": form, "patient": patient})
 
 
+def _news_from_check_in(request: HttpRequest, patient: Patient) -> tuple[CheckIn | None, dict, list[dict]]:
+    """The patient's check-in named by `?check_in=` (only one of their own), and what it reported as initial
+    values for the medical background's form and a new medication row: offered, saved only once staff save."""
+    check_in_id = request.GET.get("check_in", "")
+    check_in = None
+    if request.method == "GET" and check_in_id.isdigit():
+        check_in = CheckIn.objects.filter(pk=int(check_in_id), patient=patient).first()
+    if check_in is None:
+        return None, {}, []
+    initial = {}
+    if check_in.new_blood_thinner:
+        initial["anticoagulant_or_bleeding_disorder"] = True
+    if check_in.pregnant:
+        initial["pregnant_or_breastfeeding"] = True
+    if check_in.new_allergy:
+        allergies = [patient.intake.other_allergies, check_in.new_allergy_details]
+        initial["other_allergies"] = "; ".join(allergy for allergy in allergies if allergy)[:500]
+    drug = check_in.new_medication_details if check_in.new_medication else ""
+    return check_in, initial, [{"drug": drug[:120]}] if drug else []
+
+
 @permission_required("patients.change_intake")
 def intake_edit(request: HttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     intake = patient.intake
     record_page_view(request, Action.RECORD_VIEWED, patient=patient, obj=intake)
-    form = IntakeForm(request.POST or None, instance=intake)
-    medications = MedicationFormSet(request.POST or None, instance=intake, prefix="medications")
+    check_in, initial, new_medications = _news_from_check_in(request, patient)
+    form = IntakeForm(request.POST or None, instance=intake, initial=initial)
+    medications = MedicationFormSet(
+        request.POST or None, instance=intake, prefix="medications", initial=new_medications
+    )
     if request.method == "POST" and form.is_valid() and medications.is_valid():
         with transaction.atomic():
             intake = form.save(commit=False)
@@ -133,7 +158,7 @@ def intake_edit(request: HttpRequest, pk: int) -> HttpResponse:
         if services.valid_consent(patient) is None:
             return redirect("patients:consent", pk=patient.pk)
         return redirect("patients:detail", pk=patient.pk)
-    context = {"form": form, "medications": medications, "patient": patient}
+    context = {"form": form, "medications": medications, "patient": patient, "check_in": check_in}
     return render(request, "patients/intake_edit.html", context)
 
 

@@ -66,8 +66,8 @@ def _lookup_truth(instance, lookup: str, value, exclude: set[str]) -> bool | Non
     right = _operand(instance, value, exclude)
     if lookup_name == "isnull":
         return (left is None) == bool(right)
-    if lookup_name == "exact" and right is None:
-        return left is None  # Django turns field=None into IS NULL
+    if lookup_name == "exact" and value is None:
+        return left is None  # Django turns field=None into IS NULL; field=F(other) stays "=", unknown with a NULL
     if lookup_name == "in":
         if left is None:
             return None

@@ -94,6 +94,11 @@ class CheckInForm(forms.ModelForm):
     )
     new_infection = _yes_no("Do you have an infection, wound or rash near the area we treat?")
     new_medication = _yes_no("Have you started any new medication since your last visit?")
+    new_blood_thinner = _yes_no(
+        "Have you started a blood thinner, such as warfarin, apixaban, rivaroxaban, dabigatran or clopidogrel?"
+    )
+    new_allergy = _yes_no("Have you found out since your last visit that you are allergic to something?")
+    pregnant = _yes_no("Are you pregnant, or breastfeeding?")
 
     class Meta:
         model = CheckIn
@@ -105,17 +110,38 @@ class CheckInForm(forms.ModelForm):
             "analgesic_doses_per_week",
             "new_infection",
             "new_medication",
+            "new_medication_details",
+            "new_blood_thinner",
+            "new_allergy",
+            "new_allergy_details",
+            "pregnant",
             "new_problems",
         ]
-        labels = {"new_problems": "Anything else you would like your clinician to know?"}
+        labels = {
+            "new_medication_details": "If so, which medication, and how much?",
+            "new_allergy_details": "If so, what are you allergic to, and what happened?",
+            "new_problems": "Anything else you would like your clinician to know?",
+        }
         help_texts = {"new_problems": "For example a fall, a new diagnosis, or a question for the visit."}
         widgets = {"new_problems": forms.Textarea(attrs={"rows": 4})}
 
     scale_fields = ("nrs_now", "peg_pain", "peg_enjoyment", "peg_activity")
-    yes_no_fields = ("new_infection", "new_medication")
+    yes_no_fields = ("new_infection", "new_medication", "new_blood_thinner", "new_allergy", "pregnant")
+    # A "yes" the clinician needs to act on, and the answer that says what it is.
+    details_for = {"new_medication": "new_medication_details", "new_allergy": "new_allergy_details"}
 
     def clean_new_problems(self) -> str:
         return self.cleaned_data["new_problems"].strip()
+
+    def clean(self):
+        cleaned = super().clean()
+        for question, details in self.details_for.items():
+            cleaned[details] = cleaned.get(details, "").strip()
+            if cleaned.get(question) and not cleaned[details]:
+                self.add_error(details, "Please tell us what it is.")
+            elif cleaned.get(question) is False:
+                cleaned[details] = ""
+        return cleaned
 
 
 class ContactDetailsForm(PatientForm):

@@ -63,6 +63,12 @@ class CheckIn(models.Model):
     )
     new_infection = models.BooleanField("an infection, wound or rash near the treated area", default=False)
     new_medication = models.BooleanField("a new medication since the last visit", default=False)
+    new_medication_details = models.CharField("which new medication", max_length=200, blank=True)
+    # The precautions of the medical background (patients.Intake) that can change between visits.
+    new_blood_thinner = models.BooleanField("a new blood thinner (anticoagulant)", default=False)
+    pregnant = models.BooleanField("pregnant or breastfeeding", default=False)
+    new_allergy = models.BooleanField("a new allergy since the last visit", default=False)
+    new_allergy_details = models.CharField("what the new allergy is to", max_length=200, blank=True)
     new_problems = models.TextField("anything else the clinician should know", max_length=1000, blank=True)
     submitted_at = models.DateTimeField(auto_now=True)
 
@@ -83,6 +89,11 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"Check-in for appointment {self.appointment_id}"
+
+    @property
+    def has_news_for_medical_background(self) -> bool:
+        """The patient reported something the medical background (patients.Intake) should hold from now on."""
+        return self.new_medication or self.new_blood_thinner or self.new_allergy or self.pregnant
 
     @property
     def peg_score(self) -> Decimal:

@@ -3,7 +3,7 @@
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Subquery
 from django.utils import timezone
 
 from documents.access import own_documents
@@ -79,9 +79,7 @@ def check_in_for_session_form(patient: Patient, now: datetime | None = None) -> 
         Appointment.objects.filter(patient=patient, starts_at__lt=end_of_today)
         .exclude(status__in=(AppointmentStatus.CANCELLED, AppointmentStatus.NO_SHOW))
         .order_by("-starts_at")
-        .only("pk")
-        .first()
+        .values("pk")[:1]
     )
-    if appointment is None:
-        return None
-    return CheckIn.objects.select_related("appointment").filter(appointment=appointment).first()
+    # One query: read on every view and every save of the session form, whose red alerts depend on it.
+    return CheckIn.objects.select_related("appointment").filter(appointment=Subquery(appointment)).first()

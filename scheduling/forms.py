@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts.models import User
-from patients.models import Patient
+from patients.models import Patient, check_not_before_birth
 from scheduling.models import AppointmentType
 from scheduling.services import clinicians
 from treatments.models import CourseStatus, TreatmentCourse
@@ -134,6 +134,16 @@ class BookingForm(_TimeChoiceForm):
             *(["outside_hours_reason"] if "outside_hours_reason" in self.fields else []),
             "confirm_clash",
         )
+
+    def clean(self):
+        cleaned = super().clean()
+        patient, starts_at = cleaned.get("patient"), cleaned.get("starts_at")
+        if patient is not None and starts_at is not None:
+            try:
+                check_not_before_birth(patient, timezone.localdate(starts_at))
+            except forms.ValidationError as error:
+                self.add_error("starts_at", error)
+        return cleaned
 
     def _courses(self):
         """Only the chosen patient's active courses: a booking never links to someone else's."""

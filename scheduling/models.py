@@ -6,7 +6,7 @@ from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
 
-from patients.models import Patient
+from patients.models import EARLIEST_MOMENT, Patient
 from pit_portal.history import track_changes
 from pit_portal.validation import FewerValidationQueries
 
@@ -145,6 +145,7 @@ class Appointment(FewerValidationQueries, models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(ends_at__gt=models.F("starts_at")), name="appointment_ends_after_start"),
+            models.CheckConstraint(condition=Q(starts_at__gte=EARLIEST_MOMENT), name="appointment_after_1900"),
             # What overlapping() relies on to find a day's appointments by an index range.
             models.CheckConstraint(
                 condition=Q(ends_at__lte=models.F("starts_at") + MAX_APPOINTMENT_LENGTH),

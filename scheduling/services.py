@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.roles import role_group_id
-from patients.models import Patient
+from patients.models import Patient, check_not_before_birth
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
     Appointment,
@@ -334,11 +334,12 @@ def appointment_move(
     *, appointment: Appointment, starts_at: datetime, by: User, clinician: User | None = None, outside_hours_reason=""
 ) -> Appointment:
     # Re-read under a lock: a move from a stale screen must not revive an appointment cancelled meanwhile.
-    appointment = Appointment.objects.select_for_update(of=("self",)).get(pk=appointment.pk)
+    appointment = Appointment.objects.select_for_update(of=("self",)).select_related("patient").get(pk=appointment.pk)
     if appointment.status != AppointmentStatus.BOOKED:
         raise ValidationError(
             f"A {appointment.get_status_display().lower()} appointment cannot be moved; book a new one."
         )
+    check_not_before_birth(appointment.patient, timezone.localdate(starts_at))
     clinician = clinician or appointment.clinician
     ends_at = starts_at + (appointment.ends_at - appointment.starts_at)
     _check_time(

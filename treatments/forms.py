@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import cached_property, lru_cache
 
 from crispy_forms.helper import FormHelper
@@ -14,7 +14,7 @@ from django.utils.choices import BaseChoiceIterator
 
 from assessments.models import Nerve, grouped_nerve_choices
 from patients.forms import DateInput
-from patients.models import Condition
+from patients.models import Condition, Patient, check_not_before_birth
 from pit_portal.prepared import PreparedQuery
 from treatments.models import (
     MAX_INTERVAL_DAYS,
@@ -28,7 +28,7 @@ from treatments.models import (
     InjectionSite,
     TreatmentCourse,
 )
-from treatments.services import Alert
+from treatments.services import INFECTED_AREA, Alert
 
 # A clock a few minutes fast on the tablet must not make "now" look like the future.
 CLOCK_SKEW = timedelta(minutes=5)
@@ -49,20 +49,37 @@ def _helper(*layout) -> FormHelper:
     return helper
 
 
+def check_not_before_course(course: TreatmentCourse, day: date) -> None:
+    """Refuse a session or review dated before the course it belongs to started."""
+    if day < course.started_on:
+        raise forms.ValidationError(
+            f"That is before the course started ({course.started_on:%d/%m/%Y}): check the date.",
+            code="before_course",
+        )
+
+
 class CourseForm(forms.ModelForm):
     class Meta:
         model = TreatmentCourse
         fields = ["condition", "planned_sessions", "interval_days", "started_on"]
         widgets = {"started_on": DateInput()}
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
+        self.patient = patient
         self.fields["condition"].queryset = Condition.objects.filter(active=True)
         self.fields["planned_sessions"].widget.attrs.update(min=1, max=MAX_SESSIONS_PER_COURSE)
         self.fields["interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
+        # A course is usually started the day it is planned; an unbound form's field initial is what it shows.
+        self.fields["started_on"].initial = timezone.localdate()
         self.helper = _helper(
             "condition", Row(Column("planned_sessions"), Column("interval_days"), Column("started_on"))
         )
+
+    def clean_started_on(self) -> date:
+        started_on = self.cleaned_data["started_on"]
+        check_not_before_birth(self.patient, started_on)
+        return started_on
 
     def clean_planned_sessions(self) -> int:
         planned = self.cleaned_data["planned_sessions"]
@@ -137,6 +154,24 @@ class SessionForm(forms.ModelForm):
         self.fields["additive_percent"].widget.attrs.update(min="0", max="10", step="0.05")
         self.fields["next_interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
         self.fields["alert_override_reason"].help_text = "Needed only to go ahead despite a red alert above."
+        self._mark_forbidden_additives()
+
+    def _mark_forbidden_additives(self) -> None:
+        """Say in the additive menu itself which choice an allergy rules out, before it is chosen."""
+        forbidden = {alert.forbids for alert in self.alerts}
+        field = self.fields["additive"]
+        if not forbidden & set(Additive.values):
+            return
+        field.choices = [
+            (value, f"{label} (allergy: not for this patient)" if value in forbidden else label)
+            for value, label in field.choices
+        ]
+        field.help_text = "An allergy is recorded or reported: see the red alert above."
+
+    @property
+    def site_warnings(self) -> list[str]:
+        """The red alerts about where not to inject, repeated beside the injection sites."""
+        return [alert.message for alert in self.alerts if alert.forbids == INFECTED_AREA]
 
     # The layouts are built when the form is drawn: a save that succeeds redirects without drawing it.
     @cached_property
@@ -169,6 +204,9 @@ class SessionForm(forms.ModelForm):
         performed_at = self.cleaned_data["performed_at"]
         if performed_at > timezone.now() + CLOCK_SKEW:
             raise forms.ValidationError("A session cannot be dated in the future.")
+        course, day = self.instance.course, timezone.localdate(performed_at)
+        check_not_before_birth(course.patient, day)
+        check_not_before_course(course, day)
         return performed_at
 
     def clean_dextrose_percent(self):

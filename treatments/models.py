@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 
 from assessments.models import score_in_range
-from patients.models import Condition, Patient, PatientConsent
+from patients.models import EARLIEST_BIRTH_DATE, EARLIEST_MOMENT, Condition, Patient, PatientConsent
 from pit_portal.history import track_changes
 from pit_portal.validation import FewerValidationQueries
 from treatments.outcomes import PainChange, pain_change
@@ -57,6 +57,8 @@ class TreatmentCourse(FewerValidationQueries, models.Model):
                 condition=~Q(status=CourseStatus.DISCONTINUED) | ~Q(discontinued_reason=""),
                 name="course_discontinued_needs_reason",
             ),
+            # No record of a living patient is older; the patient's own birth date is checked by a trigger.
+            models.CheckConstraint(condition=Q(started_on__gte=EARLIEST_BIRTH_DATE), name="course_started_after_1900"),
         ]
 
     def __str__(self) -> str:
@@ -140,6 +142,7 @@ class InjectionSession(FewerValidationQueries, models.Model):
         constraints = [
             models.UniqueConstraint(fields=["course", "number"], name="session_number_once_per_course"),
             models.CheckConstraint(condition=Q(number__gte=1), name="session_number_positive"),
+            models.CheckConstraint(condition=Q(performed_at__gte=EARLIEST_MOMENT), name="session_performed_after_1900"),
             score_in_range("pre_nrs", 0, 10),
             score_in_range("post_nrs", 0, 10),
             score_in_range("next_interval_days", 1, MAX_INTERVAL_DAYS),

@@ -13,8 +13,9 @@ from django.utils import timezone
 from accounts.models import User
 from documents.services import documents_request, documents_request_first
 from patients.models import Intake, Patient
-from patients.services import valid_consent
+from patients.services import valid_consent_id
 from pit_portal.prepared import PreparedQuery
+from portal.models import CheckIn
 from treatments.models import (
     Additive,
     AdverseEvent,
@@ -30,29 +31,77 @@ class SessionAlreadySigned(ValidationError):
     pass
 
 
+INFECTED_AREA = "infected-area"
+
+
 @dataclass(frozen=True)
 class Alert:
+    """A precaution shown above the session form. A red one (`danger`) that is `blocking` stops the save until the
+    clinician gives a reason to go ahead; `forbids` is what it rules out, marked in the form where it is chosen:
+    an additive (in its menu) or INFECTED_AREA (beside the injection sites)."""
+
     message: str
     blocking: bool
+    danger: bool = False
+    forbids: str = ""
+
+    @property
+    def kind(self) -> str:
+        return "blocking" if self.blocking else "danger" if self.danger else "warning"
 
 
-def session_alerts(*, intake: Intake, additive: str) -> list[Alert]:
-    """Precautions from the intake that apply to this session; blocking ones need an override reason."""
+def _infection_alerts(intake: Intake, check_in: CheckIn | None) -> list[Alert]:
     alerts = []
     if intake.infection_or_open_wound:
         detail = f": {intake.infection_details}" if intake.infection_details else ""
-        alerts.append(Alert(f"Infection or open wound recorded{detail}. Do not inject into it.", blocking=True))
-    if intake.allergy_amide_local_anaesthetic and additive == Additive.LIDOCAINE:
-        alerts.append(Alert("Allergy to amide local anaesthetics recorded, and lidocaine is chosen.", blocking=True))
+        message = f"Infection or open wound recorded{detail}. Do not inject into it."
+        alerts.append(Alert(message, True, True, INFECTED_AREA))
+    if check_in is not None and check_in.new_infection:
+        message = "Reported at check-in: an infection, wound or rash near the treated area. Do not inject into it."
+        alerts.append(Alert(message, True, True, INFECTED_AREA))
+    return alerts
+
+
+def _allergy_alerts(intake: Intake, check_in: CheckIn | None, additive: str) -> list[Alert]:
+    """An allergy to amide local anaesthetics rules lidocaine out; so does a new allergy reported at check-in until
+    the clinician has checked what it is. Either blocks the save only once lidocaine is chosen."""
+    lidocaine = additive == Additive.LIDOCAINE
+    chosen = " Lidocaine is chosen." if lidocaine else ""
+    alerts = []
+    if intake.allergy_amide_local_anaesthetic:
+        message = f"Allergy to amide local anaesthetics recorded: no lidocaine in the solution.{chosen}"
+        alerts.append(Alert(message, lidocaine, True, Additive.LIDOCAINE))
+    if check_in is not None and check_in.new_allergy:
+        message = (
+            f"Reported at check-in: a new allergy ({check_in.new_allergy_details}). Check what it is before "
+            f"choosing the solution; no lidocaine without a reason.{chosen}"
+        )
+        alerts.append(Alert(message, lidocaine, True, Additive.LIDOCAINE))
     if intake.allergy_corn_dextrose:
         alerts.append(Alert("Corn / dextrose allergy recorded: dextrose is corn-derived.", blocking=False))
-    if intake.anticoagulant_or_bleeding_disorder:
-        alerts.append(Alert("Anticoagulant or bleeding disorder: higher risk of bruising.", blocking=False))
-    if intake.diabetes:
-        alerts.append(Alert("Diabetes: note the dextrose load (10 mL of 5% is 0.5 g glucose).", blocking=False))
-    if intake.pregnant_or_breastfeeding:
-        alerts.append(Alert("Pregnant or breastfeeding.", blocking=False))
     return alerts
+
+
+def _warning_alerts(intake: Intake, check_in: CheckIn | None) -> list[Alert]:
+    reported = check_in or CheckIn()
+    warnings = [
+        (intake.anticoagulant_or_bleeding_disorder, "Anticoagulant or bleeding disorder: higher risk of bruising."),
+        (reported.new_blood_thinner, "Reported at check-in: a new blood thinner. Higher risk of bruising."),
+        (intake.diabetes, "Diabetes: note the dextrose load (10 mL of 5% is 0.5 g glucose)."),
+        (intake.pregnant_or_breastfeeding, "Pregnant or breastfeeding."),
+        (reported.pregnant, "Reported at check-in: pregnant or breastfeeding."),
+    ]
+    return [Alert(message, blocking=False) for applies, message in warnings if applies]
+
+
+def session_alerts(*, intake: Intake, additive: str, check_in: CheckIn | None = None) -> list[Alert]:
+    """Every precaution of the patient's medical background, and of what they reported at check-in for today's
+    visit, that applies to a session: red ones first. Blocking ones need an override reason."""
+    return [
+        *_infection_alerts(intake, check_in),
+        *_allergy_alerts(intake, check_in, additive),
+        *_warning_alerts(intake, check_in),
+    ]
 
 
 @transaction.atomic
@@ -97,19 +146,37 @@ def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> T
 
 def _locked_course_with_last_number(course_id: int) -> QuerySet[TreatmentCourse]:
     last = InjectionSession.objects.filter(course=OuterRef("pk")).order_by("-number").values("number")[:1]
-    locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(last_number=Subquery(last))
-    return locked.filter(pk=course_id).values_list("last_number")
+    locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(
+        last_number=Subquery(last), consent_id=valid_consent_id(OuterRef("patient_id"))
+    )
+    return locked.filter(pk=course_id).values_list("last_number", "consent_id")
 
 
-# Run by every new session note, always inside its transaction: compiled once (pit_portal.prepared).
+def _locked_draft(session_id: int) -> QuerySet[InjectionSession]:
+    consent = valid_consent_id(OuterRef("course__patient_id"))
+    locked = InjectionSession.objects.select_for_update(of=("self",)).annotate(consent_id_now=consent)
+    return locked.filter(pk=session_id).values_list("signed_at", "consent_id_now")
+
+
+# Run by every save of a session note, always inside its transaction: compiled once (pit_portal.prepared).
 LOCKED_COURSE_WITH_LAST_NUMBER = PreparedQuery(_locked_course_with_last_number)
+LOCKED_DRAFT = PreparedQuery(_locked_draft)
 
 
-def _lock_course_for_numbering(course: TreatmentCourse) -> int:
+def _lock_course_for_numbering(course: TreatmentCourse) -> tuple[int, int | None]:
     """Lock the course row (so two new notes in it are numbered one after the other) and return the next
-    session number, in one query."""
-    [(last_number,)] = LOCKED_COURSE_WITH_LAST_NUMBER.rows(course.pk)
-    return (last_number or 0) + 1
+    session number and the patient's valid consent (None without one), in one query."""
+    [(last_number, consent_id)] = LOCKED_COURSE_WITH_LAST_NUMBER.rows(course.pk)
+    return (last_number or 0) + 1, consent_id
+
+
+def _lock_draft(session: InjectionSession) -> int | None:
+    """Lock the draft's row (signing at the same moment must not interleave with this save), refuse it if it
+    was signed meanwhile, and return the patient's valid consent (None without one), in one query."""
+    [(signed_at, consent_id)] = LOCKED_DRAFT.rows(session.pk)
+    if signed_at is not None:
+        raise SessionAlreadySigned("This session is signed and can no longer be changed. Add an addendum.")
+    return consent_id
 
 
 def _save_rows(formset) -> None:
@@ -139,19 +206,16 @@ def new_session_for(course: TreatmentCourse, *, by: User, prefill: bool = True) 
 def session_save_draft(*, session: InjectionSession, sites, adverse_events, by: User) -> InjectionSession:
     """Save a draft with its site and adverse-event formsets; numbers a new session in its course."""
     if session.pk:
-        # Lock the row: signing at the same moment must not interleave with this save.
-        current = InjectionSession.objects.select_for_update().get(pk=session.pk)
-        if current.is_signed:
-            raise SessionAlreadySigned("This session is signed and can no longer be changed. Add an addendum.")
+        consent_id = _lock_draft(session)
     else:
-        session.number = _lock_course_for_numbering(session.course)
-    consent = valid_consent(session.course.patient)
-    if consent is None:
+        session.number, consent_id = _lock_course_for_numbering(session.course)
+    if consent_id is None:
         raise ValidationError("The patient has no valid consent on file. Record consent before treating.")
-    session.consent = consent
+    session.consent_id = consent_id
     session.clinician = session.clinician if session.clinician_id else by
-    # The number was just taken under the course's lock, so its uniqueness needs no query of its own.
-    session.full_clean(exclude=None if session.pk else ["number"])
+    # The number was just taken under the course's lock, so its uniqueness needs no query of its own; the
+    # consent was just read in this transaction, so it needs none to show it exists.
+    session.full_clean(exclude=["consent"] if session.pk else ["number", "consent"])
     session.save()
     sites.instance = session
     _save_rows(sites)

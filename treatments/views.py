@@ -16,6 +16,7 @@ from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
 from pit_portal.fragments import IdLinks, render_fragment
+from portal.models import CheckIn
 from portal.queries import check_in_for_session_form
 from treatments import progress, services
 from treatments.access import get_course_for, get_session_for
@@ -43,7 +44,7 @@ def course_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
             "planned_sessions": baseline.proposed_sessions or 6,
             "interval_days": baseline.proposed_interval_days or 7,
         }
-    form = CourseForm(request.POST or None, initial=initial)
+    form = CourseForm(request.POST or None, initial=initial, patient=patient)
     if request.method == "POST" and form.is_valid():
         course = services.course_start(
             patient=patient, baseline_assessment=baseline, by=request.user, **form.cleaned_data
@@ -88,13 +89,14 @@ def course_close(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("treatments:course", pk=course.pk)
 
 
-def _session_forms(request: HttpRequest, session: InjectionSession):
+def _session_forms(request: HttpRequest, session: InjectionSession, check_in: CheckIn | None):
     intake = session.course.patient.intake
     data = request.POST if request.method == "POST" else None
+    additive = (data or {}).get("additive", session.additive)
     form = SessionForm(
         data,
         instance=session,
-        alerts=services.session_alerts(intake=intake, additive=(data or {}).get("additive", session.additive)),
+        alerts=services.session_alerts(intake=intake, additive=additive, check_in=check_in),
         # A note is saved only with valid consent, which the save looks up itself (in its transaction) and
         # refuses without, as a form error: asking here too would cost each save one more query.
         has_valid_consent=data is not None or valid_consent(session.course.patient) is not None,
@@ -105,7 +107,9 @@ def _session_forms(request: HttpRequest, session: InjectionSession):
 
 
 def _edit_session(request: HttpRequest, session: InjectionSession) -> HttpResponse:
-    form, sites, events = _session_forms(request, session)
+    # What the patient reported at check-in raises precautions, so it is read for a save as for a view.
+    check_in = check_in_for_session_form(session.course.patient)
+    form, sites, events = _session_forms(request, session, check_in)
     if request.method == "POST" and all([form.is_valid(), sites.is_valid(), events.is_valid()]):
         try:
             session = services.session_save_draft(
@@ -122,7 +126,7 @@ def _edit_session(request: HttpRequest, session: InjectionSession) -> HttpRespon
         "events": events,
         "session": session,
         "course": session.course,
-        "check_in": check_in_for_session_form(session.course.patient),
+        "check_in": check_in,
     }
     return render(request, "treatments/session_form.html", context)
 

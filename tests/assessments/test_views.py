@@ -1,6 +1,8 @@
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
+from django.db import IntegrityError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -188,3 +190,37 @@ def test_assessment_page_runs_a_fixed_number_of_queries(
         return len(captured.captured_queries)
 
     assert queries_for(1) == queries_for(6)
+
+
+def test_average_pain_is_asked_once_and_counts_for_the_peg_too(clinician_client, patient_record):
+    page = clinician_client.get(_new_url(patient_record)).content.decode()
+    assert page.count("Average pain, last week") == 1
+    assert 'name="peg_pain"' not in page
+    data = assessment_post(nrs_average="4")
+    del data["peg_pain"]
+    assert clinician_client.post(_new_url(patient_record), data).status_code == 302
+    assessment = Assessment.objects.get(patient=patient_record)
+    assert (assessment.nrs_average, assessment.peg_pain) == (4, 4)
+    assert assessment.peg_score == Decimal("5.0")  # (4 + 5 + 6) / 3
+
+
+def test_a_peg_average_that_differs_from_the_nrs_average_is_refused_by_the_database(patient_record):
+    with pytest.raises(IntegrityError):
+        AssessmentFactory(patient=patient_record, nrs_average=4, peg_pain=7)
+
+
+def test_an_assessment_before_the_patient_was_born_is_refused(clinician_client, patient_record):
+    data = assessment_post(assessed_at=f"{patient_record.date_of_birth - timedelta(days=1):%Y-%m-%d}T10:00")
+    response = clinician_client.post(_new_url(patient_record), data)
+    assert response.status_code == 200
+    assert "before the patient was born" in " ".join(response.context["form"].errors["assessed_at"])
+    assert not Assessment.objects.exists()
+
+
+def test_a_review_before_its_course_started_is_refused(clinician_client, patient_record):
+    course = CourseFactory(patient=patient_record)
+    url = f"{_new_url(patient_record)}?course={course.pk}"
+    before = assessment_post(assessed_at=f"{course.started_on - timedelta(days=1):%Y-%m-%d}T10:00", pgic="3")
+    response = clinician_client.post(url, before)
+    assert "before the course started" in " ".join(response.context["form"].errors["assessed_at"])
+    assert not Assessment.objects.exists()

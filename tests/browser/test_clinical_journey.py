@@ -29,7 +29,7 @@ PAIN_AREAS = {
     "B-LOW-BACK-R": ("Low back, right", 4, False),
 }
 NRS_NOW, NRS_WORST, NRS_AVERAGE = 9, 10, 8
-PEG = {"peg_pain": 8, "peg_enjoyment": 6, "peg_activity": 5}
+PEG = {"peg_pain": NRS_AVERAGE, "peg_enjoyment": 6, "peg_activity": 5}
 DN4_PRESENT = [
     "Pain has a burning quality",
     "Tingling in the painful area",
@@ -127,11 +127,8 @@ def test_clinician_assesses_starts_course_records_and_signs_session(
     page.get_by_label("Aggravating factors").fill("Sitting for long, getting out of the car.")
     page.get_by_label("Pain now (0-10)").fill(str(NRS_NOW))
     page.get_by_label("Worst pain, last week (0-10)").fill(str(NRS_WORST))
-    # NRS "average pain" and PEG's first item share one label, so the PEG item is found by its id.
-    average_pain = page.get_by_label("Average pain, last week (0-10)")
-    expect(average_pain).to_have_count(2)
-    average_pain.first.fill(str(NRS_AVERAGE))
-    page.locator("#id_peg_pain").fill(str(PEG["peg_pain"]))
+    # Average pain is asked once: it is also the PEG's first item.
+    page.get_by_label("Average pain, last week (0-10)").fill(str(NRS_AVERAGE))
     page.get_by_label("Pain interfered with enjoyment of life (0-10)").fill(str(PEG["peg_enjoyment"]))
     page.get_by_label("Pain interfered with general activity (0-10)").fill(str(PEG["peg_activity"]))
     for item in DN4_PRESENT:

@@ -68,13 +68,17 @@ def test_patient_accepts_invitation_checks_in_and_downloads_aftercare(page: Page
     expect(page.get_by_role("heading", name="Hello, Eleanor")).to_be_visible()
     page.get_by_role("link", name="Check in for this visit").click()
 
-    # The check-in: four 0-10 scales, a number, two yes/no questions and a note.
+    # The check-in: four 0-10 scales, a number, five yes/no questions, what is new, and a note.
     expect(page.get_by_role("heading", name="Check in for your visit")).to_be_visible()
     for question, answer in SCALES.items():
         page.get_by_role("group", name=question).get_by_text(answer, exact=True).click()
     page.get_by_label("How many doses of pain medication").fill("10.5")
     page.get_by_role("group", name="Do you have an infection").get_by_text("No", exact=True).click()
     page.get_by_role("group", name="Have you started any new medication").get_by_text("Yes", exact=True).click()
+    page.get_by_label("If so, which medication").fill("Amitriptyline 10 mg at night")
+    page.get_by_role("group", name="Have you started a blood thinner").get_by_text("No", exact=True).click()
+    page.get_by_role("group", name="allergic to something").get_by_text("No", exact=True).click()
+    page.get_by_role("group", name="Are you pregnant").get_by_text("No", exact=True).click()
     page.get_by_label("Anything else you would like your clinician to know?").fill("Started amitriptyline.")
     page.screenshot(path=SCREENSHOT, full_page=True)
     page.get_by_role("button", name="Send my answers").click()
@@ -101,4 +105,6 @@ def test_patient_accepts_invitation_checks_in_and_downloads_aftercare(page: Page
     assert (check_in.nrs_now, check_in.peg_pain, check_in.peg_enjoyment, check_in.peg_activity) == (6, 7, 4, 5)
     assert check_in.analgesic_doses_per_week == Decimal("10.5")
     assert (check_in.new_infection, check_in.new_medication) == (False, True)
+    assert check_in.new_medication_details == "Amitriptyline 10 mg at night"
+    assert not (check_in.new_blood_thinner or check_in.new_allergy or check_in.pregnant)
     assert DocumentDownload.objects.get(document=document).user == user

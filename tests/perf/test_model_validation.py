@@ -1,6 +1,6 @@
 """pit_portal.validation: check constraints evaluated in Python agree with PostgreSQL, and cost no query."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,19 +10,33 @@ from django.db.models import CheckConstraint, Q
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assessments.models import Nerve
+from assessments.models import Assessment, Nerve
 from pit_portal.validation import ExcludedField, FewerValidationQueries, NotEvaluable, sql_truth
 from scheduling.models import Appointment
 from tests.factories import SessionFactory
 from treatments.models import AdverseEvent, InjectionSession, InjectionSite, SessionAddendum, TreatmentCourse
 
-MODELS = [TreatmentCourse, InjectionSession, InjectionSite, AdverseEvent, SessionAddendum, Appointment]
+MODELS = [TreatmentCourse, InjectionSession, InjectionSite, AdverseEvent, SessionAddendum, Appointment, Assessment]
 MOMENT = datetime(2026, 3, 29, 0, 30, tzinfo=UTC)
 # Values around every bound the project's check constraints name, and None, for each kind of column.
 NUMBERS = [None, -1, 0, 1, 2, 5, 10, 11, 20, 21, 40, 41, 90, 91]
 DECIMALS = [None, *(Decimal(text) for text in ("-1", "0", "0.05", "0.5", "1", "1.01", "2", "2.01", "10", "25", "25.1"))]
-TEXTS = ["", "none", "lidocaine", "mannitol", "active", "discontinued", "cancelled", "booked", "Reason", "x" * 64]
-MOMENTS = [None, MOMENT, MOMENT + timedelta(hours=1), MOMENT + timedelta(hours=8), MOMENT + timedelta(hours=9)]
+TEXTS = [
+    "",
+    "none",
+    "lidocaine",
+    "mannitol",
+    "active",
+    "discontinued",
+    "cancelled",
+    "booked",
+    "review",
+    "Reason",
+    "x" * 64,
+]
+MOMENTS = [None, MOMENT, MOMENT + timedelta(hours=1), MOMENT + timedelta(hours=8), MOMENT + timedelta(hours=9),
+           datetime(1899, 12, 31, 23, 59, tzinfo=UTC)]  # fmt: skip
+DAYS = [None, date(1899, 12, 31), date(1900, 1, 1), MOMENT.date()]
 
 
 def _values_for(field: models.Field) -> list:
@@ -34,6 +48,8 @@ def _values_for(field: models.Field) -> list:
         return NUMBERS
     if isinstance(field, models.DateTimeField):
         return MOMENTS
+    if isinstance(field, models.DateField):
+        return DAYS
     if isinstance(field, models.BooleanField):
         return [False, True]
     return TEXTS

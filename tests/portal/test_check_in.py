@@ -23,6 +23,11 @@ ANSWERS = {
     "analgesic_doses_per_week": "10.5",
     "new_infection": "False",
     "new_medication": "True",
+    "new_medication_details": "Amitriptyline 10 mg",
+    "new_blood_thinner": "False",
+    "new_allergy": "False",
+    "new_allergy_details": "",
+    "pregnant": "False",
     "new_problems": "Started amitriptyline 10 mg at night.",
 }
 
@@ -46,6 +51,7 @@ def test_check_in_is_saved_and_reaches_the_session_form(patient_client, patient,
     assert (check_in.nrs_now, check_in.peg_score) == (6, Decimal("6.0"))
     assert check_in.analgesic_doses_per_week == Decimal("10.5")
     assert (check_in.new_infection, check_in.new_medication) == (False, True)
+    assert check_in.new_medication_details == "Amitriptyline 10 mg"
     # On the day of the visit, the clinician's session form gets it.
     assert check_in_for_session_form(patient, now=tomorrows.starts_at + timedelta(minutes=5)) == check_in
 
@@ -80,6 +86,9 @@ def test_a_second_first_check_in_updates_the_row_the_first_made(patient, tomorro
         ("analgesic_doses_per_week", "101", "Enter a number from 0 to 100."),
         ("analgesic_doses_per_week", "-2", "Enter a number from 0 to 100."),
         ("new_infection", "", "Please answer yes or no."),
+        ("pregnant", "", "Please answer yes or no."),
+        ("new_blood_thinner", "maybe", "Select a valid choice"),
+        ("new_medication_details", "  ", "Please tell us what it is."),
         ("new_problems", "x" * 1001, "Ensure this value has at most 1000 characters"),
     ],
 )
@@ -125,3 +134,23 @@ def test_session_form_summary_escapes_what_the_patient_typed(patient, tomorrows)
     assert "5.3/10" in html  # PEG-3 is the mean of its items
     assert 'data-alert="check-in-infection"' in html
     assert "not checked in" in render_to_string("portal/_check_in_summary.html", {"check_in": None})
+
+
+def test_a_new_allergy_needs_saying_what_it_is_to(patient_client, tomorrows):
+    refused = patient_client.post(check_in_url(tomorrows), {**ANSWERS, "new_allergy": "True"})
+    assert refused.status_code == 400
+    assert "Please tell us what it is." in refused.content.decode()
+    answers = {**ANSWERS, "new_allergy": "True", "new_allergy_details": " Plasters: a rash "}
+    assert patient_client.post(check_in_url(tomorrows), answers).status_code == 302
+    assert CheckIn.objects.get().new_allergy_details == "Plasters: a rash"
+
+
+def test_session_form_summary_shows_what_is_new_and_escapes_it(patient, tomorrows):
+    check_in = CheckIn.objects.create(
+        appointment=tomorrows, patient=patient, nrs_now=4, peg_pain=6, peg_enjoyment=5, peg_activity=5,
+        analgesic_doses_per_week=Decimal("2.5"), new_medication=True, new_medication_details="<b>Warfarin</b>",
+        new_blood_thinner=True, new_allergy=True, new_allergy_details="Latex", pregnant=True,
+    )  # fmt: skip
+    html = render_to_string("portal/_check_in_summary.html", {"check_in": check_in})
+    assert "&lt;b&gt;Warfarin&lt;/b&gt;" in html and "Latex" in html
+    assert html.count("<strong>Yes</strong>") == 4

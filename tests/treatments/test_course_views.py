@@ -195,3 +195,10 @@ def test_the_analgesic_doses_of_each_assessment_are_added_up(clinician_client, c
     assert read == {course.baseline_assessment.pk: Decimal("21.5"), later.pk: Decimal("3"), none_taken.pk: 0}
     page = clinician_client.get(reverse("treatments:course", args=[course.pk]))
     assert page.context["progress"].analgesic_chart is not None
+
+
+def test_a_new_course_starts_today_unless_changed(clinician_client, clinician):
+    patient = CourseFactory(created_by=clinician).patient
+    page = clinician_client.get(reverse("treatments:course_new", args=[patient.pk]))
+    assert page.context["form"]["started_on"].value() == timezone.localdate()
+    assert f'value="{timezone.localdate().isoformat()}"' in page.content.decode()

@@ -122,6 +122,27 @@ def test_bad_session_input_is_refused_next_to_the_field(clinician_client, course
 
 
 @pytest.mark.parametrize(
+    ("moment", "message"),
+    [
+        (lambda course: "1900-01-01T10:00", "before the patient was born"),
+        (lambda course: f"{course.started_on - timedelta(days=1):%Y-%m-%d}T10:00", "before the course started"),
+        (lambda course: _local(timezone.now() + timedelta(days=2)), "future"),
+    ],
+    ids=["1900", "before the course", "in two days"],
+)
+def test_a_session_dated_before_the_patient_or_the_course_or_in_the_future_is_refused(
+    clinician_client, course, moment, message
+):
+    url = reverse("treatments:session_new", args=[course.pk])
+    response = clinician_client.post(url, session_post(performed_at=moment(course)))
+    assert message in " ".join(response.context["form"].errors["performed_at"])
+    assert not InjectionSession.objects.exists()
+    # On the first day of the course the session is saved.
+    clinician_client.post(url, session_post(performed_at=f"{course.started_on:%Y-%m-%d}T10:00"))
+    assert InjectionSession.objects.count() == 1
+
+
+@pytest.mark.parametrize(
     ("overrides", "field", "message"),
     [
         ({"sites-0-nerve": ""}, "nerve", "Choose the nerve"),
