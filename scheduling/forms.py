@@ -203,6 +203,8 @@ class SlotSearchForm(forms.Form):
         self.helper = _form_helper(
             Row(Column("appointment_type"), Column("clinician"), Column("date_from"), Column("date_to")), "patient"
         )
+        # A search sent by GET: crispy adds a CSRF token only to POST forms, and one here would land in the URL.
+        self.helper.form_method = "get"
 
     @staticmethod
     def defaults() -> dict:

@@ -83,7 +83,7 @@ def client_allowed(request, row) -> Client:
     return Client() if role == "anonymous" else request.getfixturevalue(f"{role}_client")
 
 
-def routes_with_ids() -> list[str]:
+def openable_routes() -> list[str]:
     found = []
     for route, row in MATRIX.items():
         if route == "admin" or row.method != "get" or not any(row.expect[role] == OK for role in ROLES):
@@ -103,7 +103,7 @@ def with_ids_replaced(url: str, hostile: str) -> str | None:
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(number=st.one_of(st.integers(BIGINT_MAX + 1, 10**40), st.just(0)))
-@pytest.mark.parametrize("route", routes_with_ids())
+@pytest.mark.parametrize("route", openable_routes())
 def test_an_id_beyond_any_row_is_a_404(request, route, patient, number):
     row = MATRIX[route]
     url = with_ids_replaced(row.url(patient), str(number))
@@ -113,7 +113,7 @@ def test_an_id_beyond_any_row_is_a_404(request, route, patient, number):
     assert client.get(url).status_code == 404
 
 
-@pytest.mark.parametrize("route", routes_with_ids())
+@pytest.mark.parametrize("route", openable_routes())
 def test_hostile_query_parameters_never_cause_a_server_error(request, route, patient):
     row = MATRIX[route]
     client = client_allowed(request, row)
@@ -123,7 +123,7 @@ def test_hostile_query_parameters_never_cause_a_server_error(request, route, pat
         assert response.status_code < 500, (url, value)
 
 
-@pytest.mark.parametrize("route", routes_with_ids())
+@pytest.mark.parametrize("route", openable_routes())
 def test_control_characters_in_a_query_string_are_a_400_with_a_message(request, route, patient):
     row = MATRIX[route]
     client = client_allowed(request, row)
