@@ -167,12 +167,9 @@ class ContactDetailsForm(PatientForm):
         )
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        user_id = self.instance.user_id
-        # The sign-in's email follows this one (password reset uses it), and sign-in emails are unique.
-        if email and User.objects.filter(email__iexact=email).exclude(pk=user_id).exists():
-            raise forms.ValidationError("This email address is used by another account. Please use another one.")
-        return email
+        # Never refused for being another account's address: that answer would tell anyone who has an account
+        # (contact_details_update keeps the sign-in's address then).
+        return self.cleaned_data["email"].strip()
 
 
 class CancelForm(forms.Form):

@@ -164,9 +164,12 @@ def check_in_submit(*, appointment: Appointment, patient: Patient, answers: dict
 def contact_details_update(*, patient: Patient, user: User) -> Patient:
     """Save the patient's own contact changes; the sign-in's email follows, so a password reset reaches them.
 
-    A cleared email leaves the sign-in's address alone: the patient must still be able to reset their password."""
+    A cleared email leaves the sign-in's address alone: the patient must still be able to reset their password.
+    So does an address another sign-in uses (sign-in addresses are unique): the record keeps what the patient
+    wrote, and the page answers as for any other address, so it tells nobody whether that address has an account.
+    """
     patient.save(update_fields=[*CONTACT_FIELDS, "updated_at"])
-    if patient.email and patient.email.lower() != user.email.lower():
+    if patient.email and patient.email.lower() != user.email.lower() and not _email_taken(patient.email, user.pk):
         user.email = patient.email
         user.save(update_fields=["email"])
     return patient
