@@ -55,18 +55,21 @@ demo-code: $(BIN)/.installed
 	fi
 	DEBUG=$${DEBUG:-1} $(BIN)/python manage.py demo_code "$${WHO:-clinician}"
 
-# Backup and restore sign nothing, so they need no real SECRET_KEY; they read DATABASE_URL, DOCUMENTS_ROOT and
-# BACKUP_DIR like the portal does.
-backup: $(BIN)/.installed
+# Backup and restore are operations commands: they install nothing (a production host has only requirements.txt)
+# and use the virtualenv's Python when there is one. They sign nothing, so they need no real SECRET_KEY; they read
+# DATABASE_URL, DOCUMENTS_ROOT and BACKUP_DIR like the portal does.
+OPS_PYTHON = $(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON))
+
+backup:
 	$(use_database)
 	export SECRET_KEY=$${SECRET_KEY:-not-used-by-backups}
-	$(BIN)/python manage.py backup
+	$(OPS_PYTHON) manage.py backup
 
-restore: $(BIN)/.installed
+restore:
 	@if [[ -z "$${FROM:-}" ]]; then echo "Name the backup folder: make restore FROM=var/backups/<timestamp>"; exit 2; fi
 	$(use_database)
 	export SECRET_KEY=$${SECRET_KEY:-not-used-by-backups}
-	$(BIN)/python manage.py restore --from "$$FROM" $${FORCE:+--force}
+	$(OPS_PYTHON) manage.py restore --from "$$FROM" $${FORCE:+--force}
 
 chromium:
 	@command -v chromium >/dev/null && exit 0

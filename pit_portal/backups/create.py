@@ -1,8 +1,9 @@
 """Making a backup: a timestamped private folder holding db.dump, documents.tar.gz and manifest.json."""
 
+import hashlib
 import shutil
 import tarfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,6 +30,24 @@ class Backup:
     folder: Path
     manifest: dict
 
+    @property
+    def document_problems(self) -> list[str]:
+        check = self.manifest["documents"]
+        return [f"{name}: missing" for name in check["missing"]] + [
+            f"{name}: does not match its recorded SHA-256" for name in check["mismatched"]
+        ]
+
+
+@dataclass
+class DocumentCheck:
+    """What archiving found of the documents the database says are ready: each file's SHA-256 is compared with
+    the one recorded when it was stored."""
+
+    files: int = 0
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+
 
 def table_row_counts(connection: psycopg.Connection) -> dict[str, int]:
     """Rows in every table of the schema Django uses."""
@@ -37,6 +56,16 @@ def table_row_counts(connection: psycopg.Connection) -> dict[str, int]:
     ).fetchall()
     count = sql.SQL("SELECT count(*) FROM {}")
     return {name: connection.execute(count.format(sql.Identifier(name))).fetchone()[0] for (name,) in tables}
+
+
+def ready_documents(connection: psycopg.Connection) -> dict[str, str]:
+    """File name -> recorded SHA-256 of every ready document."""
+    if connection.execute("SELECT to_regclass('documents_document')").fetchone()[0] is None:
+        return {}
+    rows = connection.execute(
+        "SELECT file_name, sha256 FROM documents_document WHERE status = 'ready' AND file_name <> ''"
+    ).fetchall()
+    return dict(rows)
 
 
 def migration_state(connection: psycopg.Connection) -> dict[str, dict]:
@@ -61,9 +90,10 @@ def new_backup_folder(root: Path, now: datetime) -> Path:
     raise FileExistsError(f"Too many backups named {stamp} in {root}.")
 
 
-def dump_database(database: Database, target: Path) -> dict:
-    """pg_dump in the custom format, from one snapshot that the row counts and migration state are read in too,
-    so the manifest describes exactly what the dump holds even while the portal is in use."""
+def dump_database(database: Database, target: Path) -> tuple[dict, dict[str, str]]:
+    """pg_dump in the custom format, from one snapshot that the row counts, migration state and ready documents
+    are read in too, so the manifest describes exactly what the dump holds even while the portal is in use.
+    Returns the manifest's facts and the ready documents' recorded checksums."""
     with database.connect() as connection:
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         connection.read_only = True
@@ -72,38 +102,60 @@ def dump_database(database: Database, target: Path) -> dict:
         major = server_major(connection)
         pg_dump = find_tool("pg_dump", major)
         facts = {"row_counts": table_row_counts(connection), "migrations": migration_state(connection)}
+        documents = ready_documents(connection)
         command = [str(pg_dump.path), "--format=custom", f"--snapshot={snapshot}", "--dbname", database.conninfo]
         with private_file(target) as stream:
             run_tool(command, database, stdout=stream, what="pg_dump")
         connection.rollback()
-    return {
-        **facts,
+    facts |= {
         "database": {"name": database.name, "server_version": server, "server_major": major},
         "pg_dump": {"path": str(pg_dump.path), "major": pg_dump.major},
     }
+    return facts, documents
 
 
-def archive_documents(root: Path, target: Path) -> int:
-    """The document store as a gzipped tar, paths relative to its root. Returns how many files it holds."""
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def archive_documents(root: Path, target: Path, expected: dict[str, str]) -> DocumentCheck:
+    """The document store as a gzipped tar, paths relative to its root, each ready document checked against its
+    recorded SHA-256 on the way: a damaged or missing file is named, not silently carried into the backup."""
     stored = root.rglob("*") if root.is_dir() else []
     files = sorted(path for path in stored if path.is_file() and not path.name.endswith(UNFINISHED_SUFFIX))
+    check = DocumentCheck(files=len(files))
     with private_file(target) as stream, tarfile.open(fileobj=stream, mode="w:gz") as archive:
         for path in files:
-            archive.add(path, arcname=str(path.relative_to(root)), recursive=False)
-    return len(files)
+            name = str(path.relative_to(root))
+            if name in expected:
+                check.checked += 1
+                if sha256_of(path) != expected[name]:
+                    check.mismatched.append(name)
+            archive.add(path, arcname=name, recursive=False)
+    check.missing = sorted(set(expected) - {str(path.relative_to(root)) for path in files})
+    return check
 
 
 def make_backup(*, database: Database, documents_root: Path, backup_root: Path, now: datetime) -> Backup:
     folder = new_backup_folder(backup_root, now)
     try:
         # The database first: a document stored after its snapshot is extra in the archive, never missing from it.
-        database_facts = dump_database(database, folder / DATABASE_DUMP)
-        document_count = archive_documents(documents_root, folder / DOCUMENTS_ARCHIVE)
+        database_facts, ready = dump_database(database, folder / DATABASE_DUMP)
+        check = archive_documents(documents_root, folder / DOCUMENTS_ARCHIVE, ready)
         manifest = {
             "format": FORMAT,
             "created_at": now.astimezone(UTC).isoformat(),
             **database_facts,
-            "documents": {"files": document_count},
+            "documents": {
+                "files": check.files,
+                "checked": check.checked,
+                "missing": check.missing,
+                "mismatched": check.mismatched,
+            },
             "files": {name: file_digest(folder / name) for name in (DATABASE_DUMP, DOCUMENTS_ARCHIVE)},
         }
         write_manifest(folder, manifest)

@@ -5,6 +5,7 @@ import hashlib
 import io
 import json
 import stat
+import subprocess
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -295,7 +296,8 @@ def test_restore_reports_a_document_whose_file_differs(clinic, backup_dir, fresh
     """The archive is intact but a file in it was already bad when it was backed up: restore says which."""
     damaged = clinic.documents[0]
     (documents_root / damaged.file_name).write_bytes(b"%PDF-1.7 not the document that was made")
-    call_command("backup", stdout=io.StringIO())
+    with pytest.raises(CommandError, match="1 documents failed their check"):
+        call_command("backup", stdout=io.StringIO())  # written all the same, and said so
 
     with pytest.raises(CommandError, match=rf"these checks failed:\s+document {damaged.pk}: its file does not match"):
         restore(only_backup_in(backup_dir), fresh_database.url, tmp_path / "restored-documents")
@@ -339,3 +341,38 @@ def test_a_failed_backup_leaves_nothing_behind(reference_data, documents_root, b
     with pytest.raises(CommandError, match=r"No pg_dump for PostgreSQL \d+ or later"):
         call_command("backup", stdout=io.StringIO())
     assert list(backup_dir.iterdir()) == []
+
+
+def test_every_ready_document_is_checked_against_its_digest_as_it_is_copied(clinic, backup_dir):
+    call_command("backup", stdout=io.StringIO())
+    documents = json.loads((only_backup_in(backup_dir) / "manifest.json").read_text())["documents"]
+    count = len(clinic.documents)
+    assert documents == {"files": count, "checked": count, "missing": [], "mismatched": []}
+
+
+def test_a_damaged_or_missing_document_is_named_and_the_backup_says_so(clinic, backup_dir, documents_root):
+    damaged, missing = clinic.documents[0], clinic.documents[1]
+    (documents_root / damaged.file_name).write_bytes(b"%PDF-1.7 not what was signed")
+    (documents_root / missing.file_name).unlink()
+    with pytest.raises(CommandError) as refusal:
+        call_command("backup", stdout=io.StringIO())
+    assert f"{damaged.file_name}: does not match" in str(refusal.value)
+    assert f"{missing.file_name}: missing" in str(refusal.value)
+    # The backup is still written: it is the best copy there is.
+    documents = json.loads((only_backup_in(backup_dir) / "manifest.json").read_text())["documents"]
+    assert (documents["mismatched"], documents["missing"]) == ([damaged.file_name], [missing.file_name])
+
+
+@pytest.mark.parametrize("target", ["backup", "restore"])
+def test_operations_commands_install_nothing(tmp_path, target):
+    """On a host built from requirements.txt alone, make backup / restore must not reach for the network."""
+    planned = subprocess.run(
+        ["make", "-n", target, f"BIN={tmp_path}/no-virtualenv/bin", "FROM=somewhere"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert planned.returncode == 0, planned.stderr
+    assert "pip" not in planned.stdout
+    assert "manage.py" in planned.stdout

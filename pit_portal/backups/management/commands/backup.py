@@ -41,5 +41,15 @@ class Command(BaseCommand):
             f"Database {manifest['database']['name']!r} (PostgreSQL {manifest['database']['server_major']}, "
             f"pg_dump {manifest['pg_dump']['major']}): {len(counts)} tables, {sum(counts.values())} rows."
         )
-        self.stdout.write(f"Documents: {manifest['documents']['files']} files.")
+        documents = manifest["documents"]
+        self.stdout.write(
+            f"Documents: {documents['files']} files, {documents['checked']} checked against their SHA-256."
+        )
+        if backup.document_problems:
+            # The backup is kept (it is still the best copy there is); the exit status tells the operator.
+            listed = "\n  ".join(backup.document_problems)
+            raise CommandError(
+                f"Backup written to {backup.folder}, but {len(backup.document_problems)} documents failed their "
+                f"check:\n  {listed}\nRe-render them from the signed records (Retry on the patient's page)."
+            )
         self.stdout.write(self.style.SUCCESS(f"Backup written to {backup.folder}"))
