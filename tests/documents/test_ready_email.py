@@ -118,9 +118,23 @@ def test_an_email_the_broker_lost_is_sent_again_by_the_sweeper(aftercare, django
         assert services.ready_emails_sweep(older_than=timedelta(0)) == []  # sent: never again
 
 
-def test_a_message_from_before_ready_emails_were_recorded_sends_at_most_once(aftercare):
-    render(aftercare)
-    tasks.send_document_ready_email.apply(args=[aftercare.pk])
-    tasks.send_document_ready_email.apply(args=[aftercare.pk])
+# Messages queued by document id (as before emails were owed per visit) go through the same once-per-visit rule.
+
+
+def test_messages_queued_by_document_id_email_once_per_visit(signed, clinician):
+    render_current(signed)
+    tasks.send_document_ready_email.apply(args=[document_of(signed, DocumentKind.AFTERCARE).pk])
+    treatment_services.addendum_add(session=signed, text="More.", by=clinician)
+    render_current(signed)
+    tasks.send_document_ready_email.apply(args=[document_of(signed, DocumentKind.AFTERCARE).pk])
     assert len(mail.outbox) == 1
-    assert not notifications.ready_email_send(ReadyEmail.objects.get().pk)
+    assert not notifications.ready_email_send(ReadyEmail.objects.get().pk)  # settled: never again
+
+
+def test_messages_queued_by_document_id_email_no_one_without_a_portal_account(
+    clinician, django_capture_on_commit_callbacks
+):
+    signed = signed_for(PatientFactory(email="no-portal@example.org"), clinician, django_capture_on_commit_callbacks)
+    render_current(signed)
+    tasks.send_document_ready_email.apply(args=[document_of(signed, DocumentKind.AFTERCARE).pk])
+    assert mail.outbox == []
