@@ -24,6 +24,10 @@ logger = logging.getLogger(__name__)
 # is a poison pill, and is failed for a human to look at rather than re-queued for ever.
 MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)
+# A "your sheet is ready" email still unsent this long after the sheet was ready is news no longer: the sweeper
+# stops sending it again (the patient has the sheet in the portal either way), which also bounds the retries of
+# an address the mail server keeps refusing.
+READY_EMAIL_WORTH_SENDING = timedelta(days=2)
 ERROR_MAX = 500
 
 
@@ -201,16 +205,18 @@ def documents_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
 
 @transaction.atomic
 def ready_emails_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
-    """Re-enqueue ready emails still owed a while after they were last sent to the broker; returns their ids."""
-    cutoff = timezone.now() - older_than
+    """Re-enqueue ready emails still owed a while after they were last sent to the broker, unless they are no
+    longer worth sending; returns their ids."""
+    now = timezone.now()
+    cutoff = now - older_than
     stale = (
         ReadyEmail.objects.select_for_update(skip_locked=True)
-        .filter(status=ReadyEmailStatus.PENDING)
+        .filter(status=ReadyEmailStatus.PENDING, created_at__gte=now - READY_EMAIL_WORTH_SENDING)
         .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
         .order_by("enqueued_at")
     )
     ids = list(stale.values_list("pk", flat=True)[:500])
-    ReadyEmail.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+    ReadyEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
     for ready_email_id in ids:
         transaction.on_commit(partial(_enqueue_email, ready_email_id))
     if ids:

@@ -118,6 +118,18 @@ def test_an_email_the_broker_lost_is_sent_again_by_the_sweeper(aftercare, django
         assert services.ready_emails_sweep(older_than=timedelta(0)) == []  # sent: never again
 
 
+def test_the_sweeper_stops_sending_an_email_that_is_no_longer_news(aftercare, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        render(aftercare)
+    owed = ReadyEmail.objects.get()
+    ReadyEmail.objects.filter(pk=owed.pk).update(created_at=timezone.now() - services.READY_EMAIL_WORTH_SENDING)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.ready_emails_sweep(older_than=timedelta(0)) == []
+    ReadyEmail.objects.filter(pk=owed.pk).update(created_at=timezone.now() - timedelta(hours=1))
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.ready_emails_sweep(older_than=timedelta(0)) == [owed.pk]
+
+
 # Messages queued by document id (as before emails were owed per visit) go through the same once-per-visit rule.
 
 
