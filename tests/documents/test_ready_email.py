@@ -1,11 +1,13 @@
 """The "your aftercare sheet is ready" email: one per visit however many versions the sheet goes through, owed
 as a row written with the first ready sheet, and sent only to a patient who can sign in to the portal to read it."""
 
+import importlib
 from datetime import timedelta
 from unittest import mock
 
 import pytest
 from django.core import mail
+from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Role
@@ -150,3 +152,22 @@ def test_messages_queued_by_document_id_email_no_one_without_a_portal_account(
     render_current(signed)
     tasks.send_document_ready_email.apply(args=[document_of(signed, DocumentKind.AFTERCARE).pk])
     assert mail.outbox == []
+
+
+def test_visits_ready_before_the_upgrade_count_as_told(signed, clinician):
+    """Migration 0005: a visit whose sheet was ready (and emailed) before emails were owed per visit is recorded
+    as told, once, however many ready versions it has, so a later version sends nothing."""
+    migration = importlib.import_module("documents.migrations.0005_ready_emails_already_sent")
+    render_current(signed)
+    treatment_services.addendum_add(session=signed, text="More.", by=clinician)
+    render_current(signed)
+    ReadyEmail.objects.all().delete()  # as it was before the upgrade
+    with connection.cursor() as cursor:
+        cursor.execute(migration.FORWARD)
+    owed = ReadyEmail.objects.get()
+    assert (owed.session_id, owed.status) == (signed.pk, ReadyEmailStatus.SENT)
+    assert not notifications.ready_email_send(owed.pk) and mail.outbox == []
+
+    with connection.cursor() as cursor:
+        cursor.execute(migration.REVERSE)
+    assert not ReadyEmail.objects.exists()

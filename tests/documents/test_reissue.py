@@ -232,3 +232,15 @@ def test_a_version_the_broker_lost_is_sent_again_by_the_sweeper(
     ):
         assert services.documents_sweep(older_than=timedelta(0)) == [pending.pk]
     delay.assert_called_once_with(pending.pk)
+
+
+def test_a_reissued_sheet_carries_the_clinic_contact_details_configured_when_it_is_made(signed, clinician, settings):
+    # Contact details come from settings: a deploy that changes them does not remake old sheets, but every
+    # version made after it (such as one a booking makes) prints the new ones.
+    settings.CLINIC_PHONE = "+44 20 7946 0001"
+    first = made_ready(signed)
+    settings.CLINIC_PHONE = "+44 20 7946 0999"
+    book(signed.course.patient, clinician, day(7, 10))
+    second = made_ready(signed)
+    assert "+44 20 7946 0999" in sheet_text(second) and "+44 20 7946 0001" not in sheet_text(second)
+    assert "+44 20 7946 0001" in sheet_text(first)  # the older version is kept as it was given
