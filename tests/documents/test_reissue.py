@@ -7,13 +7,14 @@ from unittest import mock
 import pytest
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.urls import reverse
 from django.utils import dateformat, timezone
 
 from documents import services, tasks
 from documents.models import Document, DocumentKind, DocumentStatus
 from portal import services as portal_services
 from scheduling import services as scheduling_services
-from scheduling.models import AppointmentStatus
+from scheduling.models import Appointment, AppointmentStatus
 from tests.documents.conftest import document_of, pdf_text
 from tests.factories import CourseFactory, SessionFactory
 from tests.scheduling.factories import appointment_type, at, every_day
@@ -244,3 +245,20 @@ def test_a_reissued_sheet_carries_the_clinic_contact_details_configured_when_it_
     second = made_ready(signed)
     assert "+44 20 7946 0999" in sheet_text(second) and "+44 20 7946 0001" not in sheet_text(second)
     assert "+44 20 7946 0001" in sheet_text(first)  # the older version is kept as it was given
+
+
+def test_sign_and_book_next_leaves_the_patient_a_sheet_naming_the_session_booked(
+    clinician_client, draft, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        signing = clinician_client.post(reverse("treatments:session_sign", args=[draft.pk]), {"then": "book_next"})
+    assert NONE_BOOKED in sheet_text(made_ready(draft))  # rendered before the follow-up is booked
+
+    form = clinician_client.get(signing.url).context["form"]
+    data = {"clinician": form["clinician"].value(), "starts_at": form["starts_at"].value().strftime("%Y-%m-%dT%H:%M")}
+    with django_capture_on_commit_callbacks(execute=False):
+        assert clinician_client.post(signing.url, data).status_code == 302
+    booked = Appointment.objects.get(patient=draft.course.patient)
+
+    text = sheet_text(made_ready(draft))
+    assert shown(booked.starts_at) in text and NONE_BOOKED not in text
