@@ -8,12 +8,13 @@ from documents.models import Document, DocumentStatus
 
 
 def own_documents(patient_id: int) -> QuerySet[Document]:
-    """What a patient may download of their own: their current documents that are ready."""
-    return Document.objects.filter(patient_id=patient_id, status=DocumentStatus.READY, superseded_at__isnull=True)
+    """What a patient may download of their own: their documents that are ready, superseded versions included
+    (the portal marks them as replaced): a version they were given stays theirs to read."""
+    return Document.objects.filter(patient_id=patient_id, status=DocumentStatus.READY)
 
 
 def documents_visible_to(user):
-    """The documents `user` may download: staff with view permission see all, a patient their own current ready ones."""
+    """The documents `user` may download: staff with view permission see all, a patient their own ready ones."""
     documents = Document.objects.select_related("session", "patient")
     if not user.is_authenticated or not user.is_active:
         return documents.none()
@@ -29,7 +30,7 @@ def get_document_for(user, pk: int) -> Document:
     """The document `pk` if `user` may have it; Http404 otherwise (also for ids that do not exist).
 
     Someone else's document is refused with the same 404 and audited (a patient's own document that is
-    not ready, or superseded, is simply not there for them)."""
+    not ready is simply not there for them)."""
     try:
         return documents_visible_to(user).get(pk=pk)
     except (Document.DoesNotExist, ValueError, TypeError):

@@ -63,7 +63,9 @@ def aftercare_wording() -> dict:
 
 
 def next_appointment(session: InjectionSession, now: datetime | None = None) -> dict | None:
-    """The patient's next appointment that is still going ahead, after the session (and after now)."""
+    """The patient's next appointment that is still going ahead, after the session (and after now). The database
+    makes a new version of the sheet when a change to the appointments can change this (migration documents/0007,
+    which applies the same rule)."""
     after = max(session.performed_at, now or timezone.now())
     following = (
         Appointment.objects.filter(patient_id=session.course.patient_id, starts_at__gt=after)
@@ -142,18 +144,22 @@ def _treatment(session: InjectionSession) -> dict:
 
 
 def _common(document: Document, session: InjectionSession) -> dict:
+    # The clinic's contact details are read from settings when each version is rendered: a version made after a
+    # deploy that changed them carries the new ones; versions made before keep what was true when they were made.
     return {
         "clinic": clinic(),
         "patient": _patient(session),
         "treatment": _treatment(session),
-        "next_appointment": next_appointment(session),
         "document": {"version": document.version, "kind": document.get_kind_display()},
         "generated_at": timezone.now(),
     }
 
 
 def aftercare_context(document: Document, session: InjectionSession) -> dict:
-    return {**_common(document, session), "wording": aftercare_wording()}
+    """The sheet names the next appointment as it stands when this version is rendered; booking, moving or
+    cancelling it makes a new version (migration documents/0007). The visit summary, a record of
+    the visit, names no appointment, so it never goes stale that way."""
+    return {**_common(document, session), "next_appointment": next_appointment(session), "wording": aftercare_wording()}
 
 
 def svg_element(markup: str) -> str:

@@ -27,7 +27,8 @@ class Document(models.Model):
     kind = models.CharField(max_length=20, choices=DocumentKind.choices)
     version = models.PositiveSmallIntegerField(default=1)
     status = models.CharField(max_length=10, choices=DocumentStatus.choices, default=DocumentStatus.PENDING)
-    # Set when an addendum made a newer version; superseded versions stay downloadable by staff.
+    # Set when a newer version was made (an addendum; for the aftercare sheet, a change to the next appointment).
+    # Superseded versions stay downloadable, marked as such, by staff and by the patient.
     superseded_at = models.DateTimeField(null=True, blank=True)
 
     file_name = models.CharField(max_length=200, blank=True, help_text="Name in private document storage.")
@@ -49,6 +50,10 @@ class Document(models.Model):
         ]
         constraints = [
             models.UniqueConstraint(fields=["session", "kind", "version"], name="document_version_once"),
+            # One current version of each document of a visit: what the patient downloads is never ambiguous.
+            models.UniqueConstraint(
+                fields=["session", "kind"], condition=Q(superseded_at__isnull=True), name="document_one_current"
+            ),
             models.CheckConstraint(
                 condition=~Q(status=DocumentStatus.READY)
                 | (~Q(file_name="") & ~Q(sha256="") & Q(size_bytes__isnull=False)),
@@ -62,6 +67,39 @@ class Document(models.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_at is None
+
+
+class ReadyEmailStatus(models.TextChoices):
+    PENDING = "pending", "To send"
+    SENT = "sent", "Sent"
+    NOT_SENT = "not_sent", "Not sent: no portal account to read it"
+
+
+class ReadyEmail(models.Model):
+    """The "your aftercare sheet is ready" email a visit owes its patient: one row per signed session, however
+    many versions its sheet goes through, written in the transaction that makes its first sheet ready. The row
+    is the source of truth: the sweeper sends again what a lost broker dropped, and a sent row is never resent."""
+
+    session = models.OneToOneField("treatments.InjectionSession", on_delete=models.PROTECT, related_name="+")
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=ReadyEmailStatus.choices, default=ReadyEmailStatus.PENDING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    settled_at = models.DateTimeField(null=True, blank=True, help_text="When it was sent, or found to have no reader.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "enqueued_at"], name="readyemail_pending_sweep")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status=ReadyEmailStatus.PENDING, settled_at__isnull=True)
+                | (~Q(status=ReadyEmailStatus.PENDING) & Q(settled_at__isnull=False)),
+                name="readyemail_settled_when_done",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Ready email for session {self.session_id}: {self.get_status_display()}"
 
 
 class DocumentDownload(models.Model):

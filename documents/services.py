@@ -1,4 +1,5 @@
-"""Document actions: request PDFs for a signed session, build one, fail one, retry one, sweep stale ones.
+"""Document actions: request PDFs for a signed session, send what an appointment change left pending, build one,
+fail one, retry one, sweep stale ones; owe and sweep the "sheet is ready" email.
 
 The database row is the source of truth for pending work. Rows are written in the caller's transaction;
 the Celery message (the document id, nothing else) is sent only after that transaction commits.
@@ -14,7 +15,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from documents import context
-from documents.models import Document, DocumentKind, DocumentStatus
+from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail, ReadyEmailStatus
 from treatments.models import InjectionSession
 
 logger = logging.getLogger(__name__)
@@ -23,6 +24,10 @@ logger = logging.getLogger(__name__)
 # is a poison pill, and is failed for a human to look at rather than re-queued for ever.
 MAX_ATTEMPTS = 8
 STALE_AFTER = timedelta(minutes=10)
+# A "your sheet is ready" email still unsent this long after the sheet was ready is news no longer: the sweeper
+# stops sending it again (the patient has the sheet in the portal either way), which also bounds the retries of
+# an address the mail server keeps refusing.
+READY_EMAIL_WORTH_SENDING = timedelta(days=2)
 ERROR_MAX = 500
 
 
@@ -72,6 +77,35 @@ def _create_versions(session: InjectionSession, version: int, now) -> list[Docum
     return documents
 
 
+def render_pending_after_commit(*, patient_id: int) -> None:
+    """Have the worker render, after the caller's transaction commits, whatever it left pending for the patient:
+    a change to their appointments may have made a new version of their aftercare sheet (the database does that,
+    in the same transaction: migration documents/0007). A message, not a query, so a booking costs none more."""
+    transaction.on_commit(partial(_enqueue_pending, patient_id))
+
+
+def _enqueue_pending(patient_id: int) -> None:
+    from documents.tasks import render_pending  # the task module imports this one
+
+    try:
+        render_pending.delay(patient_id)
+    except Exception:
+        # The rows stay PENDING and the sweeper sends them later.
+        logger.exception("could not enqueue pending documents of patient %s; the sweeper will retry", patient_id)
+
+
+def documents_send_pending(*, patient_id: int) -> list[int]:
+    """Send the render task for each of the patient's aftercare sheets still pending and not yet tried; their ids."""
+    ids = list(
+        Document.objects.filter(
+            patient_id=patient_id, kind=DocumentKind.AFTERCARE, status=DocumentStatus.PENDING, attempts=0
+        ).values_list("pk", flat=True)
+    )
+    for document_id in ids:
+        _enqueue(document_id)
+    return ids
+
+
 @transaction.atomic
 def _claim(document_id: int) -> Document | None:
     """Count the attempt; None when there is nothing to do (already ready, or gone)."""
@@ -97,19 +131,32 @@ def document_build(document_id: int) -> bool:
 
     template_name, data = context.template_and_context(document)
     rendered = render.render_pdf(template_name, data)
-    made = storage.store_document(document_id, rendered, on_ready=_notify_ready)
+    made = storage.store_document(document_id, rendered, on_ready=ready_email_owe)
     logger.info("document %s %s", document_id, "ready" if made else "was already ready; nothing written")
     return made
 
 
-def _notify_ready(document: Document) -> None:
-    if document.kind == DocumentKind.AFTERCARE and document.is_current:
-        from documents.tasks import send_document_ready_email
+def ready_email_owe(document: Document) -> ReadyEmail | None:
+    """Called in the transaction that makes a document READY: the visit's first ready aftercare sheet owes its
+    patient one email, written here as a row and sent after commit. Later versions of the sheet owe nothing more."""
+    if document.kind != DocumentKind.AFTERCARE or not document.is_current:
+        return None
+    owed, created = ReadyEmail.objects.get_or_create(
+        session_id=document.session_id, defaults={"patient_id": document.patient_id, "enqueued_at": timezone.now()}
+    )
+    if created:
+        transaction.on_commit(partial(_enqueue_email, owed.pk))
+    return owed
 
-        try:
-            send_document_ready_email.delay(document.pk)
-        except Exception:
-            logger.exception("could not enqueue the ready email for document %s", document.pk)
+
+def _enqueue_email(ready_email_id: int) -> None:
+    from documents.tasks import send_ready_email
+
+    try:
+        send_ready_email.delay(ready_email_id)
+    except Exception:
+        # The row stays PENDING and the sweeper sends it again later.
+        logger.exception("could not enqueue ready email %s; the sweeper will retry", ready_email_id)
 
 
 def document_mark_failed(document_id: int, error: str) -> None:
@@ -153,4 +200,25 @@ def documents_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
         transaction.on_commit(partial(_enqueue, document_id))
     if ids:
         logger.warning("sweeper re-enqueued %d stale pending documents: %s", len(ids), ids)
+    return ids
+
+
+@transaction.atomic
+def ready_emails_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
+    """Re-enqueue ready emails still owed a while after they were last sent to the broker, unless they are no
+    longer worth sending; returns their ids."""
+    now = timezone.now()
+    cutoff = now - older_than
+    stale = (
+        ReadyEmail.objects.select_for_update(skip_locked=True)
+        .filter(status=ReadyEmailStatus.PENDING, created_at__gte=now - READY_EMAIL_WORTH_SENDING)
+        .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
+        .order_by("enqueued_at")
+    )
+    ids = list(stale.values_list("pk", flat=True)[:500])
+    ReadyEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
+    for ready_email_id in ids:
+        transaction.on_commit(partial(_enqueue_email, ready_email_id))
+    if ids:
+        logger.warning("sweeper re-enqueued %d owed ready emails: %s", len(ids), ids)
     return ids

@@ -53,7 +53,8 @@ def _audit_rendered(document: Document) -> None:
 
 @transaction.atomic
 def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], None] | None = None):
-    """Save the PDF and mark the document READY; does nothing (returns False) if it already is."""
+    """Save the PDF and mark the document READY; does nothing (returns False) if it already is. `on_ready` runs
+    in the same transaction, after the row is READY, so the work it owes commits (or not) with it."""
     document = Document.objects.select_for_update().get(pk=document_id)
     if document.status == DocumentStatus.READY:
         return False
@@ -65,7 +66,7 @@ def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Calla
     document.last_error = ""
     document.ready_at = timezone.now()
     document.save(update_fields=["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "ready_at"])
-    _audit_rendered(document)
     if on_ready is not None:
-        transaction.on_commit(lambda: on_ready(document))
+        on_ready(document)  # in this transaction: what becoming ready owes is written with it
+    _audit_rendered(document)
     return True

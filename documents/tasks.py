@@ -47,20 +47,37 @@ def render_document(document_id: int) -> None:
     services.document_build(document_id)
 
 
+@shared_task(acks_late=True, soft_time_limit=30, time_limit=60)
+def render_pending(patient_id: int) -> None:
+    """After a change to the patient's appointments: render what it left pending (a new aftercare sheet)."""
+    services.documents_send_pending(patient_id=patient_id)
+
+
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def sweep_pending_documents(stale_after_seconds: int | None = None) -> None:
-    """Periodic (celery beat): re-enqueue documents left pending, e.g. after a Redis flush or a killed worker."""
+    """Periodic (celery beat): re-enqueue documents left pending, and ready emails still owed, e.g. after a Redis
+    flush or a killed worker."""
     older_than = services.STALE_AFTER if stale_after_seconds is None else timedelta(seconds=stale_after_seconds)
     services.documents_sweep(older_than=older_than)
+    services.ready_emails_sweep(older_than=older_than)
 
 
-@shared_task(
-    autoretry_for=(SMTPException, ConnectionError, TimeoutError),
-    retry_backoff=True,
-    retry_jitter=True,
-    max_retries=5,
-)
+EMAIL_RETRY = {
+    "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
+    "retry_backoff": True,
+    "retry_jitter": True,
+    "max_retries": 5,
+}
+
+
+@shared_task(**EMAIL_RETRY)
+def send_ready_email(ready_email_id: int) -> None:
+    notifications.ready_email_send(ready_email_id)
+
+
+@shared_task(**EMAIL_RETRY)
 def send_document_ready_email(document_id: int) -> None:
+    """Kept for messages queued, by document id, before the email was owed once per visit."""
     notifications.document_ready_email_send(document_id)
 
 

@@ -57,14 +57,16 @@ PORTAL_DOCUMENTS = PreparedQuery(_portal_documents)
 
 
 def portal_documents(patient: Patient) -> list[Document]:
-    """The patient's own ready, current aftercare sheets and visit summaries, newest first, each with its
-    session. Built on the rule the download applies (documents.access.own_documents), so the list can never
-    offer what the download refuses."""
+    """The patient's own ready aftercare sheets and visit summaries, newest visit first and each document's
+    newest version first, each with its session; the template marks superseded versions as replaced. Built on
+    the rule the download applies (documents.access.own_documents), so the list can never offer what the
+    download refuses."""
     return PORTAL_DOCUMENTS.objects(patient.pk)
 
 
 def portal_document_count(patient: Patient) -> int:
-    return _portal_documents(patient.pk).count()
+    """The documents in use: a replaced version is not another document."""
+    return _portal_documents(patient.pk).filter(superseded_at__isnull=True).count()
 
 
 def check_in_for_session_form(patient: Patient, now: datetime | None = None) -> CheckIn | None:

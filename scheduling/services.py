@@ -14,6 +14,8 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.roles import role_group_id
+from documents.context import NOT_LIVE
+from documents.services import render_pending_after_commit
 from patients.models import Patient, check_not_before_birth
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
@@ -326,6 +328,7 @@ def _book(
     )
     appointment.full_clean(validate_constraints=False)  # the database checks overlaps atomically
     appointment.save()
+    render_pending_after_commit(patient_id=patient.pk)  # a new aftercare sheet naming it, if it is the next
     return appointment
 
 
@@ -348,6 +351,7 @@ def appointment_move(
     appointment.clinician, appointment.starts_at, appointment.ends_at = clinician, starts_at, ends_at
     appointment.outside_hours_reason = outside_hours_reason.strip()
     _save_or_offer_alternatives(appointment)
+    render_pending_after_commit(patient_id=appointment.patient_id)
     _notify(appointment, "rescheduled")
     return appointment
 
@@ -380,4 +384,6 @@ def appointment_set_status(*, appointment: Appointment, status: str, by: User, r
     appointment.status = status
     appointment.cancel_reason = reason.strip() if status == AppointmentStatus.CANCELLED else ""
     appointment.save(update_fields=["status", "cancel_reason", "updated_at"])
+    if (current in NOT_LIVE) != (status in NOT_LIVE):  # it stopped, or started again, going ahead
+        render_pending_after_commit(patient_id=appointment.patient_id)
     return appointment

@@ -89,11 +89,12 @@ def test_a_patient_gets_their_own_current_ready_document_only(patient_user, read
             get_document_for(patient_user, refused)
 
 
-def test_a_patient_cannot_get_a_superseded_version(patient_user, ready_aftercare, clinician):
+def test_a_superseded_version_stays_downloadable_by_its_patient_and_staff(patient_user, ready_aftercare, clinician):
     treatment_services.addendum_add(session=ready_aftercare.session, text="Correction.", by=clinician)
-    with pytest.raises(Http404):
-        get_document_for(patient_user, ready_aftercare.pk)
-    assert get_document_for(clinician, ready_aftercare.pk) == ready_aftercare  # staff still may
+    ready_aftercare.refresh_from_db()
+    assert ready_aftercare.superseded_at is not None
+    assert get_document_for(patient_user, ready_aftercare.pk) == ready_aftercare  # listed as replaced in the portal
+    assert get_document_for(clinician, ready_aftercare.pk) == ready_aftercare
 
 
 @pytest.mark.parametrize("who", ["front_desk", "manager", "outsider"])

@@ -12,19 +12,24 @@ from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.utils import dateformat, timezone
 
+from accounts.models import Role
 from documents import services
-from documents.models import Document, DocumentStatus
+from documents.models import Document, DocumentKind, DocumentStatus
 from pit_portal.backups.postgres import Database
+from scheduling import services as scheduling_services
+from scheduling.models import Appointment
 from tests.documents.conftest import pdf_text, start_worker
-from tests.factories import CourseFactory, PatientFactory, SessionFactory
-from tests.scheduling.factories import AppointmentFactory, at
+from tests.factories import CourseFactory, PatientFactory, SessionFactory, UserFactory
+from tests.scheduling.factories import AppointmentFactory, appointment_type, at, every_day
 from treatments import services as treatment_services
 
 pytestmark = pytest.mark.worker
 
 
 def booked_session(clinician):
-    patient = PatientFactory(given_name="Quentin", family_name="Zabriskie-Vale", email="quentin@example.org")
+    # With a portal sign-in: the ready email goes only to a patient who can read the sheet there.
+    user = UserFactory(username="quentin", role=Role.PATIENT)
+    patient = PatientFactory(given_name="Quentin", family_name="Zabriskie-Vale", email="quentin@example.org", user=user)
     draft = SessionFactory(course=CourseFactory(patient=patient, created_by=clinician), sites=3)
     visit = AppointmentFactory(
         patient=patient, clinician=clinician, starts_at=at(timezone.localdate() + timedelta(days=6), 10, 30)
@@ -48,13 +53,52 @@ def test_signing_makes_both_pdfs_in_a_real_worker_naming_nerves_and_next_visit(d
         with default_storage.open(document.file_name) as stored:
             text = pdf_text(stored.read())
         assert all(name in text for name in nerves), document.kind
-        assert visit_day in text, document.kind
+        # The sheet names the next visit; the visit summary, a record of the visit, names no appointment.
+        assert (visit_day in text) == (document.kind == DocumentKind.AFTERCARE), document.kind
 
     mail_dir = documents_worker.mail_dir
     wait_for(lambda: mail_dir.exists() and any(p.stat().st_size for p in mail_dir.iterdir()), timeout=30, what="email")
     wait_for(lambda: b"/portal/" in next(mail_dir.iterdir()).read_bytes(), timeout=10, what="the email body")
     log = documents_worker.log.read_text(errors="replace")
     assert "Zabriskie" not in log and "quentin@" not in log  # ids only, in messages and in logs
+
+
+def ready_emails(mail_dir) -> int:
+    files = list(mail_dir.iterdir()) if mail_dir.exists() else []
+    return sum(path.read_bytes().count(b"Subject: Your aftercare sheet is ready") for path in files)
+
+
+def current_aftercare(session) -> Document:
+    return Document.objects.get(session=session, kind=DocumentKind.AFTERCARE, superseded_at__isnull=True)
+
+
+def test_booking_the_next_visit_reissues_the_sheet_in_a_real_worker_and_emails_once(
+    documents_worker, clinician, wait_for
+):
+    draft, _ = booked_session(clinician)
+    Appointment.objects.filter(patient=draft.course.patient).delete()  # nothing booked yet when it is signed
+    treatment_services.session_sign(session=draft, by=clinician)
+    wait_for(lambda: all_ready(draft), timeout=90, what="both documents to be ready", log=documents_worker.log)
+    wait_for(lambda: ready_emails(documents_worker.mail_dir) == 1, timeout=30, what="the ready email")
+    with default_storage.open(current_aftercare(draft).file_name) as stored:
+        assert "None booked yet" in pdf_text(stored.read())
+
+    every_day(clinician)
+    starts_at = at(timezone.localdate() + timedelta(days=7), 10)
+    scheduling_services.appointment_book(patient=draft.course.patient, clinician=clinician, starts_at=starts_at,
+                                         appointment_type=appointment_type("pit-session"), by=clinician)  # fmt: skip
+
+    def reissued_and_ready() -> bool:
+        sheet = current_aftercare(draft)
+        return sheet.version == 2 and sheet.status == DocumentStatus.READY
+
+    wait_for(reissued_and_ready, timeout=90, what="the reissued sheet", log=documents_worker.log)
+    with default_storage.open(current_aftercare(draft).file_name) as stored:
+        text = pdf_text(stored.read())
+    assert f"{dateformat.format(timezone.localtime(starts_at), 'l j F Y')} at 10:00" in text
+    assert "None booked yet" not in text
+    time.sleep(3)  # time for a second email, were one sent
+    assert ready_emails(documents_worker.mail_dir) == 1
 
 
 def document_ids(session) -> list[int]:

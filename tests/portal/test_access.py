@@ -2,6 +2,7 @@
 
 import logging
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -111,13 +112,21 @@ def test_refused_guesses_are_logged_with_ids_only(patient_client, patient_user, 
     assert all(appointment.patient.family_name not in message for message in messages)
 
 
-def test_a_superseded_document_of_ones_own_is_not_offered(patient_client, patient, document_storage):
-    superseded = make_document(patient, superseded_at=timezone.now())
-    own_ok = make_document(patient)
+def test_a_superseded_version_of_ones_own_is_listed_as_such_and_still_downloadable(
+    patient_client, patient, document_storage
+):
+    replaced_at = timezone.now() - timedelta(hours=2)
+    superseded = make_document(patient, superseded_at=replaced_at)
+    current = make_document(patient)
     page = patient_client.get(reverse("portal:documents")).content.decode()
-    assert reverse("portal:document_download", kwargs={"pk": own_ok.pk}) in page
-    assert reverse("portal:document_download", kwargs={"pk": superseded.pk}) not in page
-    assert patient_client.get(reverse("portal:document_download", kwargs={"pk": superseded.pk})).status_code == 404
+
+    items = dict(re.findall(r'<li [^>]*data-document="(\d+)"[^>]*>(.*?)</li>', page, re.S))
+    assert reverse("portal:document_download", kwargs={"pk": superseded.pk}) in items[str(superseded.pk)]
+    assert f"Replaced on {timezone.localtime(replaced_at):%-d %B %Y} by a newer version" in items[str(superseded.pk)]
+    assert "Replaced" not in items[str(current.pk)]
+    assert patient_client.get(reverse("portal:document_download", kwargs={"pk": superseded.pk})).status_code == 200
+    home = patient_client.get(reverse("portal:home")).content.decode()
+    assert "You have 1 document from your visits" in home  # the versions in use, not every version
 
 
 def test_a_document_still_being_prepared_is_not_offered(patient_client, patient, document_storage):
