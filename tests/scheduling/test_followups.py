@@ -155,7 +155,8 @@ def test_posting_a_taken_slot_is_refused_with_alternatives_then_one_click_books_
     assert Appointment.objects.filter(course=course, starts_at=alternatives[0].starts_at).exists()
 
 
-def test_the_proposal_is_never_in_the_past(clinician_client, course):
+def test_the_proposal_is_never_in_the_past(clinician_client, clinician):
+    course = course_for(clinician, interval_days=7, started_on=timezone.localdate() - timedelta(days=60))
     signed_session(course, timezone.now() - timedelta(days=60), number=1)
     proposal = clinician_client.get(f"{NEXT}?course={course.pk}").context["proposal"]
     assert proposal.wanted > timezone.now()

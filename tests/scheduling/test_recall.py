@@ -84,7 +84,7 @@ def test_an_empty_recall_list_says_so(clinician_client, db):
 
 def _courses_needing_a_call(clinician, first: int, last: int) -> None:
     for index in range(first, last):
-        course = course_for(clinician)
+        course = course_for(clinician, started_on=timezone.localtime(days(-10 - index)).date())
         SessionFactory(course=course, number=1, performed_at=days(-10 - index))
         if index % 3 == 0:
             appointment(days(-3 - index), clinician=clinician, course=course, status=AppointmentStatus.COMPLETED)
