@@ -1,4 +1,5 @@
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Now
 from django.http import Http404
 
 from accounts.models import User
@@ -11,10 +12,16 @@ from treatments.models import InjectionSession, TreatmentCourse
 COURSE = PreparedQuery(lambda pk: TreatmentCourse.objects.select_related("patient__intake", "condition").filter(pk=pk))
 
 
-# The note's clinician and signer are looked up by id, not joined (accounts.shown).
+# The note's clinician and signer are looked up by id, not joined (accounts.shown). `course_booked_ahead`: whether
+# the course has a live appointment from now on, so a signed note offers "Book next" only when nothing is booked.
 def _session_note(pk: int) -> QuerySet[InjectionSession]:
+    from scheduling.models import Appointment, AppointmentStatus
+
     related = ("course__patient__intake", "course__condition", "consent__consent_text")
-    note = InjectionSession.objects.select_related(*related)
+    booked_ahead = Appointment.objects.filter(course_id=OuterRef("course_id"), starts_at__gte=Now()).exclude(
+        status=AppointmentStatus.CANCELLED
+    )
+    note = InjectionSession.objects.select_related(*related).annotate(course_booked_ahead=Exists(booked_ahead))
     return with_users(note, "clinician", "signed_by").filter(pk=pk)
 
 

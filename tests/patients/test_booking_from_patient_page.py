@@ -139,3 +139,32 @@ def test_book_next_from_the_patient_page_proposes_the_next_session(front_desk_cl
 def test_the_manager_who_cannot_see_courses_gets_no_book_next(manager_client, open_course):
     signed_session(open_course, _days(-7), number=1)
     assert _book_next_links(_page(manager_client, open_course.patient)) == []
+
+
+# --- Book next on the signed note itself ---------------------------------------------------------------------
+
+
+def _session_page(client, session) -> str:
+    response = client.get(reverse("treatments:session", args=[session.pk]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_a_signed_note_with_nothing_booked_in_its_course_offers_book_next(clinician_client, open_course):
+    last = signed_session(open_course, _days(-7), number=1)
+    appointment(_days(5), clinician=open_course.created_by, course=open_course, status=AppointmentStatus.CANCELLED)
+    appointment(_days(7), clinician=open_course.created_by, patient=open_course.patient)  # outside the course
+    assert _book_next_links(_session_page(clinician_client, last)) == [f"{BOOK_NEXT}?session={last.pk}"]
+
+
+def test_a_signed_note_whose_course_has_an_appointment_to_come_offers_no_book_next(clinician_client, open_course):
+    last = signed_session(open_course, _days(-7), number=1)
+    appointment(_days(7), clinician=open_course.created_by, course=open_course)
+    assert _book_next_links(_session_page(clinician_client, last)) == []
+
+
+def test_a_signed_note_of_a_closed_course_offers_no_book_next(clinician_client, clinician):
+    course = course_for(clinician)
+    last = signed_session(course, _days(-7), number=1)
+    type(course).objects.filter(pk=course.pk).update(status=CourseStatus.COMPLETED)
+    assert _book_next_links(_session_page(clinician_client, last)) == []

@@ -14,6 +14,7 @@ import pytest
 from django import forms
 from django.apps import apps
 from django.core.exceptions import BadRequest, PermissionDenied, ValidationError
+from django.core.validators import EmailValidator, RegexValidator
 from django.http import Http404
 from django.test import Client, RequestFactory
 from django.urls import URLPattern, URLResolver, get_resolver, resolve
@@ -188,3 +189,25 @@ def test_a_control_character_in_a_posted_form_is_a_form_error_naming_it(front_de
     assert response.status_code == 200
     assert any("control characters" in error for error in response.context["form"].errors["given_name"])
     assert re.search(rb"control characters", response.content)
+
+
+def test_every_email_field_checks_addresses_with_djangos_own_validator():
+    """One rule for what an address is, everywhere: an address one form takes, no other refuses."""
+    email_fields = [
+        (form.__qualname__, name, field)
+        for form in project_forms()
+        for name, field in form.base_fields.items()
+        if isinstance(field, forms.EmailField)
+    ]
+    assert email_fields, "the project's forms ask for email addresses"
+    for form_name, name, field in email_fields:
+        shape_checks = [check for check in field.validators if isinstance(check, (RegexValidator, EmailValidator))]
+        assert [type(check) for check in shape_checks] == [EmailValidator], (form_name, name, shape_checks)
+
+
+@pytest.mark.parametrize("address", ['"john..doe"@example.com', '"a@b"@example.org', "o'brien+pit@example.co.uk"])
+def test_addresses_with_quoted_or_unusual_local_parts_register(front_desk_client, address):
+    from tests.patients.test_registration import NEW_PATIENT
+
+    response = front_desk_client.post("/patients/new/", {**NEW_PATIENT, "email": address})
+    assert response.status_code == 302, response.context and response.context["form"].errors
