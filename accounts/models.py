@@ -1,17 +1,22 @@
 import operator
-from functools import cache, reduce
+from functools import cache, cached_property, reduce
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractUser, Group, Permission
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
-from django.db.models import CharField, Exists, F, OuterRef, QuerySet, Value
+from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Concat
 
 from pit_portal.prepared import PreparedQuery
 
-# The kinds of row _roles_and_permissions_of returns.
-ROLE_ROWS = "role"
-GROUP_PERMISSION_ROWS = "group"
-USER_PERMISSION_ROWS = "user"
+# How Django names a permission: "app_label.codename".
+PERMISSION_LABEL = Concat("content_type__app_label", Value("."), "codename", output_field=CharField())
+
+
+class Access(NamedTuple):
+    roles: frozenset[str]
+    own_permissions: frozenset[str]
 
 
 class Role(models.TextChoices):
@@ -49,43 +54,22 @@ class User(AbstractUser):
         alone, for lists read as plain rows."""
         return f"{first_name} {last_name}".strip() or username
 
+    @cached_property
+    def access(self) -> "Access":
+        """The user's role names and the permissions granted to them one by one, in one query, kept for as long as
+        this object lives (a request): accounts.backends.RoleBackend answers permission checks from it."""
+        if self.pk is None:
+            return Access(frozenset(), frozenset())
+        own = Permission.objects.filter(user=OuterRef("pk")).annotate(label=PERMISSION_LABEL).values("label")
+        roles, own_permissions = (
+            User.objects.filter(pk=self.pk)
+            .values_list(ArraySubquery(Group.objects.filter(user=OuterRef("pk")).values("name")), ArraySubquery(own))
+            .get()
+        )
+        return Access(frozenset(roles), frozenset(own_permissions))
+
     def has_role(self, role: Role) -> bool:
-        self._load_roles_and_permissions()
-        return role.value in self._role_names
-
-    def has_perm(self, perm: str, obj=None) -> bool:
-        self._load_roles_and_permissions()
-        return super().has_perm(perm, obj)
-
-    def has_module_perms(self, app_label: str) -> bool:
-        self._load_roles_and_permissions()
-        return super().has_module_perms(app_label)
-
-    def get_all_permissions(self, obj=None) -> set[str]:
-        self._load_roles_and_permissions()
-        return super().get_all_permissions(obj)
-
-    def _load_roles_and_permissions(self) -> None:
-        """The user's roles and permissions in one query, kept on the instance (so for one request).
-
-        Django's ModelBackend reads a user's own and their groups' permissions in two queries, and the roles
-        took a third; every page asks for permissions, so this is one query less on each. The results go
-        into the same per-instance caches ModelBackend fills and reads (_user_perm_cache, _group_perm_cache,
-        _perm_cache), so it answers exactly as before. Superusers and inactive users keep ModelBackend's
-        own path (all permissions, or none).
-        """
-        if hasattr(self, "_role_names"):
-            return
-        if self.pk is None or self.is_superuser or not self.is_active or hasattr(self, "_perm_cache"):
-            self._role_names = set(self.groups.values_list("name", flat=True))
-            return
-        found: dict[str, set[str]] = {ROLE_ROWS: set(), GROUP_PERMISSION_ROWS: set(), USER_PERMISSION_ROWS: set()}
-        for kind, name in ROLES_AND_PERMISSIONS.rows(self.pk):
-            found[kind].add(name)
-        self._role_names = found[ROLE_ROWS]
-        self._group_perm_cache = found[GROUP_PERMISSION_ROWS]
-        self._user_perm_cache = found[USER_PERMISSION_ROWS]
-        self._perm_cache = self._group_perm_cache | self._user_perm_cache
+        return role.value in self.access.roles
 
     @property
     def is_patient_user(self) -> bool:
@@ -111,21 +95,6 @@ def _with_confirmed_device(user_id: int) -> QuerySet:
     return User.objects.filter(pk=user_id).filter(reduce(operator.or_, confirmed)).values_list("pk")[:1]
 
 
-def _roles_and_permissions_of(user: int) -> QuerySet:
-    """(kind, name) rows: the user's group names, their groups' permissions and their own permissions
-    ("app_label.codename", as ModelBackend names them), as one UNION ALL. `user` is the user's id."""
-
-    def tagged(queryset: QuerySet, kind: str, name) -> QuerySet:
-        labelled = queryset.annotate(row_kind=Value(kind, output_field=CharField()), row_name=name)
-        return labelled.order_by().values_list("row_kind", "row_name")
-
-    permission_name = Concat("content_type__app_label", Value("."), "codename", output_field=CharField())
-    roles = tagged(Group.objects.filter(user=user), ROLE_ROWS, F("name"))
-    from_groups = tagged(Permission.objects.filter(group__user=user), GROUP_PERMISSION_ROWS, permission_name)
-    own = tagged(Permission.objects.filter(user=user), USER_PERMISSION_ROWS, permission_name)
-    return roles.union(from_groups, own, all=True)
-
-
 @cache
 def _device_models() -> tuple:
     """django_otp's device models: found by walking every installed model, so once per process."""
@@ -134,6 +103,5 @@ def _device_models() -> tuple:
     return tuple(device_classes())
 
 
-# Every page runs these: compiled once per process (pit_portal.prepared).
-ROLES_AND_PERMISSIONS = PreparedQuery(_roles_and_permissions_of)
+# Every page runs this: compiled once per process (pit_portal.prepared).
 CONFIRMED_DEVICE = PreparedQuery(_with_confirmed_device)

@@ -96,6 +96,14 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 ADMIN_ROLES = {Role.MANAGER}
 
 
+@lru_cache
+def permissions_of_roles(roles: frozenset[str]) -> frozenset[str]:
+    """Every permission the named roles give, as ROLE_PERMISSIONS lists them (names that are no role give none).
+    A function of this module's constants alone, so it is kept for the life of the process."""
+    known = {role.value: role for role in Role}
+    return frozenset(label for name in roles if name in known for label in ROLE_PERMISSIONS[known[name]])
+
+
 def _permission(label: str) -> Permission:
     app_label, codename = label.split(".")
     return Permission.objects.get(content_type__app_label=app_label, codename=codename)

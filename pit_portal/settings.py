@@ -99,7 +99,8 @@ MIDDLEWARE = [
 AUTHENTICATION_BACKENDS = [
     # Counts failed sign-ins and refuses a locked-out username or address before the password is checked.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend's password check; permissions from the roles accounts/roles.py defines.
+    "accounts.backends.RoleBackend",
 ]
 
 ROOT_URLCONF = "pit_portal.urls"

@@ -9,20 +9,11 @@ from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import CONFIRMED_DEVICE, ROLES_AND_PERMISSIONS, Role, _roles_and_permissions_of
+from accounts.models import CONFIRMED_DEVICE
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment, TimeOff
 from tests.factories import UserFactory
 from tests.scheduling.factories import AppointmentFactory, TimeOffFactory, at, tomorrow
-
-
-@pytest.mark.parametrize("role", [Role.CLINICIAN, Role.FRONT_DESK, Role.MANAGER, Role.PATIENT])
-def test_the_prepared_roles_query_answers_as_the_queryset_does(db, role):
-    user = UserFactory(role=role)
-    other = UserFactory(role=Role.CLINICIAN)
-    for someone in (user, other):
-        assert sorted(ROLES_AND_PERMISSIONS.rows(someone.pk)) == sorted(_roles_and_permissions_of(someone.pk))
-    assert ("role", role.value) in ROLES_AND_PERMISSIONS.rows(user.pk)
 
 
 def test_the_prepared_device_check_sees_each_users_own_devices(db):
