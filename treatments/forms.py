@@ -1,21 +1,15 @@
-from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Column, Fieldset, Layout, Row
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db import DEFAULT_DB_ALIAS
-from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.choices import BaseChoiceIterator
 
 from assessments.models import Nerve, grouped_nerve_choices
 from patients.forms import DateInput
 from patients.models import Condition, Patient, check_not_before_birth
-from pit_portal.prepared import PreparedQuery
 from treatments.models import (
     MAX_INTERVAL_DAYS,
     MAX_POINTS_PER_SITE,
@@ -263,78 +257,24 @@ class SessionForm(forms.ModelForm):
             )
 
 
-class SharedChoices(BaseChoiceIterator):
-    """Choices built once and shared by every form that offers them. Django takes an iterator as it is where it
-    would normalise a list (for the field, then again for its widget) and deep-copy it for each form: for the
-    nerve select of every site row that was most of building the row."""
-
-    def __init__(self, choices: Iterable):
-        self.choices = tuple(choices)
-
-    def __iter__(self):
-        return iter(self.choices)
-
-    def __deepcopy__(self, memo) -> "SharedChoices":
-        return self  # read-only
+def active_nerves() -> list[Nerve]:
+    """The nerves a site may name now (a manager may retire or rename one in the admin), read once per page."""
+    return list(Nerve.objects.filter(active=True))
 
 
-NERVE_COLUMNS = ("id", "code", "name", "region", "sort_order", "active")
+class NerveChoiceField(forms.ModelChoiceField):
+    """Chooses from the nerves read once for the whole site formset, grouped by region: a posted id is looked up
+    among them, not with a query per site row as ModelChoiceField would."""
 
-
-def _active_nerve_rows() -> QuerySet[Nerve]:
-    return Nerve.objects.filter(active=True).order_by(*Nerve._meta.ordering).values_list(*NERVE_COLUMNS)
-
-
-# Read for every session note's form and save: compiled once (pit_portal.prepared).
-ACTIVE_NERVE_ROWS = PreparedQuery(_active_nerve_rows, arity=0)
-
-
-@dataclass(frozen=True)
-class NerveMenu:
-    """The nerves a site may name, shared by every row of a site formset: as the select's choices and, for the
-    posted value, by id. The same nerves make the same menu, which is kept: the rows are read for each page
-    (a manager may have changed them in the admin), the choices and lookup built only when they change."""
-
-    rows_by_id: dict[str, tuple]
-    choices: SharedChoices
-
-    @classmethod
-    def of(cls, rows: Iterable[tuple]) -> "NerveMenu":
-        return _menu_of(tuple(rows))
-
-    def nerve(self, pk: object) -> Nerve | None:
-        """The nerve of that id, a new instance for each caller (a form's site keeps the one it is given)."""
-        row = self.rows_by_id.get(str(pk))
-        return None if row is None else Nerve.from_db(DEFAULT_DB_ALIAS, NERVE_COLUMNS, row)
-
-
-@lru_cache(maxsize=4)
-def _menu_of(rows: tuple[tuple, ...]) -> NerveMenu:
-    nerves = [Nerve.from_db(DEFAULT_DB_ALIAS, NERVE_COLUMNS, row) for row in rows]
-    return NerveMenu({str(row[0]): row for row in rows}, SharedChoices(grouped_nerve_choices(nerves)))
-
-
-def active_nerves() -> NerveMenu:
-    return NerveMenu.of(ACTIVE_NERVE_ROWS.rows())
-
-
-# ModelChoiceField's own queryset, which a LoadedNerveField never runs: the same one for every row.
-_NO_NERVES = Nerve.objects.none()
-
-
-class LoadedNerveField(forms.ModelChoiceField):
-    """Chooses from nerves already read for the page: the posted id is looked up in that menu rather than
-    with a query per row (ModelChoiceField's way)."""
-
-    def __init__(self, menu: NerveMenu, **kwargs):
-        super().__init__(queryset=_NO_NERVES, **kwargs)
-        self.menu = menu
-        self.choices = menu.choices
+    def __init__(self, nerves: list[Nerve], **kwargs):
+        super().__init__(queryset=Nerve.objects.none(), **kwargs)
+        self.nerves_by_id = {str(nerve.pk): nerve for nerve in nerves}
+        self.choices = grouped_nerve_choices(nerves)
 
     def to_python(self, value):
         if value in self.empty_values:
             return None
-        nerve = self.menu.nerve(value)
+        nerve = self.nerves_by_id.get(str(value))
         if nerve is None:
             raise ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
         return nerve
@@ -346,11 +286,11 @@ class SiteForm(forms.ModelForm):
         fields = ["nerve", "side", "points", "volume_per_point_ml"]
         labels = {"volume_per_point_ml": "mL per point"}  # not "ML": Django capitalises verbose names
 
-    def __init__(self, *args, nerves: NerveMenu | None = None, **kwargs):
+    def __init__(self, *args, nerves: list[Nerve] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         model_field = self.fields["nerve"]
-        self.fields["nerve"] = LoadedNerveField(
-            nerves or active_nerves(), label=model_field.label, required=model_field.required
+        self.fields["nerve"] = NerveChoiceField(
+            active_nerves() if nerves is None else nerves, label=model_field.label, required=model_field.required
         )
         self.fields["nerve"].error_messages["required"] = "Choose the nerve injected."
         self.fields["points"].widget.attrs.update(min=1, max=MAX_POINTS_PER_SITE, **{"data-site-points": ""})

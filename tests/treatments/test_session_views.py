@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from assessments.models import Nerve
 from tests.factories import CourseFactory, SessionFactory, consent_for
-from treatments.forms import active_nerves
 from treatments.models import InjectionSession, InjectionSite
 
 
@@ -178,18 +177,6 @@ def test_the_site_select_shows_the_nerves_as_they_are_now(clinician_client, cour
     body = clinician_client.get(url).content.decode()
     assert ">Renamed branch</option>" in body and f">{nerve.name}</option>" not in body
     assert f'value="{retired.pk}"' not in body
-
-
-def test_the_nerve_menu_is_kept_while_the_nerves_stay_the_same(db):
-    menu = active_nerves()
-    assert active_nerves() is menu
-    nerve = Nerve.objects.order_by("id").first()
-    # Each site gets an instance of its own, the nerve as read.
-    first, second = menu.nerve(nerve.pk), menu.nerve(str(nerve.pk))
-    assert first is not second and (first.pk, first.name, first.region) == (nerve.pk, nerve.name, nerve.region)
-    assert menu.nerve(-1) is None
-    Nerve.objects.filter(pk=nerve.pk).update(sort_order=nerve.sort_order + 1)
-    assert active_nerves() is not menu
 
 
 def test_a_session_needs_valid_consent_on_file(clinician_client, clinician):
