@@ -8,8 +8,6 @@ from django.db import models
 from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Concat
 
-from pit_portal.prepared import PreparedQuery
-
 # How Django names a permission: "app_label.codename".
 PERMISSION_LABEL = Concat("content_type__app_label", Value("."), "codename", output_field=CharField())
 
@@ -87,7 +85,7 @@ class User(AbstractUser):
     def has_confirmed_device(self) -> bool:
         """django_otp.user_has_device in one query: it asks each device table in turn (authenticator app,
         backup codes), and a patient's every page asks."""
-        return bool(CONFIRMED_DEVICE.rows(self.pk))
+        return _with_confirmed_device(self.pk).exists()
 
 
 def _with_confirmed_device(user_id: int) -> QuerySet:
@@ -101,7 +99,3 @@ def _device_models() -> tuple:
     from django_otp import device_classes
 
     return tuple(device_classes())
-
-
-# Every page runs this: compiled once per process (pit_portal.prepared).
-CONFIRMED_DEVICE = PreparedQuery(_with_confirmed_device)

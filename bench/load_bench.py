@@ -192,7 +192,7 @@ def _signed_in_session(user, device) -> str:
 
     store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")()
     store[SESSION_KEY] = str(user.pk)
-    store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    store[BACKEND_SESSION_KEY] = "accounts.backends.RoleBackend"
     store[HASH_SESSION_KEY] = user.get_session_auth_hash()
     if device is not None:
         store[DEVICE_ID_SESSION_KEY] = device.persistent_id  # what django_otp.login() stores after a code

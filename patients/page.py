@@ -46,7 +46,7 @@ def _page_urls(patient_id: int) -> dict[str, str]:
 
 
 def _consent_with_witness(patient: Patient) -> PatientConsent | None:
-    """The valid consent the record was read with, and its witness (patients.views.PATIENT_PAGE_RECORD)."""
+    """The valid consent the record was read with, and its witness (patients.views.patient_page_record)."""
     # A patient without one has no valid_consent attribute at all (the join found no row).
     consent = getattr(patient, "valid_consent", None)
     if consent is not None:
@@ -66,7 +66,7 @@ def _booking_links(user, patient: Patient, sections: dict) -> dict:
 
 
 def patient_page(request: HttpRequest, patient: Patient) -> SafeString:
-    """The body of the page of `patient`, read with patients.views.PATIENT_PAGE_RECORD, as `request.user` may see
+    """The body of the page of `patient`, read with patients.views.patient_page_record, as `request.user` may see
     it: the clinical sections, appointments, documents and portal box only for the roles that may see them."""
     user = request.user
     sections = clinical_sections(user, patient)

@@ -6,7 +6,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import ConsentText, Intake, Patient, PatientConsent
-from pit_portal.prepared import PreparedQuery
 
 CLINIC_NUMBER_SEQUENCE = "patients_clinic_number_seq"
 CLINIC_NUMBER_PREFIX = "PIT-"
@@ -70,13 +69,9 @@ def _valid_consent(patient_id: int) -> QuerySet[PatientConsent]:
     ).select_related("consent_text", "witnessed_by")
 
 
-# Asked by every session save and session form: compiled once (pit_portal.prepared).
-VALID_CONSENT = PreparedQuery(_valid_consent)
-
-
 def valid_consent(patient: Patient) -> PatientConsent | None:
     """The patient's consent to the current consent text, if given: one query."""
-    return next(iter(VALID_CONSENT.objects(patient.pk)), None)
+    return _valid_consent(patient.pk).first()
 
 
 @transaction.atomic

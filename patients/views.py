@@ -25,7 +25,6 @@ from patients.page import patient_page
 from patients.templatetags.phone_numbers import phone
 from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import json_rows
-from pit_portal.prepared import PreparedQuery
 from portal.invite_status import INVITE_FIELDS, newest_invite_of
 from portal.models import CheckIn
 
@@ -65,7 +64,7 @@ def patient_register(request: HttpRequest) -> HttpResponse:
     return render(request, "patients/patient_register.html", {"form": form, "duplicates": duplicates})
 
 
-def _patient_page_record(pk: int) -> QuerySet[Patient]:
+def patient_page_record() -> QuerySet[Patient]:
     """The patient with what the page shows of their intake (conditions, medications), their valid consent
     (with its witness), the current consent text's version and their newest portal invitation, all in the
     record's own query."""
@@ -88,18 +87,12 @@ def _patient_page_record(pk: int) -> QuerySet[Patient]:
         # The witness by id, not joined (accounts.shown): patients.page gives the consent its witness.
         .annotate(witness_row=user_row("valid_consent__witnessed_by_id"))
         .select_related("intake", "valid_consent")
-        .filter(pk=pk)
     )
-
-
-# The patient page's record, compiled once (pit_portal.prepared): its lists and consent join took 8 ms to
-# compile and under one to run.
-PATIENT_PAGE_RECORD = PreparedQuery(_patient_page_record)
 
 
 @permission_required("patients.view_patient")
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    patient = get_patient_for(request.user, pk, PATIENT_PAGE_RECORD)
+    patient = get_patient_for(request.user, pk, patient_page_record())
     record_page_view(request, Action.PATIENT_VIEWED, patient=patient)
     context = {"patient": patient, "page": patient_page(request, patient)}
     return render(request, "patients/patient_detail.html", context)

@@ -8,7 +8,6 @@ from accounts.models import User
 from patients.models import Patient
 from pit_portal.fragments import IdLinks, render_fragment
 from pit_portal.json_rows import as_instances
-from pit_portal.prepared import PreparedQuery
 from portal.models import PatientInvite
 
 # What the box shows of an invitation and needs to tell whether it is still open.
@@ -21,16 +20,12 @@ def newest_invite_of(patient_id: int | OuterRef) -> QuerySet[PatientInvite]:
     return PatientInvite.objects.filter(patient_id=patient_id).order_by("-created_at", "-pk")[:1]
 
 
-# For a patient read without their invitations: compiled once (pit_portal.prepared).
-NEWEST_INVITE = PreparedQuery(newest_invite_of)
-
-
 def newest_invite(patient: Patient) -> PatientInvite | None:
     """The patient's newest invitation: from `invite_rows` when their record was read with it (the patient page's
-    record, patients.views.PATIENT_PAGE_RECORD), else with a query."""
+    record, patients.views.patient_page_record), else with a query."""
     rows = getattr(patient, "invite_rows", None)
     if rows is None:
-        return next(iter(NEWEST_INVITE.objects(patient.pk)), None)
+        return newest_invite_of(patient.pk).first()
     return next(iter(as_instances(PatientInvite, rows)), None)
 
 

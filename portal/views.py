@@ -29,7 +29,7 @@ from scheduling.models import Appointment
 from scheduling.notifications import PRODID, appointment_event
 
 # The backend the new patient is signed in with, named because login() needs one when several are configured.
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+SIGN_IN_BACKEND = "accounts.backends.RoleBackend"
 
 
 def _status_for(state: InviteState) -> int:
@@ -77,7 +77,7 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            login(request, user, backend=MODEL_BACKEND)
+            login(request, user, backend=SIGN_IN_BACKEND)
             messages.success(request, "Welcome! Your account is ready.")
             return redirect("portal:home")
     status = 400 if form.is_bound else 200

@@ -5,24 +5,12 @@ from datetime import date, datetime, timedelta
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
-from django.http import Http404
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from accounts.models import CONFIRMED_DEVICE
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment, TimeOff
-from tests.factories import UserFactory
 from tests.scheduling.factories import AppointmentFactory, TimeOffFactory, at, tomorrow
-
-
-def test_the_prepared_device_check_sees_each_users_own_devices(db):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    enrolled, unenrolled, pending = UserFactory(), UserFactory(), UserFactory()
-    TOTPDevice.objects.create(user=enrolled, name="phone", confirmed=True)
-    TOTPDevice.objects.create(user=pending, name="phone", confirmed=False)
-    assert [bool(CONFIRMED_DEVICE.rows(user.pk)) for user in (enrolled, unenrolled, pending)] == [True, False, False]
 
 
 def test_a_query_that_does_not_take_its_value_as_a_parameter_is_refused(db):
@@ -38,68 +26,6 @@ def test_the_number_of_values_is_checked(db):
     group = Group.objects.create(name="Example")
     assert named.rows(group.pk) == [("Example",)]
     assert named.rows(group.pk + 1000) == []
-
-
-# --- Model instances, with their select_related rows and annotations ------------------------------------------
-
-
-def test_prepared_objects_are_the_querysets_own_objects(clinician, patient, other_patient):
-    from patients.views import PATIENT_PAGE_RECORD, _patient_page_record
-    from tests.factories import consent_for
-
-    consent_for(patient)
-    for someone in (patient, other_patient):
-        [prepared] = PATIENT_PAGE_RECORD.objects(someone.pk)
-        [queried] = _patient_page_record(someone.pk)
-        assert prepared == queried and prepared.intake == queried.intake
-        assert prepared.given_name == queried.given_name and prepared.phone == queried.phone
-        for annotation in ("condition_rows", "medication_rows", "current_consent_version"):
-            assert getattr(prepared, annotation) == getattr(queried, annotation)
-        # The valid consent comes through a filtered join: there for one patient, absent for the other.
-        assert getattr(prepared, "valid_consent", None) == getattr(queried, "valid_consent", None)
-    assert PATIENT_PAGE_RECORD.objects(patient.pk)[0].valid_consent.witnessed_by is not None
-    assert PATIENT_PAGE_RECORD.objects(other_patient.pk + 10_000) == []
-
-
-def test_the_converters_and_related_populators_are_worked_out_once(patient, other_patient, monkeypatch):
-    """Django works out each column's converters, and what fills in select_related objects, for every run of a
-    query; for a prepared query they are the same every time, and the rows come out converted all the same."""
-    from django.db.models.sql.compiler import SQLCompiler
-
-    from patients.views import _patient_page_record
-    from pit_portal import prepared
-
-    worked_out = []
-    for owner, name in ((SQLCompiler, "get_converters"), (prepared, "get_related_populators")):
-        original = getattr(owner, name)
-
-        def counted(*args, original=original, name=name):
-            worked_out.append(name)
-            return original(*args)
-
-        monkeypatch.setattr(owner, name, counted)
-    record = PreparedQuery(_patient_page_record)
-    [first] = record.objects(patient.pk)
-    after_first = len(worked_out)
-    [second] = record.objects(other_patient.pk)
-    assert set(worked_out) == {"get_converters", "get_related_populators"}
-    assert len(worked_out) == after_first
-    assert second.phone == other_patient.phone and second.intake == other_patient.intake
-    assert first.condition_rows == _patient_page_record(patient.pk).get().condition_rows
-
-
-def test_a_prepared_record_keeps_get_patient_for_s_refusals(clinician, patient_user, patient, other_patient):
-    from audit.refusals import RefusedObject
-    from patients.access import get_patient_for
-    from patients.views import PATIENT_PAGE_RECORD
-
-    assert get_patient_for(clinician, other_patient.pk, PATIENT_PAGE_RECORD) == other_patient
-    assert get_patient_for(patient_user, patient.pk, PATIENT_PAGE_RECORD) == patient
-    with pytest.raises(RefusedObject):  # someone else's record: refused, and audited as such
-        get_patient_for(patient_user, other_patient.pk, PATIENT_PAGE_RECORD)
-    with pytest.raises(Http404) as missing:
-        get_patient_for(clinician, other_patient.pk + 10_000, PATIENT_PAGE_RECORD)
-    assert not isinstance(missing.value, RefusedObject)
 
 
 # --- Prepared in PostgreSQL, once per connection -------------------------------------------------------------

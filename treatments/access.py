@@ -3,29 +3,21 @@ from django.db.models.functions import Now
 from django.http import Http404
 
 from accounts.models import User
-from accounts.shown import attach_users, with_users
 from audit.refusals import not_found
-from pit_portal.prepared import PreparedQuery
 from treatments.models import InjectionSession, TreatmentCourse
 
-# Read on every course and session page, with the rows they are shown with: compiled once (pit_portal.prepared).
-COURSE = PreparedQuery(lambda pk: TreatmentCourse.objects.select_related("patient__intake", "condition").filter(pk=pk))
 
-
-# The note's clinician and signer are looked up by id, not joined (accounts.shown). `course_booked_ahead`: whether
-# the course has a live appointment from now on, so a signed note offers "Book next" only when nothing is booked.
+# `course_booked_ahead`: whether the course has a live appointment from now on, so a signed note offers
+# "Book next" only when nothing is booked.
 def _session_note(pk: int) -> QuerySet[InjectionSession]:
     from scheduling.models import Appointment, AppointmentStatus
 
-    related = ("course__patient__intake", "course__condition", "consent__consent_text")
+    related = ("course__patient__intake", "course__condition", "consent__consent_text", "clinician", "signed_by")
     booked_ahead = Appointment.objects.filter(course_id=OuterRef("course_id"), starts_at__gte=Now()).exclude(
         status=AppointmentStatus.CANCELLED
     )
     note = InjectionSession.objects.select_related(*related).annotate(course_booked_ahead=Exists(booked_ahead))
-    return with_users(note, "clinician", "signed_by").filter(pk=pk)
-
-
-SESSION_NOTE = PreparedQuery(_session_note)
+    return note.filter(pk=pk)
 
 
 def get_course_for(user: User, pk: int) -> TreatmentCourse:
@@ -34,9 +26,10 @@ def get_course_for(user: User, pk: int) -> TreatmentCourse:
         raise Http404
     if not user.has_perm("treatments.view_treatmentcourse"):
         raise not_found("course", pk, TreatmentCourse.objects.all())
-    for course in COURSE.objects(pk):
-        return course
-    raise Http404("No such course.")
+    course = TreatmentCourse.objects.select_related("patient__intake", "condition").filter(pk=pk).first()
+    if course is None:
+        raise Http404("No such course.")
+    return course
 
 
 def get_session_for(user: User, pk: int) -> InjectionSession:
@@ -45,6 +38,7 @@ def get_session_for(user: User, pk: int) -> InjectionSession:
         raise Http404
     if not user.has_perm("treatments.view_injectionsession"):
         raise not_found("session", pk, InjectionSession.objects.all(), patient_field="course__patient_id")
-    for session in attach_users(SESSION_NOTE.objects(pk), "clinician", "signed_by"):
-        return session
-    raise Http404("No such session.")
+    session = _session_note(pk).first()
+    if session is None:
+        raise Http404("No such session.")
+    return session

@@ -8,9 +8,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import User
-from accounts.shown import with_users
 from assessments.models import AnalgesicUse, Assessment
-from pit_portal.prepared import PreparedQuery
 from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
 
 # A course is reviewed at least every this many sessions (outcome measures at review).
@@ -32,20 +30,17 @@ def _summed_per_row(children: QuerySet, parent: str, amount, output_field: Decim
     return Coalesce(Subquery(totals), Value(Decimal("0")), output_field=output_field)
 
 
-def _course_sessions(course_id: int) -> QuerySet[InjectionSession]:
-    """The course's sessions by number, each with its clinician (looked up by id: accounts.shown) and `volume_ml`,
+def course_sessions(course_id: int) -> QuerySet[InjectionSession]:
+    """The course's sessions by number, each with its clinician and `volume_ml`,
     the total injected (what InjectionSession.total_volume_ml adds up from the sites, here without reading them)."""
     volume = DecimalField(max_digits=8, decimal_places=2)
     sites = InjectionSite.objects.all()
     return (
-        with_users(InjectionSession.objects.filter(course_id=course_id), "clinician")
+        InjectionSession.objects.filter(course_id=course_id)
+        .select_related("clinician")
         .annotate(volume_ml=_summed_per_row(sites, "session", F("points") * F("volume_per_point_ml"), volume))
         .order_by("number")
     )
-
-
-# The course page's sessions: compiled once (pit_portal.prepared).
-COURSE_SESSIONS = PreparedQuery(_course_sessions)
 
 
 def with_analgesic_doses(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
@@ -56,10 +51,9 @@ def with_analgesic_doses(assessments: QuerySet[Assessment]) -> QuerySet[Assessme
     return assessments.annotate(analgesic_doses_per_week=_summed_per_row(uses, "assessment", "doses_per_week", doses))
 
 
-# The course page's assessments, oldest first: compiled once (pit_portal.prepared).
-COURSE_ASSESSMENTS = PreparedQuery(
-    lambda course_id: with_analgesic_doses(Assessment.objects.filter(course_id=course_id)).order_by("assessed_at")
-)
+def course_assessments(course_id: int) -> QuerySet[Assessment]:
+    """The course's assessments, oldest first, with their analgesic doses."""
+    return with_analgesic_doses(Assessment.objects.filter(course_id=course_id)).order_by("assessed_at")
 
 
 def sessions_today(clinician: User) -> QuerySet[InjectionSession]:

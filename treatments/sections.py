@@ -6,18 +6,16 @@ from datetime import date, datetime
 from django.db.models import OuterRef, QuerySet
 
 from accounts.models import User
-from accounts.shown import shown_name, user_row
 from assessments.models import Assessment, PainArea
 from patients.models import Patient
 from pit_portal.json_rows import as_instances, json_rows
-from pit_portal.prepared import PreparedQuery
 from scheduling.queries import appointments_for_patient
 from treatments.models import CourseStatus, TreatmentCourse
 
 
 def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
     """The patient's assessments, latest first, each with its pain areas in the same query (the page draws the
-    latest one's), and their condition; not their clinician, whom the page does not show (accounts.shown)."""
+    latest one's), and their condition."""
     areas = PainArea.objects.filter(assessment=OuterRef("pk")).order_by(*PainArea._meta.ordering)
     return (
         Assessment.objects.filter(patient_id=patient_id)
@@ -25,10 +23,6 @@ def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
         .annotate(pain_area_rows=json_rows(areas, ["id", "region", "intensity", "tender", "note"]))
         .order_by("-assessed_at")
     )
-
-
-# Its JSON list made it the page's slowest query to compile: compiled once (pit_portal.prepared).
-ASSESSMENTS_WITH_AREAS = PreparedQuery(_assessments_with_areas)
 
 
 @dataclass(frozen=True)
@@ -65,7 +59,8 @@ class CourseLine:
 
 COURSE_LINE_COLUMNS = (
     "pk", "condition__name", "status", "planned_sessions", "interval_days", "started_on",
-    "sessions__pk", "sessions__number", "sessions__performed_at", "sessions__signed_at", "clinician_row",
+    "sessions__pk", "sessions__number", "sessions__performed_at", "sessions__signed_at",
+    "sessions__clinician__first_name", "sessions__clinician__last_name", "sessions__clinician__username",
 )  # fmt: skip
 
 
@@ -74,24 +69,19 @@ def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse]:
     than a prefetch query of whole session notes."""
     return (
         TreatmentCourse.objects.filter(patient_id=patient_id)
-        .annotate(clinician_row=user_row("sessions__clinician_id"))  # by id, not joined (accounts.shown)
         .order_by(*TreatmentCourse._meta.ordering, "sessions__number")
         .values_list(*COURSE_LINE_COLUMNS)
     )
 
 
-# On every patient page: compiled once (pit_portal.prepared).
-COURSES_AND_SESSIONS = PreparedQuery(_courses_and_sessions)
-
-
 def course_lines(patient_id: int) -> list[CourseLine]:
     """The patient's courses, newest first, each with its sessions by number. One query."""
     courses: dict[int, CourseLine] = {}
-    for pk, condition, status, planned, interval, started_on, *session in COURSES_AND_SESSIONS.rows(patient_id):
+    for pk, condition, status, planned, interval, started_on, *session in _courses_and_sessions(patient_id):
         course = courses.setdefault(pk, CourseLine(pk, condition, status, planned, interval, started_on))
-        session_pk, number, performed_at, signed_at, clinician_row = session
+        session_pk, number, performed_at, signed_at, *clinician_names = session
         if session_pk is not None:
-            clinician = shown_name(clinician_row)
+            clinician = User.shown_name(*clinician_names)
             course.sessions.append(SessionLine(session_pk, number, performed_at, clinician, signed_at is not None))
     return list(courses.values())
 
@@ -112,7 +102,7 @@ def clinical_sections(user: User, patient: Patient) -> dict:
     if user.has_perm("treatments.view_treatmentcourse"):
         sections["courses"] = course_lines(patient.pk)
     if user.has_perm("assessments.view_assessment"):
-        assessments = ASSESSMENTS_WITH_AREAS.objects(patient.pk)
+        assessments = list(_assessments_with_areas(patient.pk))
         sections["assessments"] = assessments
         if assessments:
             sections["latest_assessment"] = assessments[0]

@@ -9,7 +9,6 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
-from accounts.shown import attach_users, with_users
 from assessments.models import AssessmentKind
 from audit.models import Action
 from audit.services import record_page_view
@@ -30,7 +29,7 @@ from treatments.forms import (
     active_nerves,
 )
 from treatments.models import InjectionSession, TreatmentCourse
-from treatments.queries import COURSE_ASSESSMENTS, COURSE_SESSIONS
+from treatments.queries import course_assessments, course_sessions
 
 
 @permission_required("treatments.add_treatmentcourse")
@@ -66,11 +65,11 @@ def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     clinical = request.user.has_perm("treatments.view_injectionsession")
-    sessions = attach_users(COURSE_SESSIONS.objects(course.pk), "clinician")
+    sessions = list(course_sessions(course.pk))
     context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
     context["session_table"] = _session_table(sessions, course, clinical)
     if clinical:
-        assessments = COURSE_ASSESSMENTS.objects(course.pk)
+        assessments = list(course_assessments(course.pk))
         context["progress"] = progress.course_progress(course, sessions=sessions, assessments=assessments)
         context["close_form"] = CourseCloseForm()
     return render(request, "treatments/course_detail.html", context)
@@ -161,7 +160,7 @@ def _session_page(request: HttpRequest, session: InjectionSession, *, status: in
         "patient": session.course.patient,
         "sites": list(session.sites.select_related("nerve")),
         "adverse_events": list(session.adverse_events.all()),
-        "addenda": attach_users(with_users(session.addenda.all(), "author"), "author"),
+        "addenda": session.addenda.select_related("author"),
         "alerts": services.session_alerts(intake=session.course.patient.intake, additive=session.additive),
         "addendum_form": addendum_form or AddendumForm(),
     }

@@ -6,7 +6,6 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import reverse
 
 from accounts.models import Role, User
 from accounts.shown import attach_users, shown_name, user_row, with_users
@@ -70,16 +69,6 @@ def test_a_shown_name_is_the_users_full_name_or_username(late_clinician):
     for user in (late_clinician, nameless):
         row = User.objects.filter(pk=user.pk).annotate(row=user_row("id")).values_list("row", flat=True).get()
         assert shown_name(row) == (user.get_full_name() or user.username)
-
-
-@pytest.mark.parametrize("page", ["patients:detail", "treatments:course", "treatments:session"])
-def test_no_query_of_a_record_page_joins_the_user_table(clinician_client, signed, page):
-    target = {"patients:detail": signed.course.patient_id, "treatments:course": signed.course_id}.get(page, signed.pk)
-    with CaptureQueriesContext(connection) as queries:
-        response = clinician_client.get(reverse(page, args=[target]))
-    assert response.status_code == 200
-    assert "Zoë &lt;Neil&gt;" in response.text
-    assert not _joining_users(queries)
 
 
 def test_no_query_of_a_document_joins_the_user_table(signed):

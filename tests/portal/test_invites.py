@@ -249,9 +249,9 @@ def test_patient_page_shows_no_invite_box_without_the_permission(manager, new_pa
 
 def _on_the_page(patient: Patient) -> Patient:
     """The patient as the patient page reads them: their newest invitation inside the record's own query."""
-    from patients.views import PATIENT_PAGE_RECORD
+    from patients.views import patient_page_record
 
-    return PATIENT_PAGE_RECORD.objects(patient.pk)[0]
+    return patient_page_record().get(pk=patient.pk)
 
 
 @pytest.mark.parametrize("state", ["none", "open", "used", "revoked", "expired"])
