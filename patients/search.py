@@ -4,22 +4,19 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 
 import phonenumbers
 from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Page, Paginator
-from django.db import connection
-from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import CharField, F, Q, QuerySet
 from django.db.models.functions import Cast, Greatest
 from django.db.models.lookups import PatternLookup
 
 from patients.models import NAME_FIELDS, KnownName, NamesOf, Patient, PatientConsent
 from patients.services import current_consent_text_id
 from pit_portal.ids import parse_id
-from pit_portal.prepared import PreparedQuery
 
 PATIENTS_PER_PAGE = 25
 DATE_INPUT_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d.%m.%Y", "%d-%m-%Y")
@@ -124,11 +121,6 @@ def _similarity(query: str) -> Greatest:
     return Greatest(*(NameSimilarity(field, query) for field in NAME_FIELDS))
 
 
-def _ranked_rows(query: str) -> Callable[[QuerySet], QuerySet]:
-    """The rows a search ranks: id, family name and similarity, the same columns in every part of the union."""
-    return lambda patients: patients.annotate(similarity=_similarity(query)).values("pk", "family_name", "similarity")
-
-
 def _ids(patients: QuerySet) -> QuerySet:
     return patients.values("pk")
 
@@ -157,75 +149,9 @@ def _matches(terms: Terms, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
     return found
 
 
-def name_matches(terms: Terms) -> QuerySet:
-    """The rows a search by name, clinic number or phone ranks: id, family name, similarity."""
-    return _matches(terms, _ranked_rows(terms.query))
-
-
-# --- The ranked matches' SQL, compiled once for each shape of search ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class CompiledMatches:
-    """name_matches() as SQL for every search of the same shape (as many words, which of them short, a phone
-    number or not), and how to work out its parameters from a search's terms.
-
-    Building and compiling the search took the ORM 5 ms when it was a union of nine parts a word, three times
-    what PostgreSQL took to answer it; a search's own values are all that changes between searches of a shape."""
-
-    sql: str
-    values: tuple[Callable[[Terms], object], ...]
-
-    def params(self, terms: Terms) -> list:
-        return [value(terms) for value in self.values]
-
-
-def _pattern(lookup: type[PatternLookup], word: str) -> str:
-    # As the lookup (a PatternLookup) writes its parameter: %, _ and \ in the word match themselves.
-    return lookup.param_pattern % connection.ops.prep_for_like_query(word)
-
-
-def _stand_in(short: tuple[bool, ...], with_phone: bool) -> Terms:
-    """Terms to compile a shape with: words that no LIKE pattern treats specially and that upper-casing changes
-    (a short word's stand-in is long: what makes it short to the SQL is its flag)."""
-    words = tuple(f"standin{index}word" for index in range(len(short)))
-    return Terms(words, "+10000000000" if with_phone else None, short)
-
-
-def _derivations(stand_in: Terms) -> dict[str, Callable[[Terms], object]]:
-    """Each parameter compiling `stand_in` can give, and how to work it out from other terms of its shape."""
-    derive = {stand_in.query: lambda terms: terms.query, stand_in.query.upper(): lambda terms: terms.query.upper()}
-    if stand_in.phone:
-        derive[stand_in.phone] = lambda terms: terms.phone
-    for index, word in enumerate(stand_in.words):
-        derive[word] = lambda terms, index=index: terms.words[index]
-        for lookup in (ILikeContains, ILikeStartsWith):
-            derive[_pattern(lookup, word)] = lambda terms, index=index, lookup=lookup: _pattern(
-                lookup, terms.words[index]
-            )
-    return derive
-
-
-@lru_cache(maxsize=64)
-def compiled_matches(short: tuple[bool, ...], with_phone: bool) -> CompiledMatches:
-    stand_in = _stand_in(short, with_phone)
-    sql, params = name_matches(stand_in).query.sql_with_params()
-    derive = _derivations(stand_in)
-    unknown = [param for param in params if param not in derive]
-    if unknown:
-        raise ValueError(f"The search's SQL has parameters not worked out from its terms: {unknown}")
-    return CompiledMatches(sql, tuple(derive[param] for param in params))
-
-
-def name_matches_sql(terms: Terms) -> tuple[str, list]:
-    """name_matches(terms)'s SQL and parameters, compiled once for each shape of search."""
-    compiled = compiled_matches(terms.short, terms.phone is not None)
-    return compiled.sql, compiled.params(terms)
-
-
 # --- Searching and paging ----------------------------------------------------------------------------------------
 
-# The nearest names first; ranked_page_sql orders the same way.
+# The nearest names first.
 RANKING = ("-similarity", "family_name", "id")
 
 
@@ -276,74 +202,9 @@ def as_result_rows(patients: QuerySet[Patient]) -> QuerySet[Patient]:
     return patients.select_related("intake").only(*RESULT_FIELDS).annotate(phone_text=Cast("phone", CharField()))
 
 
-def result_patients(*ids: int) -> QuerySet[Patient]:
-    """Some patients as a results row shows them, with their intake and whether they have a valid consent."""
-    return as_result_rows(Patient.objects.filter(pk__in=ids)).annotate(
-        has_valid_consent=Exists(_valid_consents().filter(patient=OuterRef("pk")))
-    )
-
-
-NO_PATIENT = 0  # ids count up from 1: what pads a short page's ids
-MAX_PAGE_NUMBER = 10**9
-
-
-# A page of a name search's patients, by id, in one query compiled once (pit_portal.prepared).
-RESULTS = PreparedQuery(result_patients, arity=PATIENTS_PER_PAGE)
-
-
-def _shown(ids: list[int]) -> list[Patient]:
-    """The patients with these ids, in this order, as a results row shows them."""
-    found = {patient.pk: patient for patient in RESULTS.objects(*ids, *[NO_PATIENT] * (PATIENTS_PER_PAGE - len(ids)))}
-    return [found[pk] for pk in ids if pk in found]
-
-
 def patient_search_page(query: str, number: str | int | None, per_page: int = PATIENTS_PER_PAGE) -> Page:
-    """One page of patient_search(query), each patient with their intake and `has_valid_consent`.
-
-    A search by name is ranked and counted in one query over its matches alone (the count as a window over
-    them), and the page's patients read by id in another; counting and paging the full search each read the
-    matches and the patients table again."""
-    if per_page > PATIENTS_PER_PAGE:
-        raise ValueError(f"A page shows at most {PATIENTS_PER_PAGE} patients.")
-    terms = Terms.of(query)
-    if terms is None:
-        page = Paginator(as_result_rows(patient_search(query)), per_page).get_page(number)
-        page.object_list = mark_consent_status(list(page.object_list))
-        return page
-    matches = name_matches_sql(terms)
-    # Any page past the last shows the last; a page number past what OFFSET can hold is one of those.
-    wanted = min(parse_id(str(number or "")) or 1, MAX_PAGE_NUMBER)
-    ids, total = _ranked_ids(matches, wanted, per_page)
-    if total is None:  # past the last page: count, and show the last one
-        total = _count(matches)
-        ids, _ = _ranked_ids(matches, max(1, -(-total // per_page)), per_page)
-    page = Paginator(range(total), per_page).get_page(wanted)
-    page.object_list = _shown(ids)
+    """One page of patient_search(query), each patient with their intake and `has_valid_consent`: a page past
+    the last shows the last, and one that is not a positive number the first."""
+    page = Paginator(as_result_rows(patient_search(query)), per_page).get_page(parse_id(str(number or "")) or 1)
+    page.object_list = mark_consent_status(list(page.object_list))
     return page
-
-
-def ranked_page_sql(matches: tuple[str, list], number: int, per_page: int) -> tuple[str, list]:
-    """SQL for the ids on page `number` of the ranked matches, each row with the number of matches in all."""
-    sql, params = matches
-    # Ranked and counted around the matches' own SQL; ORDER BY follows RANKING.
-    ranked = (
-        f"SELECT pk, count(*) OVER () FROM ({sql}) AS matches"  # noqa: S608
-        " ORDER BY similarity DESC, family_name, pk LIMIT %s OFFSET %s"
-    )
-    return ranked, [*params, per_page, (number - 1) * per_page]
-
-
-def _ranked_ids(matches: tuple[str, list], number: int, per_page: int) -> tuple[list[int], int | None]:
-    """The ids on page `number` of the ranked matches, and how many matches there are in all (None when the
-    page is past the end, so no row carried the count)."""
-    with connection.cursor() as cursor:
-        cursor.execute(*ranked_page_sql(matches, number, per_page))
-        rows = cursor.fetchall()
-    return [pk for pk, _ in rows], (rows[0][1] if rows else (0 if number == 1 else None))
-
-
-def _count(matches: tuple[str, list]) -> int:
-    sql, params = matches
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ({sql}) AS matches", params)  # noqa: S608
-        return cursor.fetchone()[0]

@@ -107,37 +107,10 @@ def test_a_search_with_no_match_is_an_empty_first_page(whitakers):
     assert (page.number, page.paginator.count, page.object_list) == (1, 0, [])
 
 
-def test_a_name_search_ranks_and_counts_in_one_query_and_reads_the_page_in_another(
-    whitakers, django_assert_num_queries
-):
-    with django_assert_num_queries(2):
+def test_a_name_search_page_is_counted_read_and_marked_in_three_queries(whitakers, django_assert_num_queries):
+    with django_assert_num_queries(3):  # the count, the page, and which of its patients have consented
         page = search.patient_search_page("Whitakr", 2, per_page=4)
         assert len(page.object_list) == 4 and page.paginator.count == len(whitakers)
-
-
-# --- The ranked matches' SQL, compiled once for each shape of search ------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "query",
-    ["Whitakr", "anna  whitaker", "50%_off\\", "o'brien-smith", "a b c d", "Le", "jo 5%", "07911 123402", "PIT-000001"],
-)
-def test_a_search_compiled_for_its_shape_sends_what_the_orm_builds_for_it(db, query):
-    terms = search.Terms.of(query)
-    sql, params = search.name_matches(terms).query.sql_with_params()
-    assert search.name_matches_sql(terms) == (sql, list(params))
-
-
-def test_a_phone_number_is_a_shape_of_its_own(db):
-    with_phone, without = search.Terms.of("07911 123402"), search.Terms.of("anna smith")
-    assert with_phone.phone == "+447911123402" and without.phone is None
-    assert search.name_matches_sql(with_phone)[0] != search.name_matches_sql(without)[0]
-
-
-def test_a_parameter_not_worked_out_from_the_terms_is_refused(db, monkeypatch):
-    monkeypatch.setattr(search, "name_matches", lambda terms: Patient.objects.filter(family_name="Fixed"))
-    with pytest.raises(ValueError, match="not worked out from its terms"):
-        search.compiled_matches.__wrapped__((False,), False)
 
 
 def test_like_wildcards_in_a_search_match_themselves(db):
@@ -147,24 +120,12 @@ def test_like_wildcards_in_a_search_match_themselves(db):
     assert page.object_list == [underscored]
 
 
-def test_a_page_holds_at_most_what_the_results_query_reads(db):
-    with pytest.raises(ValueError, match="at most 25"):
-        search.patient_search_page("Whitakr", 1, per_page=26)
-
-
 def test_a_word_shorter_than_a_trigram_matches_names_that_start_with_it(db):
     lee = PatientFactory(given_name="Tom", family_name="Lee")
     leah = PatientFactory(given_name="Leah", family_name="Brown")
     PatientFactory(given_name="Ellen", family_name="Wheeler")  # "le" inside, not at the start
     assert set(search.patient_search("Le")) == {lee, leah}
     assert search.Terms.of("Le smith").short == (True, False)
-
-
-def test_a_short_word_is_a_shape_of_its_own(db):
-    _, short = search.name_matches_sql(search.Terms.of("Le"))
-    _, longer = search.name_matches_sql(search.Terms.of("Lee"))
-    assert "Le%" in short and "%Le%" not in short
-    assert "%Lee%" in longer and "Lee%" not in longer
 
 
 # --- The known names a search matches words against --------------------------------------------------------------
@@ -253,9 +214,7 @@ def test_a_word_is_looked_up_in_the_known_names_trigram_index(db):
     KnownName.objects.bulk_create(KnownName(name=name) for name in invented)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE patients_knownname")
-        sql, params = search.ranked_page_sql(search.name_matches_sql(search.Terms.of("Hrris")), 1, 25)
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row for (row,) in cursor.fetchall())
+    plan = search.patient_search("Hrris").explain()
     assert "Bitmap Index Scan on knownname_trgm" in plan
 
 
