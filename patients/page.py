@@ -8,7 +8,6 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.utils.safestring import SafeString
 
-from accounts.shown import give_user
 from assessments.templatetags.body_map import body_map_picture
 from documents.status import patient_box
 from patients.models import Condition, Medication, Patient, PatientConsent
@@ -48,10 +47,7 @@ def _page_urls(patient_id: int) -> dict[str, str]:
 def _consent_with_witness(patient: Patient) -> PatientConsent | None:
     """The valid consent the record was read with, and its witness (patients.views.patient_page_record)."""
     # A patient without one has no valid_consent attribute at all (the join found no row).
-    consent = getattr(patient, "valid_consent", None)
-    if consent is not None:
-        give_user(consent, "witnessed_by", patient.witness_row)
-    return consent
+    return getattr(patient, "valid_consent", None)
 
 
 def _booking_links(user, patient: Patient, sections: dict) -> dict:

@@ -7,7 +7,6 @@ from django.utils.safestring import SafeString
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
-from accounts.shown import user_row
 from audit.models import Action
 from audit.services import record_page_view
 from patients import search, services
@@ -84,9 +83,7 @@ def patient_page_record() -> QuerySet[Patient]:
             current_consent_version=Subquery(current.values("version")[:1]),
             valid_consent=FilteredRelation("consents", condition=valid),
         )
-        # The witness by id, not joined (accounts.shown): patients.page gives the consent its witness.
-        .annotate(witness_row=user_row("valid_consent__witnessed_by_id"))
-        .select_related("intake", "valid_consent")
+        .select_related("intake", "valid_consent__witnessed_by")
     )
 
 
