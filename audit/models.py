@@ -32,6 +32,7 @@ class Action(models.TextChoices):
     ACCESS_DENIED = "access_denied", "Access refused"
     CSRF_FAILED = "csrf_failed", "Form refused (no CSRF token)"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset asked for"
+    SIGNED_NOTE_ALTERED = "signed_note_altered", "Signed note no longer matches its signature"
 
 
 class Source(models.TextChoices):
