@@ -60,14 +60,25 @@ def _address(value: str | None) -> str | None:
     return ipaddress.ip_address(str(value)).packed.hex() if value else None
 
 
+def _numbers_as_stored(value):
+    """A whole number written as a float (2.0, 1e+20) comes back from jsonb as an int: hash it as one either way."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {name: _numbers_as_stored(item) for name, item in value.items()}
+    if isinstance(value, list):
+        return [_numbers_as_stored(item) for item in value]
+    return value
+
+
 def event_mac(fields: Sequence, key: bytes) -> str:
     """The HMAC of one event's fields: occurred_at, actor_id, actor_username, action, patient_id, object_type,
     object_id, detail (its JSON text), source, ip_address and path, as CHECK_SQL reads them."""
     occurred_at, actor_id, username, action, patient_id, object_type, object_id, detail, source, *rest = fields
     address, path = rest
     message = json.dumps(
-        [_micros(occurred_at), actor_id, username, action, patient_id, object_type, object_id, json.loads(detail),
-         source, _address(address), path],
+        [_micros(occurred_at), actor_id, username, action, patient_id, object_type, object_id,
+         _numbers_as_stored(json.loads(detail)), source, _address(address), path],
         sort_keys=True, separators=(",", ":"), ensure_ascii=True,
     )  # fmt: skip
     return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()

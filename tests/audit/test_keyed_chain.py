@@ -188,3 +188,9 @@ def test_the_check_page_names_a_cut_tail_against_the_head_file(db, manager_clien
     page = manager_client.post(reverse("audit:verify")).content.decode()
     assert "The audit trail has been cut" in page
     assert f"events after event {written[1].pk} are missing" in page
+
+
+def test_details_read_back_as_the_database_writes_them_still_match_their_mac(db):
+    """jsonb keeps numbers, not how Python wrote them: 1e+20 comes back as 100000000000000000000."""
+    record(Action.EXPORT, username="numbers", detail={"big": 1e20, "small": 1.5e-7, "whole": 2.0, "n": [1, "é"]})
+    assert verify_chain().intact
