@@ -69,12 +69,18 @@ def chain_head_record() -> Head:
     return head
 
 
+class UnreadableHeads(Exception):
+    """A head file exists but cannot be read: checking without it would hide what it records."""
+
+
 def read_heads(path: Path) -> list[Head]:
     """Every head line in a head file or a copy of the portal's log; none if there is no such file."""
     try:
         text = Path(path).read_text(errors="replace")
     except FileNotFoundError:
         return []
+    except OSError as error:
+        raise UnreadableHeads(f"The head file {path} could not be read ({error.strerror}).") from None
     return [Head(int(last_id), last_hash, at, str(path)) for last_id, last_hash, at in LINE_PATTERN.findall(text)]
 
 

@@ -357,5 +357,7 @@ LOGGING = {
         "weasyprint.progress": {"level": "WARNING"},
         # django-axes logs every sign-in at INFO; the audit trail records them instead.
         "axes": {"level": "WARNING"},
+        # The audit chain's head is kept in the log whatever LOG_LEVEL says (audit.heads).
+        "audit.chain": {"level": "INFO"},
     },
 }

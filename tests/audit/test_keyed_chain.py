@@ -194,3 +194,17 @@ def test_details_read_back_as_the_database_writes_them_still_match_their_mac(db)
     """jsonb keeps numbers, not how Python wrote them: 1e+20 comes back as 100000000000000000000."""
     record(Action.EXPORT, username="numbers", detail={"big": 1e20, "small": 1.5e-7, "whole": 2.0, "n": [1, "é"]})
     assert verify_chain().intact
+
+
+def test_a_head_file_that_cannot_be_read_is_reported_not_a_500(db, head_file, manager_client):
+    trail(1)
+    head_file.mkdir()  # reading a folder fails as an unreadable file does
+    response = manager_client.post(reverse("audit:verify"))
+    assert response.status_code == 200
+    assert "could not be read" in response.content.decode()
+    with pytest.raises(CommandError, match="could not be read"):
+        call_command("audit_verify")
+
+
+def test_the_head_reaches_the_log_whatever_the_log_level(settings):
+    assert settings.LOGGING["loggers"]["audit.chain"]["level"] == "INFO"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from audit.heads import recorded_heads
+from audit.heads import UnreadableHeads, recorded_heads
 from audit.services import verify_chain
 
 
@@ -29,7 +29,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, heads=None, backup=None, **options) -> None:
-        check = verify_chain(recorded_heads(heads, backup))
+        try:
+            check = verify_chain(recorded_heads(heads, backup))
+        except UnreadableHeads as error:
+            raise CommandError(str(error)) from None
         if check.first_broken_id is not None:
             raise CommandError(f"Audit trail broken at event {check.first_broken_id}: {check.problem}.")
         if check.missing:
