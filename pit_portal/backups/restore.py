@@ -86,10 +86,22 @@ def document_problems(connection: psycopg.Connection, root: Path) -> tuple[int, 
     return len(rows), problems
 
 
+def keyed_trail(connection: psycopg.Connection) -> bool:
+    keyed = (
+        "SELECT 1 FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = %s AND column_name = 'mac'"
+    )
+    return connection.execute(keyed, [AuditEvent._meta.db_table]).fetchone() is not None
+
+
 def audit_chain_problems(connection: psycopg.Connection, folder: Path) -> tuple[int, list[str]]:
     """The same walk as `manage.py audit_verify`, on the restored database, against the head the backup recorded
     (so a trail cut short in the dump shows too). It needs the portal's AUDIT_CHAIN_KEY."""
     if connection.execute("SELECT to_regclass(%s)", [AuditEvent._meta.db_table]).fetchone()[0] is None:
+        return 0, []
+    if not keyed_trail(connection):
+        # A backup from before the trail was keyed: `manage.py migrate` checks its old chain in full, and refuses
+        # to key a broken one (audit migration 0005).
         return 0, []
     # A server-side cursor (it lives in a transaction): a long trail is streamed, never held in memory.
     with connection.transaction(), connection.cursor(name="audit_chain_check") as cursor:

@@ -6,6 +6,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 from audit.chain import ChainCheck
 from audit.services import verify_chain
+from pit_portal.backups.postgres import Database
+from pit_portal.backups.restore import audit_chain_problems
 
 UNKEYED = [("audit", "0004_password_reset_requested")]
 KEYED = [("audit", "0005_keyed_hash_chain")]
@@ -50,3 +52,9 @@ def test_a_trail_already_broken_is_not_re_keyed(unkeyed_trail):
         cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
     with pytest.raises(RuntimeError, match=r"broken at event \d+: it is not keyed"):
         migrate(KEYED)
+
+
+def test_restoring_a_backup_from_before_the_keyed_trail_leaves_its_check_to_migrate(unkeyed_trail, tmp_path):
+    """Restore checks a keyed trail itself; an older one is checked in full by migration 0005, which follows."""
+    with Database.from_django(connection.settings_dict).connect(autocommit=True) as restored:
+        assert audit_chain_problems(restored, tmp_path) == (0, [])
