@@ -1,9 +1,10 @@
 """The audit chain's head, kept outside the database so that a cut tail or an emptied table is named.
 
-A keyed chain shows any change to the events it holds, but not events cut from its end: what is left is still a
-good chain. So its head (the newest event's id and hash) is recorded every few minutes (celery beat) in the
-portal's log and in AUDIT_HEAD_FILE, and in every backup's manifest.json. The check compares each recorded head
-with the event it names: that event must still be there, with that hash.
+The keyed chain shows an event altered or written without the key, but not events cut from its end (what is
+left is still a good chain), nor a removal after which the links were recomputed (they need no key). So its head
+(the newest event's id and hash) is recorded every few minutes (celery beat) in the portal's log and in
+AUDIT_HEAD_FILE, and in every backup's manifest.json. The check compares each recorded head with the event it
+names: that event must still be there, with that hash.
 
 The line, in the head file and in the log alike (a copy of the log is read as a head file):
 
