@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -31,6 +32,7 @@ class Action(models.TextChoices):
     ACCESS_DENIED = "access_denied", "Access refused"
     CSRF_FAILED = "csrf_failed", "Form refused (no CSRF token)"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset asked for"
+    SIGNED_NOTE_ALTERED = "signed_note_altered", "Signed note no longer matches its signature"
 
 
 class Source(models.TextChoices):
@@ -44,9 +46,10 @@ DISCLOSURE_ACTIONS = (Action.DOCUMENT_DOWNLOADED, Action.DOCUMENT_SENT, Action.E
 
 
 class AuditEvent(models.Model):
-    """One thing someone did or saw. Append-only: a trigger refuses UPDATE and DELETE, and fills
-    in `prev_hash` and `hash` so that each row is chained to the one before (see
-    migration 0002 and `manage.py audit_verify`). Write rows with audit.services.record().
+    """One thing someone did or saw. Append-only: a trigger refuses UPDATE and DELETE. `mac` is an HMAC of the
+    row's fields under a key kept outside the database; a trigger chains each row onto the one before it with
+    `prev_hash` and `hash` (audit.chain, migrations 0002 and 0005; `manage.py audit_verify` checks both).
+    Write rows with audit.services.record().
 
     `detail` never holds clinical content or names: ids, counts, reasons and filters only.
     """
@@ -68,6 +71,7 @@ class AuditEvent(models.Model):
     path = models.CharField(max_length=300, blank=True)
     prev_hash = models.CharField(max_length=64, editable=False, blank=True)
     hash = models.CharField(max_length=64, editable=False, blank=True)
+    mac = models.CharField(max_length=64, editable=False, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -77,6 +81,14 @@ class AuditEvent(models.Model):
             models.Index(fields=["action", "occurred_at"], name="audit_action_time"),
             # The report's user filter matches the username case-insensitively, failed sign-ins included.
             models.Index(Upper("actor_username"), "occurred_at", name="audit_username_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(
+                    prev_hash__regex=r"^[0-9a-f]{64}$", hash__regex=r"^[0-9a-f]{64}$", mac__regex=r"^[0-9a-f]{64}$"
+                ),
+                name="audit_event_hashes_are_hex_sha256",
+            ),
         ]
         permissions = [
             ("view_history", "Can view the change history of patient records"),

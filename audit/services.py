@@ -1,11 +1,15 @@
 """Writing to and checking the audit trail."""
 
-from dataclasses import dataclass
+import json
+from collections.abc import Iterable
 
 from django.db import connection, models, transaction
 from django.http import HttpRequest
 
-from audit.models import GENESIS_HASH, Action, AuditEvent, Source
+from audit.chain import CHECK_SQL, ChainCheck, Head, chain_key, event_mac, first_break
+from audit.models import Action, AuditEvent, Source
+
+__all__ = ["CHECK_SQL", "ChainCheck", "append", "first_break", "record", "record_page_view", "verify_chain"]
 
 # Rows fetched per round trip while the chain is checked: the trail is streamed, never loaded whole.
 VERIFY_BATCH = 5000
@@ -43,7 +47,7 @@ def record(
     """
     if actor is None and request is not None:
         actor = _signed_in_user(request)
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         action=action,
         actor=actor,
         actor_username=(actor.get_username() if actor is not None else username)[:150],
@@ -55,6 +59,22 @@ def record(
         ip_address=client_ip(request) if request is not None else None,
         path=request.path[:300] if request is not None else "",
     )
+    return append(event)
+
+
+def _keyed_fields(event: AuditEvent) -> list:
+    return [
+        event.occurred_at, event.actor_id, event.actor_username, event.action, event.patient_id, event.object_type,
+        event.object_id, json.dumps(event.detail), event.source, event.ip_address, event.path,
+    ]  # fmt: skip
+
+
+def append(event: AuditEvent) -> AuditEvent:
+    """Insert an unsaved event with its keyed MAC, in one query; the database's trigger gives it its id and
+    chains it onto the newest event. Use record(); this is for an event built by hand."""
+    event.mac = event_mac(_keyed_fields(event), chain_key())
+    event.save(force_insert=True)
+    return event
 
 
 def record_page_view(request: HttpRequest, action: Action, *, patient, obj: models.Model | None = None) -> None:
@@ -65,47 +85,19 @@ def record_page_view(request: HttpRequest, action: Action, *, patient, obj: mode
     record(action, request=request, patient=patient, obj=obj)
 
 
-@dataclass(frozen=True)
-class ChainCheck:
-    rows: int
-    first_broken_id: int | None = None
-    problem: str = ""
-
-    @property
-    def intact(self) -> bool:
-        return self.first_broken_id is None
-
-
-CHECK_SQL = """
-SELECT id, prev_hash, hash, audit_event_digest(e), lag(hash) OVER (ORDER BY id)
-FROM audit_auditevent e
-ORDER BY id
-"""
-
-
 def _rows(cursor):
     while batch := cursor.fetchmany(VERIFY_BATCH):
         yield from batch
 
 
-def first_break(rows) -> ChainCheck:
-    """Check rows of CHECK_SQL in order; the restore command walks a restored database with this too."""
-    count = 0
-    for event_id, prev_hash, stored_hash, expected_hash, previous_hash in rows:
-        count += 1
-        if prev_hash != (previous_hash or GENESIS_HASH):
-            return ChainCheck(count, event_id, "its link to the previous row is broken (a row was removed?)")
-        if stored_hash != expected_hash:
-            return ChainCheck(count, event_id, "its contents do not match its hash (the row was altered)")
-    return ChainCheck(count)
-
-
-def verify_chain() -> ChainCheck:
-    """Walk the trail in id order and report the first row whose hash is not what its fields give,
-    or whose prev_hash is not the hash of the row before it (a row removed or reordered).
+def verify_chain(heads: Iterable[Head] = ()) -> ChainCheck:
+    """Walk the trail in id order and report the first row whose link to the row before is broken (a row removed),
+    whose hash is not that of its fields, or whose keyed MAC is not (altered, or written without the key); then
+    check each head recorded outside the database (`heads`) against the row it names, and what they show is
+    missing from the trail's end.
 
     The rows are streamed through a server-side cursor (which PostgreSQL keeps only inside a
     transaction) a batch at a time, so a trail of millions of rows is never held in memory."""
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(CHECK_SQL)
-        return first_break(_rows(cursor))
+        return first_break(_rows(cursor), heads=heads)

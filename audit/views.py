@@ -12,6 +12,7 @@ from audit import disclosures as accounting
 from audit import report
 from audit.exports import csv_download
 from audit.filters import AuditEventFilter
+from audit.heads import UnreadableHeads, recorded_heads
 from audit.models import Action
 from audit.services import record, verify_chain
 from patients.access import get_patient_for
@@ -65,9 +66,15 @@ def event_export(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required("audit.view_auditevent")
 def verify(request: HttpRequest) -> HttpResponse:
-    """Checking the chain reads every row, so it runs when a manager asks (POST), not on every page view."""
-    check = verify_chain() if request.method == "POST" else None
-    return render(request, "audit/verify.html", {"check": check})
+    """Checking the chain reads every row, so it runs when a manager asks (POST), not on every page view. It is
+    checked against the heads recorded outside the database: AUDIT_HEAD_FILE and every backup's manifest."""
+    check = unreadable = None
+    if request.method == "POST":
+        try:
+            check = verify_chain(recorded_heads())
+        except UnreadableHeads as error:
+            unreadable = str(error)
+    return render(request, "audit/verify.html", {"check": check, "unreadable": unreadable})
 
 
 @require_GET

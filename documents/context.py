@@ -23,6 +23,7 @@ from treatments.models import InjectionSession, InjectionSite
 from treatments.outcomes import PainChange
 from treatments.progress import course_progress
 from treatments.queries import with_analgesic_doses
+from treatments.signature import SignedNoteAltered, signature_matches
 
 TEMPLATES = {
     DocumentKind.AFTERCARE: "documents/pdf/aftercare.html",
@@ -256,7 +257,12 @@ def visit_summary_context(document: Document, session: InjectionSession) -> dict
 
 
 def template_and_context(document: Document) -> tuple[str, dict]:
-    """The template and context for one stored document's PDF."""
+    """The template and context for one stored document's PDF; SignedNoteAltered if the note no longer matches
+    its signature, so that a PDF is never made from content other than what was signed."""
     session = _load_session(document.session_id)
+    if session.is_signed and not signature_matches(
+        session, sites=session.sites.all(), adverse_events=session.adverse_events.all()
+    ):
+        raise SignedNoteAltered(session)
     build = aftercare_context if document.kind == DocumentKind.AFTERCARE else visit_summary_context
     return TEMPLATES[DocumentKind(document.kind)], build(document, session)

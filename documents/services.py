@@ -14,9 +14,12 @@ from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
+from audit.models import Action, Source
+from audit.services import record
 from documents import context
 from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail, ReadyEmailStatus
 from treatments.models import InjectionSession
+from treatments.signature import SignedNoteAltered
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ STALE_AFTER = timedelta(minutes=10)
 # an address the mail server keeps refusing.
 READY_EMAIL_WORTH_SENDING = timedelta(days=2)
 ERROR_MAX = 500
+ALTERED_NOTE = "Not rendered: the signed note no longer matches the SHA-256 taken when it was signed."
 
 
 def _enqueue(document_id: int) -> None:
@@ -129,7 +133,11 @@ def document_build(document_id: int) -> bool:
     # web process that merely signs a note.
     from documents import render, storage
 
-    template_name, data = context.template_and_context(document)
+    try:
+        template_name, data = context.template_and_context(document)
+    except SignedNoteAltered as altered:
+        _refuse_altered_note(document, altered.session)
+        return False
     rendered = render.render_pdf(template_name, data)
     made = storage.store_document(document_id, rendered, on_ready=ready_email_owe)
     logger.info("document %s %s", document_id, "ready" if made else "was already ready; nothing written")
@@ -147,6 +155,13 @@ def ready_email_owe(document: Document) -> ReadyEmail | None:
     if created:
         transaction.on_commit(partial(_enqueue_email, owed.pk))
     return owed
+
+
+def _refuse_altered_note(document: Document, session: InjectionSession) -> None:
+    """Terminal, not retried: the note would render the same way every time. Staff see why; the trail records it."""
+    detail = {"shown_in": "document", "document": document.pk}
+    record(Action.SIGNED_NOTE_ALTERED, patient=document.patient_id, obj=session, detail=detail, source=Source.TASK)
+    document_mark_failed(document.pk, ALTERED_NOTE)
 
 
 def _enqueue_email(ready_email_id: int) -> None:

@@ -25,6 +25,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(minute="*/5"),
         "options": {"expires": 4 * 60},
     },
+    # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
+    "record-audit-chain-head": {
+        "task": "audit.tasks.record_chain_head",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
 }
 
 

@@ -178,6 +178,13 @@ DOCUMENTS_ROOT = Path(env("DOCUMENTS_ROOT", str(VAR_DIR / "documents")))
 DOCUMENTS_STORAGE_BACKEND = env("DOCUMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
 # `manage.py backup` (make backup) writes a private timestamped folder here: database dump, documents, manifest.
 BACKUP_DIR = Path(env("BACKUP_DIR", str(VAR_DIR / "backups")))
+# The audit chain's HMAC key (audit.chain). Never stored in the database, so its owner cannot recompute the chain
+# after a change. Unset: derived from SECRET_KEY, so rotating SECRET_KEY would fail every older event's check;
+# set it in production and keep it for as long as the trail is kept.
+AUDIT_CHAIN_KEY = env("AUDIT_CHAIN_KEY", "")
+# The chain's head (newest event id and hash), appended every few minutes by celery beat and read by the check:
+# keep it where the database's owner cannot write (audit.heads).
+AUDIT_HEAD_FILE = Path(env("AUDIT_HEAD_FILE", str(VAR_DIR / "audit-head.log")))
 # Private documents are readable by the portal's own user only.
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
@@ -351,5 +358,7 @@ LOGGING = {
         "weasyprint.progress": {"level": "WARNING"},
         # django-axes logs every sign-in at INFO; the audit trail records them instead.
         "axes": {"level": "WARNING"},
+        # The audit chain's head is kept in the log whatever LOG_LEVEL says (audit.heads).
+        "audit.chain": {"level": "INFO"},
     },
 }

@@ -1,7 +1,5 @@
 """Clinical actions on courses and session notes: draft, sign, correct by addendum."""
 
-import hashlib
-import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -25,6 +23,7 @@ from treatments.models import (
     SessionAddendum,
     TreatmentCourse,
 )
+from treatments.signature import content_digest, signed_content
 
 
 class SessionAlreadySigned(ValidationError):
@@ -247,33 +246,11 @@ FOR_SIGNING = PreparedQuery(_for_signing)
 
 def session_content(session: InjectionSession) -> dict:
     """What a signature covers: every clinical field of the note, its sites and adverse events."""
-    fields = [
-        "number", "performed_at", "clinician_id", "consent_id", "pre_nrs", "post_nrs",
-        "dextrose_percent", "diluent", "buffered", "additive", "additive_percent", "lot_number",
-        "lot_expiry", "technique", "needle_gauge", "aftercare_given", "next_interval_days", "notes",
-        "alert_override_reason",
-    ]  # fmt: skip
-    content = {field: getattr(session, field) for field in fields}
-    content["course_id"] = session.course_id
-    content["patient_id"] = session.course.patient_id
-    content["sites"] = [
-        {"nerve": nerve, "side": side, "points": points, "volume_per_point_ml": volume}
-        for nerve, side, points, volume in SITE_ROWS.rows(session.pk)
-    ]
-    content["adverse_events"] = [
-        {"kind": kind, "severity": severity, "note": note}
-        for kind, severity, note in ADVERSE_EVENT_ROWS.rows(session.pk)
-    ]
-    return content
+    return signed_content(session, SITE_ROWS.rows(session.pk), ADVERSE_EVENT_ROWS.rows(session.pk))
 
 
 def session_digest(session: InjectionSession) -> str:
     return content_digest(session_content(session))
-
-
-def content_digest(content: dict) -> str:
-    canonical = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @transaction.atomic

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from accounts.decorators import permission_required
 from assessments.models import AssessmentKind
 from audit.models import Action
-from audit.services import record_page_view
+from audit.services import record, record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
 from pit_portal.fragments import IdLinks, render_fragment
@@ -30,6 +30,7 @@ from treatments.forms import (
 )
 from treatments.models import InjectionSession, TreatmentCourse
 from treatments.queries import course_assessments, course_sessions
+from treatments.signature import signature_matches
 
 
 @permission_required("treatments.add_treatmentcourse")
@@ -165,7 +166,18 @@ def _session_page(request: HttpRequest, session: InjectionSession, *, status: in
         "addendum_form": addendum_form or AddendumForm(),
     }
     context["total_volume_ml"] = sum((site.total_volume_ml for site in context["sites"]), Decimal("0"))
+    context["signature_broken"] = _signature_broken(request, session, context["sites"], context["adverse_events"])
     return render(request, "treatments/session_detail.html", context, status=status)
+
+
+def _signature_broken(request: HttpRequest, session: InjectionSession, sites, adverse_events) -> bool:
+    """A signed note no longer matching its SHA-256 was changed in the database after signing: the clinician is
+    warned and each showing is audited. Checked on the rows the page shows, so it costs no query."""
+    if not session.is_signed or signature_matches(session, sites=sites, adverse_events=adverse_events):
+        return False
+    detail = {"shown_in": "session page"}
+    record(Action.SIGNED_NOTE_ALTERED, request=request, patient=session.course.patient, obj=session, detail=detail)
+    return True
 
 
 @permission_required("treatments.view_injectionsession")

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from audit import heads
 from pit_portal.backups.manifest import (
     DATABASE_DUMP,
     DOCUMENTS_ARCHIVE,
@@ -90,9 +91,21 @@ def new_backup_folder(root: Path, now: datetime) -> Path:
     raise FileExistsError(f"Too many backups named {stamp} in {root}.")
 
 
+def audit_head(connection: psycopg.Connection) -> dict | None:
+    """The audit chain's head in this snapshot, recorded outside the database (the manifest, and the log) so that
+    `manage.py audit_verify` can name events later cut from the trail's end (audit.heads)."""
+    if connection.execute("SELECT to_regclass('audit_auditevent')").fetchone()[0] is None:
+        return None
+    with connection.cursor() as cursor:
+        head = heads.head_now(cursor)
+    heads.logger.info(heads.head_line(head))
+    return {"last_id": head.last_id, "hash": head.hash, "recorded_at": head.recorded_at}
+
+
 def dump_database(database: Database, target: Path) -> tuple[dict, dict[str, str]]:
-    """pg_dump in the custom format, from one snapshot that the row counts, migration state and ready documents
-    are read in too, so the manifest describes exactly what the dump holds even while the portal is in use.
+    """pg_dump in the custom format, from one snapshot that the row counts, migration state, audit chain head
+    and ready documents are read in too, so the manifest describes exactly what the dump holds even while the
+    portal is in use.
     Returns the manifest's facts and the ready documents' recorded checksums."""
     with database.connect() as connection:
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -102,6 +115,7 @@ def dump_database(database: Database, target: Path) -> tuple[dict, dict[str, str
         major = server_major(connection)
         pg_dump = find_tool("pg_dump", major)
         facts = {"row_counts": table_row_counts(connection), "migrations": migration_state(connection)}
+        facts[heads.MANIFEST_KEY] = audit_head(connection)
         documents = ready_documents(connection)
         command = [str(pg_dump.path), "--format=custom", f"--snapshot={snapshot}", "--dbname", database.conninfo]
         with private_file(target) as stream:

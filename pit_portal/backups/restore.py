@@ -6,8 +6,9 @@ from pathlib import Path
 
 import psycopg
 
+from audit.chain import CHECK_SQL, first_break
+from audit.heads import backup_heads
 from audit.models import AuditEvent
-from audit.services import CHECK_SQL, first_break
 from documents.models import Document
 from pit_portal.backups.create import table_row_counts
 from pit_portal.backups.manifest import DATABASE_DUMP, DOCUMENTS_ARCHIVE, file_digest, read_manifest, verify_files
@@ -85,18 +86,31 @@ def document_problems(connection: psycopg.Connection, root: Path) -> tuple[int, 
     return len(rows), problems
 
 
-def audit_chain_problems(connection: psycopg.Connection) -> tuple[int, list[str]]:
-    """The same walk as `manage.py audit_verify`, on the restored database."""
+def keyed_trail(connection: psycopg.Connection) -> bool:
+    keyed = (
+        "SELECT 1 FROM information_schema.columns"
+        " WHERE table_schema = current_schema() AND table_name = %s AND column_name = 'mac'"
+    )
+    return connection.execute(keyed, [AuditEvent._meta.db_table]).fetchone() is not None
+
+
+def audit_chain_problems(connection: psycopg.Connection, folder: Path) -> tuple[int, list[str]]:
+    """The same walk as `manage.py audit_verify`, on the restored database, against the head the backup recorded
+    (so a trail cut short in the dump shows too). It needs the portal's AUDIT_CHAIN_KEY."""
     if connection.execute("SELECT to_regclass(%s)", [AuditEvent._meta.db_table]).fetchone()[0] is None:
+        return 0, []
+    if not keyed_trail(connection):
+        # A backup from before the trail was keyed: `manage.py migrate` checks its old chain in full, and refuses
+        # to key a broken one (audit migration 0005).
         return 0, []
     # A server-side cursor (it lives in a transaction): a long trail is streamed, never held in memory.
     with connection.transaction(), connection.cursor(name="audit_chain_check") as cursor:
         cursor.itersize = 5000
         cursor.execute(CHECK_SQL)
-        check = first_break(cursor)
-    if check.intact:
-        return check.rows, []
-    return check.rows, [f"the audit trail's hash chain is broken at event {check.first_broken_id}"]
+        check = first_break(cursor, heads=backup_heads(folder))
+    if check.first_broken_id is not None:
+        return check.rows, [f"the audit trail's hash chain is broken at event {check.first_broken_id}"]
+    return check.rows, [f"the audit trail was cut: {check.missing}"] if check.missing else []
 
 
 def restore_backup(folder: Path, target: Database, documents_root: Path, *, force: bool) -> RestoreReport:
@@ -122,6 +136,6 @@ def restore_backup(folder: Path, target: Database, documents_root: Path, *, forc
     with target.connect(autocommit=True) as connection:
         report.tables, report.rows, count_problems = row_count_problems(connection, manifest["row_counts"])
         report.documents, file_problems = document_problems(connection, documents_root)
-        report.audit_events, chain_problems = audit_chain_problems(connection)
+        report.audit_events, chain_problems = audit_chain_problems(connection, folder)
     report.problems = count_problems + file_problems + chain_problems
     return report

@@ -42,17 +42,6 @@ def test_record_fills_in_the_hashes_and_the_chain_verifies(db, capsys):
     assert "intact: 3 events" in capsys.readouterr().out
 
 
-def test_a_raw_sql_insert_is_chained_the_same_way(db):
-    trail(2)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO audit_auditevent (occurred_at, actor_username, action, object_type, object_id, detail, source,"
-            " path, prev_hash, hash) VALUES (now(), 'raw', 'export', '', '', '{}', 'command', '', 'forged', 'forged')"
-        )
-    assert_chained(chain_links())
-    assert verify_chain().intact
-
-
 @pytest.mark.parametrize(
     "sql",
     ["UPDATE audit_auditevent SET action = 'login' WHERE id = %s", "DELETE FROM audit_auditevent WHERE id = %s"],
@@ -101,26 +90,18 @@ def test_removing_the_first_event_is_noticed_too(db):
     assert verify_chain().first_broken_id == written[1].pk
 
 
-def test_a_rehashed_forgery_still_breaks_the_link_to_the_next_event(db):
-    """Changing a row and recomputing its own hash is not enough: the next row still holds the old hash."""
-    written = trail(4)
-    forged = written[1]
-    bypass_append_only("UPDATE audit_auditevent SET action = 'login' WHERE id = %s", [forged.pk])
-    bypass_append_only("UPDATE audit_auditevent e SET hash = audit_event_digest(e) WHERE id = %s", [forged.pk])
-    assert verify_chain().first_broken_id == written[2].pk
-
-
 def test_verification_streams_the_trail_through_a_server_side_cursor(db, monkeypatch):
     trail(10)
     monkeypatch.setattr(services, "VERIFY_BATCH", 3)
     seen = {}
     first_break = services.first_break
 
-    def watching(rows):
+    def watching(rows, **options):
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_cursors WHERE statement ILIKE %s", ["%lag(hash)%"])
+            streaming = ["%FROM audit_auditevent%ORDER BY id%"]
+            cursor.execute("SELECT count(*) FROM pg_cursors WHERE statement ILIKE %s", streaming)
             seen["server_side_cursors"] = cursor.fetchone()[0]
-        return first_break(rows)
+        return first_break(rows, **options)
 
     monkeypatch.setattr(services, "first_break", watching)
     assert verify_chain() == services.ChainCheck(rows=10)

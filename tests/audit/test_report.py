@@ -14,6 +14,7 @@ from django.utils import timezone
 from audit.filters import SORTABLE_COLUMNS
 from audit.models import Action, AuditEvent, Source
 from audit.report import COLUMNS, EVENTS_PER_PAGE
+from audit.services import append
 from tests.audit.helpers import bypass_append_only, events
 from tests.factories import PatientFactory, UserFactory
 
@@ -28,9 +29,11 @@ def at(day: int, hour: int = 12) -> datetime:
 
 
 def event(action=Action.PATIENT_VIEWED, *, when=None, username="alice", patient=None, **fields) -> AuditEvent:
-    """An event as record() would write it, at a chosen time (the trigger chains it all the same)."""
-    return AuditEvent.objects.create(
-        action=action, occurred_at=when or timezone.now(), actor_username=username, patient=patient, **fields
+    """An event as record() would write it, at a chosen time, chained onto the trail the same way."""
+    return append(
+        AuditEvent(
+            action=action, occurred_at=when or timezone.now(), actor_username=username, patient=patient, **fields
+        )
     )
 
 

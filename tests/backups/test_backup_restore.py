@@ -18,10 +18,11 @@ from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
 
 from audit import services as audit
-from audit.models import GENESIS_HASH, Action, Source
+from audit.models import Action, Source
 from documents.models import Document, DocumentStatus
 from pit_portal.backups import postgres
 from pit_portal.backups.postgres import Database
+from tests.audit.helpers import append_with_sql
 from tests.conftest import _url_for_database
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
 from treatments import services as treatment_services
@@ -115,13 +116,10 @@ def rows_of(cursor, table: str, where: str, value) -> list[tuple]:
 
 
 def audit_chain_breaks(cursor) -> list[int]:
-    """Ids where the chain breaks, walked exactly as `manage.py audit_verify` walks it."""
+    """The id where the chain breaks, if it does, walked exactly as `manage.py audit_verify` walks it."""
     cursor.execute(audit.CHECK_SQL)
-    return [
-        event_id
-        for event_id, prev_hash, stored_hash, expected_hash, previous_hash in cursor.fetchall()
-        if prev_hash != (previous_hash or GENESIS_HASH) or stored_hash != expected_hash
-    ]
+    check = audit.first_break(cursor.fetchall())
+    return [] if check.first_broken_id is None else [check.first_broken_id]
 
 
 def only_backup_in(folder: Path) -> Path:
@@ -203,12 +201,7 @@ def test_backup_restores_into_a_new_database_with_records_documents_and_audit_tr
             cursor.execute("DELETE FROM audit_auditevent")
         cursor.execute("SELECT hash FROM audit_auditevent ORDER BY id DESC LIMIT 1")
         last_hash = cursor.fetchone()[0]
-        cursor.execute(
-            "INSERT INTO audit_auditevent (occurred_at, actor_username, action, object_type, object_id, detail,"
-            " source, path, prev_hash, hash) VALUES (now(), 'restore-test', 'export', '', '', '{}', 'command', '',"
-            " '', '') RETURNING prev_hash"
-        )
-        assert cursor.fetchone()[0] == last_hash
+        assert append_with_sql(cursor, "restore-test") == last_hash
         assert audit_chain_breaks(cursor) == []
 
         # The planner knows again what a trigram comparison costs, which the dump does not carry.
@@ -274,12 +267,8 @@ def test_a_database_with_tables_is_refused_unless_forced(clinic, backup_dir, fre
     backup = only_backup_in(backup_dir)
     restored_documents = tmp_path / "restored-documents"
     restore(backup, fresh_database.url, restored_documents)
-    with psycopg.connect(fresh_database.url, autocommit=True) as restored:
-        restored.execute(
-            "INSERT INTO audit_auditevent (occurred_at, actor_username, action, object_type, object_id,"
-            " detail, source, path, prev_hash, hash) VALUES (now(), 'later', 'export', '', '', '{}',"
-            " 'command', '', '', '')"
-        )
+    with psycopg.connect(fresh_database.url, autocommit=True) as restored, restored.cursor() as cursor:
+        append_with_sql(cursor, "later")
 
     with pytest.raises(CommandError, match=r"already has \d+ tables.*--force"):
         restore(backup, fresh_database.url, restored_documents)
@@ -331,6 +320,31 @@ def test_restore_reports_an_altered_audit_trail(clinic, backup_dir, fresh_databa
 
     with pytest.raises(CommandError, match=rf"hash chain is broken at event {altered}$"):
         restore(only_backup_in(backup_dir), fresh_database.url, tmp_path / "restored-documents")
+
+
+def test_every_backup_records_the_audit_chain_head_and_the_check_names_a_tail_cut_since(
+    clinic, backup_dir, tmp_path, settings
+):
+    """The manifest keeps the head outside the database: events later cut from the trail's end are named."""
+    settings.AUDIT_HEAD_FILE = tmp_path / "no-head-file.log"
+    call_command("backup", stdout=io.StringIO())
+    backup = only_backup_in(backup_dir)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, hash FROM audit_auditevent ORDER BY id DESC LIMIT 2")
+        (last_id, last_hash), (kept_id, _) = cursor.fetchall()
+    head = json.loads((backup / "manifest.json").read_text())["audit_head"]
+    assert (head["last_id"], head["hash"]) == (last_id, last_hash)
+    assert head["recorded_at"]
+
+    out = io.StringIO()
+    call_command("audit_verify", "--backup", str(backup), stdout=out)
+    assert "checked against 1 recorded head" in out.getvalue()
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE audit_auditevent DISABLE TRIGGER audit_event_append_only")
+        cursor.execute("DELETE FROM audit_auditevent WHERE id = %s", [last_id])
+        cursor.execute("ALTER TABLE audit_auditevent ENABLE TRIGGER audit_event_append_only")
+    with pytest.raises(CommandError, match=rf"events after event {kept_id} are missing: .*backup {backup.name}"):
+        call_command("audit_verify")  # every backup in BACKUP_DIR by default
 
 
 def test_a_failed_backup_leaves_nothing_behind(reference_data, documents_root, backup_dir, monkeypatch):
