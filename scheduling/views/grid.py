@@ -10,7 +10,6 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
 from typing import NamedTuple
 from urllib.parse import urlencode
 
@@ -21,7 +20,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
-from pit_portal.fragments import IdLinks
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
     MAX_APPOINTMENT_LENGTH,
@@ -94,25 +92,13 @@ def aware(day: date, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(minute // 60, minute % 60)))
 
 
-APPOINTMENT_LINKS = {
-    "url": "scheduling:appointment",
-    "status_url": "scheduling:status",
-    "move_url": "scheduling:move",
-    "cancel_url": "scheduling:cancel",
-    "menu_url": "scheduling:menu",
-}
-
-
-@cache
-def appointment_links() -> IdLinks:
-    # The same in every request (the portal is served from one prefix): reversed once per process.
-    return IdLinks.reversed(APPOINTMENT_LINKS)
+def appointment_url(name: str, pk: int) -> str:
+    """The address of one of an appointment's pages: "appointment", "status", "move", "cancel" or "menu"."""
+    return reverse(f"scheduling:{name}", args=[pk])
 
 
 class Face(NamedTuple):
-    """What an appointment's block, chip and menu show of it, as plain values: their markup depends on these alone
-    (with, for a block, whether the viewer may change it), so the markup is remembered by its face
-    (scheduling.views.calendar): a busy day's two hundred blocks took a third of its page to draw afresh."""
+    """What an appointment's block, chip and menu show of it, as plain values."""
 
     pk: int
     status: str
@@ -124,7 +110,6 @@ class Face(NamedTuple):
     notes: str
     compact: bool
 
-    # Worked out only when the markup is drawn: a week's six hundred chips are mostly drawn already.
     start_label = property(lambda self: clock_label(self.starts_at))
     end_label = property(lambda self: clock_label(self.ends_at))
 
@@ -138,22 +123,21 @@ class Face(NamedTuple):
     actions = property(lambda self: self.allowed.actions)
     can_cancel = property(lambda self: self.allowed.can_cancel)
     can_move = property(lambda self: self.allowed.can_move)
-    url = property(lambda self: appointment_links().to("url", self.pk))
-    status_url = property(lambda self: appointment_links().to("status_url", self.pk))
-    move_url = property(lambda self: appointment_links().to("move_url", self.pk))
-    cancel_url = property(lambda self: appointment_links().to("cancel_url", self.pk))
-    menu_url = property(lambda self: appointment_links().to("menu_url", self.pk))
+    url = property(lambda self: appointment_url("appointment", self.pk))
+    status_url = property(lambda self: appointment_url("status", self.pk))
+    move_url = property(lambda self: appointment_url("move", self.pk))
+    cancel_url = property(lambda self: appointment_url("cancel", self.pk))
+    menu_url = property(lambda self: appointment_url("menu", self.pk))
 
 
 class Entry:
     """One appointment as the calendars lay it out: its place in a column, its line among the cancelled, and its
-    `face`, which its block, chip and menu are drawn from. Built from the diary's rows, or from an Appointment
+    `face`, which its block, chip and menu show. Built from the diary's rows, or from an Appointment
     (`of`) for the block htmx swaps in and the menu.
 
     A plain class with slots: a busy week makes a thousand of them."""
 
     __slots__ = (
-        "block",
         "cancel_reason",
         "clinician",
         "compact",
@@ -174,7 +158,6 @@ class Entry:
         self.pk, self.status, self.clinician, self.kind = pk, status, clinician, kind
         self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
         self.name, self.notes, self.cancel_reason = name, notes, cancel_reason
-        self.block = ""  # its block's markup, once the calendar has drawn it
         self.is_live = status != AppointmentStatus.CANCELLED
         self.place(starts_at.date())
 
@@ -205,7 +188,7 @@ class Entry:
 
     # What the lists of cancelled appointments show.
     start_label = property(lambda self: clock_label(self.starts_at))
-    url = property(lambda self: appointment_links().to("url", self.pk))
+    url = property(lambda self: appointment_url("appointment", self.pk))
 
 
 # What the calendar reads of each appointment, its patient's names included, as one row. The times come as
@@ -323,9 +306,7 @@ class BookingLink:
 
 @dataclass(frozen=True)
 class FreeCells:
-    """A column's free cells as plain values. Their markup depends on these alone, so it is remembered by them
-    (scheduling.views.calendar), as the blocks' is: a busy day's hundred and more cells each had a link to build
-    and seven values to escape."""
+    """A column's free cells as plain values."""
 
     book: BookingLink
     clinician_id: int
@@ -362,8 +343,6 @@ class Column:
     free: FreeCells | None = None  # where the grid offers booking
     now_minute: int | None = None
     now_line: int | None = None  # where the grid draws "now": the minute, when the grid's hours include it
-    cells: str = ""  # the free cells' markup, once the calendar has drawn it
-    chips: str = ""  # the live appointments' chips' markup, in the all-clinicians week
 
     @property
     def working_spans(self) -> list[tuple[int, int]]:
