@@ -51,7 +51,7 @@ from scheduling.services import (
     patient_clashes,
 )
 from scheduling.views import grid
-from scheduling.views.calendar_cache import cached_calendar, calendar_key
+from scheduling.views.calendar_cache import CalendarKey, cached_calendar, cached_each, calendar_key, content_key
 
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 PATIENT_CHOICES = 10
@@ -165,9 +165,34 @@ class CalendarGrid(NamedTuple):
     cancelled: SafeString
 
 
-def _render_grid(columns: list[grid.Column], can_change: bool, back: str, *, whole_week: bool) -> CalendarGrid:
-    """`back` is the calendar's own address: the same for everyone who sees this grid, so it may be cached."""
-    context = {**grid.grid_context(columns), "can_change": can_change, **_way_back(back)}
+def _blocks(entries: list[grid.Entry], block_context: dict, cache_context: dict) -> None:
+    """Each appointment's block, kept in the cache by what it shows: after a change to a busy day, the other
+    appointments' blocks come from the cache rather than being rendered again."""
+    faces = {entry.pk: entry.face for entry in entries}
+    keys = {pk: content_key("block", face.shown, *cache_context.values()) for pk, face in faces.items()}
+
+    def render(pk: int) -> str:
+        return render_to_string("scheduling/_appointment_block.html", {"appointment": faces[pk], **block_context})
+
+    blocks = cached_each(keys, render)
+    for entry in entries:
+        entry.block = blocks[entry.pk]
+
+
+class Shown(NamedTuple):
+    """What a day or one clinician's week is rendered for, beyond its days and clinicians."""
+
+    patient: Patient | None  # being booked for
+    can_change: bool  # the viewer may change appointments
+    back: str  # the calendar's own address: the same for everyone who sees it, so it may be cached
+    key: CalendarKey
+
+
+def _render_grid(columns: list[grid.Column], shown: Shown, *, whole_week: bool) -> CalendarGrid:
+    context = {**grid.grid_context(columns), "can_change": shown.can_change, **_way_back(shown.back)}
+    block_context = {"can_change": shown.can_change, "back_query": context["back_query"], "error": ""}
+    cache_context = {**block_context, "every_day": shown.key.every_day}
+    _blocks([entry for column in columns for entry in column.live], block_context, cache_context)
     heading = "Cancelled this week" if whole_week else "Cancelled on this day"
     cancelled = {"cancelled": context["cancelled"], "heading": heading, "whole_week": whole_week}
     return CalendarGrid(
@@ -215,15 +240,15 @@ def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User 
     }
 
 
-def _render_day(shown: list[User], day: date, patient: Patient | None, can_change: bool, back: str) -> CalendarGrid:
-    diary = grid.Diary.load(shown, day, day)
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+def _render_day(staff: list[User], day: date, shown: Shown) -> CalendarGrid:
+    diary = grid.Diary.load(staff, day, day)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(shown.patient)
     day_path = reverse("scheduling:day")
-    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in shown]
+    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in staff]
     for column in columns:
         column.title = column.clinician.get_full_name() or column.clinician.username
         column.link = _with_params(day_path, day, column.clinician)
-    return _render_grid(columns, can_change, back, whole_week=False)
+    return _render_grid(columns, shown, whole_week=False)
 
 
 @permission_required("scheduling.view_appointment")
@@ -238,7 +263,7 @@ def day_view(request: HttpRequest) -> HttpResponse:
     extra = {"patient": patient.pk} if patient else {}
     back = _calendar_url("scheduling:day", day, chosen, **extra)
     key = calendar_key("day", day, day, _ids(shown), can_change, back)
-    day_grid = cached_calendar(key, lambda: _render_day(shown, day, patient, can_change, back))
+    day_grid = cached_calendar(key, lambda: _render_day(shown, day, Shown(patient, can_change, back, key)))
     context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), "staff": staff, "has_columns": bool(shown)}
     return render(request, "scheduling/calendar_day.html", {**context, **day_grid._asdict()})
 
@@ -264,15 +289,15 @@ def _render_week_all(staff: list[User], days: list[date]) -> SafeString:
     return render_to_string("scheduling/week_all_table.html", context)
 
 
-def _render_week(chosen: User, days: list[date], patient: Patient | None, can_change: bool, back: str) -> CalendarGrid:
+def _render_week(chosen: User, days: list[date], shown: Shown) -> CalendarGrid:
     diary = grid.Diary.load([chosen], days[0], days[-1])
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(shown.patient)
     day_path = reverse("scheduling:day")
     columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
     for column in columns:
         column.title = f"{column.day:%a %d %b}"
         column.link = _with_params(day_path, column.day, chosen)
-    return _render_grid(columns, can_change, back, whole_week=True)
+    return _render_grid(columns, shown, whole_week=True)
 
 
 @permission_required("scheduling.view_appointment")
@@ -293,7 +318,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
     extra = {"patient": patient.pk} if patient else {}
     back = _calendar_url("scheduling:week", monday, chosen, **extra)
     key = calendar_key("week", monday, days[-1], _ids([chosen]), can_change, back)
-    week_grid = cached_calendar(key, lambda: _render_week(chosen, days, patient, can_change, back))
+    week_grid = cached_calendar(key, lambda: _render_week(chosen, days, Shown(patient, can_change, back, key)))
     return render(request, "scheduling/calendar_week.html", {**context, **week_grid._asdict()})
 
 

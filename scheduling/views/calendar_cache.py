@@ -15,9 +15,9 @@ sequence), so that entry is never found. Hence no special case for atomic blocks
 """
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from datetime import date, timedelta
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from django.core.cache import cache
 from django.db.models import Q
@@ -26,6 +26,7 @@ from django.utils import timezone
 from scheduling.models import ALL_DAYS, DiaryVersion
 
 Rendered = TypeVar("Rendered")
+Item = TypeVar("Item", bound=Hashable)
 
 CACHE_SECONDS = 24 * 60 * 60  # a day: entries under versions that have moved on are simply never asked for again
 
@@ -48,17 +49,40 @@ def clock_key(first: date, last: date) -> tuple:
     return (now.date(), timezone.get_current_timezone_name(), minute)
 
 
-def calendar_key(name: str, first: date, last: date, *shown: object) -> str:
+class CalendarKey(NamedTuple):
+    key: str  # the calendar's cache key
+    every_day: int  # the version of ALL_DAYS, which the appointments' blocks are cached under too
+
+
+def calendar_key(name: str, first: date, last: date, *shown: object) -> CalendarKey:
     """The cache key of the calendar `name` over these days, with what else it shows (`shown`: the clinicians'
-    ids, the viewer's rights, the patient being booked for), at the diary's current versions."""
-    parts = (name, first, last, shown, clock_key(first, last), diary_versions(first, last))
-    return f"scheduling:calendar:{hashlib.sha256(repr(parts).encode()).hexdigest()}"
+    ids, the viewer's rights, the calendar's own address), at the diary's current versions."""
+    versions = diary_versions(first, last)
+    parts = (name, first, last, shown, clock_key(first, last), versions)
+    every_day = next((version for day, version in versions if day == ALL_DAYS), 0)
+    return CalendarKey(f"scheduling:calendar:{hashlib.sha256(repr(parts).encode()).hexdigest()}", every_day)
 
 
-def cached_calendar(key: str, render: Callable[[], Rendered]) -> Rendered:
+def cached_calendar(key: CalendarKey, render: Callable[[], Rendered]) -> Rendered:
     """What `render()` gives, from the cache under `key` when another request (on any worker) has rendered it."""
-    rendered = cache.get(key)
+    rendered = cache.get(key.key)
     if rendered is None:
         rendered = render()
-        cache.set(key, rendered, CACHE_SECONDS)
+        cache.set(key.key, rendered, CACHE_SECONDS)
     return rendered
+
+
+def content_key(name: str, *content: object) -> str:
+    """The cache key of a fragment that shows `content` and nothing else: its key changes whenever what it shows
+    does. (Give it the ALL_DAYS version too, so that a database created afresh never meets another's entries.)"""
+    return f"scheduling:{name}:{hashlib.sha256(repr(content).encode()).hexdigest()}"
+
+
+def cached_each(keys: dict[Item, str], render: Callable[[Item], Rendered]) -> dict[Item, Rendered]:
+    """What `render(item)` gives for each item, from one read of the cache for all of them; what was missing is
+    rendered and stored in one write. A busy day's appointments mostly come back unchanged after a booking."""
+    found = cache.get_many(list(keys.values()))
+    missing = {item: render(item) for item, key in keys.items() if key not in found}
+    if missing:
+        cache.set_many({keys[item]: value for item, value in missing.items()}, CACHE_SECONDS)
+    return {item: missing[item] if item in missing else found[key] for item, key in keys.items()}

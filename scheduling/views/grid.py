@@ -92,9 +92,24 @@ def aware(day: date, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(minute // 60, minute % 60)))
 
 
-def appointment_url(name: str, pk: int) -> str:
-    """The address of one of an appointment's pages: "appointment", "status", "move", "cancel" or "menu"."""
-    return reverse(f"scheduling:{name}", args=[pk])
+@dataclass(frozen=True)
+class AppointmentLinks:
+    """The addresses of appointments' pages ("appointment", "status", "move", "cancel", "menu"), each URL pattern
+    reversed once for a whole calendar rather than once for each of a busy day's thousand links."""
+
+    patterns: dict[str, tuple[str, str]]  # name: (the address before the id, after it)
+
+    PAGES = ("appointment", "status", "move", "cancel", "menu")
+    PLACEHOLDER = 2147483647
+
+    @classmethod
+    def reversed(cls) -> "AppointmentLinks":
+        marker = str(cls.PLACEHOLDER)
+        return cls({name: tuple(reverse(f"scheduling:{name}", args=[marker]).split(marker, 1)) for name in cls.PAGES})
+
+    def to(self, name: str, pk: int) -> str:
+        before, after = self.patterns[name]
+        return f"{before}{pk}{after}"
 
 
 class Face(NamedTuple):
@@ -109,6 +124,12 @@ class Face(NamedTuple):
     name: str
     notes: str
     compact: bool
+    links: AppointmentLinks
+
+    @property
+    def shown(self) -> tuple:
+        """Everything its markup shows but the links, which are the same for every appointment but its id."""
+        return tuple(self)[:-1]
 
     start_label = property(lambda self: clock_label(self.starts_at))
     end_label = property(lambda self: clock_label(self.ends_at))
@@ -123,11 +144,11 @@ class Face(NamedTuple):
     actions = property(lambda self: self.allowed.actions)
     can_cancel = property(lambda self: self.allowed.can_cancel)
     can_move = property(lambda self: self.allowed.can_move)
-    url = property(lambda self: appointment_url("appointment", self.pk))
-    status_url = property(lambda self: appointment_url("status", self.pk))
-    move_url = property(lambda self: appointment_url("move", self.pk))
-    cancel_url = property(lambda self: appointment_url("cancel", self.pk))
-    menu_url = property(lambda self: appointment_url("menu", self.pk))
+    url = property(lambda self: self.links.to("appointment", self.pk))
+    status_url = property(lambda self: self.links.to("status", self.pk))
+    move_url = property(lambda self: self.links.to("move", self.pk))
+    cancel_url = property(lambda self: self.links.to("cancel", self.pk))
+    menu_url = property(lambda self: self.links.to("menu", self.pk))
 
 
 class Entry:
@@ -138,6 +159,7 @@ class Entry:
     A plain class with slots: a busy week makes a thousand of them."""
 
     __slots__ = (
+        "block",
         "cancel_reason",
         "clinician",
         "compact",
@@ -145,6 +167,7 @@ class Entry:
         "is_live",
         "kind",
         "length",
+        "links",
         "minute",
         "name",
         "notes",
@@ -154,11 +177,13 @@ class Entry:
     )  # fmt: skip
 
     def __init__(self, pk: int, status: str, starts_at: datetime, ends_at: datetime, clinician: User,
-                 kind: AppointmentType, name: str, notes: str, cancel_reason: str):  # fmt: skip
-        self.pk, self.status, self.clinician, self.kind = pk, status, clinician, kind
+                 kind: AppointmentType, name: str, notes: str, cancel_reason: str,
+                 links: AppointmentLinks):  # fmt: skip
+        self.pk, self.status, self.clinician, self.kind, self.links = pk, status, clinician, kind, links
         self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
         self.name, self.notes, self.cancel_reason = name, notes, cancel_reason
         self.is_live = status != AppointmentStatus.CANCELLED
+        self.block = ""  # its block's markup, once the calendar has it (scheduling.views.calendar)
         self.place(starts_at.date())
 
     @classmethod
@@ -173,6 +198,7 @@ class Entry:
             appointment.patient.full_name,
             appointment.notes,
             appointment.cancel_reason,
+            AppointmentLinks.reversed(),
         )
 
     def place(self, day: date) -> None:
@@ -184,11 +210,11 @@ class Entry:
     @property
     def face(self) -> Face:
         return Face(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour, self.kind.name, self.name,
-                    self.notes, self.compact)  # fmt: skip
+                    self.notes, self.compact, self.links)  # fmt: skip
 
     # What the lists of cancelled appointments show.
     start_label = property(lambda self: clock_label(self.starts_at))
-    url = property(lambda self: appointment_url("appointment", self.pk))
+    url = property(lambda self: self.links.to("appointment", self.pk))
 
 
 # What the calendar reads of each appointment, its patient's names included, as one row. The times come as
@@ -269,11 +295,11 @@ def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date
     zone = timezone.get_current_timezone()
     rows = diary_rows(list(by_id), aware(first), aware(last + timedelta(days=1)))
     by_column: dict[tuple[int, date], list[Entry]] = defaultdict(list)
-    local = datetime.fromtimestamp
+    local, links = datetime.fromtimestamp, AppointmentLinks.reversed()
     for pk, status, start, end, clinician_id, kind_id, notes, cancel_reason, given, family in rows:
         name = Patient.display_name(given, family)
         entry = Entry(pk, status, local(start, zone), local(end, zone), by_id[clinician_id], kinds[kind_id], name,
-                      notes, cancel_reason)  # fmt: skip
+                      notes, cancel_reason, links)  # fmt: skip
         by_column[clinician_id, entry.starts_at.date()].append(entry)
     return by_column
 
