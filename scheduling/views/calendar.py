@@ -154,7 +154,7 @@ def _way_back(back: str) -> dict:
 
 def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> str:
     """One appointment's block, as htmx swaps it in after a status change."""
-    context = {"appointment": entry.face, "can_change": _can_change(request), "error": error, **_way_back(back)}
+    context = {"appointment": entry.display, "can_change": _can_change(request), "error": error, **_way_back(back)}
     return render_to_string("scheduling/_appointment_block.html", context)
 
 
@@ -168,18 +168,18 @@ class CalendarGrid(NamedTuple):
 def _blocks(entries: list[grid.Entry], block_context: dict, cache_context: dict) -> None:
     """Each appointment's block, kept in the cache by what it shows: after a change to a busy day, the other
     appointments' blocks come from the cache rather than being rendered again."""
-    faces = {entry.pk: entry.face for entry in entries}
-    keys = {pk: content_key("block", face.shown, *cache_context.values()) for pk, face in faces.items()}
+    displays = {entry.pk: entry.display for entry in entries}
+    keys = {pk: content_key("block", one.cache_values, *cache_context.values()) for pk, one in displays.items()}
 
     def render(pk: int) -> str:
-        return render_to_string("scheduling/_appointment_block.html", {"appointment": faces[pk], **block_context})
+        return render_to_string("scheduling/_appointment_block.html", {"appointment": displays[pk], **block_context})
 
     blocks = cached_each(keys, render)
     for entry in entries:
         entry.block = blocks[entry.pk]
 
 
-class Shown(NamedTuple):
+class GridOptions(NamedTuple):
     """What a day or one clinician's week is rendered for, beyond its days and clinicians."""
 
     patient: Patient | None  # being booked for
@@ -188,10 +188,10 @@ class Shown(NamedTuple):
     key: CalendarKey
 
 
-def _render_grid(columns: list[grid.Column], shown: Shown, *, whole_week: bool) -> CalendarGrid:
-    context = {**grid.grid_context(columns), "can_change": shown.can_change, **_way_back(shown.back)}
-    block_context = {"can_change": shown.can_change, "back_query": context["back_query"], "error": ""}
-    cache_context = {**block_context, "every_day": shown.key.every_day}
+def _render_grid(columns: list[grid.Column], options: GridOptions, *, whole_week: bool) -> CalendarGrid:
+    context = {**grid.grid_context(columns), "can_change": options.can_change, **_way_back(options.back)}
+    block_context = {"can_change": options.can_change, "back_query": context["back_query"], "error": ""}
+    cache_context = {**block_context, "every_day": options.key.every_day}
     _blocks([entry for column in columns for entry in column.live], block_context, cache_context)
     heading = "Cancelled this week" if whole_week else "Cancelled on this day"
     cancelled = {"cancelled": context["cancelled"], "heading": heading, "whole_week": whole_week}
@@ -240,15 +240,15 @@ def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User 
     }
 
 
-def _render_day(staff: list[User], day: date, shown: Shown) -> CalendarGrid:
+def _render_day(staff: list[User], day: date, options: GridOptions) -> CalendarGrid:
     diary = grid.Diary.load(staff, day, day)
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(shown.patient)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(options.patient)
     day_path = reverse("scheduling:day")
     columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in staff]
     for column in columns:
         column.title = column.clinician.get_full_name() or column.clinician.username
         column.link = _with_params(day_path, day, column.clinician)
-    return _render_grid(columns, shown, whole_week=False)
+    return _render_grid(columns, options, whole_week=False)
 
 
 @permission_required("scheduling.view_appointment")
@@ -263,7 +263,7 @@ def day_view(request: HttpRequest) -> HttpResponse:
     extra = {"patient": patient.pk} if patient else {}
     back = _calendar_url("scheduling:day", day, chosen, **extra)
     key = calendar_key("day", day, day, _ids(shown), can_change, back)
-    day_grid = cached_calendar(key, lambda: _render_day(shown, day, Shown(patient, can_change, back, key)))
+    day_grid = cached_calendar(key, lambda: _render_day(shown, day, GridOptions(patient, can_change, back, key)))
     context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), "staff": staff, "has_columns": bool(shown)}
     return render(request, "scheduling/calendar_day.html", {**context, **day_grid._asdict()})
 
@@ -289,15 +289,15 @@ def _render_week_all(staff: list[User], days: list[date]) -> SafeString:
     return render_to_string("scheduling/week_all_table.html", context)
 
 
-def _render_week(chosen: User, days: list[date], shown: Shown) -> CalendarGrid:
+def _render_week(chosen: User, days: list[date], options: GridOptions) -> CalendarGrid:
     diary = grid.Diary.load([chosen], days[0], days[-1])
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(shown.patient)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(options.patient)
     day_path = reverse("scheduling:day")
     columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
     for column in columns:
         column.title = f"{column.day:%a %d %b}"
         column.link = _with_params(day_path, column.day, chosen)
-    return _render_grid(columns, shown, whole_week=True)
+    return _render_grid(columns, options, whole_week=True)
 
 
 @permission_required("scheduling.view_appointment")
@@ -318,7 +318,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
     extra = {"patient": patient.pk} if patient else {}
     back = _calendar_url("scheduling:week", monday, chosen, **extra)
     key = calendar_key("week", monday, days[-1], _ids([chosen]), can_change, back)
-    week_grid = cached_calendar(key, lambda: _render_week(chosen, days, Shown(patient, can_change, back, key)))
+    week_grid = cached_calendar(key, lambda: _render_week(chosen, days, GridOptions(patient, can_change, back, key)))
     return render(request, "scheduling/calendar_week.html", {**context, **week_grid._asdict()})
 
 
@@ -600,7 +600,7 @@ def appointment_menu(request: HttpRequest, pk: int) -> HttpResponse:
     """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
     appointment = get_appointment_for(request.user, pk)
     back = _safe_next(request, reverse("scheduling:day"))
-    context = {"appointment": grid.Entry.of(appointment).face, **_way_back(back)}
+    context = {"appointment": grid.Entry.of(appointment).display, **_way_back(back)}
     return render(request, "scheduling/_appointment_menu.html", context)
 
 

@@ -112,7 +112,7 @@ class AppointmentLinks:
         return f"{before}{pk}{after}"
 
 
-class Face(NamedTuple):
+class AppointmentDisplay(NamedTuple):
     """What an appointment's block, chip and menu show of it, as plain values."""
 
     pk: int
@@ -127,7 +127,7 @@ class Face(NamedTuple):
     links: AppointmentLinks
 
     @property
-    def shown(self) -> tuple:
+    def cache_values(self) -> tuple:
         """Everything its markup shows but the links, which are the same for every appointment but its id."""
         return tuple(self)[:-1]
 
@@ -153,7 +153,7 @@ class Face(NamedTuple):
 
 class Entry:
     """One appointment as the calendars lay it out: its place in a column, its line among the cancelled, and its
-    `face`, which its block, chip and menu show. Built from the diary's rows, or from an Appointment
+    `display`, which its block, chip and menu show. Built from the diary's rows, or from an Appointment
     (`of`) for the block htmx swaps in and the menu.
 
     A plain class with slots: a busy week makes a thousand of them."""
@@ -208,9 +208,9 @@ class Entry:
         self.compact = self.length < COMPACT_MINUTES
 
     @property
-    def face(self) -> Face:
-        return Face(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour, self.kind.name, self.name,
-                    self.notes, self.compact, self.links)  # fmt: skip
+    def display(self) -> AppointmentDisplay:
+        return AppointmentDisplay(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour,
+                                  self.kind.name, self.name, self.notes, self.compact, self.links)  # fmt: skip
 
     # What the lists of cancelled appointments show.
     start_label = property(lambda self: clock_label(self.starts_at))
@@ -460,7 +460,7 @@ def grid_context(columns: list[Column]) -> dict:
     axis_start, axis_end = _axis(columns)
     for shown in columns:
         # Outside the hours shown (the evening, or a day nobody works) the line would fall off the grid, and the
-        # calendar would scroll down to it: none is drawn.
+        # calendar would scroll down to it: none is placed.
         inside = shown.now_minute is not None and axis_start <= shown.now_minute <= axis_end
         shown.now_line = shown.now_minute if inside else None
     return {
