@@ -2,10 +2,13 @@
 (scheduling.views.calendar_cache, scheduling.models.DiaryVersion)."""
 
 import re
+import runpy
 from datetime import UTC, time, timedelta
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from django.conf import settings
 from django.core.cache import caches
 from django.db import connection, transaction
 from django.test import Client
@@ -384,3 +387,30 @@ def test_htmx_posts_with_the_token_from_the_pages_body(diary):
     assert refused.status_code == 403
     answered = desk.post(url, {"status": "arrived"}, headers={"HX-Request": "true", "X-CSRFToken": token})
     assert answered.status_code == 200 and "status-arrived" in answered.content.decode()
+
+
+# --- Which cache the settings choose -----------------------------------------------------------------------------
+
+
+def _cache_settings(monkeypatch, tmp_path, **environment) -> dict:
+    """CACHES as pit_portal/settings.py works it out from this environment."""
+    monkeypatch.setenv("PIT_VAR_DIR", str(tmp_path))
+    for name in ("CACHE_URL", "CELERY_BROKER_URL", "CACHE_KEY_PREFIX"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(Path(settings.BASE_DIR) / "pit_portal" / "settings.py"))["CACHES"]["default"]
+
+
+def test_every_worker_shares_the_brokers_redis_unless_a_cache_url_is_given(monkeypatch, tmp_path):
+    shared = _cache_settings(monkeypatch, tmp_path, CELERY_BROKER_URL="redis://queue.example:6379/2")
+    assert shared["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert shared["LOCATION"] == "redis://queue.example:6379/2"
+    own = _cache_settings(monkeypatch, tmp_path, CELERY_BROKER_URL="redis://queue.example/2",
+                          CACHE_URL="redis://cache.example/0")  # fmt: skip
+    assert own["LOCATION"] == "redis://cache.example/0"
+
+
+def test_without_redis_each_process_has_a_memory_cache(monkeypatch, tmp_path):
+    embedded = _cache_settings(monkeypatch, tmp_path)
+    assert embedded["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
