@@ -359,6 +359,16 @@ def test_a_calendar_costs_the_same_queries_whatever_the_diary_holds(diary, view)
     assert quiet_cached <= 6
 
 
+@pytest.mark.parametrize("view", [DAY, WEEK])
+@pytest.mark.parametrize("one_clinician", [False, True])
+def test_a_calendar_reads_the_diarys_versions_in_one_query(diary, view, one_clinician):
+    params = {"date": tomorrow().isoformat(), **({"clinician": diary.clinician.pk} if one_clinician else {})}
+    for _ in ("rendered", "from the cache"):
+        with CaptureQueriesContext(connection) as queries:
+            assert diary.desk.get(reverse(view), params).status_code == 200
+        assert sum(DiaryVersion._meta.db_table in query["sql"] for query in queries) == 1
+
+
 # --- Forms without JavaScript keep their own token ---------------------------------------------------------------
 
 
