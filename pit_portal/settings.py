@@ -245,6 +245,21 @@ else:
     # Longer than any task's hard time limit, so a slow task is not handed out twice.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
+
+# The shared cache (the calendars' rendered grids, scheduling.views.calendar_cache): Redis when CACHE_URL names
+# it, or else the broker's Redis, so every worker on every host serves what one rendered. With neither (the
+# embedded default), each process has its own memory cache, through the same code. CACHE_KEY_PREFIX may name the
+# release, so that markup cached by an older release is never served by a newer one.
+CACHE_URL = env("CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache"
+        if CACHE_URL
+        else "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": CACHE_URL or "pit-portal",
+        "KEY_PREFIX": env("CACHE_KEY_PREFIX", "pit"),
+    }
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_SERIALIZER = "json"

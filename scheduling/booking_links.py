@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import urlencode
 
+from django.urls import reverse
 from django.utils import timezone
 
-from pit_portal.fragments import url_of
 from scheduling.models import AppointmentStatus
 from scheduling.queries import PatientAppointments
 from treatments.sections import CourseLine
@@ -21,7 +21,7 @@ def book_url(patient_id: int, courses: Sequence[CourseLine]) -> str:
     open_course = next((course for course in courses if course.is_active), None)
     if open_course is not None:
         params["course"] = open_course.pk
-    return f"{url_of('scheduling:book')}?{urlencode(params)}"
+    return f"{reverse('scheduling:book')}?{urlencode(params)}"
 
 
 def _courses_booked_ahead(appointments: PatientAppointments, now: datetime) -> set[int]:
@@ -40,7 +40,7 @@ def book_next_urls(
     that course is booked from now on: the follow-up nobody has booked yet. A draft offers "Sign and book next"
     on its own page instead."""
     booked_ahead = _courses_booked_ahead(appointments, now or timezone.now())
-    path = url_of("scheduling:book_next")
+    path = reverse("scheduling:book_next")
     links = {}
     for course in courses:
         last = course.sessions[-1] if course.sessions else None

@@ -1,10 +1,10 @@
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
-from django.db.models import Func, Q
+from django.db.models import Func, Q, Value
 
 from patients.models import EARLIEST_MOMENT, Patient
 from pit_portal.history import track_changes
@@ -191,19 +191,29 @@ class ReminderSent(models.Model):
         return f"Reminder for appointment {self.appointment_id} at {self.starts_at:%d/%m/%Y %H:%M}"
 
 
-class DiaryChange(models.Model):
-    """A change to what the calendars show, one row each, written by database triggers (migration 0005) and
-    never changed: the calendars count them to know that a drawn diary is still what the database holds
-    (scheduling.views.drawn).
+# The row whose version moves with every change that can show on any day.
+ALL_DAYS = date(1, 1, 1)
 
-    An appointment's change is filed under the days, in UTC, on which it started and ended, before the change and
-    after; a change that can show on any day (a patient's name, an appointment type, working hours, time off)
-    under no day. Appended to, never updated, so two bookings never wait for each other's row."""
 
-    day = models.DateField(null=True, blank=True)
+class DiaryVersion(models.Model):
+    """How far what the calendars show of one day has changed: the key the calendars are cached under
+    (scheduling.views.calendar_cache). Written only by database triggers (migrations 0005 and 0007), so a change
+    made any way at all (a view, the administration site, a bulk update, raw SQL) moves it.
 
-    class Meta:
-        indexes = [models.Index(fields=["day", "id"], name="diarychange_day")]
+    An appointment's change moves the rows of the days, in UTC, on which it started and ended, before the change
+    and after; a change that can show on any day (a patient's or clinician's name, an appointment type, working
+    hours, time off) moves the ALL_DAYS row. Each new version is taken from a sequence, which PostgreSQL never
+    hands out twice, even to a transaction that rolls back: a page cached under a version that was rolled back
+    can never be found again under a later one."""
+
+    day = models.DateField(primary_key=True)
+    version = models.BigIntegerField()
 
     def __str__(self) -> str:
-        return f"Diary change {self.pk} on {self.day or 'every day'}"
+        return f"Diary of {self.day}: version {self.version}"
+
+
+def diary_changed_on_every_day() -> None:
+    """Move the ALL_DAYS version by hand, for rows written with the triggers off (manage.py seed_scale)."""
+    next_version = Func(Value("scheduling_diary_version_seq"), function="nextval")
+    DiaryVersion.objects.filter(day=ALL_DAYS).update(version=next_version)

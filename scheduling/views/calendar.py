@@ -10,7 +10,7 @@ than a quiet one.
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from functools import lru_cache, wraps
+from functools import wraps
 from itertools import groupby
 from typing import NamedTuple
 from urllib.parse import urlencode
@@ -19,10 +19,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
@@ -35,7 +34,6 @@ from audit.services import record_page_view
 from patients.access import get_patient_for
 from patients.models import Patient
 from patients.search import patient_search
-from pit_portal.fragments import fill_marks, join_fragments, mark, render_fragment
 from pit_portal.ids import parse_id
 from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm
@@ -53,7 +51,7 @@ from scheduling.services import (
     patient_clashes,
 )
 from scheduling.views import grid
-from scheduling.views.drawn import drawn
+from scheduling.views.calendar_cache import CalendarKey, cached_calendar, cached_each, calendar_key, content_key
 
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 PATIENT_CHOICES = 10
@@ -149,87 +147,67 @@ def _decorate(appointment: Appointment) -> Appointment:
     return appointment
 
 
-def _block_forms(request: HttpRequest, back: str) -> dict:
-    """What the forms and links of every block share: the CSRF input (the token is masked afresh for each
-    response, not for each form in it) with the page to come back to, and that page as a query for Cancel."""
-    inputs = format_html('{}<input type="hidden" name="next" value="{}">', csrf_input(request), back)
-    return {"form_inputs": inputs, "back_query": urlencode({"next": back})}
+def _way_back(back: str) -> dict:
+    """The page to come back to after a status change or a cancellation, as a value and as a query."""
+    return {"back": back, "back_query": urlencode({"next": back})}
 
 
-# Where a remembered block has the response's own CSRF input and way back.
-BLOCK_MARKS = {name: mark(name) for name in ("form_inputs", "back_query")}
-BLOCKS_REMEMBERED = 4096  # two weeks of a busy clinic's diary, about 1.8 KB a block
-CHIPS_REMEMBERED = 8192
-COLUMNS_REMEMBERED = 1024  # each column's free cells: a clinician's day, for one patient being booked or none
+def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> str:
+    """One appointment's block, as htmx swaps it in after a status change."""
+    context = {"appointment": entry.display, "can_change": _can_change(request), "error": error, **_way_back(back)}
+    return render_to_string("scheduling/_appointment_block.html", context)
 
 
-@lru_cache(maxsize=BLOCKS_REMEMBERED)
-def _block_markup(face: grid.Face, can_change: bool) -> SafeString:
-    """An appointment's block, with marks for what each response fills in (_filled): the same for everyone who sees
-    the appointment as it is, so drawn once."""
-    context = {"appointment": face, "can_change": can_change, "error": "", **BLOCK_MARKS}
-    return render_fragment("scheduling/_appointment_block.html", context)
-
-
-@lru_cache(maxsize=COLUMNS_REMEMBERED)
-def _cells_markup(free: grid.FreeCells) -> SafeString:
-    return render_fragment("scheduling/_free_cells.html", {"free": free})
-
-
-@lru_cache(maxsize=CHIPS_REMEMBERED)
-def _chip_markup(face: grid.Face) -> SafeString:
-    return render_fragment("scheduling/_appointment_chip.html", {"chip": face})
-
-
-def _filled(markup: SafeString, forms: dict) -> SafeString:
-    """Remembered blocks' markup with this response's CSRF input and way back in place of their marks."""
-    return fill_marks(markup, {name: forms[name] for name in BLOCK_MARKS})
-
-
-def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> SafeString:
-    """One appointment's block, as the grid draws it and as htmx swaps it in after a status change."""
-    can_change = _can_change(request)
-    if error:
-        context = {"appointment": entry.face, "can_change": can_change, "error": error}
-        return render_fragment("scheduling/_appointment_block.html", {**context, **_block_forms(request, back)})
-    return _filled(_block_markup(entry.face, can_change), _block_forms(request, back))
-
-
-class DrawnGrid(NamedTuple):
-    """A time grid and its list of cancelled appointments, drawn, with marks for each response's CSRF input and way
-    back (_filled): what scheduling.views.drawn keeps."""
+class CalendarGrid(NamedTuple):
+    """A time grid and its list of cancelled appointments, rendered: what a day or one clinician's week caches."""
 
     grid: SafeString
     cancelled: SafeString
 
 
-def _drawn_grid(columns: list[grid.Column], can_change: bool, cancelled_heading: str, whole_week: bool) -> DrawnGrid:
-    context = grid.grid_context(columns)
-    context["can_change"] = can_change
-    for column in columns:
-        column.cells = _cells_markup(column.free) if column.free else ""
-        for entry in column.live:
-            entry.block = _block_markup(entry.face, can_change)
-    cancelled = {"cancelled": context["cancelled"], "heading": cancelled_heading, "whole_week": whole_week}
-    return DrawnGrid(
-        render_fragment("scheduling/calendar_grid.html", context),
-        render_fragment("scheduling/_cancelled_list.html", cancelled),
+def _blocks(entries: list[grid.Entry], block_context: dict, cache_context: dict) -> None:
+    """Each appointment's block, kept in the cache by what it shows: after a change to a busy day, the other
+    appointments' blocks come from the cache rather than being rendered again."""
+    displays = {entry.pk: entry.display for entry in entries}
+    keys = {pk: content_key("block", one.cache_values, *cache_context.values()) for pk, one in displays.items()}
+
+    def render(pk: int) -> str:
+        return render_to_string("scheduling/_appointment_block.html", {"appointment": displays[pk], **block_context})
+
+    blocks = cached_each(keys, render)
+    for entry in entries:
+        entry.block = blocks[entry.pk]
+
+
+class GridOptions(NamedTuple):
+    """What a day or one clinician's week is rendered for, beyond its days and clinicians."""
+
+    patient: Patient | None  # being booked for
+    can_change: bool  # the viewer may change appointments
+    back: str  # the calendar's own address: the same for everyone who sees it, so it may be cached
+    key: CalendarKey
+
+
+def _render_grid(columns: list[grid.Column], options: GridOptions, *, whole_week: bool) -> CalendarGrid:
+    context = {**grid.grid_context(columns), "can_change": options.can_change, **_way_back(options.back)}
+    block_context = {"can_change": options.can_change, "back_query": context["back_query"], "error": ""}
+    cache_context = {**block_context, "every_day": options.key.every_day}
+    _blocks([entry for column in columns for entry in column.live], block_context, cache_context)
+    heading = "Cancelled this week" if whole_week else "Cancelled on this day"
+    cancelled = {"cancelled": context["cancelled"], "heading": heading, "whole_week": whole_week}
+    return CalendarGrid(
+        render_to_string("scheduling/calendar_grid.html", context),
+        render_to_string("scheduling/_cancelled_list.html", cancelled),
     )
-
-
-def _grid(request: HttpRequest, drawn_grid: DrawnGrid) -> dict:
-    """The time grid's part of a page's context, with this response's CSRF input and way back."""
-    forms = _block_forms(request, request.get_full_path())
-    return {"grid": _filled(drawn_grid.grid, forms), "cancelled": drawn_grid.cancelled}
 
 
 def _can_change(request: HttpRequest) -> bool:
     return request.user.has_perm("scheduling.change_appointment")
 
 
-def _shown_key(shown: list[User]) -> tuple:
-    """What a drawn calendar shows of its clinicians: who they are, and their names."""
-    return tuple((clinician.pk, clinician.get_full_name(), clinician.username) for clinician in shown)
+def _ids(shown: list[User]) -> tuple[int, ...]:
+    # Clinicians' names are not in a calendar's key: renaming one moves the diary's ALL_DAYS version.
+    return tuple(clinician.pk for clinician in shown)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,44 +215,40 @@ def _shown_key(shown: list[User]) -> tuple:
 
 
 def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User | None, patient) -> dict:
+    """The toolbar's context (scheduling/calendar_nav.html) and the page's way back."""
     extra = {"patient": patient.pk} if patient else {}
+    for_patient = f"?{urlencode(extra)}" if patient else ""
+    is_day = name == "scheduling:day"
     return {
         "day": day,
         "today": timezone.localdate(),
         "chosen": clinician,
         "patient": patient,
-        "view_name": name,
+        "is_day": is_day,
+        "unit": "day" if is_day else "week",
         "prev_url": _calendar_url(name, day - timedelta(days=step), clinician, **extra),
         "next_url": _calendar_url(name, day + timedelta(days=step), clinician, **extra),
         "today_url": _calendar_url(name, timezone.localdate(), clinician, **extra),
         "day_url": _calendar_url("scheduling:day", day, clinician, **extra),
         "week_url": _calendar_url("scheduling:week", day, clinician, **extra),
         "sheet_url": _calendar_url("scheduling:day_sheet", day, clinician),
+        "slots_url": reverse("scheduling:slots") + for_patient,
+        "book_url": reverse("scheduling:book") + for_patient,
+        "stop_booking_url": _calendar_url(name, day, clinician),
+        "can_book": request.user.has_perm("scheduling.add_appointment"),
         "back": request.get_full_path(),
     }
 
 
-def _toolbar(request: HttpRequest, context: dict) -> SafeString:
-    """The calendar's toolbar (scheduling/calendar_nav.html), from what _nav gives and the page's `staff`."""
-    for_patient = f"?{urlencode({'patient': context['patient'].pk})}" if context["patient"] else ""
-    links = {
-        "slots_url": reverse("scheduling:slots") + for_patient,
-        "book_url": reverse("scheduling:book") + for_patient,
-        "stop_booking_url": _calendar_url(context["view_name"], context["day"], context["chosen"]),
-        "can_book": request.user.has_perm("scheduling.add_appointment"),
-    }
-    return render_fragment("scheduling/calendar_nav.html", {"days": None, **context, **links})
-
-
-def _draw_day(shown: list[User], day: date, patient: Patient | None, can_change: bool) -> DrawnGrid:
-    diary = grid.Diary.load(shown, day, day)
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+def _render_day(staff: list[User], day: date, options: GridOptions) -> CalendarGrid:
+    diary = grid.Diary.load(staff, day, day)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(options.patient)
     day_path = reverse("scheduling:day")
-    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in shown]
+    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in staff]
     for column in columns:
         column.title = column.clinician.get_full_name() or column.clinician.username
         column.link = _with_params(day_path, day, column.clinician)
-    return _drawn_grid(columns, can_change, "Cancelled on this day", whole_week=False)
+    return _render_grid(columns, options, whole_week=False)
 
 
 @permission_required("scheduling.view_appointment")
@@ -286,11 +260,12 @@ def day_view(request: HttpRequest) -> HttpResponse:
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
     can_change = _can_change(request)
-    key = ("day", _shown_key(shown), can_change, patient.pk if patient else None)
-    day_grid = drawn(key, day, day, lambda: _draw_day(shown, day, patient, can_change))
-    context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), **_grid(request, day_grid), "staff": staff}
-    context["toolbar"] = _toolbar(request, context)
-    return render(request, "scheduling/calendar_day.html", {**context, "has_columns": bool(shown)})
+    extra = {"patient": patient.pk} if patient else {}
+    back = _calendar_url("scheduling:day", day, chosen, **extra)
+    key = calendar_key("day", day, day, _ids(shown), can_change, back)
+    day_grid = cached_calendar(key, lambda: _render_day(shown, day, GridOptions(patient, can_change, back, key)))
+    context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), "staff": staff, "has_columns": bool(shown)}
+    return render(request, "scheduling/calendar_day.html", {**context, **day_grid._asdict()})
 
 
 def _week_rows(staff: list[User], days: list[date], diary: grid.Diary) -> list[tuple[User, str, list[grid.Column]]]:
@@ -302,32 +277,27 @@ def _week_rows(staff: list[User], days: list[date], diary: grid.Diary) -> list[t
         row = [grid.column(clinician, day, diary, local_now=now, book=None) for day in days]
         for column in row:
             column.link = _with_params(day_path, column.day, clinician)
-            column.chips = join_fragments(_chip_markup(entry.face) for entry in column.live)
         rows.append((clinician, _with_params(week_path, days[0], clinician), row))
     return rows
 
 
-def _week_table(rows: list, days: list[date]) -> SafeString:
+def _render_week_all(staff: list[User], days: list[date]) -> SafeString:
+    diary = grid.Diary.load(staff, days[0], days[-1])
     day_path = reverse("scheduling:day")
     day_links = [(d, _with_params(day_path, d), grid.short_day(d)) for d in days]
-    context = {"rows": rows, "day_links": day_links, "today": timezone.localdate()}
-    return render_fragment("scheduling/week_all_table.html", context)
+    context = {"rows": _week_rows(staff, days, diary), "day_links": day_links, "today": timezone.localdate()}
+    return render_to_string("scheduling/week_all_table.html", context)
 
 
-def _draw_week_all(staff: list[User], days: list[date]) -> SafeString:
-    diary = grid.Diary.load(staff, days[0], days[-1])
-    return _week_table(_week_rows(staff, days, diary), days)
-
-
-def _draw_week(chosen: User, days: list[date], patient: Patient | None, can_change: bool) -> DrawnGrid:
+def _render_week(chosen: User, days: list[date], options: GridOptions) -> CalendarGrid:
     diary = grid.Diary.load([chosen], days[0], days[-1])
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(patient)
+    now, book = timezone.localtime(), grid.BookingLink.for_patient(options.patient)
     day_path = reverse("scheduling:day")
     columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
     for column in columns:
         column.title = f"{column.day:%a %d %b}"
         column.link = _with_params(day_path, column.day, chosen)
-    return _drawn_grid(columns, can_change, "Cancelled this week", whole_week=True)
+    return _render_grid(columns, options, whole_week=True)
 
 
 @permission_required("scheduling.view_appointment")
@@ -340,14 +310,16 @@ def week_view(request: HttpRequest) -> HttpResponse:
     chosen = _clinician_param(request, staff)
     patient = _patient_param(request)
     context = {**_nav(request, "scheduling:week", day, 7, chosen, patient), "staff": staff, "days": days}
-    context["toolbar"] = _toolbar(request, context)
     if chosen is None:
-        context["table"] = drawn(("week", _shown_key(staff)), days[0], days[-1], lambda: _draw_week_all(staff, days))
+        key = calendar_key("week", monday, days[-1], _ids(staff))
+        context["table"] = cached_calendar(key, lambda: _render_week_all(staff, days))
         return render(request, "scheduling/calendar_week_all.html", context)
     can_change = _can_change(request)
-    key = ("week", _shown_key([chosen]), can_change, patient.pk if patient else None)
-    week_grid = drawn(key, days[0], days[-1], lambda: _draw_week(chosen, days, patient, can_change))
-    return render(request, "scheduling/calendar_week.html", {**context, **_grid(request, week_grid)})
+    extra = {"patient": patient.pk} if patient else {}
+    back = _calendar_url("scheduling:week", monday, chosen, **extra)
+    key = calendar_key("week", monday, days[-1], _ids([chosen]), can_change, back)
+    week_grid = cached_calendar(key, lambda: _render_week(chosen, days, GridOptions(patient, can_change, back, key)))
+    return render(request, "scheduling/calendar_week.html", {**context, **week_grid._asdict()})
 
 
 @permission_required("scheduling.view_appointment")
@@ -628,8 +600,8 @@ def appointment_menu(request: HttpRequest, pk: int) -> HttpResponse:
     """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
     appointment = get_appointment_for(request.user, pk)
     back = _safe_next(request, reverse("scheduling:day"))
-    context = {"appointment": grid.Entry.of(appointment).face, **_block_forms(request, back)}
-    return HttpResponse(render_fragment("scheduling/_appointment_menu.html", context))
+    context = {"appointment": grid.Entry.of(appointment).display, **_way_back(back)}
+    return render(request, "scheduling/_appointment_menu.html", context)
 
 
 @permission_required("scheduling.change_appointment")

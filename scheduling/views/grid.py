@@ -10,7 +10,6 @@ from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cache
 from typing import NamedTuple
 from urllib.parse import urlencode
 
@@ -21,7 +20,6 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
-from pit_portal.fragments import IdLinks
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
     MAX_APPOINTMENT_LENGTH,
@@ -94,25 +92,28 @@ def aware(day: date, minute: int = 0) -> datetime:
     return timezone.make_aware(datetime.combine(day, time(minute // 60, minute % 60)))
 
 
-APPOINTMENT_LINKS = {
-    "url": "scheduling:appointment",
-    "status_url": "scheduling:status",
-    "move_url": "scheduling:move",
-    "cancel_url": "scheduling:cancel",
-    "menu_url": "scheduling:menu",
-}
+@dataclass(frozen=True)
+class AppointmentLinks:
+    """The addresses of appointments' pages ("appointment", "status", "move", "cancel", "menu"), each URL pattern
+    reversed once for a whole calendar rather than once for each of a busy day's thousand links."""
+
+    patterns: dict[str, tuple[str, str]]  # name: (the address before the id, after it)
+
+    PAGES = ("appointment", "status", "move", "cancel", "menu")
+    PLACEHOLDER = 2147483647
+
+    @classmethod
+    def reversed(cls) -> "AppointmentLinks":
+        marker = str(cls.PLACEHOLDER)
+        return cls({name: tuple(reverse(f"scheduling:{name}", args=[marker]).split(marker, 1)) for name in cls.PAGES})
+
+    def to(self, name: str, pk: int) -> str:
+        before, after = self.patterns[name]
+        return f"{before}{pk}{after}"
 
 
-@cache
-def appointment_links() -> IdLinks:
-    # The same in every request (the portal is served from one prefix): reversed once per process.
-    return IdLinks.reversed(APPOINTMENT_LINKS)
-
-
-class Face(NamedTuple):
-    """What an appointment's block, chip and menu show of it, as plain values: their markup depends on these alone
-    (with, for a block, whether the viewer may change it), so the markup is remembered by its face
-    (scheduling.views.calendar): a busy day's two hundred blocks took a third of its page to draw afresh."""
+class AppointmentDisplay(NamedTuple):
+    """What an appointment's block, chip and menu show of it, as plain values."""
 
     pk: int
     status: str
@@ -123,8 +124,13 @@ class Face(NamedTuple):
     name: str
     notes: str
     compact: bool
+    links: AppointmentLinks
 
-    # Worked out only when the markup is drawn: a week's six hundred chips are mostly drawn already.
+    @property
+    def cache_values(self) -> tuple:
+        """Everything its markup shows but the links, which are the same for every appointment but its id."""
+        return tuple(self)[:-1]
+
     start_label = property(lambda self: clock_label(self.starts_at))
     end_label = property(lambda self: clock_label(self.ends_at))
 
@@ -138,16 +144,16 @@ class Face(NamedTuple):
     actions = property(lambda self: self.allowed.actions)
     can_cancel = property(lambda self: self.allowed.can_cancel)
     can_move = property(lambda self: self.allowed.can_move)
-    url = property(lambda self: appointment_links().to("url", self.pk))
-    status_url = property(lambda self: appointment_links().to("status_url", self.pk))
-    move_url = property(lambda self: appointment_links().to("move_url", self.pk))
-    cancel_url = property(lambda self: appointment_links().to("cancel_url", self.pk))
-    menu_url = property(lambda self: appointment_links().to("menu_url", self.pk))
+    url = property(lambda self: self.links.to("appointment", self.pk))
+    status_url = property(lambda self: self.links.to("status", self.pk))
+    move_url = property(lambda self: self.links.to("move", self.pk))
+    cancel_url = property(lambda self: self.links.to("cancel", self.pk))
+    menu_url = property(lambda self: self.links.to("menu", self.pk))
 
 
 class Entry:
     """One appointment as the calendars lay it out: its place in a column, its line among the cancelled, and its
-    `face`, which its block, chip and menu are drawn from. Built from the diary's rows, or from an Appointment
+    `display`, which its block, chip and menu show. Built from the diary's rows, or from an Appointment
     (`of`) for the block htmx swaps in and the menu.
 
     A plain class with slots: a busy week makes a thousand of them."""
@@ -161,6 +167,7 @@ class Entry:
         "is_live",
         "kind",
         "length",
+        "links",
         "minute",
         "name",
         "notes",
@@ -170,12 +177,13 @@ class Entry:
     )  # fmt: skip
 
     def __init__(self, pk: int, status: str, starts_at: datetime, ends_at: datetime, clinician: User,
-                 kind: AppointmentType, name: str, notes: str, cancel_reason: str):  # fmt: skip
-        self.pk, self.status, self.clinician, self.kind = pk, status, clinician, kind
+                 kind: AppointmentType, name: str, notes: str, cancel_reason: str,
+                 links: AppointmentLinks):  # fmt: skip
+        self.pk, self.status, self.clinician, self.kind, self.links = pk, status, clinician, kind, links
         self.starts_at, self.ends_at = starts_at, ends_at  # on the clinic's wall clock
         self.name, self.notes, self.cancel_reason = name, notes, cancel_reason
-        self.block = ""  # its block's markup, once the calendar has drawn it
         self.is_live = status != AppointmentStatus.CANCELLED
+        self.block = ""  # its block's markup, once the calendar has it (scheduling.views.calendar)
         self.place(starts_at.date())
 
     @classmethod
@@ -190,6 +198,7 @@ class Entry:
             appointment.patient.full_name,
             appointment.notes,
             appointment.cancel_reason,
+            AppointmentLinks.reversed(),
         )
 
     def place(self, day: date) -> None:
@@ -199,13 +208,13 @@ class Entry:
         self.compact = self.length < COMPACT_MINUTES
 
     @property
-    def face(self) -> Face:
-        return Face(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour, self.kind.name, self.name,
-                    self.notes, self.compact)  # fmt: skip
+    def display(self) -> AppointmentDisplay:
+        return AppointmentDisplay(self.pk, self.status, self.starts_at, self.ends_at, self.kind.colour,
+                                  self.kind.name, self.name, self.notes, self.compact, self.links)  # fmt: skip
 
     # What the lists of cancelled appointments show.
     start_label = property(lambda self: clock_label(self.starts_at))
-    url = property(lambda self: appointment_links().to("url", self.pk))
+    url = property(lambda self: self.links.to("appointment", self.pk))
 
 
 # What the calendar reads of each appointment, its patient's names included, as one row. The times come as
@@ -286,11 +295,11 @@ def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date
     zone = timezone.get_current_timezone()
     rows = diary_rows(list(by_id), aware(first), aware(last + timedelta(days=1)))
     by_column: dict[tuple[int, date], list[Entry]] = defaultdict(list)
-    local = datetime.fromtimestamp
+    local, links = datetime.fromtimestamp, AppointmentLinks.reversed()
     for pk, status, start, end, clinician_id, kind_id, notes, cancel_reason, given, family in rows:
         name = Patient.display_name(given, family)
         entry = Entry(pk, status, local(start, zone), local(end, zone), by_id[clinician_id], kinds[kind_id], name,
-                      notes, cancel_reason)  # fmt: skip
+                      notes, cancel_reason, links)  # fmt: skip
         by_column[clinician_id, entry.starts_at.date()].append(entry)
     return by_column
 
@@ -323,9 +332,7 @@ class BookingLink:
 
 @dataclass(frozen=True)
 class FreeCells:
-    """A column's free cells as plain values. Their markup depends on these alone, so it is remembered by them
-    (scheduling.views.calendar), as the blocks' is: a busy day's hundred and more cells each had a link to build
-    and seven values to escape."""
+    """A column's free cells as plain values."""
 
     book: BookingLink
     clinician_id: int
@@ -362,8 +369,6 @@ class Column:
     free: FreeCells | None = None  # where the grid offers booking
     now_minute: int | None = None
     now_line: int | None = None  # where the grid draws "now": the minute, when the grid's hours include it
-    cells: str = ""  # the free cells' markup, once the calendar has drawn it
-    chips: str = ""  # the live appointments' chips' markup, in the all-clinicians week
 
     @property
     def working_spans(self) -> list[tuple[int, int]]:
@@ -455,7 +460,7 @@ def grid_context(columns: list[Column]) -> dict:
     axis_start, axis_end = _axis(columns)
     for shown in columns:
         # Outside the hours shown (the evening, or a day nobody works) the line would fall off the grid, and the
-        # calendar would scroll down to it: none is drawn.
+        # calendar would scroll down to it: none is placed.
         inside = shown.now_minute is not None and axis_start <= shown.now_minute <= axis_end
         shown.now_line = shown.now_minute if inside else None
     return {

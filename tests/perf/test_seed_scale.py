@@ -24,7 +24,7 @@ from patients.search import patient_search
 from pit_portal.scale.diary import UNIT_MINUTES, WORKING_BLOCKS, WORKING_MINUTES_PER_DAY, Clock, Diary
 from pit_portal.scale.generate import SPECS, Clinic, Moments, Reference
 from pit_portal.scale.loader import Loader
-from scheduling.models import Appointment, AppointmentStatus, DiaryChange
+from scheduling.models import ALL_DAYS, Appointment, AppointmentStatus, DiaryVersion
 from treatments.models import InjectionSession, InjectionSite, TreatmentCourse
 from treatments.services import session_signature_intact
 
@@ -96,14 +96,15 @@ def test_the_seed_writes_no_history_and_leaves_the_triggers_on(seeded):
         assert cursor.fetchone()[0] == "origin"
 
 
-def test_the_seed_tells_drawn_calendars_they_are_out_of_date(seeded):
-    """Its appointments go in with the triggers off, so none is in the diary's change log: the seed records one
-    change for every day instead."""
-    appointments, newest = Appointment.objects.count(), DiaryChange.objects.latest("pk").pk
+def test_the_seed_gives_every_calendar_a_new_cache_key(seeded):
+    """Its appointments go in with the triggers off, so no day's version moved: the seed moves the version of
+    every day instead, which every calendar's cache key holds."""
+    versions = dict(DiaryVersion.objects.values_list("day", "version"))
+    appointments = Appointment.objects.count()
     seed("--patients", "5", "--append")
     assert Appointment.objects.count() > appointments
-    assert not DiaryChange.objects.filter(day__isnull=False).exists()
-    assert list(DiaryChange.objects.filter(pk__gt=newest).values_list("day", flat=True)) == [None]
+    moved = {day for day, version in DiaryVersion.objects.values_list("day", "version") if versions.get(day) != version}
+    assert moved == {ALL_DAYS}
 
 
 def test_the_seed_adds_the_names_it_loaded_to_the_search_s_vocabulary(seeded):

@@ -16,7 +16,7 @@ from pit_portal.scale.diary import Clock, Diary
 from pit_portal.scale.generate import SPECS, Clinic, moments
 from pit_portal.scale.loader import Loader, SeedError
 from pit_portal.scale.setup import ensure_staff, load_reference
-from scheduling.models import Appointment, AppointmentStatus, DiaryChange
+from scheduling.models import Appointment, AppointmentStatus, diary_changed_on_every_day
 from treatments.models import InjectionSession
 
 MAX_PATIENTS = 1_000_000
@@ -114,9 +114,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  {done:>9,} patients  {time.perf_counter() - started:7.1f} s")
         self.generating_seconds = generating
         self._restore_triggers()
-        # With the triggers off, the diary's change log missed every appointment loaded: one change for every day
-        # tells a running portal that its drawn calendars are out of date (scheduling.views.drawn).
-        DiaryChange.objects.create(day=None)
+        # With the triggers off, the diary's versions missed every appointment loaded: moving the version of every
+        # day gives every calendar a new cache key (scheduling.views.calendar_cache).
+        diary_changed_on_every_day()
         # And the name search's vocabulary missed the names loaded (patients.KnownName).
         with connection.cursor() as cursor:
             cursor.execute("SELECT known_names_add_all()")
