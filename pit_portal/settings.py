@@ -7,6 +7,7 @@ environment variable; the defaults are the safe ones (DEBUG off, secure cookies 
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -246,11 +247,20 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 
+
+def _next_redis_database(url: str) -> str:
+    """The broker's Redis server, one database number up: the cache never shares a database with the queues, so
+    clearing it (a restore does) can never drop a task."""
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{(number + 1) % 16}"))
+
+
 # The shared cache (the calendars' rendered grids, scheduling.views.calendar_cache): Redis when CACHE_URL names
-# it, or else the broker's Redis, so every worker on every host serves what one rendered. With neither (the
-# embedded default), each process has its own memory cache, through the same code. CACHE_KEY_PREFIX may name the
-# release, so that markup cached by an older release is never served by a newer one.
-CACHE_URL = env("CACHE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "")
+# it, or else the broker's Redis server (the next database number), so every worker on every host serves what one
+# rendered. With neither (the embedded default), each process has its own memory cache, through the same code.
+_BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+CACHE_URL = env("CACHE_URL", _next_redis_database(CELERY_BROKER_URL) if _BROKER_IS_REDIS else "")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache"

@@ -15,8 +15,10 @@ sequence), so that entry is never found. Hence no special case for atomic blocks
 """
 
 import hashlib
+import logging
 from collections.abc import Callable, Hashable
 from datetime import date, timedelta
+from pathlib import Path
 from typing import NamedTuple, TypeVar
 
 from django.core.cache import cache
@@ -29,6 +31,20 @@ Rendered = TypeVar("Rendered")
 Item = TypeVar("Item", bound=Hashable)
 
 CACHE_SECONDS = 24 * 60 * 60  # a day: entries under versions that have moved on are simply never asked for again
+
+logger = logging.getLogger(__name__)
+
+
+def _markup_version() -> str:
+    """A digest of the scheduling templates as this release has them, in every key: a release that changes the
+    calendars' markup never serves what an older release cached. The same files give the same digest on every host."""
+    digest = hashlib.sha256()
+    for template in sorted((Path(__file__).resolve().parent.parent / "templates").rglob("*.html")):
+        digest.update(template.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+MARKUP_VERSION = _markup_version()
 
 # An appointment's change moves the versions of the days in UTC it starts and ends on; a local day lies within
 # the UTC days either side of it, whatever the clinic's zone.
@@ -58,31 +74,40 @@ def calendar_key(name: str, first: date, last: date, *shown: object) -> Calendar
     """The cache key of the calendar `name` over these days, with what else it shows (`shown`: the clinicians'
     ids, the viewer's rights, the calendar's own address), at the diary's current versions."""
     versions = diary_versions(first, last)
-    parts = (name, first, last, shown, clock_key(first, last), versions)
+    parts = (MARKUP_VERSION, name, first, last, shown, clock_key(first, last), versions)
     every_day = next((version for day, version in versions if day == ALL_DAYS), 0)
     return CalendarKey(f"scheduling:calendar:{hashlib.sha256(repr(parts).encode()).hexdigest()}", every_day)
 
 
 def cached_calendar(key: CalendarKey, render: Callable[[], Rendered]) -> Rendered:
     """What `render()` gives, from the cache under `key` when another request (on any worker) has rendered it."""
-    rendered = cache.get(key.key)
+    rendered = _cache_call(cache.get, key.key)
     if rendered is None:
         rendered = render()
-        cache.set(key.key, rendered, CACHE_SECONDS)
+        _cache_call(cache.set, key.key, rendered, CACHE_SECONDS)
     return rendered
+
+
+def _cache_call(method: Callable, *args):
+    """The cache only saves work: when it cannot be reached the calendar is rendered afresh, never refused."""
+    try:
+        return method(*args)
+    except Exception:
+        logger.warning("the calendar cache could not be reached; rendering without it", exc_info=True)
+        return None
 
 
 def content_key(name: str, *content: object) -> str:
     """The cache key of a fragment that shows `content` and nothing else: its key changes whenever what it shows
     does. (Give it the ALL_DAYS version too, so that a database created afresh never meets another's entries.)"""
-    return f"scheduling:{name}:{hashlib.sha256(repr(content).encode()).hexdigest()}"
+    return f"scheduling:{name}:{hashlib.sha256(repr((MARKUP_VERSION, content)).encode()).hexdigest()}"
 
 
 def cached_each(keys: dict[Item, str], render: Callable[[Item], Rendered]) -> dict[Item, Rendered]:
     """What `render(item)` gives for each item, from one read of the cache for all of them; what was missing is
     rendered and stored in one write. A busy day's appointments mostly come back unchanged after a booking."""
-    found = cache.get_many(list(keys.values()))
+    found = _cache_call(cache.get_many, list(keys.values())) or {}
     missing = {item: render(item) for item, key in keys.items() if key not in found}
     if missing:
-        cache.set_many({keys[item]: value for item, value in missing.items()}, CACHE_SECONDS)
+        _cache_call(cache.set_many, {keys[item]: value for item, value in missing.items()}, CACHE_SECONDS)
     return {item: missing[item] if item in missing else found[key] for item, key in keys.items()}

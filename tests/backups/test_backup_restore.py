@@ -390,3 +390,13 @@ def test_operations_commands_install_nothing(tmp_path, target):
     assert planned.returncode == 0, planned.stderr
     assert "pip" not in planned.stdout
     assert "manage.py" in planned.stdout
+
+
+def test_a_restore_clears_the_shared_cache(clinic, backup_dir, fresh_database, tmp_path):
+    """The restored database hands out diary versions again that calendars may already be cached under."""
+    from django.core.cache import cache
+
+    call_command("backup", stdout=io.StringIO())
+    cache.set("scheduling:calendar:cached-before-the-restore", "stale markup")
+    restore(only_backup_in(backup_dir), fresh_database.url, tmp_path / "restored-documents")
+    assert cache.get("scheduling:calendar:cached-before-the-restore") is None

@@ -415,7 +415,8 @@ def _cache_settings(monkeypatch, tmp_path, **environment) -> dict:
 def test_every_worker_shares_the_brokers_redis_unless_a_cache_url_is_given(monkeypatch, tmp_path):
     shared = _cache_settings(monkeypatch, tmp_path, CELERY_BROKER_URL="redis://queue.example:6379/2")
     assert shared["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
-    assert shared["LOCATION"] == "redis://queue.example:6379/2"
+    # The same server, never the queues' own database: clearing the cache must not drop a task.
+    assert shared["LOCATION"] == "redis://queue.example:6379/3"
     own = _cache_settings(monkeypatch, tmp_path, CELERY_BROKER_URL="redis://queue.example/2",
                           CACHE_URL="redis://cache.example/0")  # fmt: skip
     assert own["LOCATION"] == "redis://cache.example/0"
@@ -424,3 +425,22 @@ def test_every_worker_shares_the_brokers_redis_unless_a_cache_url_is_given(monke
 def test_without_redis_each_process_has_a_memory_cache(monkeypatch, tmp_path):
     embedded = _cache_settings(monkeypatch, tmp_path)
     assert embedded["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
+
+
+# --- The cache is an aid, never a dependency ---------------------------------------------------------------------
+
+
+def test_with_the_cache_unreachable_the_calendar_is_rendered_all_the_same(diary, monkeypatch):
+    from django.core.cache.backends.redis import RedisCache
+
+    unreachable = RedisCache("redis://127.0.0.1:1/0", {})  # nothing listens on port 1: every call fails at once
+    monkeypatch.setattr(calendar_cache, "cache", unreachable)
+    body, _ = _page(diary.desk)
+    assert "Okafor" in body
+
+
+def test_a_release_that_changes_the_markup_looks_under_new_keys(diary, monkeypatch):
+    first, last = tomorrow(), tomorrow()
+    before = calendar_cache.calendar_key("day", first, last, ()).key
+    monkeypatch.setattr(calendar_cache, "MARKUP_VERSION", "a-later-release")
+    assert calendar_cache.calendar_key("day", first, last, ()).key != before

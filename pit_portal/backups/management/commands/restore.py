@@ -1,5 +1,6 @@
 from pathlib import Path
 
+from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
@@ -33,6 +34,8 @@ class Command(BaseCommand):
             report = restore_backup(folder, target, documents_root or documents_location(), force=force)
         except BackupError as error:
             raise CommandError(str(error)) from None
+        # A restored database hands out diary versions again that pages may already be cached under.
+        cache.clear()
         self.print_summary(folder, target, report)
         if report.problems:
             failed = "\n  ".join(report.problems)
