@@ -37,8 +37,14 @@ class Document(models.Model):
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
 
     attempts = models.PositiveSmallIntegerField(default=0)
+    # While PENDING: the last failure, which may clear by itself (the sweeper tries again); when FAILED, why not.
     last_error = models.CharField(max_length=500, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to the worker.")
+    # Set by the run rendering it, cleared when that run ends: a run that holds it past the stale threshold died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the stored file failed its checksum: it is being rebuilt from the signed record as it was made for.
+    rebuild_requested_at = models.DateTimeField(null=True, blank=True)
+    checksum_checked_at = models.DateTimeField(null=True, blank=True, help_text="When its file was last verified.")
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
 
@@ -67,6 +73,10 @@ class Document(models.Model):
     @property
     def is_current(self) -> bool:
         return self.superseded_at is None
+
+    @property
+    def is_rebuilding(self) -> bool:
+        return self.status == DocumentStatus.PENDING and self.rebuild_requested_at is not None
 
 
 class ReadyEmailStatus(models.TextChoices):

@@ -9,6 +9,7 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import OuterRef, Q, Subquery
@@ -20,10 +21,24 @@ from treatments.models import InjectionSession
 
 logger = logging.getLogger(__name__)
 
-# Across sweeps and retries: a document that has killed the worker (or hit the hard time limit) this often
-# is a poison pill, and is failed for a human to look at rather than re-queued for ever.
-MAX_ATTEMPTS = 8
-STALE_AFTER = timedelta(minutes=10)
+# Across sweeps and retries: a document tried this often without becoming ready is failed for a human to look at.
+# Three rounds of the render task's retries (documents.tasks.MAX_RETRIES + 1 tries each): a transient outage
+# is given well over the half hour it needs, while a document that kills its worker every time (a poison pill,
+# which the sweeper sends again every couple of minutes) is stopped within the hour.
+MAX_ATTEMPTS = 27
+
+
+def stale_after() -> timedelta:
+    """How long a run may hold a document, or a message wait for a worker, before the sweeper sends it again."""
+    return timedelta(seconds=settings.DOCUMENTS_STALE_AFTER_SECONDS)
+
+
+def retry_wait() -> timedelta:
+    """The longest a document waits for its next retry (the backoff's cap): the sweeper leaves it alone till then."""
+    return timedelta(seconds=settings.DOCUMENTS_RETRY_BACKOFF_MAX)
+
+
+STALE_AFTER = timedelta(minutes=10)  # for ready emails; documents use stale_after()
 # A "your sheet is ready" email still unsent this long after the sheet was ready is news no longer: the sweeper
 # stops sending it again (the patient has the sheet in the portal either way), which also bounds the retries of
 # an address the mail server keeps refusing.
@@ -108,12 +123,18 @@ def documents_send_pending(*, patient_id: int) -> list[int]:
 
 @transaction.atomic
 def _claim(document_id: int) -> Document | None:
-    """Count the attempt; None when there is nothing to do (already ready, or gone)."""
+    """Count the attempt and mark the document as being rendered; None when there is nothing to do: it is ready,
+    gone, or another run (not yet stale) is rendering it, so a message sent twice renders it once."""
     document = Document.objects.select_for_update().filter(pk=document_id).first()
-    if document is None or document.status == DocumentStatus.READY:
+    if document is None or document.status != DocumentStatus.PENDING:
+        return None
+    now = timezone.now()
+    if document.claimed_at is not None and document.claimed_at > now - stale_after():
+        logger.info("document %s is being rendered by another run; nothing to do", document_id)
         return None
     document.attempts += 1
-    document.save(update_fields=["attempts"])
+    document.claimed_at = now
+    document.save(update_fields=["attempts", "claimed_at"])
     return document
 
 
@@ -162,8 +183,16 @@ def _enqueue_email(ready_email_id: int) -> None:
 def document_mark_failed(document_id: int, error: str) -> None:
     """Terminal failure: staff see the reason and a Retry button. `error` must carry no patient data."""
     updated = Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY)
-    updated.update(status=DocumentStatus.FAILED, last_error=error[:ERROR_MAX])
+    updated.update(status=DocumentStatus.FAILED, last_error=error[:ERROR_MAX], claimed_at=None)
     logger.error("document %s failed: %s", document_id, error[:ERROR_MAX])
+
+
+def document_note_transient_failure(document_id: int, error: str) -> None:
+    """A failure that may clear (storage, database, network): the document stays PENDING with the reason, its
+    run lets go of it, and a retry (or, once the task's retries are spent, the sweeper) tries again."""
+    updated = Document.objects.filter(pk=document_id, status=DocumentStatus.PENDING)
+    updated.update(last_error=error[:ERROR_MAX], claimed_at=None, enqueued_at=timezone.now())
+    logger.warning("document %s will be tried again: %s", document_id, error[:ERROR_MAX])
 
 
 @transaction.atomic
@@ -177,25 +206,37 @@ def document_retry(*, document: Document, by) -> Document:
     document.status = DocumentStatus.PENDING
     document.attempts = 0
     document.last_error = ""
+    document.claimed_at = None
     document.enqueued_at = timezone.now()
-    document.save(update_fields=["status", "attempts", "last_error", "enqueued_at"])
+    document.save(update_fields=["status", "attempts", "last_error", "claimed_at", "enqueued_at"])
     enqueue_on_commit(document)
     logger.info("document %s re-queued by user %s", document.pk, by.pk)
     return document
 
 
+def _stale_documents(now, older_than: timedelta) -> Q:
+    """Pending documents nobody is working on: sent a while ago and not picked up (a lost message), held by a run
+    past the stale threshold (a killed worker), or past the longest wait for a retry that never came."""
+    cutoff = now - older_than
+    waited = Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True)
+    return Q(status=DocumentStatus.PENDING) & (
+        Q(claimed_at__isnull=True, last_error="") & waited
+        | Q(claimed_at__isnull=True, enqueued_at__lte=cutoff - retry_wait())
+        | Q(claimed_at__lte=cutoff)
+    )
+
+
 @transaction.atomic
-def documents_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
-    """Re-enqueue documents still pending a while after they were last sent; returns their ids."""
-    cutoff = timezone.now() - older_than
+def documents_sweep(*, older_than: timedelta | None = None) -> list[int]:
+    """Re-enqueue documents left pending with nobody working on them; returns their ids."""
+    now = timezone.now()
     stale = (
         Document.objects.select_for_update(skip_locked=True)
-        .filter(status=DocumentStatus.PENDING)
-        .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
+        .filter(_stale_documents(now, stale_after() if older_than is None else older_than))
         .order_by("enqueued_at")
     )
     ids = list(stale.values_list("pk", flat=True)[:500])
-    Document.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+    Document.objects.filter(pk__in=ids).update(enqueued_at=now, claimed_at=None)
     for document_id in ids:
         transaction.on_commit(partial(_enqueue, document_id))
     if ids:

@@ -114,7 +114,7 @@ def test_store_replaces_a_leftover_file_atomically(summary, documents_root):
     assert stored_files(documents_root) == [storage.storage_name(summary)]
 
 
-def test_failures_retry_then_end_failed_without_patient_data_and_retry_recovers(summary, clinician, sent, monkeypatch):
+def test_a_render_error_ends_failed_without_patient_data_and_retry_recovers(summary, clinician, sent, monkeypatch):
     patient_name = summary.patient.full_name
     real_render = render.render_pdf
     monkeypatch.setattr(render, "render_pdf", mock.Mock(side_effect=ValueError(f"bad value for {patient_name}")))
@@ -122,8 +122,8 @@ def test_failures_retry_then_end_failed_without_patient_data_and_retry_recovers(
     tasks.render_document.apply(args=[summary.pk])
     summary.refresh_from_db()
     assert summary.status == DocumentStatus.FAILED
-    assert summary.attempts == tasks.MAX_RETRIES + 1
-    assert summary.last_error == f"Rendering failed after {tasks.MAX_RETRIES + 1} tries (ValueError)."
+    assert summary.attempts == 1  # it would fail the same way again: no retries (test_recovery.py has those)
+    assert summary.last_error == "Rendering failed after 1 tries (ValueError)."
     assert patient_name not in summary.last_error
 
     monkeypatch.setattr(render, "render_pdf", real_render)
@@ -196,7 +196,7 @@ def test_render_task_is_bounded_and_survives_a_lost_worker():
     visibility = app.conf.broker_transport_options.get("visibility_timeout", 3600)
     assert task.soft_time_limit < task.time_limit < visibility
     assert task.autoretry_for and task.retry_backoff and task.retry_jitter
-    assert 0 < task.max_retries <= 10 and task.retry_backoff_max <= 300
+    assert 0 < task.max_retries <= 10 and task.retry_backoff_max < visibility
 
 
 def test_each_worker_process_warms_the_renderer_once(monkeypatch):
