@@ -12,11 +12,12 @@ from functools import partial
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from documents import context
 from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail, ReadyEmailStatus
+from documents.storage import read_verified
 from treatments.models import InjectionSession
 
 logger = logging.getLogger(__name__)
@@ -193,6 +194,41 @@ def document_note_transient_failure(document_id: int, error: str) -> None:
     updated = Document.objects.filter(pk=document_id, status=DocumentStatus.PENDING)
     updated.update(last_error=error[:ERROR_MAX], claimed_at=None, enqueued_at=timezone.now())
     logger.warning("document %s will be tried again: %s", document_id, error[:ERROR_MAX])
+
+
+@transaction.atomic
+def document_rebuild(*, document_id: int) -> bool:
+    """A ready document whose stored file is damaged or missing is made again, by the render task, from the signed
+    record as this version was made (documents.context takes only the addenda written before it). Meanwhile it
+    shows as being rebuilt. True if this call asked for it; a second call, or a document no longer ready, does
+    nothing. The rebuild is audited when its file is stored (documents.storage)."""
+    document = Document.objects.select_for_update().filter(pk=document_id, status=DocumentStatus.READY).first()
+    if document is None:
+        return False
+    now = timezone.now()
+    document.status, document.rebuild_requested_at, document.enqueued_at = DocumentStatus.PENDING, now, now
+    document.attempts, document.claimed_at, document.last_error = 0, None, ""
+    document.save(
+        update_fields=["status", "rebuild_requested_at", "enqueued_at", "attempts", "claimed_at", "last_error"]
+    )
+    enqueue_on_commit(document)
+    logger.error("document %s: stored file damaged or missing; rebuilding it", document_id)
+    return True
+
+
+def documents_verify(*, limit: int | None = None) -> list[int]:
+    """Check the stored files of the ready documents checked longest ago (a bounded batch per run, so every file
+    is read in turn); rebuild those that fail. Returns the ids of the documents sent for rebuilding."""
+    batch = Document.objects.filter(status=DocumentStatus.READY).order_by(
+        F("checksum_checked_at").asc(nulls_first=True), "pk"
+    )
+    damaged = []
+    for document in batch.only("pk", "file_name", "sha256")[: limit or settings.DOCUMENTS_CHECKSUM_BATCH]:
+        if read_verified(document) is None and document_rebuild(document_id=document.pk):
+            damaged.append(document.pk)
+        else:
+            Document.objects.filter(pk=document.pk).update(checksum_checked_at=timezone.now())
+    return damaged
 
 
 @transaction.atomic

@@ -44,6 +44,17 @@ def write_atomically(storage: Storage, name: str, content: bytes) -> str:
     return storage.save(name, ContentFile(content))
 
 
+def read_verified(document: Document) -> bytes | None:
+    """The stored file's bytes if they still match the SHA-256 taken when it was stored; None if they do not, or
+    if the file is missing or unreadable (either way it is not the file we made)."""
+    try:
+        with default_storage.open(document.file_name, "rb") as stored:
+            content = stored.read()
+    except OSError:
+        return None
+    return content if hashlib.sha256(content).hexdigest() == document.sha256 else None
+
+
 def _audit_rendered(document: Document, *, rebuilt: bool) -> None:
     # In the transaction that makes the document READY, so the event is written exactly when that commits;
     # last, because the audit insert holds its lock until the commit.

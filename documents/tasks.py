@@ -87,6 +87,12 @@ def sweep_pending_documents(stale_after_seconds: int | None = None) -> None:
     services.ready_emails_sweep(older_than=timedelta(seconds=stale_after_seconds))
 
 
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def verify_stored_documents() -> None:
+    """Periodic (celery beat): check a batch of stored files against their checksums; rebuild what fails."""
+    services.documents_verify()
+
+
 EMAIL_RETRY = {
     "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
     "retry_backoff": True,

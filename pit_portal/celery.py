@@ -29,6 +29,12 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=settings.DOCUMENTS_SWEEP_SECONDS),
         "options": {"expires": settings.DOCUMENTS_SWEEP_SECONDS},
     },
+    # Every stored PDF is read back in turn; a damaged or missing one is rebuilt before anyone needs it.
+    "verify-stored-documents": {
+        "task": "documents.tasks.verify_stored_documents",
+        "schedule": crontab(minute=40),
+        "options": {"expires": 50 * 60},
+    },
 }
 
 
