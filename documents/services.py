@@ -1,5 +1,5 @@
 """Document actions: request PDFs for a signed session, send what an appointment change left pending, build one,
-fail one, retry one, sweep stale ones; owe and sweep the "sheet is ready" email.
+fail one, retry one, rebuild a damaged one, sweep stale ones; owe the "sheet is ready" email.
 
 The database row is the source of truth for pending work. Rows are written in the caller's transaction;
 the Celery message (the document id, nothing else) is sent only after that transaction commits.
@@ -16,8 +16,10 @@ from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from documents import context
-from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail, ReadyEmailStatus
+from documents.models import Document, DocumentKind, DocumentStatus
 from documents.storage import read_verified
+from pit_portal.outbox.models import EmailKind
+from pit_portal.outbox.services import email_owe
 from treatments.models import InjectionSession
 
 logger = logging.getLogger(__name__)
@@ -39,11 +41,6 @@ def retry_wait() -> timedelta:
     return timedelta(seconds=settings.DOCUMENTS_RETRY_BACKOFF_MAX)
 
 
-STALE_AFTER = timedelta(minutes=10)  # for ready emails; documents use stale_after()
-# A "your sheet is ready" email still unsent this long after the sheet was ready is news no longer: the sweeper
-# stops sending it again (the patient has the sheet in the portal either way), which also bounds the retries of
-# an address the mail server keeps refusing.
-READY_EMAIL_WORTH_SENDING = timedelta(days=2)
 ERROR_MAX = 500
 
 
@@ -158,27 +155,12 @@ def document_build(document_id: int) -> bool:
     return made
 
 
-def ready_email_owe(document: Document) -> ReadyEmail | None:
+def ready_email_owe(document: Document) -> int | None:
     """Called in the transaction that makes a document READY: the visit's first ready aftercare sheet owes its
-    patient one email, written here as a row and sent after commit. Later versions of the sheet owe nothing more."""
+    patient one email (pit_portal.outbox, keyed by the visit). Later versions of the sheet owe nothing more."""
     if document.kind != DocumentKind.AFTERCARE or not document.is_current:
         return None
-    owed, created = ReadyEmail.objects.get_or_create(
-        session_id=document.session_id, defaults={"patient_id": document.patient_id, "enqueued_at": timezone.now()}
-    )
-    if created:
-        transaction.on_commit(partial(_enqueue_email, owed.pk))
-    return owed
-
-
-def _enqueue_email(ready_email_id: int) -> None:
-    from documents.tasks import send_ready_email
-
-    try:
-        send_ready_email.delay(ready_email_id)
-    except Exception:
-        # The row stays PENDING and the sweeper sends it again later.
-        logger.exception("could not enqueue ready email %s; the sweeper will retry", ready_email_id)
+    return email_owe(kind=EmailKind.AFTERCARE_READY, object_id=document.session_id)
 
 
 def document_mark_failed(document_id: int, error: str) -> None:
@@ -277,25 +259,4 @@ def documents_sweep(*, older_than: timedelta | None = None) -> list[int]:
         transaction.on_commit(partial(_enqueue, document_id))
     if ids:
         logger.warning("sweeper re-enqueued %d stale pending documents: %s", len(ids), ids)
-    return ids
-
-
-@transaction.atomic
-def ready_emails_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
-    """Re-enqueue ready emails still owed a while after they were last sent to the broker, unless they are no
-    longer worth sending; returns their ids."""
-    now = timezone.now()
-    cutoff = now - older_than
-    stale = (
-        ReadyEmail.objects.select_for_update(skip_locked=True)
-        .filter(status=ReadyEmailStatus.PENDING, created_at__gte=now - READY_EMAIL_WORTH_SENDING)
-        .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
-        .order_by("enqueued_at")
-    )
-    ids = list(stale.values_list("pk", flat=True)[:500])
-    ReadyEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
-    for ready_email_id in ids:
-        transaction.on_commit(partial(_enqueue_email, ready_email_id))
-    if ids:
-        logger.warning("sweeper re-enqueued %d owed ready emails: %s", len(ids), ids)
     return ids

@@ -77,14 +77,8 @@ def render_pending(patient_id: int) -> None:
 
 @shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
 def sweep_pending_documents(stale_after_seconds: int | None = None) -> None:
-    """Periodic (celery beat): re-enqueue documents left pending, and ready emails still owed, e.g. after a Redis
-    flush or a killed worker."""
-    if stale_after_seconds is None:
-        services.documents_sweep()
-        services.ready_emails_sweep()
-        return
-    services.documents_sweep(older_than=timedelta(seconds=stale_after_seconds))
-    services.ready_emails_sweep(older_than=timedelta(seconds=stale_after_seconds))
+    """Periodic (celery beat): re-enqueue documents left pending, e.g. after a Redis flush or a killed worker."""
+    services.documents_sweep(older_than=None if stale_after_seconds is None else timedelta(seconds=stale_after_seconds))
 
 
 @shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
@@ -93,20 +87,13 @@ def verify_stored_documents() -> None:
     services.documents_verify()
 
 
-EMAIL_RETRY = {
-    "autoretry_for": (SMTPException, ConnectionError, TimeoutError),
-    "retry_backoff": True,
-    "retry_jitter": True,
-    "max_retries": 5,
-}
-
-
-@shared_task(**EMAIL_RETRY)
+@shared_task
 def send_ready_email(ready_email_id: int) -> None:
-    notifications.ready_email_send(ready_email_id)
+    """Kept for messages queued before owed emails moved to pit_portal.outbox: its rows moved there with it
+    (migration outbox 0002), and the outbox sweeper sends those still owed. Nothing to do here."""
 
 
-@shared_task(**EMAIL_RETRY)
+@shared_task
 def send_document_ready_email(document_id: int) -> None:
     """Kept for messages queued, by document id, before the email was owed once per visit."""
     notifications.document_ready_email_send(document_id)

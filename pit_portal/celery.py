@@ -29,6 +29,12 @@ app.conf.beat_schedule = {
         "schedule": timedelta(seconds=settings.DOCUMENTS_SWEEP_SECONDS),
         "options": {"expires": settings.DOCUMENTS_SWEEP_SECONDS},
     },
+    # The database is the source of truth for emails owed: re-send any a lost message left unsent.
+    "sweep-outbox": {
+        "task": "pit_portal.outbox.tasks.sweep_outbox",
+        "schedule": timedelta(seconds=settings.OUTBOX_SWEEP_SECONDS),
+        "options": {"expires": settings.OUTBOX_SWEEP_SECONDS},
+    },
     # Every stored PDF is read back in turn; a damaged or missing one is rebuilt before anyone needs it.
     "verify-stored-documents": {
         "task": "documents.tasks.verify_stored_documents",

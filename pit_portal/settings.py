@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "portal",
     "audit",
     "pit_portal.backups",
+    "pit_portal.outbox",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +266,13 @@ DOCUMENTS_SWEEP_SECONDS = int(env("DOCUMENTS_SWEEP_SECONDS", "30"))
 # with jitter; see documents.tasks for the arithmetic.
 DOCUMENTS_RETRY_BACKOFF = int(env("DOCUMENTS_RETRY_BACKOFF", "60"))
 DOCUMENTS_RETRY_BACKOFF_MAX = int(env("DOCUMENTS_RETRY_BACKOFF_MAX", "900"))
+# Emails owed (pit_portal.outbox): one unsent this long after it was last sent to the broker is sent again by the
+# sweeper, which runs this often; so an email a broker flush lost goes within two minutes. Transient failures
+# are retried as documents are.
+OUTBOX_RESEND_AFTER_SECONDS = int(env("OUTBOX_RESEND_AFTER_SECONDS", "60"))
+OUTBOX_SWEEP_SECONDS = int(env("OUTBOX_SWEEP_SECONDS", "60"))
+OUTBOX_RETRY_BACKOFF = int(env("OUTBOX_RETRY_BACKOFF", "60"))
+OUTBOX_RETRY_BACKOFF_MAX = int(env("OUTBOX_RETRY_BACKOFF_MAX", "900"))
 # Stored files whose checksum the scheduled check verifies per run (oldest check first).
 DOCUMENTS_CHECKSUM_BATCH = int(env("DOCUMENTS_CHECKSUM_BATCH", "200"))
 

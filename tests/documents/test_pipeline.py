@@ -14,8 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from documents import render, services, storage, tasks
-from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail
+from documents.models import Document, DocumentKind, DocumentStatus
 from pit_portal.celery import app
+from pit_portal.outbox import tasks as outbox_tasks
+from pit_portal.outbox.models import EmailKind, OutboxEmail
 from treatments import services as treatment_services
 
 
@@ -29,7 +31,7 @@ def sent():
 
     with (
         mock.patch.object(tasks.render_document, "delay", side_effect=recorder("render")),
-        mock.patch.object(tasks.send_ready_email, "delay", side_effect=recorder("email")),
+        mock.patch.object(outbox_tasks.send_email, "delay", side_effect=recorder("email")),
     ):
         yield calls
 
@@ -171,10 +173,10 @@ def test_ready_aftercare_emails_a_portal_link_and_nothing_clinical(
     with django_capture_on_commit_callbacks(execute=True):
         tasks.render_document.apply(args=[aftercare.pk])
         tasks.render_document.apply(args=[summary.pk])
-    owed = ReadyEmail.objects.get(session=aftercare.session)
+    owed = OutboxEmail.objects.get(kind=EmailKind.AFTERCARE_READY, object_id=aftercare.session_id)
     assert sent == [("email", (owed.pk,), {})]  # the visit summary sends nothing
 
-    tasks.send_ready_email.apply(args=[owed.pk])
+    outbox_tasks.send_email.apply(args=[owed.pk])
     [message] = mail.outbox
     assert message.to == [aftercare.patient.email] and message.subject == "Your aftercare sheet is ready"
     assert f"{settings.SITE_URL}/portal/" in message.body
@@ -186,7 +188,7 @@ def test_ready_aftercare_emails_a_portal_link_and_nothing_clinical(
 def test_no_email_without_an_address(aftercare):
     type(aftercare.patient).objects.filter(pk=aftercare.patient_id).update(email="")
     tasks.render_document.apply(args=[aftercare.pk])
-    tasks.send_ready_email.apply(args=[ReadyEmail.objects.get(session=aftercare.session).pk])
+    outbox_tasks.send_email.apply(args=[OutboxEmail.objects.get(object_id=aftercare.session_id).pk])
     assert mail.outbox == []
 
 

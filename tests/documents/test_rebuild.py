@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from audit.models import Action, AuditEvent
 from documents import services, tasks
-from documents.models import Document, DocumentDownload, DocumentStatus, ReadyEmail
+from documents.models import Document, DocumentDownload, DocumentStatus
+from pit_portal.outbox.models import OutboxEmail
 from tests.documents.conftest import pdf_text
 from tests.documents.test_views import made_ready
 from treatments import services as treatment_services
@@ -64,7 +65,7 @@ def test_a_damaged_file_found_on_download_is_rebuilt_as_that_version_was_made(
     rebuilt = AuditEvent.objects.filter(action=Action.DOCUMENT_RENDERED, object_id=str(sheet.pk)).first()
     assert "rebuilt" in rebuilt.detail
     # The patient was told about this sheet when it was first made: a rebuild owes no new email.
-    assert ReadyEmail.objects.count() == 1 and mail.outbox == []
+    assert OutboxEmail.objects.count() == 1 and mail.outbox == []
 
 
 def test_the_scheduled_check_rebuilds_missing_and_damaged_files_and_passes_sound_ones(

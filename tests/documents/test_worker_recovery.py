@@ -2,13 +2,9 @@
 and a worker killed mid-render, both end with every document READY and nobody acting. Recovery settings are
 shortened through the environment the worker and beat inherit; test_recovery.py checks the production ones."""
 
-import os
-import subprocess
-import sys
 import time
 
 import pytest
-from django.conf import settings
 from django.db import transaction
 
 from documents.models import Document, DocumentStatus
@@ -24,36 +20,6 @@ from tests.documents.test_worker import (
 from treatments import services as treatment_services
 
 pytestmark = pytest.mark.worker
-
-# Seconds, for the worker and beat this test starts.
-QUICK_RECOVERY = {
-    "DOCUMENTS_RETRY_BACKOFF": "1",
-    "DOCUMENTS_RETRY_BACKOFF_MAX": "2",
-    "DOCUMENTS_STALE_AFTER_SECONDS": "3",
-    "DOCUMENTS_SWEEP_SECONDS": "1",
-}
-
-
-@pytest.fixture
-def quick_recovery(monkeypatch):
-    for name, value in QUICK_RECOVERY.items():
-        monkeypatch.setenv(name, value)
-
-
-@pytest.fixture
-def recovering_worker(quick_recovery, documents_worker, tmp_path):
-    """The documents worker with quick recovery settings, and celery beat sending the sweeper to its queue."""
-    log_path = tmp_path / "beat.log"
-    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "beat", "--loglevel", "INFO"]
-    command += ["--schedule", str(tmp_path / "beat-schedule")]
-    with open(log_path, "wb") as log:
-        beat = subprocess.Popen(command, env={**os.environ, "CELERY_QUEUE": documents_worker.queue}, stdout=log,
-                                stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)  # fmt: skip
-    try:
-        yield documents_worker
-    finally:
-        beat.terminate()
-        beat.wait(timeout=30)
 
 
 def test_storage_broken_for_longer_than_quick_retries_ends_ready(recovering_worker, clinician, wait_for):
