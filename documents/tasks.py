@@ -5,7 +5,7 @@ from datetime import timedelta
 from smtplib import SMTPException
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -42,7 +42,9 @@ class DocumentTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
         # Called once, after the last retry, or at once for an error that is not transient.
         document_id = _document_id(args, kwargs)
-        if isinstance(exc, TRANSIENT_ERRORS):
+        # The hard time limit, too, may be a busy machine rather than the document: the sweeper tries it again
+        # (MAX_ATTEMPTS stops one that always overruns).
+        if isinstance(exc, (*TRANSIENT_ERRORS, TimeLimitExceeded)):
             services.document_note_transient_failure(document_id, f"Waiting to try again ({_reason(exc)}).")
             return
         tries = self.request.retries + 1

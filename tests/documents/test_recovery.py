@@ -5,6 +5,7 @@ faults through the real broker and worker."""
 from datetime import timedelta
 from unittest import mock
 
+from celery.exceptions import TimeLimitExceeded
 from django.conf import settings
 from django.db import OperationalError
 from django.utils import timezone
@@ -105,3 +106,12 @@ def test_production_defaults_retry_a_transient_outage_for_at_least_half_an_hour(
     rounds = services.MAX_ATTEMPTS // (task.max_retries + 1)
     gap = services.stale_after() + services.retry_wait()
     assert rounds >= 3 and (rounds - 1) * gap >= timedelta(minutes=30)
+
+
+def test_a_render_stopped_by_the_hard_time_limit_is_left_to_the_sweeper(summary):
+    Document.objects.filter(pk=summary.pk).update(attempts=1, claimed_at=timezone.now())
+    task = tasks.render_document
+    task.on_failure(TimeLimitExceeded(60), "task-id", (summary.pk,), {}, None)  # as the worker reports it
+    summary.refresh_from_db()
+    assert (summary.status, summary.claimed_at) == (DocumentStatus.PENDING, None)
+    assert "TimeLimitExceeded" in summary.last_error
