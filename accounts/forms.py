@@ -1,15 +1,15 @@
+import uuid
 from datetime import timedelta
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
-from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts.tasks import send_password_reset_email
 from audit.models import Action, AuditEvent
 from audit.services import record
+from pit_portal.outbox.models import EmailKind
+from pit_portal.outbox.services import email_owe
 
 
 def reset_request_key(email: str) -> str:
@@ -37,4 +37,5 @@ class BackgroundPasswordResetForm(PasswordResetForm):
         if not send:
             return
         for user in self.get_users(email):
-            transaction.on_commit(partial(send_password_reset_email.delay, user.pk))
+            # Each request owes its own email (a new link); the hourly limit above bounds how many.
+            email_owe(kind=EmailKind.PASSWORD_RESET, object_id=user.pk, key=uuid.uuid4().hex)

@@ -1,6 +1,6 @@
 """Who may fetch which document. Everything not explicitly allowed is a 404, so ids reveal nothing."""
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 
 from audit.refusals import not_found
@@ -9,8 +9,10 @@ from documents.models import Document, DocumentStatus
 
 def own_documents(patient_id: int) -> QuerySet[Document]:
     """What a patient may download of their own: their documents that are ready, superseded versions included
-    (the portal marks them as replaced): a version they were given stays theirs to read."""
-    return Document.objects.filter(patient_id=patient_id, status=DocumentStatus.READY)
+    (the portal marks them as replaced): a version they were given stays theirs to read. One whose file is being
+    rebuilt stays listed, shown as such (the download answers "not ready" meanwhile)."""
+    rebuilding = Q(status=DocumentStatus.PENDING, rebuild_requested_at__isnull=False)
+    return Document.objects.filter(Q(status=DocumentStatus.READY) | rebuilding, patient_id=patient_id)
 
 
 def documents_visible_to(user):

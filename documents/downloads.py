@@ -4,13 +4,12 @@ Each download sent is recorded twice: a DocumentDownload row (the documents app'
 DOCUMENT_DOWNLOADED event in the audit trail (the patient's accounting of disclosures reads that one).
 
 Authorisation is the caller's job (see documents.access.get_document_for); this module only
-refuses what must never be sent, a file whose bytes no longer match the SHA-256 taken when it was stored.
+refuses what must never be sent, a file whose bytes no longer match the SHA-256 taken when it was stored, and
+has that document rebuilt.
 """
 
-import hashlib
 import logging
 
-from django.core.files.storage import default_storage
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -18,6 +17,8 @@ from django.utils import timezone
 from audit.models import Action
 from audit.services import record
 from documents.models import Document, DocumentDownload, DocumentStatus
+from documents.services import document_rebuild
+from documents.storage import read_verified
 
 logger = logging.getLogger(__name__)
 
@@ -33,18 +34,12 @@ def download_file_name(document: Document) -> str:
     return f"{kind}-{performed.isoformat()}{version}.pdf"
 
 
-def _read_stored(document: Document) -> bytes | None:
-    try:
-        with default_storage.open(document.file_name, "rb") as stored:
-            return stored.read()
-    except OSError:  # missing or unreadable counts as not the file we stored
-        return None
-
-
 def _refused(document: Document, user) -> HttpResponse:
+    """Not sent; the document is rebuilt from its signed record (documents.services.document_rebuild)."""
     DocumentDownload.objects.create(document=document, user=user, checksum_ok=False)
     # Ids only: the log must not carry the patient's name or the document's content.
     logger.error("document %s failed its checksum on download by user %s; not sent", document.pk, user.pk)
+    document_rebuild(document_id=document.pk)
     html = render_to_string("documents/tampered.html", {"document": document})
     return HttpResponse(html, status=TAMPERED_STATUS, headers={"Cache-Control": "no-store"})
 
@@ -67,8 +62,8 @@ def document_response(document: Document, request: HttpRequest, *, via: str = "s
     user = request.user
     if document.status != DocumentStatus.READY or not document.file_name:
         return _not_ready(document)
-    content = _read_stored(document)
-    if content is None or hashlib.sha256(content).hexdigest() != document.sha256:
+    content = read_verified(document)
+    if content is None:
         return _refused(document, user)
     DocumentDownload.objects.create(document=document, user=user, checksum_ok=True)
     _audit_download(request, document, via)

@@ -37,8 +37,14 @@ class Document(models.Model):
     page_count = models.PositiveSmallIntegerField(null=True, blank=True)
 
     attempts = models.PositiveSmallIntegerField(default=0)
+    # While PENDING: the last failure, which may clear by itself (the sweeper tries again); when FAILED, why not.
     last_error = models.CharField(max_length=500, blank=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to the worker.")
+    # Set by the run rendering it, cleared when that run ends: a run that holds it past the stale threshold died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Set when the stored file failed its checksum: it is being rebuilt from the signed record as it was made for.
+    rebuild_requested_at = models.DateTimeField(null=True, blank=True)
+    checksum_checked_at = models.DateTimeField(null=True, blank=True, help_text="When its file was last verified.")
     created_at = models.DateTimeField(auto_now_add=True)
     ready_at = models.DateTimeField(null=True, blank=True)
 
@@ -68,38 +74,9 @@ class Document(models.Model):
     def is_current(self) -> bool:
         return self.superseded_at is None
 
-
-class ReadyEmailStatus(models.TextChoices):
-    PENDING = "pending", "To send"
-    SENT = "sent", "Sent"
-    NOT_SENT = "not_sent", "Not sent: no portal account to read it"
-
-
-class ReadyEmail(models.Model):
-    """The "your aftercare sheet is ready" email a visit owes its patient: one row per signed session, however
-    many versions its sheet goes through, written in the transaction that makes its first sheet ready. The row
-    is the source of truth: the sweeper sends again what a lost broker dropped, and a sent row is never resent."""
-
-    session = models.OneToOneField("treatments.InjectionSession", on_delete=models.PROTECT, related_name="+")
-    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=10, choices=ReadyEmailStatus.choices, default=ReadyEmailStatus.PENDING)
-    created_at = models.DateTimeField(auto_now_add=True)
-    enqueued_at = models.DateTimeField(null=True, blank=True)
-    settled_at = models.DateTimeField(null=True, blank=True, help_text="When it was sent, or found to have no reader.")
-
-    class Meta:
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "enqueued_at"], name="readyemail_pending_sweep")]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(status=ReadyEmailStatus.PENDING, settled_at__isnull=True)
-                | (~Q(status=ReadyEmailStatus.PENDING) & Q(settled_at__isnull=False)),
-                name="readyemail_settled_when_done",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"Ready email for session {self.session_id}: {self.get_status_display()}"
+    @property
+    def is_rebuilding(self) -> bool:
+        return self.status == DocumentStatus.PENDING and self.rebuild_requested_at is not None
 
 
 class DocumentDownload(models.Model):

@@ -7,12 +7,13 @@ import logging
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
-from django.utils import timezone
 
 from audit.models import Action, Source
 from audit.services import record
-from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail, ReadyEmailStatus
+from documents.models import Document, DocumentKind, DocumentStatus
 from patients.models import Patient
+from pit_portal.outbox.models import EmailKind, OutboxEmail
+from pit_portal.outbox.services import email_send
 from portal.access import is_portal_user
 
 logger = logging.getLogger(__name__)
@@ -50,47 +51,32 @@ def can_read_in_portal(patient: Patient) -> bool:
     return patient.user is not None and is_portal_user(patient.user)
 
 
-def _settle(owed: ReadyEmail, status: str) -> None:
-    owed.status, owed.settled_at = status, timezone.now()
-    owed.save(update_fields=["status", "settled_at"])
-
-
-def ready_email_send(ready_email_id: int) -> bool:
-    """Email the patient, once, that their visit's aftercare sheet is ready; False when nothing was sent.
-
-    The row is locked and settled in one transaction, the send inside it: a second run (a retry, a redelivered
-    message, the sweeper) waits, then finds it settled. A patient who cannot sign in is not told (the email
-    would point at a portal they cannot open), and the row is settled as not sent, for good."""
-    with transaction.atomic():
-        owed = (
-            ReadyEmail.objects.select_for_update(of=("self",))
-            .select_related("patient__user")
-            .filter(pk=ready_email_id, status=ReadyEmailStatus.PENDING)
-            .first()
-        )
-        if owed is None:
-            return False
-        if not (owed.patient.email and can_read_in_portal(owed.patient)):
-            _settle(owed, ReadyEmailStatus.NOT_SENT)
-            logger.info("ready email %s not sent: the patient has no portal account to read it", owed.pk)
-            return False
-        send_mail(SUBJECT, ready_email_body(), None, [owed.patient.email])
-        _settle(owed, ReadyEmailStatus.SENT)
-        _audit_sent(_current_aftercare(owed.session_id))
-    logger.info("ready email %s sent", ready_email_id)
+def ready_email_deliver(session_id: int) -> bool:
+    """Email the patient that their visit's aftercare sheet is ready; the outbox row for the visit (one per visit,
+    pit_portal.outbox) makes it once. False, and nothing sent, for a patient who cannot sign in: the email would
+    point at a portal they cannot open."""
+    document = (
+        Document.objects.select_related("patient__user")
+        .filter(session_id=session_id, kind=DocumentKind.AFTERCARE, superseded_at__isnull=True)
+        .first()
+    )
+    if document is None or not (document.patient.email and can_read_in_portal(document.patient)):
+        logger.info("ready email for session %s not sent: the patient has no portal account to read it", session_id)
+        return False
+    send_mail(SUBJECT, ready_email_body(), None, [document.patient.email])
+    _audit_sent(document)
     return True
-
-
-def _current_aftercare(session_id: int) -> Document:
-    return Document.objects.get(session_id=session_id, kind=DocumentKind.AFTERCARE, superseded_at__isnull=True)
 
 
 def document_ready_email_send(document_id: int) -> bool:
     """For a message sent before emails were owed per visit (by document id): the document's visit owes its
-    email as a ready sheet's would, and it is sent through ready_email_send, so never twice."""
+    email as a ready sheet's would, and it is sent through the outbox, so never twice. True if it was sent here."""
     from documents.services import ready_email_owe
 
     with transaction.atomic():
         document = Document.objects.filter(pk=document_id, status=DocumentStatus.READY).first()
-        owed = ready_email_owe(document) if document is not None else None
-    return owed is not None and ready_email_send(owed.pk)
+        if document is None:
+            return False
+        ready_email_owe(document)
+    owed = OutboxEmail.objects.get(kind=EmailKind.AFTERCARE_READY, object_id=document.session_id)
+    return email_send(owed.pk)

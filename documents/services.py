@@ -1,5 +1,5 @@
 """Document actions: request PDFs for a signed session, send what an appointment change left pending, build one,
-fail one, retry one, sweep stale ones; owe and sweep the "sheet is ready" email.
+fail one, retry one, rebuild a damaged one, sweep stale ones; owe the "sheet is ready" email.
 
 The database row is the source of truth for pending work. Rows are written in the caller's transaction;
 the Celery message (the document id, nothing else) is sent only after that transaction commits.
@@ -9,28 +9,41 @@ import logging
 from datetime import timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from audit.models import Action, Source
 from audit.services import record
 from documents import context
-from documents.models import Document, DocumentKind, DocumentStatus, ReadyEmail, ReadyEmailStatus
+from documents.models import Document, DocumentKind, DocumentStatus
+from documents.storage import read_verified
+from pit_portal.outbox.models import EmailKind
+from pit_portal.outbox.services import email_owe
 from treatments.models import InjectionSession
 from treatments.signature import SignedNoteAltered
 
 logger = logging.getLogger(__name__)
 
-# Across sweeps and retries: a document that has killed the worker (or hit the hard time limit) this often
-# is a poison pill, and is failed for a human to look at rather than re-queued for ever.
-MAX_ATTEMPTS = 8
-STALE_AFTER = timedelta(minutes=10)
-# A "your sheet is ready" email still unsent this long after the sheet was ready is news no longer: the sweeper
-# stops sending it again (the patient has the sheet in the portal either way), which also bounds the retries of
-# an address the mail server keeps refusing.
-READY_EMAIL_WORTH_SENDING = timedelta(days=2)
+# Across sweeps and retries: a document tried this often without becoming ready is failed for a human to look at.
+# Three rounds of the render task's retries (documents.tasks.MAX_RETRIES + 1 tries each): a transient outage
+# is given well over the half hour it needs, while a document that kills its worker every time (a poison pill,
+# which the sweeper sends again every couple of minutes) is stopped within the hour.
+MAX_ATTEMPTS = 27
+
+
+def stale_after() -> timedelta:
+    """How long a run may hold a document, or a message wait for a worker, before the sweeper sends it again."""
+    return timedelta(seconds=settings.DOCUMENTS_STALE_AFTER_SECONDS)
+
+
+def retry_wait() -> timedelta:
+    """The longest a document waits for its next retry (the backoff's cap): the sweeper leaves it alone till then."""
+    return timedelta(seconds=settings.DOCUMENTS_RETRY_BACKOFF_MAX)
+
+
 ERROR_MAX = 500
 ALTERED_NOTE = "Not rendered: the signed note no longer matches the SHA-256 taken when it was signed."
 
@@ -112,12 +125,18 @@ def documents_send_pending(*, patient_id: int) -> list[int]:
 
 @transaction.atomic
 def _claim(document_id: int) -> Document | None:
-    """Count the attempt; None when there is nothing to do (already ready, or gone)."""
+    """Count the attempt and mark the document as being rendered; None when there is nothing to do: it is ready,
+    gone, or another run (not yet stale) is rendering it, so a message sent twice renders it once."""
     document = Document.objects.select_for_update().filter(pk=document_id).first()
-    if document is None or document.status == DocumentStatus.READY:
+    if document is None or document.status != DocumentStatus.PENDING:
+        return None
+    now = timezone.now()
+    if document.claimed_at is not None and document.claimed_at > now - stale_after():
+        logger.info("document %s is being rendered by another run; nothing to do", document_id)
         return None
     document.attempts += 1
-    document.save(update_fields=["attempts"])
+    document.claimed_at = now
+    document.save(update_fields=["attempts", "claimed_at"])
     return document
 
 
@@ -144,17 +163,12 @@ def document_build(document_id: int) -> bool:
     return made
 
 
-def ready_email_owe(document: Document) -> ReadyEmail | None:
+def ready_email_owe(document: Document) -> int | None:
     """Called in the transaction that makes a document READY: the visit's first ready aftercare sheet owes its
-    patient one email, written here as a row and sent after commit. Later versions of the sheet owe nothing more."""
+    patient one email (pit_portal.outbox, keyed by the visit). Later versions of the sheet owe nothing more."""
     if document.kind != DocumentKind.AFTERCARE or not document.is_current:
         return None
-    owed, created = ReadyEmail.objects.get_or_create(
-        session_id=document.session_id, defaults={"patient_id": document.patient_id, "enqueued_at": timezone.now()}
-    )
-    if created:
-        transaction.on_commit(partial(_enqueue_email, owed.pk))
-    return owed
+    return email_owe(kind=EmailKind.AFTERCARE_READY, object_id=document.session_id)
 
 
 def _refuse_altered_note(document: Document, session: InjectionSession) -> None:
@@ -164,21 +178,54 @@ def _refuse_altered_note(document: Document, session: InjectionSession) -> None:
     document_mark_failed(document.pk, ALTERED_NOTE)
 
 
-def _enqueue_email(ready_email_id: int) -> None:
-    from documents.tasks import send_ready_email
-
-    try:
-        send_ready_email.delay(ready_email_id)
-    except Exception:
-        # The row stays PENDING and the sweeper sends it again later.
-        logger.exception("could not enqueue ready email %s; the sweeper will retry", ready_email_id)
-
-
 def document_mark_failed(document_id: int, error: str) -> None:
     """Terminal failure: staff see the reason and a Retry button. `error` must carry no patient data."""
     updated = Document.objects.filter(pk=document_id).exclude(status=DocumentStatus.READY)
-    updated.update(status=DocumentStatus.FAILED, last_error=error[:ERROR_MAX])
+    updated.update(status=DocumentStatus.FAILED, last_error=error[:ERROR_MAX], claimed_at=None)
     logger.error("document %s failed: %s", document_id, error[:ERROR_MAX])
+
+
+def document_note_transient_failure(document_id: int, error: str) -> None:
+    """A failure that may clear (storage, database, network): the document stays PENDING with the reason, its
+    run lets go of it, and a retry (or, once the task's retries are spent, the sweeper) tries again."""
+    updated = Document.objects.filter(pk=document_id, status=DocumentStatus.PENDING)
+    updated.update(last_error=error[:ERROR_MAX], claimed_at=None, enqueued_at=timezone.now())
+    logger.warning("document %s will be tried again: %s", document_id, error[:ERROR_MAX])
+
+
+@transaction.atomic
+def document_rebuild(*, document_id: int) -> bool:
+    """A ready document whose stored file is damaged or missing is made again, by the render task, from the signed
+    record as this version was made (documents.context takes only the addenda written before it). Meanwhile it
+    shows as being rebuilt. True if this call asked for it; a second call, or a document no longer ready, does
+    nothing. The rebuild is audited when its file is stored (documents.storage)."""
+    document = Document.objects.select_for_update().filter(pk=document_id, status=DocumentStatus.READY).first()
+    if document is None:
+        return False
+    now = timezone.now()
+    document.status, document.rebuild_requested_at, document.enqueued_at = DocumentStatus.PENDING, now, now
+    document.attempts, document.claimed_at, document.last_error = 0, None, ""
+    document.save(
+        update_fields=["status", "rebuild_requested_at", "enqueued_at", "attempts", "claimed_at", "last_error"]
+    )
+    enqueue_on_commit(document)
+    logger.error("document %s: stored file damaged or missing; rebuilding it", document_id)
+    return True
+
+
+def documents_verify(*, limit: int | None = None) -> list[int]:
+    """Check the stored files of the ready documents checked longest ago (a bounded batch per run, so every file
+    is read in turn); rebuild those that fail. Returns the ids of the documents sent for rebuilding."""
+    batch = Document.objects.filter(status=DocumentStatus.READY).order_by(
+        F("checksum_checked_at").asc(nulls_first=True), "pk"
+    )
+    damaged = []
+    for document in batch.only("pk", "file_name", "sha256")[: limit or settings.DOCUMENTS_CHECKSUM_BATCH]:
+        if read_verified(document) is None and document_rebuild(document_id=document.pk):
+            damaged.append(document.pk)
+        else:
+            Document.objects.filter(pk=document.pk).update(checksum_checked_at=timezone.now())
+    return damaged
 
 
 @transaction.atomic
@@ -192,48 +239,39 @@ def document_retry(*, document: Document, by) -> Document:
     document.status = DocumentStatus.PENDING
     document.attempts = 0
     document.last_error = ""
+    document.claimed_at = None
     document.enqueued_at = timezone.now()
-    document.save(update_fields=["status", "attempts", "last_error", "enqueued_at"])
+    document.save(update_fields=["status", "attempts", "last_error", "claimed_at", "enqueued_at"])
     enqueue_on_commit(document)
     logger.info("document %s re-queued by user %s", document.pk, by.pk)
     return document
 
 
+def _stale_documents(now, older_than: timedelta) -> Q:
+    """Pending documents nobody is working on: sent a while ago and not picked up (a lost message), held by a run
+    past the stale threshold (a killed worker), or past the longest wait for a retry that never came."""
+    cutoff = now - older_than
+    waited = Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True)
+    return Q(status=DocumentStatus.PENDING) & (
+        Q(claimed_at__isnull=True, last_error="") & waited
+        | Q(claimed_at__isnull=True, enqueued_at__lte=cutoff - retry_wait())
+        | Q(claimed_at__lte=cutoff)
+    )
+
+
 @transaction.atomic
-def documents_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
-    """Re-enqueue documents still pending a while after they were last sent; returns their ids."""
-    cutoff = timezone.now() - older_than
+def documents_sweep(*, older_than: timedelta | None = None) -> list[int]:
+    """Re-enqueue documents left pending with nobody working on them; returns their ids."""
+    now = timezone.now()
     stale = (
         Document.objects.select_for_update(skip_locked=True)
-        .filter(status=DocumentStatus.PENDING)
-        .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
+        .filter(_stale_documents(now, stale_after() if older_than is None else older_than))
         .order_by("enqueued_at")
     )
     ids = list(stale.values_list("pk", flat=True)[:500])
-    Document.objects.filter(pk__in=ids).update(enqueued_at=timezone.now())
+    Document.objects.filter(pk__in=ids).update(enqueued_at=now, claimed_at=None)
     for document_id in ids:
         transaction.on_commit(partial(_enqueue, document_id))
     if ids:
         logger.warning("sweeper re-enqueued %d stale pending documents: %s", len(ids), ids)
-    return ids
-
-
-@transaction.atomic
-def ready_emails_sweep(*, older_than: timedelta = STALE_AFTER) -> list[int]:
-    """Re-enqueue ready emails still owed a while after they were last sent to the broker, unless they are no
-    longer worth sending; returns their ids."""
-    now = timezone.now()
-    cutoff = now - older_than
-    stale = (
-        ReadyEmail.objects.select_for_update(skip_locked=True)
-        .filter(status=ReadyEmailStatus.PENDING, created_at__gte=now - READY_EMAIL_WORTH_SENDING)
-        .filter(Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
-        .order_by("enqueued_at")
-    )
-    ids = list(stale.values_list("pk", flat=True)[:500])
-    ReadyEmail.objects.filter(pk__in=ids).update(enqueued_at=now)
-    for ready_email_id in ids:
-        transaction.on_commit(partial(_enqueue_email, ready_email_id))
-    if ids:
-        logger.warning("sweeper re-enqueued %d owed ready emails: %s", len(ids), ids)
     return ids

@@ -29,6 +29,7 @@ class DocumentLine:
     status: str
     superseded_at: datetime | None
     last_error: str
+    rebuild_requested_at: datetime | None
     session_performed_at: datetime
 
     @property
@@ -39,8 +40,14 @@ class DocumentLine:
     def is_current(self) -> bool:
         return self.superseded_at is None
 
+    @property
+    def is_rebuilding(self) -> bool:
+        return self.status == DocumentStatus.PENDING and self.rebuild_requested_at is not None
 
-LINE_COLUMNS = ("pk", "kind", "version", "status", "superseded_at", "last_error", "session__performed_at")
+
+LINE_COLUMNS = (
+    "pk", "kind", "version", "status", "superseded_at", "last_error", "rebuild_requested_at", "session__performed_at"
+)  # fmt: skip
 
 
 def session_documents(user, session_id: int) -> list[DocumentLine]:

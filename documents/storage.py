@@ -44,17 +44,31 @@ def write_atomically(storage: Storage, name: str, content: bytes) -> str:
     return storage.save(name, ContentFile(content))
 
 
-def _audit_rendered(document: Document) -> None:
+def read_verified(document: Document) -> bytes | None:
+    """The stored file's bytes if they still match the SHA-256 taken when it was stored; None if they do not, or
+    if the file is missing or unreadable (either way it is not the file we made)."""
+    try:
+        with default_storage.open(document.file_name, "rb") as stored:
+            content = stored.read()
+    except OSError:
+        return None
+    return content if hashlib.sha256(content).hexdigest() == document.sha256 else None
+
+
+def _audit_rendered(document: Document, *, rebuilt: bool) -> None:
     # In the transaction that makes the document READY, so the event is written exactly when that commits;
     # last, because the audit insert holds its lock until the commit.
     detail = {"kind": document.kind, "version": document.version, "pages": document.page_count}
+    if rebuilt:
+        detail["rebuilt"] = "the stored file failed its checksum"
     record(Action.DOCUMENT_RENDERED, patient=document.patient_id, obj=document, detail=detail, source=Source.TASK)
 
 
 @transaction.atomic
 def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], None] | None = None):
     """Save the PDF and mark the document READY; does nothing (returns False) if it already is. `on_ready` runs
-    in the same transaction, after the row is READY, so the work it owes commits (or not) with it."""
+    in the same transaction, after the row is READY, so the work it owes commits (or not) with it; not for a
+    rebuild of a damaged file, which is the same document the patient was already told about."""
     document = Document.objects.select_for_update().get(pk=document_id)
     if document.status == DocumentStatus.READY:
         return False
@@ -65,8 +79,14 @@ def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Calla
     document.status = DocumentStatus.READY
     document.last_error = ""
     document.ready_at = timezone.now()
-    document.save(update_fields=["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "ready_at"])
-    if on_ready is not None:
-        on_ready(document)  # in this transaction: what becoming ready owes is written with it
-    _audit_rendered(document)
+    document.checksum_checked_at = document.ready_at
+    rebuilt = document.rebuild_requested_at is not None
+    document.rebuild_requested_at = None
+    fields = ["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "ready_at", "claimed_at"]
+    document.claimed_at = None
+    document.save(update_fields=[*fields, "checksum_checked_at", "rebuild_requested_at"])
+    # In this transaction: what becoming ready owes is written with it. A rebuilt file owes nothing new.
+    if on_ready is not None and not rebuilt:
+        on_ready(document)
+    _audit_rendered(document, rebuilt=rebuilt)
     return True

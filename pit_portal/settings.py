@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "portal",
     "audit",
     "pit_portal.backups",
+    "pit_portal.outbox",
 ]
 
 MIDDLEWARE = [
@@ -243,8 +244,11 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     for folder in ("queue", "processed", "control"):
         (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
 else:
-    # Longer than any task's hard time limit, so a slow task is not handed out twice.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # Redis hands an unacknowledged message out again after this long. It must outlast the longest wait a worker
+    # holds a message for (a retry's countdown, at most DOCUMENTS_RETRY_BACKOFF_MAX) plus a task's hard time limit,
+    # or a waiting retry would run twice. Work a killed worker held is not left to this: the sweepers find it by
+    # its row within minutes (see DOCUMENTS_STALE_AFTER_SECONDS).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 1200}
 CELERY_TASK_DEFAULT_QUEUE = env("CELERY_QUEUE", "celery")
 
 
@@ -284,6 +288,26 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = int(env("CELERY_WORKER_MAX_MEMORY_PER_CHILD", "400000"))
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = TIME_ZONE
+
+# Recovery of background work (README, "What recovers by itself"). A document whose rendering run has held it
+# this long is taken for lost (a killed worker): longer than the render task's hard time limit (60 s), so a run
+# still in progress is never doubled. The sweeper runs this often, so a lost document is sent again within
+# stale + sweep seconds, and ready well inside three minutes.
+DOCUMENTS_STALE_AFTER_SECONDS = int(env("DOCUMENTS_STALE_AFTER_SECONDS", "75"))
+DOCUMENTS_SWEEP_SECONDS = int(env("DOCUMENTS_SWEEP_SECONDS", "30"))
+# Transient failures (storage, database, network) are retried after about 1, 2, 4, 8 and then 15 minutes at most,
+# with jitter; see documents.tasks for the arithmetic.
+DOCUMENTS_RETRY_BACKOFF = int(env("DOCUMENTS_RETRY_BACKOFF", "60"))
+DOCUMENTS_RETRY_BACKOFF_MAX = int(env("DOCUMENTS_RETRY_BACKOFF_MAX", "900"))
+# Emails owed (pit_portal.outbox): one unsent this long after it was last sent to the broker is sent again by the
+# sweeper, which runs this often; so an email a broker flush lost goes within two minutes. Transient failures
+# are retried as documents are.
+OUTBOX_RESEND_AFTER_SECONDS = int(env("OUTBOX_RESEND_AFTER_SECONDS", "60"))
+OUTBOX_SWEEP_SECONDS = int(env("OUTBOX_SWEEP_SECONDS", "60"))
+OUTBOX_RETRY_BACKOFF = int(env("OUTBOX_RETRY_BACKOFF", "60"))
+OUTBOX_RETRY_BACKOFF_MAX = int(env("OUTBOX_RETRY_BACKOFF_MAX", "900"))
+# Stored files whose checksum the scheduled check verifies per run (oldest check first).
+DOCUMENTS_CHECKSUM_BATCH = int(env("DOCUMENTS_CHECKSUM_BATCH", "200"))
 
 # Production hardening. SECURE defaults to "not DEBUG" so a forgotten variable
 # errs on the safe side.

@@ -18,6 +18,8 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from patients.models import Patient
+from pit_portal.outbox.models import EmailKind
+from pit_portal.outbox.services import email_owe
 from portal import queries
 from portal.models import CheckIn, PatientInvite
 from scheduling import services as scheduling_services
@@ -75,9 +77,7 @@ def invite_create(*, patient: Patient, by: User) -> PatientInvite:
         expires_at=now + invite_lifetime(),
         created_by=by,
     )
-    from portal.tasks import send_invite
-
-    transaction.on_commit(lambda: send_invite.delay(invite.pk))
+    email_owe(kind=EmailKind.INVITATION, object_id=invite.pk)
     return invite
 
 
@@ -189,9 +189,7 @@ def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, by: 
         appointment=appointment, reason=PATIENT_CANCEL_PREFIX + reason.strip(), by=by
     )
     if settings.CLINIC_EMAIL:
-        from portal.tasks import tell_front_desk_of_cancellation
-
-        transaction.on_commit(lambda: tell_front_desk_of_cancellation.delay(appointment.pk))
+        email_owe(kind=EmailKind.DESK_CANCELLATION, object_id=appointment.pk)
     return appointment
 
 

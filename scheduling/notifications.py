@@ -131,7 +131,7 @@ def _notice_applies(appointment: Appointment, kind: NoticeKind, now: datetime) -
 def send_notice(appointment_id: int, kind: str, now: datetime | None = None) -> bool:
     """Tell the patient their appointment was moved or cancelled, with a calendar update. Returns whether sent.
 
-    Unlike reminders there is no sent-record (the model has none), so a redelivered message can send twice.
+    Owed through pit_portal.outbox, one row per change, which makes it once however often its message arrives.
     """
     kind = NoticeKind(kind)
     now = now or timezone.now()
@@ -142,6 +142,14 @@ def send_notice(appointment_id: int, kind: str, now: datetime | None = None) -> 
     _send(appointment, kind.value, method)
     logger.info("Sent the %s notice for appointment %s", kind, appointment_id)
     return True
+
+
+def send_rescheduled_notice(appointment_id: int) -> bool:
+    return send_notice(appointment_id, NoticeKind.RESCHEDULED)
+
+
+def send_cancelled_notice(appointment_id: int) -> bool:
+    return send_notice(appointment_id, NoticeKind.CANCELLED)
 
 
 # --- The calendar file ------------------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from accounts.roles import role_group_id
 from documents.context import NOT_LIVE
 from documents.services import render_pending_after_commit
 from patients.models import Patient, check_not_before_birth
+from pit_portal.outbox.models import EmailKind
+from pit_portal.outbox.services import email_owe
 from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
     Appointment,
@@ -275,9 +277,8 @@ def _save_or_offer_alternatives(appointment: Appointment) -> Appointment:
 
 
 def _notify(appointment: Appointment, kind: str) -> None:
-    from scheduling.tasks import send_appointment_notice
-
-    transaction.on_commit(lambda: send_appointment_notice.delay(appointment.pk, kind))
+    """The change owes the patient a notice, recorded with it (pit_portal.outbox); each change owes its own."""
+    email_owe(kind=EmailKind(kind), object_id=appointment.pk, key=appointment.updated_at.isoformat())
 
 
 def appointment_book(*, clinician: User, appointment_type: AppointmentType, starts_at: datetime, **details):

@@ -14,21 +14,23 @@ from django.urls import reverse
 
 from accounts.tasks import send_password_reset_email
 from audit.models import Action, AuditEvent
+from pit_portal.outbox.models import EmailKind, OutboxEmail
 from tests.factories import UserFactory
+from tests.outbox.helpers import owed, record_sends
 
 NEW_PASSWORD = "a-new-long-passphrase-42"
 
 
 @pytest.fixture
-def enqueued(monkeypatch) -> list[tuple[tuple, dict]]:
-    """Messages that would go to the broker: (args, kwargs) of each apply_async/delay."""
-    sent = []
+def messages(monkeypatch) -> list[int]:
+    """The outbox ids the messages to the broker would carry."""
+    return record_sends(monkeypatch)
 
-    def record(args=None, kwargs=None, **options):
-        sent.append((tuple(args or ()), dict(kwargs or {})))
 
-    monkeypatch.setattr(send_password_reset_email, "apply_async", record)
-    return sent
+@pytest.fixture
+def enqueued(messages):
+    """The reset emails sent to the broker so far, as ((user id,), {})."""
+    return lambda: [((object_id,), {}) for _, object_id in owed(messages)]
 
 
 @pytest.fixture
@@ -50,18 +52,20 @@ def test_reset_email_is_enqueued_only_after_commit(client, erin, enqueued, djang
     response, callbacks = request_reset(client, "erin@example.org", django_capture_on_commit_callbacks)
     assert response.status_code == 302
     assert response["Location"] == reverse("password_reset_done")
-    assert enqueued == []  # nothing reaches the broker while the transaction is open
+    assert enqueued() == []  # nothing reaches the broker while the transaction is open
     assert len(callbacks) == 1
     callbacks[0]()
-    assert len(enqueued) == 1
+    assert enqueued() == [((erin.pk,), {})]
 
 
-def test_task_message_holds_only_the_user_id(client, erin, enqueued, django_capture_on_commit_callbacks):
+def test_task_message_holds_only_the_user_id(client, erin, enqueued, messages, django_capture_on_commit_callbacks):
     _, callbacks = request_reset(client, "erin@example.org", django_capture_on_commit_callbacks)
     for callback in callbacks:
         callback()
-    assert enqueued == [((erin.pk,), {})]
-    message = json.dumps(enqueued)
+    assert enqueued() == [((erin.pk,), {})]
+    [owed] = OutboxEmail.objects.values()
+    assert (owed["kind"], owed["object_id"]) == (EmailKind.PASSWORD_RESET, erin.pk)
+    message = json.dumps([messages, owed], default=str)  # neither the message nor the row holds a token
     assert "erin@example.org" not in message
     assert "@" not in message
     assert default_token_generator.make_token(erin) not in message
@@ -71,7 +75,7 @@ def test_email_is_matched_whatever_its_case(client, erin, enqueued, django_captu
     _, callbacks = request_reset(client, "Erin@EXAMPLE.org", django_capture_on_commit_callbacks)
     for callback in callbacks:
         callback()
-    assert enqueued == [((erin.pk,), {})]
+    assert enqueued() == [((erin.pk,), {})]
 
 
 def test_unknown_email_enqueues_nothing_and_shows_the_same_page(
@@ -80,7 +84,7 @@ def test_unknown_email_enqueues_nothing_and_shows_the_same_page(
     known, _ = request_reset(client, "erin@example.org", django_capture_on_commit_callbacks)
     unknown, callbacks = request_reset(client, "nobody@example.org", django_capture_on_commit_callbacks)
     assert callbacks == []
-    assert enqueued == []
+    assert enqueued() == []
     assert (unknown.status_code, unknown["Location"]) == (known.status_code, known["Location"])
     known_page = client.get(known["Location"])
     unknown_page = client.get(unknown["Location"])
@@ -99,7 +103,7 @@ def test_account_that_cannot_sign_in_gets_no_reset_email(
     response, callbacks = request_reset(client, "erin@example.org", django_capture_on_commit_callbacks)
     assert response.status_code == 302
     assert callbacks == []
-    assert enqueued == []
+    assert enqueued() == []
 
 
 def test_malformed_email_is_refused_with_a_message(client, enqueued, django_capture_on_commit_callbacks):
@@ -108,7 +112,7 @@ def test_malformed_email_is_refused_with_a_message(client, enqueued, django_capt
     assert response.context["form"].errors["email"] == ["Enter a valid email address."]
     assert "Enter a valid email address." in response.content.decode()
     assert callbacks == []
-    assert enqueued == []
+    assert enqueued() == []
 
 
 # --- the task body, called in this process ------------------------------------------------------
@@ -172,7 +176,7 @@ def test_one_address_is_sent_at_most_the_hourly_number_of_reset_emails(
         answers.append((response.status_code, response["Location"]))
         for callback in callbacks:
             callback()
-    assert enqueued == [((erin.pk,), {})] * 3
+    assert enqueued() == [((erin.pk,), {})] * 3
     assert len(set(answers)) == 1, "the page answers alike whether or not an email went"
 
 
@@ -185,7 +189,7 @@ def test_the_limit_is_per_address_and_the_trail_keeps_no_address(
         _, callbacks = request_reset(client, email, django_capture_on_commit_callbacks)
         for callback in callbacks:
             callback()
-    assert enqueued == [((erin.pk,), {}), ((other.pk,), {})]
+    assert enqueued() == [((erin.pk,), {}), ((other.pk,), {})]
     events = AuditEvent.objects.filter(action=Action.PASSWORD_RESET_REQUESTED).order_by("id")
     assert [event.detail["sent"] for event in events] == [True, False, True]
     assert all("@" not in json.dumps(event.detail) for event in events)

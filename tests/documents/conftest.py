@@ -2,12 +2,15 @@
 sites and a booked next appointment, and helpers to read PDFs back as text."""
 
 import io
+import os
 import subprocess
+import sys
 from datetime import timedelta
 from types import SimpleNamespace
 
 import pypdf
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from documents.models import Document, DocumentKind
@@ -86,3 +89,42 @@ def start_worker(queue: str, log_path, mail_dir) -> subprocess.Popen:
 def documents_worker(documents_root, reference_data, celery_worker_process):
     """The project's worker fixture, started after documents_root so it stores into this test's folder."""
     return SimpleNamespace(**vars(celery_worker_process), documents_root=documents_root)
+
+
+# Seconds, for the worker and beat this test starts.
+QUICK_RECOVERY = {
+    "DOCUMENTS_RETRY_BACKOFF": "1",
+    "DOCUMENTS_RETRY_BACKOFF_MAX": "2",
+    "DOCUMENTS_STALE_AFTER_SECONDS": "3",
+    "DOCUMENTS_SWEEP_SECONDS": "1",
+    "OUTBOX_RETRY_BACKOFF": "1",
+    "OUTBOX_RETRY_BACKOFF_MAX": "2",
+    "OUTBOX_RESEND_AFTER_SECONDS": "2",
+    "OUTBOX_SWEEP_SECONDS": "1",
+}
+
+
+@pytest.fixture
+def quick_recovery(monkeypatch):
+    for name, value in QUICK_RECOVERY.items():
+        monkeypatch.setenv(name, value)
+
+
+def start_beat(queue: str, tmp_path) -> subprocess.Popen:
+    """`celery beat` sending the project's schedule (the sweepers among it) to `queue`, with this environment."""
+    command = [sys.executable, "-m", "celery", "-A", "pit_portal", "beat", "--loglevel", "INFO"]
+    command += ["--schedule", str(tmp_path / "beat-schedule")]
+    with open(tmp_path / "beat.log", "wb") as log:
+        env = {**os.environ, "CELERY_QUEUE": queue}
+        return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
+
+
+@pytest.fixture
+def recovering_worker(quick_recovery, documents_worker, tmp_path):
+    """The documents worker with quick recovery settings, and celery beat sending the sweepers to its queue."""
+    beat = start_beat(documents_worker.queue, tmp_path)
+    try:
+        yield documents_worker
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)

@@ -10,24 +10,20 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from accounts.models import Role
+from pit_portal.outbox.models import EmailKind
 from portal.tasks import tell_front_desk_of_cancellation
 from scheduling.models import AppointmentStatus
 from scheduling.services import SlotTaken, appointment_book
-from scheduling.tasks import send_appointment_notice
 from tests.factories import PatientFactory, UserFactory
+from tests.outbox.helpers import owed, record_sends
 from tests.portal.helpers import appointment_type, in_days, make_appointment
 from tests.scheduling.factories import every_day
 
 
 @pytest.fixture
-def enqueued(monkeypatch) -> dict[str, list[tuple]]:
-    """Task messages by task, as the broker would get them: the args only."""
-    sent: dict[str, list[tuple]] = {"front_desk": [], "patient_notice": []}
-    for key, task in (("front_desk", tell_front_desk_of_cancellation), ("patient_notice", send_appointment_notice)):
-        monkeypatch.setattr(
-            task, "apply_async", lambda args=None, kwargs=None, key=key, **options: sent[key].append(args)
-        )
-    return sent
+def enqueued(monkeypatch) -> list[int]:
+    """The outbox ids the messages to the broker would carry (tests.outbox.helpers.owed names them)."""
+    return record_sends(monkeypatch)
 
 
 @pytest.fixture
@@ -117,7 +113,10 @@ def test_cancelling_a_day_ahead_frees_the_slot_and_tells_the_front_desk(
     appointment.refresh_from_db()
     assert appointment.status == AppointmentStatus.CANCELLED
     assert appointment.cancel_reason == "By the patient online: I have a cold"
-    assert enqueued == {"front_desk": [(appointment.pk,)], "patient_notice": [(appointment.pk, "cancelled")]}
+    assert sorted(owed(enqueued)) == [
+        (EmailKind.CANCELLED, appointment.pk),
+        (EmailKind.DESK_CANCELLATION, appointment.pk),
+    ]
 
     rebooked = appointment_book(patient=newcomer, starts_at=appointment.starts_at, **booking)
     assert rebooked.starts_at == appointment.starts_at
@@ -144,7 +143,7 @@ def test_no_front_desk_email_without_a_clinic_address(
     appointment = make_appointment(patient, in_days(3))
     with django_capture_on_commit_callbacks(execute=True):
         patient_client.post(cancel_url(appointment), {"reason": "Away"})
-    assert enqueued["front_desk"] == []
+    assert EmailKind.DESK_CANCELLATION not in dict(owed(enqueued))
 
 
 def test_cancelling_within_a_day_is_refused_with_the_clinics_phone(patient_client, patient, enqueued):

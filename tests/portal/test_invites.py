@@ -11,10 +11,12 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from patients.models import Patient
+from pit_portal.outbox.models import EmailKind
 from portal.invite_status import invite_status_box, newest_invite
 from portal.models import PatientInvite
 from portal.tasks import send_invite
 from tests.factories import PatientFactory, UserFactory
+from tests.outbox.helpers import owed, record_sends
 from tests.portal.helpers import make_invite
 
 STRONG_PASSWORD = "harbour-lantern-91"
@@ -22,15 +24,9 @@ LINK = re.compile(r"https://portal\.example\.org/portal/invite/([A-Za-z0-9_-]+)/
 
 
 @pytest.fixture
-def enqueued(monkeypatch) -> list[tuple[tuple, dict]]:
-    """Messages that would go to the broker: (args, kwargs) of each send_invite.delay."""
-    sent = []
-
-    def record(args=None, kwargs=None, **options):
-        sent.append((tuple(args or ()), dict(kwargs or {})))
-
-    monkeypatch.setattr(send_invite, "apply_async", record)
-    return sent
+def enqueued(monkeypatch) -> list[int]:
+    """The outbox ids the messages to the broker would carry (tests.outbox.helpers.owed names them)."""
+    return record_sends(monkeypatch)
 
 
 @pytest.fixture
@@ -64,7 +60,7 @@ def test_invite_is_enqueued_after_commit_with_only_its_id(
     for callback in callbacks:
         callback()
     invite = PatientInvite.objects.get(patient=new_patient)
-    assert enqueued == [((invite.pk,), {})]
+    assert owed(enqueued) == [(EmailKind.INVITATION, invite.pk)]
     assert invite.email == "eleanor@example.org"
     assert abs(invite.expires_at - invite.created_at - timedelta(days=7)) < timedelta(seconds=5)
 
