@@ -75,16 +75,13 @@ def patient_page_record() -> QuerySet[Patient]:
     current = ConsentText.objects.filter(published_at__isnull=False).order_by("-version")
     # At most one row: a patient has one unwithdrawn consent per consent text (consent_once_per_text_version).
     valid = Q(consents__consent_text=services.current_consent_text_id(), consents__withdrawn_at__isnull=True)
-    return (
-        Patient.objects.annotate(
-            condition_rows=json_rows(conditions, condition_fields),
-            medication_rows=json_rows(medications, ["id", "drug", "dose", "doses_per_week", "is_analgesic"]),
-            invite_rows=json_rows(newest_invite_of(OuterRef("pk")), INVITE_FIELDS),
-            current_consent_version=Subquery(current.values("version")[:1]),
-            valid_consent=FilteredRelation("consents", condition=valid),
-        )
-        .select_related("intake", "valid_consent__witnessed_by")
-    )
+    return Patient.objects.annotate(
+        condition_rows=json_rows(conditions, condition_fields),
+        medication_rows=json_rows(medications, ["id", "drug", "dose", "doses_per_week", "is_analgesic"]),
+        invite_rows=json_rows(newest_invite_of(OuterRef("pk")), INVITE_FIELDS),
+        current_consent_version=Subquery(current.values("version")[:1]),
+        valid_consent=FilteredRelation("consents", condition=valid),
+    ).select_related("intake", "valid_consent__witnessed_by")
 
 
 @permission_required("patients.view_patient")
