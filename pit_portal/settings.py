@@ -6,10 +6,12 @@ environment variable; the defaults are the safe ones (DEBUG off, secure cookies 
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -304,6 +306,44 @@ DOCUMENTS_RETRY_BACKOFF_MAX = int(env("DOCUMENTS_RETRY_BACKOFF_MAX", "900"))
 # are retried as documents are.
 OUTBOX_RESEND_AFTER_SECONDS = int(env("OUTBOX_RESEND_AFTER_SECONDS", "60"))
 OUTBOX_SWEEP_SECONDS = int(env("OUTBOX_SWEEP_SECONDS", "60"))
+
+# Celery beat (exactly one per installation). Here, not in pit_portal/celery.py, so that importing the Celery
+# app reads no setting: `python -m pit_portal.embedded_db` runs before any DATABASE_URL exists.
+# Every quarter hour rather than once a day: an appointment booked this afternoon for tomorrow still gets its
+# reminder, and a beat or worker that was down at the send hour catches up. Repeats send nothing twice.
+CELERY_BEAT_SCHEDULE = {
+    "send-due-appointment-reminders": {
+        "task": "scheduling.tasks.send_due_reminders",
+        "schedule": crontab(minute="*/15"),
+        # A tick still queued when the next one is due is redundant; drop it instead of piling up.
+        "options": {"expires": 14 * 60},
+    },
+    # The database is the source of truth for pending documents: re-send any a lost message or a killed worker
+    # left, within a couple of minutes (DOCUMENTS_STALE_AFTER_SECONDS + DOCUMENTS_SWEEP_SECONDS).
+    "sweep-pending-documents": {
+        "task": "documents.tasks.sweep_pending_documents",
+        "schedule": timedelta(seconds=DOCUMENTS_SWEEP_SECONDS),
+        "options": {"expires": DOCUMENTS_SWEEP_SECONDS},
+    },
+    # The database is the source of truth for emails owed: re-send any a lost message left unsent.
+    "sweep-outbox": {
+        "task": "pit_portal.outbox.tasks.sweep_outbox",
+        "schedule": timedelta(seconds=OUTBOX_SWEEP_SECONDS),
+        "options": {"expires": OUTBOX_SWEEP_SECONDS},
+    },
+    # Every stored PDF is read back in turn; a damaged or missing one is rebuilt before anyone needs it.
+    "verify-stored-documents": {
+        "task": "documents.tasks.verify_stored_documents",
+        "schedule": crontab(minute=40),
+        "options": {"expires": 50 * 60},
+    },
+    # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
+    "record-audit-chain-head": {
+        "task": "audit.tasks.record_chain_head",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 4 * 60},
+    },
+}
 OUTBOX_RETRY_BACKOFF = int(env("OUTBOX_RETRY_BACKOFF", "60"))
 OUTBOX_RETRY_BACKOFF_MAX = int(env("OUTBOX_RETRY_BACKOFF_MAX", "900"))
 # Stored files whose checksum the scheduled check verifies per run (oldest check first).
