@@ -311,6 +311,9 @@ OUTBOX_SWEEP_SECONDS = int(env("OUTBOX_SWEEP_SECONDS", "60"))
 # app reads no setting: `python -m pit_portal.embedded_db` runs before any DATABASE_URL exists.
 # Every quarter hour rather than once a day: an appointment booked this afternoon for tomorrow still gets its
 # reminder, and a beat or worker that was down at the send hour catches up. Repeats send nothing twice.
+# A sweep tick still queued when the next is due is redundant and expires, after this much more: a broker that
+# polls (the filesystem transport polls every second) hands a tick over late, and it must still run.
+SWEEP_TICK_SLACK_SECONDS = 10
 CELERY_BEAT_SCHEDULE = {
     "send-due-appointment-reminders": {
         "task": "scheduling.tasks.send_due_reminders",
@@ -323,13 +326,13 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-pending-documents": {
         "task": "documents.tasks.sweep_pending_documents",
         "schedule": timedelta(seconds=DOCUMENTS_SWEEP_SECONDS),
-        "options": {"expires": DOCUMENTS_SWEEP_SECONDS},
+        "options": {"expires": DOCUMENTS_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
     },
     # The database is the source of truth for emails owed: re-send any a lost message left unsent.
     "sweep-outbox": {
         "task": "pit_portal.outbox.tasks.sweep_outbox",
         "schedule": timedelta(seconds=OUTBOX_SWEEP_SECONDS),
-        "options": {"expires": OUTBOX_SWEEP_SECONDS},
+        "options": {"expires": OUTBOX_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
     },
     # Every stored PDF is read back in turn; a damaged or missing one is rebuilt before anyone needs it.
     "verify-stored-documents": {
