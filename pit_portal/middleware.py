@@ -19,7 +19,7 @@ MESSAGE = (
 no_control_characters = RegexValidator(
     r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]",
     inverse_match=True,
-    message="Remove the control characters (such as a null character) from this text; they cannot be stored.",
+    message="Remove the control characters (invisible ones such as escape) from this text: they cannot be stored.",
     code="control_characters",
 )
 
