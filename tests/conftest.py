@@ -49,6 +49,16 @@ def mark_second_factor_verified(client: Client, user) -> None:
 
 
 @pytest.fixture(autouse=True)
+def private_audit_heads(settings, monkeypatch, tmp_path) -> None:
+    """Each test, and any worker or beat it starts, records and reads the audit chain's heads (and backups) in a
+    folder of its own: a head that another test's database left in var/ names events this database never had."""
+    head_file, backups = tmp_path / "audit-head.log", tmp_path / "backups"
+    settings.AUDIT_HEAD_FILE, settings.BACKUP_DIR = head_file, backups
+    monkeypatch.setenv("AUDIT_HEAD_FILE", str(head_file))
+    monkeypatch.setenv("BACKUP_DIR", str(backups))
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hasher(settings) -> None:
     """PBKDF2 costs about half a second a hash on this hardware and the suite creates many users;
     sign-in still goes through the real forms and session. Autouse, so it is in place before any
