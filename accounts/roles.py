@@ -96,10 +96,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 ADMIN_ROLES = {Role.MANAGER}
 
 
-@lru_cache
 def permissions_of_roles(roles: frozenset[str]) -> frozenset[str]:
-    """Every permission the named roles give, as ROLE_PERMISSIONS lists them (names that are no role give none).
-    A function of this module's constants alone, so it is kept for the life of the process."""
+    """Every permission the named roles give, as ROLE_PERMISSIONS lists them (names that are no role give none)."""
     known = {role.value: role for role in Role}
     return frozenset(label for name in roles if name in known for label in ROLE_PERMISSIONS[known[name]])
 

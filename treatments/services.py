@@ -157,22 +157,17 @@ def _locked_draft(session_id: int) -> QuerySet[InjectionSession]:
     return locked.filter(pk=session_id).values_list("signed_at", "consent_id_now")
 
 
-# Run by every save of a session note, always inside its transaction: compiled once (pit_portal.prepared).
-LOCKED_COURSE_WITH_LAST_NUMBER = PreparedQuery(_locked_course_with_last_number)
-LOCKED_DRAFT = PreparedQuery(_locked_draft)
-
-
 def _lock_course_for_numbering(course: TreatmentCourse) -> tuple[int, int | None]:
     """Lock the course row (so two new notes in it are numbered one after the other) and return the next
     session number and the patient's valid consent (None without one), in one query."""
-    [(last_number, consent_id)] = LOCKED_COURSE_WITH_LAST_NUMBER.rows(course.pk)
+    [(last_number, consent_id)] = _locked_course_with_last_number(course.pk)
     return (last_number or 0) + 1, consent_id
 
 
 def _lock_draft(session: InjectionSession) -> int | None:
     """Lock the draft's row (signing at the same moment must not interleave with this save), refuse it if it
     was signed meanwhile, and return the patient's valid consent (None without one), in one query."""
-    [(signed_at, consent_id)] = LOCKED_DRAFT.rows(session.pk)
+    [(signed_at, consent_id)] = _locked_draft(session.pk)
     if signed_at is not None:
         raise SessionAlreadySigned("This session is signed and can no longer be changed. Add an addendum.")
     return consent_id
