@@ -132,8 +132,8 @@ def kill_worker(process) -> None:
     psutil.wait_procs(children, timeout=10)
 
 
-def test_a_worker_killed_mid_task_loses_nothing_once_the_sweeper_runs(documents_worker, clinician, wait_for, tmp_path):
-    draft, _ = booked_session(clinician)
+def sign_with_document_rows_locked(draft, clinician) -> psycopg.Connection:
+    """Sign the draft, its documents' rows locked by another connection before any worker can reach them."""
     lockers = []
     with transaction.atomic():
         # Registered first, so it runs right after the commit and before the messages are sent: the rows are
@@ -141,6 +141,12 @@ def test_a_worker_killed_mid_task_loses_nothing_once_the_sweeper_runs(documents_
         transaction.on_commit(lambda: lockers.append(hold_row_locks(document_ids(draft))))
         treatment_services.session_sign(session=draft, by=clinician)
     [locker] = lockers
+    return locker
+
+
+def test_a_worker_killed_mid_task_loses_nothing_once_the_sweeper_runs(documents_worker, clinician, wait_for, tmp_path):
+    draft, _ = booked_session(clinician)
+    locker = sign_with_document_rows_locked(draft, clinician)
     ids = document_ids(draft)
     try:
         wait_for(a_task_is_blocked_on_a_document_lock, timeout=60, what="a task to start", log=documents_worker.log)

@@ -5,7 +5,6 @@ shortened through the environment the worker and beat inherit; test_recovery.py 
 import time
 
 import pytest
-from django.db import transaction
 
 from documents.models import Document, DocumentStatus
 from tests.documents.conftest import start_worker
@@ -13,9 +12,8 @@ from tests.documents.test_worker import (
     a_task_is_blocked_on_a_document_lock,
     all_ready,
     booked_session,
-    document_ids,
-    hold_row_locks,
     kill_worker,
+    sign_with_document_rows_locked,
 )
 from treatments import services as treatment_services
 
@@ -43,12 +41,8 @@ def test_storage_broken_for_longer_than_quick_retries_ends_ready(recovering_work
 def test_a_killed_worker_s_documents_are_ready_soon_with_nobody_acting(recovering_worker, clinician, wait_for,
                                                                         tmp_path):  # fmt: skip
     draft, _ = booked_session(clinician)
-    lockers = []
-    with transaction.atomic():
-        # Runs right after the commit, before the messages go: the task blocks on the rows, and is killed there.
-        transaction.on_commit(lambda: lockers.append(hold_row_locks(document_ids(draft))))
-        treatment_services.session_sign(session=draft, by=clinician)
-    [locker] = lockers
+    # Locked right after the commit, before the messages go: the task blocks on the rows, and is killed there.
+    locker = sign_with_document_rows_locked(draft, clinician)
     try:
         wait_for(a_task_is_blocked_on_a_document_lock, timeout=60, what="a task to start", log=recovering_worker.log)
         kill_worker(recovering_worker.process)
