@@ -13,7 +13,6 @@ from django.conf import settings
 from django.db.models import Prefetch
 from django.utils import timezone
 
-from accounts.shown import attach_users, with_users
 from assessments.bodymap import region_label
 from assessments.models import Assessment
 from assessments.templatetags.body_map import body_map_picture
@@ -72,13 +71,12 @@ def next_appointment(session: InjectionSession, now: datetime | None = None) -> 
         Appointment.objects.filter(patient_id=session.course.patient_id, starts_at__gt=after)
         .exclude(status__in=NOT_LIVE)
         .exclude(session=session)
-        .select_related("appointment_type")
+        .select_related("appointment_type", "clinician")
         .order_by("starts_at")
     )
-    appointment = with_users(following, "clinician").first()  # the clinician by id, not joined (accounts.shown)
+    appointment = following.first()
     if appointment is None:
         return None
-    attach_users([appointment], "clinician")
     return {
         "starts_at": appointment.starts_at,
         "kind": appointment.appointment_type.name,
@@ -87,18 +85,14 @@ def next_appointment(session: InjectionSession, now: datetime | None = None) -> 
 
 
 def _load_session(session_id: int) -> InjectionSession:
-    # The clinician and signer by id, not joined (accounts.shown).
-    sessions = InjectionSession.objects.select_related("course__patient", "course__condition")
-    session = (
-        with_users(sessions, "clinician", "signed_by")
+    return (
+        InjectionSession.objects.select_related("course__patient", "course__condition", "clinician", "signed_by")
         .prefetch_related(
             Prefetch("sites", queryset=InjectionSite.objects.select_related("nerve").order_by("id")),
             "adverse_events",
         )
         .get(pk=session_id)
     )
-    [session] = attach_users([session], "clinician", "signed_by")
-    return session
 
 
 def _patient(session: InjectionSession) -> dict:
@@ -235,10 +229,10 @@ def visit_summary_context(document: Document, session: InjectionSession) -> dict
     assessment, areas = _latest_pain_areas(session)
     progress = _progress(session)
     # Only the addenda this version was made for, so re-rendering an old version reproduces it.
-    made_for = with_users(session.addenda.filter(created_at__lte=document.created_at), "author")
+    made_for = session.addenda.filter(created_at__lte=document.created_at).select_related("author")
     addenda = [
         {"author": person_name(addendum.author), "created_at": addendum.created_at, "text": addendum.text}
-        for addendum in attach_users(made_for.order_by("created_at", "id"), "author")
+        for addendum in made_for.order_by("created_at", "id")
     ]
     return {
         **_common(document, session),

@@ -19,7 +19,6 @@ from audit.refusals import not_found
 from documents.access import get_document_for
 from documents.models import Document
 from patients.models import Patient
-from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment
 
 logger = logging.getLogger(__name__)
@@ -29,15 +28,11 @@ def is_portal_user(user: User) -> bool:
     return user.is_authenticated and user.is_active and user.has_role(Role.PATIENT)
 
 
-# Every portal page reads it: compiled once (pit_portal.prepared).
-PATIENT_OF_USER = PreparedQuery(lambda user_id: Patient.objects.filter(user_id=user_id).order_by("pk")[:1])
-
-
 def own_patient(user: User) -> Patient | None:
     """The patient record linked to this sign-in, if any."""
     if not is_portal_user(user):
         return None
-    patient = next(iter(PATIENT_OF_USER.objects(user.pk)), None)
+    patient = Patient.objects.filter(user_id=user.pk).order_by("pk").first()
     if patient is not None:
         patient.user = user  # also fills user.patient, which the documents' visibility rule reads
     return patient

@@ -9,7 +9,6 @@ from django.utils import timezone
 from documents.access import own_documents
 from documents.models import Document, DocumentKind
 from patients.models import Patient
-from pit_portal.prepared import PreparedQuery
 from portal.models import CheckIn
 from scheduling.models import Appointment, AppointmentStatus
 
@@ -43,30 +42,22 @@ def check_in_open(appointment: Appointment, now: datetime | None = None) -> bool
     return appointment.status == AppointmentStatus.BOOKED and now < appointment.starts_at <= now + CHECK_IN_OPENS_BEFORE
 
 
-def _portal_documents(patient_id: int) -> QuerySet[Document]:
+def portal_documents(patient: Patient) -> QuerySet[Document]:
+    """The patient's own ready aftercare sheets and visit summaries, newest visit first and each document's
+    newest version first, each with its session; the template marks superseded versions as replaced. Built on
+    the rule the download applies (documents.access.own_documents), so the list can never offer what the
+    download refuses."""
     return (
-        own_documents(patient_id)
+        own_documents(patient.pk)
         .filter(kind__in=PORTAL_DOCUMENT_KINDS)
         .select_related("session")
         .order_by("-session__performed_at", "kind", "-version")
     )
 
 
-# The documents page: compiled once (pit_portal.prepared).
-PORTAL_DOCUMENTS = PreparedQuery(_portal_documents)
-
-
-def portal_documents(patient: Patient) -> list[Document]:
-    """The patient's own ready aftercare sheets and visit summaries, newest visit first and each document's
-    newest version first, each with its session; the template marks superseded versions as replaced. Built on
-    the rule the download applies (documents.access.own_documents), so the list can never offer what the
-    download refuses."""
-    return PORTAL_DOCUMENTS.objects(patient.pk)
-
-
 def portal_document_count(patient: Patient) -> int:
     """The documents in use: a replaced version is not another document."""
-    return _portal_documents(patient.pk).filter(superseded_at__isnull=True).count()
+    return portal_documents(patient).filter(superseded_at__isnull=True).count()
 
 
 def check_in_for_session_form(patient: Patient, now: datetime | None = None) -> CheckIn | None:

@@ -19,7 +19,6 @@ from icalendar import Calendar
 from documents.downloads import document_response
 from patients.access import get_patient_for
 from patients.models import Patient
-from pit_portal.fragments import IdLinks, render_fragment
 from portal import queries, services
 from portal.access import get_own_appointment, get_own_document, patient_view
 from portal.forms import CancelForm, CheckInForm, ContactDetailsForm, InviteAcceptForm
@@ -172,10 +171,8 @@ def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
 @require_GET
 @patient_view
 def documents(request: HttpRequest, patient: Patient) -> HttpResponse:
-    links = IdLinks.reversed({"download": "portal:document_download"})
-    listed = {"documents": queries.portal_documents(patient), "links": links}
-    context = {"patient": patient, "document_list": render_fragment("portal/_document_list.html", listed), **listed}
-    return render(request, "portal/documents.html", {**context, "section": "documents"})
+    context = {"patient": patient, "documents": queries.portal_documents(patient), "section": "documents"}
+    return render(request, "portal/documents.html", context)
 
 
 @require_GET

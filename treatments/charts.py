@@ -18,7 +18,6 @@ from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from pit_portal.fragments import local_date
 from treatments.outcomes import (
     NRS_MAX,
     NRS_MIN,
@@ -264,8 +263,7 @@ def _format_number(value: float | Decimal) -> str:
 
 
 def _short_date(when: datetime.date) -> str:
-    # 3 Nov: Django's "j M", in the active language as the rest of the portal, filled in without its formatter.
-    return local_date(when, "j M")
+    return dateformat.format(when, "j M")  # 3 Nov
 
 
 # --- Axes, reference lines, legend ----------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ from accounts.models import User
 from documents.services import documents_request, documents_request_first
 from patients.models import Intake, Patient
 from patients.services import valid_consent_id
-from pit_portal.prepared import PreparedQuery
 from portal.models import CheckIn
 from treatments.models import (
     Additive,
@@ -218,30 +217,15 @@ def session_save_draft(*, session: InjectionSession, sites, adverse_events, by: 
     return session
 
 
-def _site_rows(session_id: int) -> QuerySet[InjectionSite]:
-    return (
-        InjectionSite.objects.filter(session=session_id)
-        .order_by("id")
-        .values_list("nerve_id", "side", "points", "volume_per_point_ml")
-    )
-
-
-def _adverse_event_rows(session_id: int) -> QuerySet[AdverseEvent]:
-    return AdverseEvent.objects.filter(session=session_id).order_by("id").values_list("kind", "severity", "note")
-
-
-def _for_signing(session_id: int) -> QuerySet[InjectionSession]:
-    return InjectionSession.objects.select_for_update().select_related("course").filter(pk=session_id)
-
-
-# Read by every signature and every check of one: compiled once (pit_portal.prepared).
-SITE_ROWS, ADVERSE_EVENT_ROWS = PreparedQuery(_site_rows), PreparedQuery(_adverse_event_rows)
-FOR_SIGNING = PreparedQuery(_for_signing)
-
-
 def session_content(session: InjectionSession) -> dict:
     """What a signature covers: every clinical field of the note, its sites and adverse events."""
-    return signed_content(session, SITE_ROWS.rows(session.pk), ADVERSE_EVENT_ROWS.rows(session.pk))
+    sites = InjectionSite.objects.filter(session=session.pk).order_by("id")
+    events = AdverseEvent.objects.filter(session=session.pk).order_by("id")
+    return signed_content(
+        session,
+        sites.values_list("nerve_id", "side", "points", "volume_per_point_ml"),
+        events.values_list("kind", "severity", "note"),
+    )
 
 
 def session_digest(session: InjectionSession) -> str:
@@ -253,9 +237,7 @@ def session_sign(*, session: InjectionSession, by: User) -> InjectionSession:
     """Sign the note: who, when and a SHA-256 of its content. Signed notes never change again."""
     if not by.has_perm("treatments.sign_injectionsession"):
         raise PermissionDenied
-    session = next(iter(FOR_SIGNING.objects(session.pk)), None)
-    if session is None:
-        raise InjectionSession.DoesNotExist
+    session = InjectionSession.objects.select_for_update().select_related("course").get(pk=session.pk)
     if session.is_signed:
         raise SessionAlreadySigned("This session was already signed.")
     if session.pre_nrs is None:

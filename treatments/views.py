@@ -5,7 +5,6 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import permission_required
@@ -14,7 +13,6 @@ from audit.models import Action
 from audit.services import record, record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
-from pit_portal.fragments import IdLinks, render_fragment
 from portal.models import CheckIn
 from portal.queries import check_in_for_session_form
 from treatments import progress, services
@@ -28,7 +26,7 @@ from treatments.forms import (
     SiteFormSet,
     active_nerves,
 )
-from treatments.models import InjectionSession, TreatmentCourse
+from treatments.models import InjectionSession
 from treatments.queries import course_assessments, course_sessions
 from treatments.signature import signature_matches
 
@@ -54,13 +52,6 @@ def course_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
     return render(request, "treatments/course_new.html", {"form": form, "patient": patient, "baseline": baseline})
 
 
-def _session_table(sessions: list[InjectionSession], course: TreatmentCourse, clinical: bool) -> SafeString:
-    """The course page's table of sessions, in Jinja2 (pit_portal.fragments)."""
-    links = IdLinks.reversed({"session": "treatments:session"})
-    context = {"sessions": sessions, "planned": course.planned_sessions, "clinical": clinical, "links": links}
-    return render_fragment("treatments/_course_sessions.html", context)
-
-
 @permission_required("treatments.view_treatmentcourse")
 def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
@@ -68,7 +59,6 @@ def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
     clinical = request.user.has_perm("treatments.view_injectionsession")
     sessions = list(course_sessions(course.pk))
     context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
-    context["session_table"] = _session_table(sessions, course, clinical)
     if clinical:
         assessments = list(course_assessments(course.pk))
         context["progress"] = progress.course_progress(course, sessions=sessions, assessments=assessments)

@@ -2,10 +2,10 @@
 
 from django import template
 from django.conf import settings
+from django.urls import reverse
 from django.utils.html import format_html
 
 from accounts import session_policy
-from pit_portal.fragments import url_of
 
 register = template.Library()
 
@@ -29,6 +29,6 @@ def session_timer_attributes(context) -> str:
         'data-session-keepalive-url="{}" data-session-login-url="{}"',
         session_policy.idle_limit(request.session),
         settings.SESSION_IDLE_WARNING,
-        url_of("session_keepalive"),
-        url_of("login"),
+        reverse("session_keepalive"),
+        reverse("login"),
     )

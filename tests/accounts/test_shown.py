@@ -1,33 +1,13 @@
-"""Staff shown beside records are looked up by id, never joined (accounts.shown): the same names as a join gives,
-and no page or document query joins the user table, which PostgreSQL merge-joined in full for a new clinician."""
-
-import re
+"""Staff shown beside records are looked up by id, never joined (accounts.shown): the same names as a join
+gives."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role, User
 from accounts.shown import attach_users, shown_name, user_row, with_users
-from documents import context
 from tests.factories import CourseFactory, SessionFactory, UserFactory, consent_for
 from treatments import services
 from treatments.models import InjectionSession, SessionAddendum
-
-USER_TABLE_JOIN = 'JOIN "accounts_user"'
-
-
-def _joining_users(queries: CaptureQueriesContext) -> list[str]:
-    """The queries that join the user table, each as PostgreSQL ran it: a prepared one (pit_portal.prepared) by
-    its statement, which the EXECUTE sent does not show."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT name, statement FROM pg_prepared_statements")
-        statements = dict(cursor.fetchall())
-    sent = []
-    for query in queries.captured_queries:
-        prepared = re.search(r"EXECUTE (pit_\w+)", query["sql"])
-        sent.append(statements[prepared.group(1)] if prepared else query["sql"])
-    return [sql for sql in sent if USER_TABLE_JOIN in sql]
 
 
 @pytest.fixture
@@ -69,11 +49,3 @@ def test_a_shown_name_is_the_users_full_name_or_username(late_clinician):
     for user in (late_clinician, nameless):
         row = User.objects.filter(pk=user.pk).annotate(row=user_row("id")).values_list("row", flat=True).get()
         assert shown_name(row) == (user.get_full_name() or user.username)
-
-
-def test_no_query_of_a_document_joins_the_user_table(signed):
-    for document in signed.documents.all():
-        with CaptureQueriesContext(connection) as queries:
-            _template, data = context.template_and_context(document)
-        assert not _joining_users(queries)
-        assert "Zoë <Neil>" in str(data)

@@ -6,11 +6,8 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import pytest
-from django.utils import dateformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString
-from hypothesis import given
-from hypothesis import strategies as st
 
 from treatments import charts
 from treatments.charts import (
@@ -353,11 +350,6 @@ def test_points_on_the_same_day_share_one_label():
         ]
     )
     assert "B/S1" in svg
-
-
-@given(when=st.dates(min_value=datetime.date(1990, 1, 1), max_value=datetime.date(2100, 12, 31)))
-def test_a_short_date_reads_as_djangos_j_m(when):
-    assert charts._short_date(when) == dateformat.format(when, "j M")
 
 
 @pytest.mark.parametrize("value", ['"><script>', "a & b", 1.25, 3.0, 7, True, Decimal("2.50")])
