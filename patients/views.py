@@ -1,14 +1,15 @@
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
+from django.db.models import FilteredRelation, Q, QuerySet, Subquery
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.utils.safestring import SafeString
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import permission_required
 from audit.models import Action
 from audit.services import record_page_view
+from documents.status import patient_box
 from patients import search, services
 from patients.access import get_patient_for
 from patients.forms import (
@@ -19,20 +20,11 @@ from patients.forms import (
     PatientSearchForm,
     RegisterPatientForm,
 )
-from patients.models import Condition, ConsentText, Intake, Medication, Patient
-from patients.page import patient_page
-from patients.templatetags.phone_numbers import phone
-from pit_portal.fragments import IdLinks, render_fragment
-from pit_portal.json_rows import json_rows
-from portal.invite_status import INVITE_FIELDS, newest_invite_of
+from patients.models import ConsentText, Patient
+from portal.invite_status import invite_status_box, newest_invite_relation
 from portal.models import CheckIn
-
-
-def _result_rows(patients: list[Patient]) -> SafeString:
-    """The table of one page of results, in Jinja2 (pit_portal.fragments): 25 rows in Django's template engine
-    were a fifth of the search's time."""
-    context = {"patients": patients, "links": IdLinks.reversed({"patient": "patients:detail"}), "phone": phone}
-    return render_fragment("patients/_result_rows.html", context)
+from scheduling.booking_links import book_url, sessions_to_book_next
+from treatments.sections import clinical_sections
 
 
 @permission_required("patients.view_patient")
@@ -43,7 +35,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = search.patient_search_page(query, request.GET.get("page"))
-    context = {"form": form, "query": query, "page": page, "result_rows": _result_rows(page.object_list)}
+    context = {"form": form, "query": query, "page": page}
     if request.headers.get("HX-Target") == "patient-results":
         return render(request, "patients/_patient_results.html", context)
     return render(request, "patients/patient_list.html", context)
@@ -64,31 +56,51 @@ def patient_register(request: HttpRequest) -> HttpResponse:
 
 
 def patient_page_record() -> QuerySet[Patient]:
-    """The patient with what the page shows of their intake (conditions, medications), their valid consent
-    (with its witness), the current consent text's version and their newest portal invitation, all in the
-    record's own query."""
-    conditions = Intake.conditions.through.objects.filter(intake=OuterRef("intake")).order_by(
-        *(f"condition__{field}" for field in Condition._meta.ordering)
-    )
-    condition_fields = {"id": "condition_id", "code": "condition__code", "name": "condition__name"}
-    medications = Medication.objects.filter(intake=OuterRef("intake")).order_by(*Medication._meta.ordering)
+    """The patient with their intake's conditions and medications, their valid consent (with its witness), the
+    current consent text's version and their newest portal invitation."""
     current = ConsentText.objects.filter(published_at__isnull=False).order_by("-version")
     # At most one row: a patient has one unwithdrawn consent per consent text (consent_once_per_text_version).
     valid = Q(consents__consent_text=services.current_consent_text_id(), consents__withdrawn_at__isnull=True)
-    return Patient.objects.annotate(
-        condition_rows=json_rows(conditions, condition_fields),
-        medication_rows=json_rows(medications, ["id", "drug", "dose", "doses_per_week", "is_analgesic"]),
-        invite_rows=json_rows(newest_invite_of(OuterRef("pk")), INVITE_FIELDS),
-        current_consent_version=Subquery(current.values("version")[:1]),
-        valid_consent=FilteredRelation("consents", condition=valid),
-    ).select_related("intake", "valid_consent__witnessed_by")
+    return (
+        Patient.objects.annotate(
+            current_consent_version=Subquery(current.values("version")[:1]),
+            valid_consent=FilteredRelation("consents", condition=valid),
+            newest_invite=newest_invite_relation(),
+        )
+        .select_related("intake", "valid_consent__witnessed_by", "newest_invite")
+        .prefetch_related("intake__conditions", "intake__medications")
+    )
+
+
+def _booking_links(user, patient: Patient, sections: dict) -> dict:
+    """The appointments card's Book button and the sessions' Book next links, for those who may book."""
+    if not user.has_perm("scheduling.add_appointment"):
+        return {"book_url": "", "book_next": set()}
+    appointments = sections["appointments"]
+    return {
+        "book_url": book_url(patient.pk, sections["courses"]),
+        "book_next": sessions_to_book_next(sections["courses"], appointments) if appointments is not None else set(),
+    }
 
 
 @permission_required("patients.view_patient")
 def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The patient page, as `request.user` may see it: the clinical sections, appointments, documents and portal
+    box only for the roles that may see them."""
     patient = get_patient_for(request.user, pk, patient_page_record())
     record_page_view(request, Action.PATIENT_VIEWED, patient=patient)
-    context = {"patient": patient, "page": patient_page(request, patient)}
+    user = request.user
+    sections = clinical_sections(user, patient)
+    context = {
+        **sections,
+        **_booking_links(user, patient, sections),
+        "patient": patient,
+        "intake": patient.intake,
+        # A patient without a valid consent has no valid_consent attribute at all (the join found no row).
+        "consent": getattr(patient, "valid_consent", None),
+        "invite_box": invite_status_box(user, patient, get_token(request)),
+        "documents_box": patient_box(request, patient.pk) if user.has_perm("documents.view_document") else "",
+    }
     return render(request, "patients/patient_detail.html", context)
 
 

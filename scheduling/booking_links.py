@@ -27,23 +27,23 @@ def book_url(patient_id: int, courses: Sequence[CourseLine]) -> str:
 def _courses_booked_ahead(appointments: PatientAppointments, now: datetime) -> set[int]:
     """Courses with a live appointment starting from now on (the recall list's rule, scheduling.queries)."""
     return {
-        line.course_pk
-        for line in appointments.upcoming
-        if line.course_pk is not None and line.starts_at >= now and line.status != AppointmentStatus.CANCELLED
+        appointment.course_id
+        for appointment in appointments.upcoming
+        if appointment.course_id is not None
+        and appointment.starts_at >= now
+        and appointment.status != AppointmentStatus.CANCELLED
     }
 
 
-def book_next_urls(
+def sessions_to_book_next(
     courses: Iterable[CourseLine], appointments: PatientAppointments, now: datetime | None = None
-) -> dict[int, str]:
-    """Session id -> "Book next" link, for the last session of each open course when it is signed and nothing in
-    that course is booked from now on: the follow-up nobody has booked yet. A draft offers "Sign and book next"
-    on its own page instead."""
+) -> set[int]:
+    """The ids of the sessions that offer "Book next": the last session of each open course when it is signed and
+    nothing in that course is booked from now on, the follow-up nobody has booked yet. A draft offers "Sign and
+    book next" on its own page instead."""
     booked_ahead = _courses_booked_ahead(appointments, now or timezone.now())
-    path = reverse("scheduling:book_next")
-    links = {}
-    for course in courses:
-        last = course.sessions[-1] if course.sessions else None
-        if course.is_active and last is not None and last.is_signed and course.pk not in booked_ahead:
-            links[last.pk] = f"{path}?{urlencode({'session': last.pk})}"
-    return links
+    return {
+        course.sessions[-1].pk
+        for course in courses
+        if course.is_active and course.sessions and course.sessions[-1].is_signed and course.pk not in booked_ahead
+    }

@@ -6,9 +6,7 @@ from datetime import datetime
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from accounts.shown import shown_name, user_row
 from patients.models import Patient
-from pit_portal.prepared import PreparedQuery
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import CourseStatus, InjectionSession, TreatmentCourse
 from treatments.queries import courses_due_for_review
@@ -42,60 +40,23 @@ def recall_list(now: datetime | None = None) -> QuerySet[TreatmentCourse]:
     )
 
 
-@dataclass(frozen=True)
-class AppointmentLine:
-    """An appointment as the patient page lists it."""
-
-    pk: int
-    starts_at: datetime
-    ends_at: datetime
-    status: str
-    cancel_reason: str
-    kind: str  # the appointment type's name
-    clinician: str
-    course_pk: int | None
-    condition: str | None  # the course's
-
-    @property
-    def status_label(self) -> str:
-        return AppointmentStatus(self.status).label
-
-
-APPOINTMENT_LINE_COLUMNS = (
-    "pk", "starts_at", "ends_at", "status", "cancel_reason", "appointment_type__name", "clinician_row", "course_id",
-    "course__condition__name",
-)  # fmt: skip
-
-
-def _patient_appointments(patient_id: int) -> QuerySet[Appointment]:
-    # The clinician by id, not joined (accounts.shown).
-    return (
-        Appointment.objects.filter(patient_id=patient_id)
-        .annotate(clinician_row=user_row("clinician_id"))
-        .order_by("starts_at", "pk")
-        .values_list(*APPOINTMENT_LINE_COLUMNS)
-    )
-
-
-# Four joined tables, read on every patient page: compiled once (pit_portal.prepared).
-PATIENT_APPOINTMENTS = PreparedQuery(_patient_appointments)
-
-
 @dataclass
 class PatientAppointments:
-    upcoming: list[AppointmentLine] = field(default_factory=list)
-    past: list[AppointmentLine] = field(default_factory=list)
+    upcoming: list[Appointment] = field(default_factory=list)
+    past: list[Appointment] = field(default_factory=list)
 
 
 def appointments_for_patient(patient: Patient, now: datetime | None = None) -> PatientAppointments:
-    """The patient's appointments, cancelled ones included: upcoming soonest first, past latest first.
-    One query, of plain rows."""
+    """The patient's appointments, cancelled ones included, with their type, clinician and course's condition:
+    upcoming soonest first, past latest first. One query."""
     now = now or timezone.now()
     found = PatientAppointments()
-    for row in PATIENT_APPOINTMENTS.rows(patient.pk):
-        pk, starts_at, ends_at, status, reason, kind, clinician_row, course, condition = row
-        clinician = shown_name(clinician_row)
-        line = AppointmentLine(pk, starts_at, ends_at, status, reason, kind, clinician, course, condition)
-        (found.upcoming if ends_at > now else found.past).append(line)
+    appointments = (
+        Appointment.objects.filter(patient=patient)
+        .select_related("appointment_type", "clinician", "course__condition")
+        .order_by("starts_at", "pk")
+    )
+    for appointment in appointments:
+        (found.upcoming if appointment.ends_at > now else found.past).append(appointment)
     found.past.reverse()
     return found

@@ -3,26 +3,36 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import OuterRef, QuerySet
+from django.db.models import F, FilteredRelation, Q, QuerySet, Subquery
 
 from accounts.models import User
-from assessments.models import Assessment, PainArea
+from assessments.models import Assessment
 from patients.models import Patient
-from pit_portal.json_rows import as_instances, json_rows
 from scheduling.queries import appointments_for_patient
 from treatments.models import CourseStatus, TreatmentCourse
 
+PAIN_AREA_FIELDS = ("region", "intensity", "tender", "note")
 
-def _assessments_with_areas(patient_id: int) -> QuerySet[Assessment]:
-    """The patient's assessments, latest first, each with its pain areas in the same query (the page draws the
-    latest one's), and their condition."""
-    areas = PainArea.objects.filter(assessment=OuterRef("pk")).order_by(*PainArea._meta.ordering)
-    return (
-        Assessment.objects.filter(patient_id=patient_id)
-        .select_related("condition")
-        .annotate(pain_area_rows=json_rows(areas, ["id", "region", "intensity", "tender", "note"]))
-        .order_by("-assessed_at")
+
+def assessments_and_latest_areas(patient_id: int) -> tuple[list[Assessment], list[dict]]:
+    """The patient's assessments, latest first, with their condition, and the latest one's pain areas in order (as
+    the body map reads them). One query: the latest assessment's row is joined to each of its pain areas, so it
+    comes once per area."""
+    assessments = Assessment.objects.filter(patient_id=patient_id).order_by("-assessed_at", "-pk")
+    of_latest = Q(pain_areas__assessment=Subquery(assessments.values("pk")[:1]))
+    rows = (
+        assessments.select_related("condition")
+        .annotate(latest_area=FilteredRelation("pain_areas", condition=of_latest))
+        .annotate(**{f"area_{name}": F(f"latest_area__{name}") for name in PAIN_AREA_FIELDS})
+        .order_by("-assessed_at", "-pk", "latest_area__id")
     )
+    found: dict[int, Assessment] = {}
+    areas = []
+    for row in rows:
+        found.setdefault(row.pk, row)
+        if row.area_region is not None:
+            areas.append({name: getattr(row, f"area_{name}") for name in PAIN_AREA_FIELDS})
+    return list(found.values()), areas
 
 
 @dataclass(frozen=True)
@@ -102,9 +112,7 @@ def clinical_sections(user: User, patient: Patient) -> dict:
     if user.has_perm("treatments.view_treatmentcourse"):
         sections["courses"] = course_lines(patient.pk)
     if user.has_perm("assessments.view_assessment"):
-        assessments = list(_assessments_with_areas(patient.pk))
+        assessments, sections["latest_pain_areas"] = assessments_and_latest_areas(patient.pk)
         sections["assessments"] = assessments
-        if assessments:
-            sections["latest_assessment"] = assessments[0]
-            sections["latest_pain_areas"] = as_instances(PainArea, assessments[0].pain_area_rows)
+        sections["latest_assessment"] = assessments[0] if assessments else None
     return sections

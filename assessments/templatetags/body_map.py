@@ -5,7 +5,7 @@ from typing import Any
 
 from django import template
 from django.forms import BoundField
-from django.utils.safestring import SafeString
+from django.template.loader import render_to_string
 
 from assessments.bodymap import (
     INTENSITY_COLOURS,
@@ -25,7 +25,6 @@ from assessments.bodymap import (
     region_centre,
     region_label,
 )
-from pit_portal.fragments import render_fragment
 
 register = template.Library()
 
@@ -89,17 +88,12 @@ def _as_intensity(value: Any) -> int | None:
     return number if 0 <= number <= 10 else None
 
 
-@register.simple_tag
-def body_map_view(areas: Iterable[Any] | None) -> SafeString:
-    return body_map_picture(areas)
+def body_map_picture(areas: Iterable[Any] | None) -> str:
+    """The read-only body map of `areas`, as {% body_map_view %} draws it, for a document built in Python."""
+    return render_to_string("assessments/_body_map_view.html", body_map_context(areas))
 
 
-def body_map_picture(areas: Iterable[Any] | None) -> SafeString:
-    """The read-only body map of `areas` (a Jinja2 fragment: assessments/jinja2/assessments/_body_map_view.html),
-    for a Django template through {% body_map_view %}, or for a page or document built in Python."""
-    return render_fragment("assessments/_body_map_view.html", body_map_context(areas))
-
-
+@register.inclusion_tag("assessments/_body_map_view.html", name="body_map_view")
 def body_map_context(areas: Iterable[Any] | None) -> dict[str, Any]:
     if hasattr(areas, "all"):  # a related manager, e.g. assessment.pain_areas
         areas = areas.all()
