@@ -124,14 +124,6 @@ TEMPLATES = [
             ],
         },
     },
-    # Hot fragments only (pit_portal.fragments), looked up in each app's jinja2/ folder.
-    {
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "NAME": "fragments",
-        "DIRS": [],
-        "APP_DIRS": True,
-        "OPTIONS": {"environment": "pit_portal.fragments.environment", "autoescape": True},
-    },
 ]
 
 # PostgreSQL only: search, constraints and triggers rely on it. `make run` and

@@ -166,9 +166,8 @@ def test_with_secure_settings_cookies_are_secure(monkeypatch, client, patient_us
 
 # Plain-text emails are not HTML: escaping would put "&amp;" into the message. Nothing else may switch it off.
 PLAIN_TEXT_EMAILS = {"templates/registration/password_reset_email.html"}
-# The modules allowed to mark markup safe; see the comment at each mark_safe call. charts.py builds SVG by hand,
-# fragments.py passes on what the escaping Jinja2 engine rendered.
-MARK_SAFE_ALLOWED = {"treatments/charts.py", "pit_portal/fragments.py"}
+# The modules allowed to mark markup safe; see the comment at each mark_safe call. charts.py builds SVG by hand.
+MARK_SAFE_ALLOWED = {"treatments/charts.py"}
 
 REFUSED_MARKUP = {
     "inline <script> (give it a src in static/js/)": re.compile(r"<script\b(?![^>]*\bsrc\s*=)[^>]*>", re.I),
@@ -181,8 +180,7 @@ REFUSED_MARKUP = {
     ),
     "|safe or |safeseq": re.compile(r"\|\s*safe(seq)?\b"),
 }
-# Django's {% autoescape off %} and Jinja2's {% autoescape false %}.
-AUTOESCAPE_OFF = re.compile(r"\{%-?\s*autoescape\s+(off|false)\s*-?%\}", re.I)
+AUTOESCAPE_OFF = re.compile(r"\{%\s*autoescape\s+off\s*%\}", re.I)
 
 
 def project_app_folders() -> list[Path]:
@@ -193,7 +191,7 @@ def project_app_folders() -> list[Path]:
 def project_template_files() -> list[Path]:
     """Every template this project ships: the shared templates/ folder and each of our apps' templates folders."""
     folders = [Path(folder) for template in settings.TEMPLATES for folder in template["DIRS"]]
-    folders += [folder / kind for folder in project_app_folders() for kind in ("templates", "jinja2")]
+    folders += [folder / "templates" for folder in project_app_folders()]
     files = {path for folder in folders if folder.is_dir() for path in folder.rglob("*") if path.is_file()}
     return sorted(files)
 
@@ -209,7 +207,7 @@ def template_offences(relative: str, text: str) -> list[str]:
 def test_the_scan_sees_the_templates():
     names = {path.name for path in project_template_files()}
     assert {"base.html", "day_sheet.html", "login.html", "patient_list.html"} <= names
-    assert "week_all_table.html" in names  # the Jinja2 fragments too
+    assert "week_all_table.html" in names
 
 
 def test_no_template_has_inline_code_or_unescaped_output():
