@@ -26,7 +26,7 @@ endef
 help:
 	@echo "make run    serve the portal with demo data and a background worker"
 	@echo "make demo-code WHO=clinician   the second-factor code a demo staff user types now (frontdesk, manager too)"
-	@echo "make test   the whole suite: lint, migrations check, deploy check, pytest"
+	@echo "make test   the whole suite: lint and type check, migrations check, deploy check, pytest"
 	@echo "make bench  load benchmark of the key pages on seeded data (not part of make test);"
 	@echo "            options in BENCH_ARGS, e.g. BENCH_ARGS=\"--patients 500 --clients 5\""
 	@echo "make backup          database and documents into a new folder under BACKUP_DIR (var/backups)"
@@ -79,6 +79,9 @@ chromium:
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# The Django plugin imports the settings, which need these two; mypy connects to nothing.
+	SECRET_KEY=$${SECRET_KEY:-type-checking-only} DATABASE_URL=$${DATABASE_URL:-postgres://localhost/type-checking-only} \
+	  $(BIN)/mypy .
 
 test: $(BIN)/.installed chromium lint
 	$(use_database)

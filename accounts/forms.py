@@ -1,5 +1,6 @@
 import uuid
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
@@ -29,7 +30,7 @@ class BackgroundPasswordResetForm(PasswordResetForm):
     PASSWORD_RESET_EMAILS_PER_HOUR to one address: the page answers the same either way, so it tells nobody
     whether the address has an account or was asked for already."""
 
-    def save(self, **kwargs) -> None:
+    def save(self, *args: Any, **kwargs: Any) -> None:
         email = self.cleaned_data["email"]
         key = reset_request_key(email)
         send = reset_emails_sent_lately(key) < settings.PASSWORD_RESET_EMAILS_PER_HOUR

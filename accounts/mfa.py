@@ -24,6 +24,7 @@ from django_otp.oath import TOTP
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from accounts.decorators import AuthenticatedHttpRequest
 from audit.models import Action
 from audit.services import record
 
@@ -213,7 +214,7 @@ def status(user: AbstractBaseUser) -> SecondFactorStatus:
     )
 
 
-def turn_off(request: HttpRequest, token: str) -> CodeCheck:
+def turn_off(request: AuthenticatedHttpRequest, token: str) -> CodeCheck:
     """A patient turns their optional second factor off, proving it with a current code (or a backup code)."""
     check = check_current_code(request, token, stage="turn_off")
     if check.ok:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from django_otp import user_has_device
 
 from accounts import mfa
+from accounts.decorators import AuthenticatedHttpRequest
 from accounts.mfa_forms import AppCodeForm, CodeOrBackupCodeForm
 
 # Fewer backup codes than this left after one is used: suggest a new set.
@@ -44,7 +45,7 @@ def _show_backup_codes(request: HttpRequest, codes: list[str], next_url: str, *,
 
 @never_cache
 @login_required
-def mfa_enrol(request: HttpRequest) -> HttpResponse:
+def mfa_enrol(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Set up an authenticator app: scan the QR code (or type the key), then type a code to confirm."""
     next_url = _next_url(request)
     if user_has_device(request.user):
@@ -73,7 +74,7 @@ def mfa_enrol(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 @login_required
-def mfa_verify(request: HttpRequest) -> HttpResponse:
+def mfa_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Type a code from the app, or a backup code, to use this session."""
     next_url = _next_url(request)
     user = request.user
@@ -92,7 +93,7 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/mfa_verify.html", {"form": form, "next_url": next_url})
 
 
-def _say_backup_codes_left(request: HttpRequest) -> None:
+def _say_backup_codes_left(request: AuthenticatedHttpRequest) -> None:
     left = mfa.backup_codes_left(request.user)
     text = f"Backup code used: {left} left."
     if left < FEW_BACKUP_CODES:
@@ -103,7 +104,7 @@ def _say_backup_codes_left(request: HttpRequest) -> None:
 @never_cache
 @login_required
 @require_POST
-def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
+def mfa_backup_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Issue a new set of backup codes (the old set stops working) and show it, once."""
     if not request.user.is_verified():
         # Staff never get here unverified (the middleware sees to it); a patient without a second factor might.
@@ -114,12 +115,12 @@ def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def account_security(request: HttpRequest) -> HttpResponse:
+def account_security(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Every signed-in user's own page: their second factor, backup codes, and for a patient, on or off."""
     return _security_page(request, CodeOrBackupCodeForm())
 
 
-def _security_page(request: HttpRequest, turn_off_form: CodeOrBackupCodeForm) -> HttpResponse:
+def _security_page(request: AuthenticatedHttpRequest, turn_off_form: CodeOrBackupCodeForm) -> HttpResponse:
     user = request.user
     context = {
         "status": mfa.status(user),
@@ -132,7 +133,7 @@ def _security_page(request: HttpRequest, turn_off_form: CodeOrBackupCodeForm) ->
 
 @login_required
 @require_POST
-def mfa_turn_off(request: HttpRequest) -> HttpResponse:
+def mfa_turn_off(request: AuthenticatedHttpRequest) -> HttpResponse:
     """A patient turns their optional second factor off; it takes a current code. Staff cannot."""
     if not request.user.is_patient_user:
         raise PermissionDenied

@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import session_policy
+from accounts.decorators import AuthenticatedHttpRequest, is_signed_in
 from audit.models import Action
 from audit.services import record
 
@@ -33,7 +34,7 @@ class RequireMFAMiddleware:
         user = request.user
         if not user.is_authenticated or user.is_verified():
             return None
-        if request.resolver_match.view_name in MFA_EXEMPT_VIEWS or not user.must_use_second_factor:
+        if view_name(request) in MFA_EXEMPT_VIEWS or not user.must_use_second_factor:
             return None
         target = reverse("mfa_verify" if user.has_confirmed_device() else "mfa_enrol")
         return HttpResponseRedirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
@@ -71,7 +72,7 @@ class SessionPolicyMiddleware:
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         # Signing out is let through: it ends the session anyway, and sending its POST on to the
         # sign-in page as "next" would lead nowhere.
-        if not request.user.is_authenticated or request.resolver_match.view_name == "logout":
+        if not is_signed_in(request) or view_name(request) == "logout":
             return None
         now = session_policy.now_seconds()
         reason = session_policy.end_reason(request.session, request.user, now)
@@ -82,7 +83,7 @@ class SessionPolicyMiddleware:
         return None
 
 
-def end_session(request: HttpRequest, reason: str) -> HttpResponse:
+def end_session(request: AuthenticatedHttpRequest, reason: str) -> HttpResponse:
     """Sign the user out, say why, and send them to the sign-in page."""
     record(Action.SESSION_EXPIRED, request=request, detail={"reason": reason})
     # The sign-out signal handler records an ordinary LOGOUT unless it sees this.
@@ -98,6 +99,12 @@ def end_session(request: HttpRequest, reason: str) -> HttpResponse:
     return HttpResponseRedirect(target)
 
 
+def view_name(request: HttpRequest) -> str:
+    """The resolved view's name (middleware's process_view runs after the URL is resolved)."""
+    match = request.resolver_match
+    return match.view_name if match else ""
+
+
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
@@ -105,7 +112,7 @@ def is_htmx(request: HttpRequest) -> bool:
 def sign_in_target(request: HttpRequest) -> str:
     """The sign-in page, returning afterwards to the page the user was on when it can be shown again."""
     login_url = reverse("login")
-    if request.resolver_match.view_name == "login":
+    if view_name(request) == "login":
         return request.get_full_path()
     if is_htmx(request):
         current = urlsplit(request.headers.get("HX-Current-URL", ""))

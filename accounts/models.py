@@ -1,4 +1,5 @@
 import operator
+from collections.abc import Callable
 from functools import cache, cached_property, reduce
 from typing import NamedTuple
 
@@ -32,6 +33,8 @@ class User(AbstractUser):
     email = models.EmailField("email address", blank=True)
     # Bumped by "sign out everywhere": a session started under an older value is ended at its next request.
     session_generation = models.PositiveIntegerField(default=0, editable=False)
+    # Given to each request's user by django_otp's OTPMiddleware: has this session passed the second factor?
+    is_verified: Callable[[], bool]
 
     class Meta:
         permissions = [

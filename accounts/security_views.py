@@ -1,6 +1,8 @@
 """Account security for managers (unlock, sign out everywhere, reset the second factor), and the
 keep-alive the idle warning calls."""
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,10 +14,26 @@ from django.views.decorators.http import require_GET, require_POST
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout, mfa, session_policy
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from accounts.models import Role, User
 from audit.models import Action, AuditEvent
 from audit.services import record
+
+
+class ListedAccount(TypedDict):
+    """What the security pages add to a user: users_for_security's annotations, then label_roles and the list."""
+
+    has_second_factor: bool
+    failed_sign_ins: int
+    role_labels: list[str]
+    locked_out: bool
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    ListedUser = WithAnnotations[User, ListedAccount]
+
 
 MANAGE = "accounts.manage_account_security"
 USERS_PER_PAGE = 25
@@ -40,7 +58,7 @@ SECURITY_ACTIONS = (
 
 @require_POST
 @login_required
-def session_keepalive(request: HttpRequest) -> HttpResponse:
+def session_keepalive(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The idle warning's "Stay signed in": counts as activity (an expired session never gets here)."""
     now = session_policy.now_seconds()
     session_policy.touch(request.session, now, force=True)
@@ -59,20 +77,20 @@ class AddressForm(forms.Form):
     address = forms.GenericIPAddressField(label="Address")
 
 
-def users_for_security() -> QuerySet[User]:
+def users_for_security() -> "QuerySet[ListedUser]":
     """Users with what the list shows: roles (one prefetch), failed sign-ins and second factor (subqueries)."""
     second_factor = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     users = User.objects.annotate(has_second_factor=Exists(second_factor)).prefetch_related("groups")
     return lockout.with_failed_sign_ins(users).order_by("username")
 
 
-def matching(users: QuerySet[User], query: str) -> QuerySet[User]:
+def matching(users: "QuerySet[ListedUser]", query: str) -> "QuerySet[ListedUser]":
     for term in query.split():
         users = users.filter(Q(username__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term))
     return users
 
 
-def label_roles(user: User) -> User:
+def label_roles(user: "ListedUser") -> "ListedUser":
     """The role names to show, from the prefetched groups (a group that is not a role is left out)."""
     user.role_labels = [Role(group.name).label for group in user.groups.all() if group.name in Role.values]
     return user

@@ -1,14 +1,15 @@
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
+from accounts.decorators import AuthenticatedHttpRequest
 from accounts.models import Role
 from patients.models import Patient
 from treatments import queries
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.user.has_role(Role.PATIENT):
         patient = Patient.objects.filter(user=request.user).first()
         return render(request, "accounts/patient_home.html", {"patient": patient})

@@ -492,7 +492,11 @@ def _side_shapes(view: View) -> dict[str, dict[str, str]]:
 
 def _build_regions() -> tuple[Region, ...]:
     regions = []
-    for view, layout, prefix in (("front", _FRONT_LAYOUT, "F"), ("back", _BACK_LAYOUT, "B")):
+    views: tuple[tuple[View, tuple[tuple[str, str], ...], str], ...] = (
+        ("front", _FRONT_LAYOUT, "F"),
+        ("back", _BACK_LAYOUT, "B"),
+    )
+    for view, layout, prefix in views:
         single = {"HEAD": _head_shape(), "NECK": _neck_shape(STERNAL_NOTCH if view == "front" else C7)}
         single |= {"ABDOMEN": _abdomen_shape(), "SACRUM": _sacrum_shape()}
         sided = _side_shapes(view)
@@ -571,12 +575,11 @@ def _bezier_points(p0: Point, c1: Point, c2: Point, p3: Point, steps: int = 8) -
     for k in range(1, steps + 1):
         t = k / steps
         u = 1 - t
-        points.append(
-            tuple(
-                u**3 * a + 3 * u * u * t * b + 3 * u * t * t * c + t**3 * d
-                for a, b, c, d in zip(p0, c1, c2, p3, strict=True)
-            )
+        x, y = (
+            u**3 * a + 3 * u * u * t * b + 3 * u * t * t * c + t**3 * d
+            for a, b, c, d in zip(p0, c1, c2, p3, strict=True)
         )
+        points.append((x, y))
     return points
 
 
@@ -648,7 +651,8 @@ class BodyMapForm(forms.Form):
             self.initial = {**self.initial, **_initial_from_areas(initial_areas)}
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         for region in REGIONS:
             names = field_names(region.code)
             if not cleaned.get(names["selected"]):

@@ -48,7 +48,9 @@ class AssessmentForm(forms.ModelForm):
     def __init__(self, *args, kind: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.instance.kind = kind
-        self.fields["condition"].queryset = Condition.objects.filter(active=True)
+        condition = self.fields["condition"]
+        assert isinstance(condition, forms.ModelChoiceField)
+        condition.queryset = Condition.objects.filter(active=True)
         for field in SCORE_FIELDS:
             self.fields[field] = forms.IntegerField(
                 label=self.fields[field].label,
@@ -144,9 +146,11 @@ class NerveForm(forms.ModelForm):
 
     def __init__(self, *args, nerve_choices: list | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["nerve"].queryset = Nerve.objects.filter(active=True)
+        nerve = self.fields["nerve"]
+        assert isinstance(nerve, forms.ModelChoiceField)
+        nerve.queryset = Nerve.objects.filter(active=True)
         # Shared by every row of the formset, so the page queries the nerve list once.
-        self.fields["nerve"].choices = nerve_choices if nerve_choices is not None else grouped_nerves()
+        nerve.choices = nerve_choices if nerve_choices is not None else grouped_nerves()
 
 
 def _formset(model, form, extra: int, max_num: int):

@@ -3,7 +3,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from assessments import services
 from assessments.access import get_assessment_for
 from assessments.bodymap import BodyMapForm
@@ -32,13 +32,13 @@ def _analgesics_from_intake(patient) -> list[dict]:
 
 
 @permission_required("assessments.add_assessment")
-def assessment_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def assessment_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_pk)
     course = _review_course(request, patient)
     kind = AssessmentKind.REVIEW if course else AssessmentKind.INITIAL
     data = request.POST if request.method == "POST" else None
     assessment = Assessment(patient=patient, course=course, kind=kind, clinician=request.user)
-    initial = {"assessed_at": timezone.localtime().replace(second=0, microsecond=0)}
+    initial: dict[str, object] = {"assessed_at": timezone.localtime().replace(second=0, microsecond=0)}
     if course:
         initial["condition"] = course.condition_id
     form = AssessmentForm(data, instance=assessment, kind=kind, initial=initial)
@@ -74,7 +74,7 @@ def assessment_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 
 @permission_required("assessments.view_assessment")
-def assessment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def assessment_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     assessment = get_assessment_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=assessment.patient, obj=assessment)
     activities = list(assessment.activities.all())

@@ -22,7 +22,7 @@ EXPORTS = {
     "audit_report": "An extract of the audit trail about this patient",
     "disclosures": "This accounting of disclosures",
 }
-HOW = {
+HOW: dict[tuple[str, str], str] = {
     (Action.DOCUMENT_DOWNLOADED, "portal"): "Downloaded by the patient through the patient portal",
     (Action.DOCUMENT_DOWNLOADED, "staff"): "Downloaded from the clinic's pages",
     (Action.DOCUMENT_SENT, "email"): "Emailed to the patient: a notice with a link to the portal, no attachment",

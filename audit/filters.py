@@ -1,5 +1,6 @@
 """The managers' audit report: which events to show, and in what order (django-filter)."""
 
+from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
 
 import django_filters
@@ -35,7 +36,7 @@ def start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def matching_patients(search: str) -> QuerySet[Patient]:
+def matching_patients(search: str) -> "QuerySet[Patient, Mapping[str, object]]":
     """Patients a clinic number, name or birth date finds, the way the patient search finds them."""
     return patient_search(search).values("pk")
 
@@ -88,7 +89,7 @@ class AuditEventFilter(django_filters.FilterSet):
 
     class Meta:
         model = AuditEvent
-        fields = []
+        fields: list[str] = []
         form = AuditFilterForm
 
     def filter_patient(self, queryset, name, value):

@@ -3,11 +3,11 @@
 import re
 
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from audit import disclosures as accounting
 from audit import report
 from audit.exports import csv_download
@@ -40,7 +40,7 @@ def _report_page(request: HttpRequest, events: AuditEventFilter) -> HttpResponse
 
 @require_GET
 @permission_required("audit.view_auditevent")
-def event_list(request: HttpRequest) -> HttpResponse:
+def event_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _report_page(request, _filtered(request))
 
 
@@ -51,7 +51,7 @@ def _single_patient(chosen: dict) -> int | None:
 
 @require_GET
 @permission_required("audit.view_auditevent", "audit.export_auditevent")
-def event_export(request: HttpRequest) -> HttpResponse:
+def event_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     events = _filtered(request)
     if events.is_bound and not events.is_valid():
         return _report_page(request, events)
@@ -65,7 +65,7 @@ def event_export(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required("audit.view_auditevent")
-def verify(request: HttpRequest) -> HttpResponse:
+def verify(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Checking the chain reads every row, so it runs when a manager asks (POST), not on every page view. It is
     checked against the heads recorded outside the database: AUDIT_HEAD_FILE and every backup's manifest."""
     check = unreadable = None
@@ -79,7 +79,7 @@ def verify(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @permission_required("audit.view_auditevent")
-def disclosures(request: HttpRequest, pk: int) -> HttpResponse:
+def disclosures(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     page = Paginator(accounting.disclosure_events(patient), accounting.DISCLOSURES_PER_PAGE).get_page(
         request.GET.get("page")
@@ -96,7 +96,7 @@ def disclosures(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("audit.view_auditevent", "audit.export_auditevent")
-def disclosures_export(request: HttpRequest, pk: int) -> HttpResponse:
+def disclosures_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse | StreamingHttpResponse:
     patient = get_patient_for(request.user, pk)
     exported = record(
         Action.EXPORT, request=request, patient=patient, detail={"export": "disclosures", "format": "csv"}

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from accounts.decorators import AuthenticatedHttpRequest
 from audit.models import Action
 from audit.services import record
 from documents.models import Document, DocumentDownload, DocumentStatus
@@ -54,7 +55,7 @@ def _audit_download(request: HttpRequest, document: Document, via: str) -> None:
     record(Action.DOCUMENT_DOWNLOADED, request=request, patient=document.patient_id, obj=document, detail=detail)
 
 
-def document_response(document: Document, request: HttpRequest, *, via: str = "staff") -> HttpResponse:
+def document_response(document: Document, request: AuthenticatedHttpRequest, *, via: str = "staff") -> HttpResponse:
     """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way, and a
     DOCUMENT_DOWNLOADED audit event when it is sent. `via` says which pages it went out through.
 

@@ -65,7 +65,7 @@ def _audit_rendered(document: Document, *, rebuilt: bool) -> None:
 
 
 @transaction.atomic
-def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], None] | None = None):
+def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], object] | None = None):
     """Save the PDF and mark the document READY; does nothing (returns False) if it already is. `on_ready` runs
     in the same transaction, after the row is READY, so the work it owes commits (or not) with it; not for a
     rebuild of a damaged file, which is the same document the patient was already told about."""

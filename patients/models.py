@@ -227,7 +227,8 @@ class Intake(models.Model):
 
 
 @track_changes(model_name="IntakeConditionEvent")
-class IntakeCondition(Intake.conditions.through):
+# Django makes the link table at run time: a type checker cannot take it for a base class.
+class IntakeCondition(Intake.conditions.through):  # type: ignore[name-defined]
     """A condition ticked on an intake: Django's own link table, proxied so its inserts and deletes
     (a condition added or removed) are tracked like any other row."""
 

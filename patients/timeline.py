@@ -12,7 +12,7 @@ from datetime import datetime
 from django.apps import apps
 from django.core.paginator import Page, Paginator
 from django.db import models
-from django.db.models import CharField, F, JSONField, OuterRef, Q, Subquery, Value
+from django.db.models import CharField, F, Func, JSONField, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Cast, Concat, JSONObject
 from django.urls import reverse
 from django.utils import timezone
@@ -92,9 +92,14 @@ READ_PERMISSION: dict[type[models.Model], str] = {
 }
 
 
+def _events(model: type[models.Model]) -> type[models.Model]:
+    """The model's history table, which pghistory's track() attaches to the class at run time."""
+    return model.pgh_event_model  # type: ignore[attr-defined]  # set by pghistory, out of a type checker's sight
+
+
 def _ever(model: type[models.Model], **lookups) -> models.QuerySet:
     """Ids of `model` rows whose recorded history ever matched the lookups, deleted rows included."""
-    return model.pgh_event_model.objects.filter(**lookups).values("pgh_obj_id")
+    return _events(model)._default_manager.filter(**lookups).values("pgh_obj_id")
 
 
 def patient_scopes(patient_pk: int) -> dict[type[models.Model], Q]:
@@ -136,7 +141,8 @@ def _snapshot(model: type[models.Model]) -> JSONObject:
 def _keys(model: type[models.Model], scope: Q) -> models.QuerySet:
     """Just enough of each event to count, order and page them (baseline snapshots are not events)."""
     return (
-        model.pgh_event_model.objects.filter(scope, pgh_label__in=WRITE_LABELS)
+        _events(model)
+        ._default_manager.filter(scope, pgh_label__in=WRITE_LABELS)
         .annotate(record_type=Value(model._meta.label, output_field=CharField()))
         .values("record_type", "pgh_id", "pgh_created_at")
     )
@@ -144,14 +150,14 @@ def _keys(model: type[models.Model], scope: Q) -> models.QuerySet:
 
 def _details(model: type[models.Model], event_ids: Iterable[int]) -> models.QuerySet:
     """The chosen events in full: the row as recorded, the same row's previous record, the context."""
-    event_model = model.pgh_event_model
+    event_model = _events(model)
     previous = (
-        event_model.objects.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
+        event_model._default_manager.filter(pgh_obj_id=OuterRef("pgh_obj_id"), pgh_id__lt=OuterRef("pgh_id"))
         .order_by("-pgh_id")
         .values(snapshot=_snapshot(model))[:1]
     )
     return (
-        event_model.objects.filter(pgh_id__in=list(event_ids))
+        event_model._default_manager.filter(pgh_id__in=list(event_ids))
         .annotate(
             record_type=Value(model._meta.label, output_field=CharField()),
             snapshot=_snapshot(model),
@@ -227,7 +233,8 @@ def history_page(patient: Patient, user: User, page_number) -> Page:
     """A page of the patient's history, newest first: only the records `user` may read, described for them
     (links only to pages they may open)."""
     timeline = _Timeline(readable_scopes(patient.pk, user), lambda rows: _describe(rows, patient, user))
-    return Paginator(timeline, EVENTS_PER_PAGE).get_page(page_number)
+    # Paginator needs only count() and slices, which _Timeline gives; the stub asks for a whole sequence.
+    return Paginator(timeline, EVENTS_PER_PAGE).get_page(page_number)  # type: ignore[arg-type]
 
 
 def _describe(rows: list[dict], patient: Patient, user: User) -> list[Entry]:
@@ -297,7 +304,7 @@ def _link(model: type[models.Model], row: dict, patient: Patient, user: User) ->
 
 
 def _label(model_field: models.Field) -> str:
-    return capfirst(model_field.verbose_name)
+    return str(capfirst(model_field.verbose_name))
 
 
 def _shown(model_field: models.Field, value, names: dict) -> str:
@@ -338,11 +345,11 @@ def _reference_names(rows: list[dict]) -> dict:
 
 
 def _names_of(model: type[models.Model], pks: set) -> models.QuerySet:
-    name = Cast(NAMED_BY[model], output_field=CharField())
+    name: Func = Cast(NAMED_BY[model], output_field=CharField())
     if model is ConsentText:
         name = Concat(Value("version "), name)
     return (
-        model.objects.filter(pk__in=pks)
+        model._default_manager.filter(pk__in=pks)
         .annotate(reference_kind=Value(model._meta.label, output_field=CharField()), reference_name=name)
         .values_list("reference_kind", "pk", "reference_name")
     )

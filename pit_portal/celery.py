@@ -1,7 +1,11 @@
 import os
+from typing import TYPE_CHECKING
 
 from celery import Celery
 from celery.signals import task_postrun, task_prerun
+
+if TYPE_CHECKING:
+    import pghistory
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pit_portal.settings")
 
@@ -13,7 +17,7 @@ app.autodiscover_tasks()
 # Change history: every write a task makes is attributed to the task, by name and id. Never its
 # arguments: they are ids today, but the history context must stay free of patient data whatever
 # a task is given.
-_history_contexts: dict[str, object] = {}
+_history_contexts: "dict[str, pghistory.context]" = {}
 
 
 @task_prerun.connect

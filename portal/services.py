@@ -50,7 +50,10 @@ def invite_lifetime() -> timedelta:
 
 
 def _email_taken(email: str, exclude_user_id: int | None = None) -> bool:
-    return User.objects.filter(email__iexact=email).exclude(pk=exclude_user_id).exists()
+    users = User.objects.filter(email__iexact=email)
+    if exclude_user_id is not None:
+        users = users.exclude(pk=exclude_user_id)
+    return users.exists()
 
 
 def _check_invitable(patient: Patient) -> None:

@@ -82,7 +82,9 @@ class _TimeChoiceForm(forms.Form):
 
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinician"].queryset = clinicians()
+        clinician = self.fields["clinician"]
+        assert isinstance(clinician, forms.ModelChoiceField)
+        clinician.queryset = clinicians()
         if not user.has_perm("scheduling.override_working_hours"):
             del self.fields["outside_hours_reason"]
 
@@ -122,7 +124,9 @@ class BookingForm(_TimeChoiceForm):
     def __init__(self, *args, user: User, **kwargs):
         super().__init__(*args, user=user, **kwargs)
         if user.has_perm("treatments.view_treatmentcourse"):
-            self.fields["course"].queryset = self._courses()
+            course = self.fields["course"]
+            assert isinstance(course, forms.ModelChoiceField)
+            course.queryset = self._courses()
         else:
             del self.fields["course"]
         self.helper = _form_helper(
@@ -199,7 +203,9 @@ class SlotSearchForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["clinician"].queryset = clinicians()
+        clinician = self.fields["clinician"]
+        assert isinstance(clinician, forms.ModelChoiceField)
+        clinician.queryset = clinicians()
         self.helper = _form_helper(
             Row(Column("appointment_type"), Column("clinician"), Column("date_from"), Column("date_to")), "patient"
         )

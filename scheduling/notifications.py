@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.utils import timezone
-from icalendar import Calendar, Event, vCalAddress
+from icalendar import STATUS, Calendar, Event, vCalAddress
 
 from scheduling.models import Appointment, AppointmentStatus, ReminderSent
 
@@ -196,7 +196,7 @@ def appointment_event(appointment: Appointment, *, cancelled: bool, **extra) -> 
         sequence=calendar_sequence(appointment),
         summary=f"Appointment at {settings.CLINIC_NAME}",
         location=settings.CLINIC_ADDRESS or settings.CLINIC_NAME,
-        status="CANCELLED" if cancelled else "CONFIRMED",
+        status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
         **extra,
     )
 

@@ -61,7 +61,9 @@ class CourseForm(forms.ModelForm):
     def __init__(self, *args, patient: Patient, **kwargs):
         super().__init__(*args, **kwargs)
         self.patient = patient
-        self.fields["condition"].queryset = Condition.objects.filter(active=True)
+        condition = self.fields["condition"]
+        assert isinstance(condition, forms.ModelChoiceField)
+        condition.queryset = Condition.objects.filter(active=True)
         self.fields["planned_sessions"].widget.attrs.update(min=1, max=MAX_SESSIONS_PER_COURSE)
         self.fields["interval_days"].widget.attrs.update(min=1, max=MAX_INTERVAL_DAYS)
         # A course is usually started the day it is planned; an unbound form's field initial is what it shows.
@@ -154,11 +156,12 @@ class SessionForm(forms.ModelForm):
         """Say in the additive menu itself which choice an allergy rules out, before it is chosen."""
         forbidden = {alert.forbids for alert in self.alerts}
         field = self.fields["additive"]
+        assert isinstance(field, forms.ChoiceField)
         if not forbidden & set(Additive.values):
             return
         field.choices = [
             (value, f"{label} (allergy: not for this patient)" if value in forbidden else label)
-            for value, label in field.choices
+            for value, label in Additive.choices
         ]
         field.help_text = "An allergy is recorded or reported: see the red alert above."
 

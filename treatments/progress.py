@@ -3,7 +3,9 @@
 Only signed notes count: a draft can still change (or be a slip, like a pain score of 0 typed by mistake),
 so it never moves the course's figures. The course page lists drafts, marked as drafts."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.safestring import SafeString
@@ -12,6 +14,9 @@ from assessments.models import Assessment, AssessmentKind
 from treatments.charts import AnalgesicPoint, PainPoint, analgesic_chart_svg, pain_chart_svg
 from treatments.models import InjectionSession, TreatmentCourse
 from treatments.outcomes import PainChange, pain_change, responder_label, responder_status
+
+if TYPE_CHECKING:
+    from treatments.queries import AssessmentWithDoses
 
 
 @dataclass(frozen=True)
@@ -29,7 +34,7 @@ class CourseProgress:
         return responder_label(self.responder)
 
 
-def _pain_points(sessions: list[InjectionSession], assessments: list[Assessment]) -> list[PainPoint]:
+def _pain_points(sessions: list[InjectionSession], assessments: Sequence[Assessment]) -> list[PainPoint]:
     points = [
         PainPoint(
             when=timezone.localtime(a.assessed_at).date(),
@@ -53,7 +58,7 @@ def _pain_points(sessions: list[InjectionSession], assessments: list[Assessment]
     return sorted(points, key=lambda point: point.when)
 
 
-def _analgesic_points(assessments: list[Assessment]) -> list[AnalgesicPoint]:
+def _analgesic_points(assessments: "list[AssessmentWithDoses]") -> list[AnalgesicPoint]:
     """From assessments read with treatments.queries.with_analgesic_doses."""
     return [
         AnalgesicPoint(
@@ -65,7 +70,7 @@ def _analgesic_points(assessments: list[Assessment]) -> list[AnalgesicPoint]:
 
 
 def course_progress(
-    course: TreatmentCourse, *, sessions: list[InjectionSession], assessments: list[Assessment]
+    course: TreatmentCourse, *, sessions: list[InjectionSession], assessments: "list[AssessmentWithDoses]"
 ) -> CourseProgress:
     """Baseline is "pain now" at the first assessment; the latest is the newest score before an
     injection or at a review, so like is compared with like. Of `sessions`, the signed ones count."""

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
@@ -10,6 +11,16 @@ from django.utils import timezone
 from accounts.models import User
 from assessments.models import AnalgesicUse, Assessment
 from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
+
+
+class AnalgesicDoses(TypedDict):
+    analgesic_doses_per_week: Decimal
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    AssessmentWithDoses = WithAnnotations[Assessment, AnalgesicDoses]
 
 # A course is reviewed at least every this many sessions (outcome measures at review).
 REVIEW_EVERY_SESSIONS = 3
@@ -33,7 +44,7 @@ def _summed_per_row(children: QuerySet, parent: str, amount, output_field: Decim
 def course_sessions(course_id: int) -> QuerySet[InjectionSession]:
     """The course's sessions by number, each with its clinician and `volume_ml`,
     the total injected (what InjectionSession.total_volume_ml adds up from the sites, here without reading them)."""
-    volume = DecimalField(max_digits=8, decimal_places=2)
+    volume: DecimalField = DecimalField(max_digits=8, decimal_places=2)
     sites = InjectionSite.objects.all()
     return (
         InjectionSession.objects.filter(course_id=course_id)
@@ -43,15 +54,15 @@ def course_sessions(course_id: int) -> QuerySet[InjectionSession]:
     )
 
 
-def with_analgesic_doses(assessments: QuerySet[Assessment]) -> QuerySet[Assessment]:
+def with_analgesic_doses(assessments: QuerySet[Assessment]) -> "QuerySet[AssessmentWithDoses]":
     """Each assessment with `analgesic_doses_per_week`, the doses of all its pain medication added up (what the
     course's analgesic chart draws)."""
-    doses = DecimalField(max_digits=7, decimal_places=1)
+    doses: DecimalField = DecimalField(max_digits=7, decimal_places=1)
     uses = AnalgesicUse.objects.all()
     return assessments.annotate(analgesic_doses_per_week=_summed_per_row(uses, "assessment", "doses_per_week", doses))
 
 
-def course_assessments(course_id: int) -> QuerySet[Assessment]:
+def course_assessments(course_id: int) -> "QuerySet[AssessmentWithDoses]":
     """The course's assessments, oldest first, with their analgesic doses."""
     return with_analgesic_doses(Assessment.objects.filter(course_id=course_id)).order_by("assessed_at")
 

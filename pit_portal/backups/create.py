@@ -20,7 +20,7 @@ from pit_portal.backups.manifest import (
     private_file,
     write_manifest,
 )
-from pit_portal.backups.postgres import Database, find_tool, run_tool, server_major
+from pit_portal.backups.postgres import Database, find_tool, run_tool, scalar, server_major
 
 # A document being written is stored under this suffix and renamed when complete (documents.storage).
 UNFINISHED_SUFFIX = ".partial"
@@ -56,12 +56,12 @@ def table_row_counts(connection: psycopg.Connection) -> dict[str, int]:
         "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"
     ).fetchall()
     count = sql.SQL("SELECT count(*) FROM {}")
-    return {name: connection.execute(count.format(sql.Identifier(name))).fetchone()[0] for (name,) in tables}
+    return {name: scalar(connection, count.format(sql.Identifier(name))) for (name,) in tables}
 
 
 def ready_documents(connection: psycopg.Connection) -> dict[str, str]:
     """File name -> recorded SHA-256 of every ready document."""
-    if connection.execute("SELECT to_regclass('documents_document')").fetchone()[0] is None:
+    if scalar(connection, "SELECT to_regclass('documents_document')") is None:
         return {}
     rows = connection.execute(
         "SELECT file_name, sha256 FROM documents_document WHERE status = 'ready' AND file_name <> ''"
@@ -71,7 +71,7 @@ def ready_documents(connection: psycopg.Connection) -> dict[str, str]:
 
 def migration_state(connection: psycopg.Connection) -> dict[str, dict]:
     """Per app: how many migrations were applied and the latest one, to compare with the code restoring it."""
-    if connection.execute("SELECT to_regclass('django_migrations')").fetchone()[0] is None:
+    if scalar(connection, "SELECT to_regclass('django_migrations')") is None:
         return {}
     rows = connection.execute("SELECT app, count(*), max(name) FROM django_migrations GROUP BY app ORDER BY app")
     return {app: {"applied": applied, "latest": latest} for app, applied, latest in rows}
@@ -94,7 +94,7 @@ def new_backup_folder(root: Path, now: datetime) -> Path:
 def audit_head(connection: psycopg.Connection) -> dict | None:
     """The audit chain's head in this snapshot, recorded outside the database (the manifest, and the log) so that
     `manage.py audit_verify` can name events later cut from the trail's end (audit.heads)."""
-    if connection.execute("SELECT to_regclass('audit_auditevent')").fetchone()[0] is None:
+    if scalar(connection, "SELECT to_regclass('audit_auditevent')") is None:
         return None
     with connection.cursor() as cursor:
         head = heads.head_now(cursor)
@@ -110,8 +110,8 @@ def dump_database(database: Database, target: Path) -> tuple[dict, dict[str, str
     with database.connect() as connection:
         connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
         connection.read_only = True
-        snapshot = connection.execute("SELECT pg_export_snapshot()").fetchone()[0]
-        server = connection.execute("SHOW server_version").fetchone()[0]
+        snapshot = scalar(connection, "SELECT pg_export_snapshot()")
+        server = scalar(connection, "SHOW server_version")
         major = server_major(connection)
         pg_dump = find_tool("pg_dump", major)
         facts = {"row_counts": table_row_counts(connection), "migrations": migration_state(connection)}

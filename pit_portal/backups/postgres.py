@@ -7,8 +7,10 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
+from psycopg.abc import Params, QueryNoTemplate
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 # Django connection options that are not libpq parameters.
@@ -72,13 +74,20 @@ class Database:
 
     def connect(self, **kwargs) -> psycopg.Connection:
         try:
-            return psycopg.connect(**self.params, **kwargs)
+            return psycopg.connect(make_conninfo("", **self.params), **kwargs)
         except psycopg.OperationalError as error:
             raise BackupError(f"Cannot connect to database {self.name!r}: {error}".strip()) from None
 
 
+def scalar(connection: psycopg.Connection, query: QueryNoTemplate, params: Params | None = None) -> Any:
+    """The first value of the one row a query always returns (SHOW, count(*), a function call)."""
+    row = connection.execute(query, params).fetchone()
+    assert row is not None, "the query returned no row"
+    return row[0]
+
+
 def server_major(connection: psycopg.Connection) -> int:
-    return int(connection.execute("SHOW server_version_num").fetchone()[0]) // 10000
+    return int(scalar(connection, "SHOW server_version_num")) // 10000
 
 
 def tool_major(executable: Path) -> int | None:

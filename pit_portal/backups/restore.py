@@ -12,7 +12,7 @@ from audit.models import AuditEvent
 from documents.models import Document
 from pit_portal.backups.create import table_row_counts
 from pit_portal.backups.manifest import DATABASE_DUMP, DOCUMENTS_ARCHIVE, file_digest, read_manifest, verify_files
-from pit_portal.backups.postgres import BackupError, Database, find_tool, run_tool, server_major
+from pit_portal.backups.postgres import BackupError, Database, find_tool, run_tool, scalar, server_major
 
 
 @dataclass
@@ -26,7 +26,7 @@ class RestoreReport:
 
 
 def existing_tables(connection: psycopg.Connection) -> int:
-    return connection.execute("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()").fetchone()[0]
+    return scalar(connection, "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()")
 
 
 def load_database(dump: Path, target: Database, *, source_major: int, dump_major: int, replace: bool) -> None:
@@ -50,7 +50,7 @@ def load_database(dump: Path, target: Database, *, source_major: int, dump_major
     with target.connect(autocommit=True) as connection:
         # What the planner is told a trigram comparison costs belongs to the pg_trgm extension, which a dump
         # recreates rather than copies (patients migration 0006; a backup from before it has no such function).
-        if connection.execute("SELECT to_regprocedure('trigram_operator_costs()')").fetchone()[0]:
+        if scalar(connection, "SELECT to_regprocedure('trigram_operator_costs()')"):
             connection.execute("SELECT trigram_operator_costs()")
 
 
@@ -97,7 +97,7 @@ def keyed_trail(connection: psycopg.Connection) -> bool:
 def audit_chain_problems(connection: psycopg.Connection, folder: Path) -> tuple[int, list[str]]:
     """The same walk as `manage.py audit_verify`, on the restored database, against the head the backup recorded
     (so a trail cut short in the dump shows too). It needs the portal's AUDIT_CHAIN_KEY."""
-    if connection.execute("SELECT to_regclass(%s)", [AuditEvent._meta.db_table]).fetchone()[0] is None:
+    if scalar(connection, "SELECT to_regclass(%s)", [AuditEvent._meta.db_table]) is None:
         return 0, []
     if not keyed_trail(connection):
         # A backup from before the trail was keyed: `manage.py migrate` checks its old chain in full, and refuses

@@ -20,7 +20,7 @@ from pit_portal.outbox.models import EmailKind, EmailStatus, OutboxEmail
 
 logger = logging.getLogger(__name__)
 
-SENDERS = {
+SENDERS: dict[str, str] = {
     EmailKind.AFTERCARE_READY: "documents.notifications.ready_email_deliver",
     EmailKind.REMINDER: "scheduling.notifications.send_reminder",
     EmailKind.RESCHEDULED: "scheduling.notifications.send_rescheduled_notice",

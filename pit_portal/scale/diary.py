@@ -56,7 +56,7 @@ class Clock:
     def at(self, day: date, minute: int) -> datetime:
         midnight = self._midnights.get(day)
         if midnight is None:
-            offset = datetime.combine(day, time(12), tzinfo=self.zone).utcoffset()
+            offset = datetime.combine(day, time(12), tzinfo=self.zone).utcoffset() or timedelta(0)
             midnight = datetime.combine(day, time(0), tzinfo=UTC) - offset
             self._midnights[day] = midnight
         return midnight + timedelta(minutes=minute)

@@ -147,7 +147,7 @@ class Clinic:
         applied after their sites are in: the database refuses sites under a signed session while triggers run."""
         self.t = {model: loader[model] for model, _ in SPECS}
         self.sign_later = sign_later
-        self.signatures: list[tuple[int, datetime, int, str]] = []
+        self.signatures: list[tuple[int, datetime, int | None, str]] = []
         self.ref = ref
         self.diary = diary
         self.clock = clock

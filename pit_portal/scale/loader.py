@@ -34,7 +34,8 @@ class Table:
 
     @property
     def columns(self) -> list[str]:
-        return [self.model._meta.get_field(name).column for name in self.fields]
+        column = {field.attname: field.column for field in self.model._meta.concrete_fields}
+        return [column[name] for name in self.fields]
 
     def new_id(self) -> int:
         allocated = self.next_id

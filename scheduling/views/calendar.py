@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import wraps
 from itertools import groupby
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypedDict
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -27,7 +27,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from accounts.models import User
 from audit.models import Action
 from audit.services import record_page_view
@@ -81,7 +81,7 @@ def _bad_query_as_400(view: Callable) -> Callable:
     return guarded
 
 
-def _day_param(request: HttpRequest) -> date:
+def _day_param(request: AuthenticatedHttpRequest) -> date:
     raw = request.GET.get("date", "").strip()
     if not raw:
         return timezone.localdate()
@@ -94,7 +94,7 @@ def _day_param(request: HttpRequest) -> date:
     return day
 
 
-def _clinician_param(request: HttpRequest, staff: list[User]) -> User | None:
+def _clinician_param(request: AuthenticatedHttpRequest, staff: list[User]) -> User | None:
     raw = request.GET.get("clinician", "").strip()
     if raw in ("", "all"):
         return None
@@ -104,7 +104,7 @@ def _clinician_param(request: HttpRequest, staff: list[User]) -> User | None:
     return chosen
 
 
-def _patient_param(request: HttpRequest) -> Patient | None:
+def _patient_param(request: AuthenticatedHttpRequest) -> Patient | None:
     """The patient being booked for, carried from page to page so every slot link books them."""
     raw = request.GET.get("patient", "").strip()
     if not raw:
@@ -116,7 +116,7 @@ def _patient_param(request: HttpRequest) -> Patient | None:
     return patient
 
 
-def _safe_next(request: HttpRequest, fallback: str) -> str:
+def _safe_next(request: AuthenticatedHttpRequest, fallback: str) -> str:
     candidate = request.POST.get("next") or request.GET.get("next") or ""
     allowed = url_has_allowed_host_and_scheme(candidate, {request.get_host()}, require_https=request.is_secure())
     return candidate if candidate and allowed else fallback
@@ -136,15 +136,26 @@ def _with_params(path: str, day: date, clinician: User | None = None, **extra) -
 # The diary's appointments, decorated for the detail, move and cancel pages
 
 
-def _decorate(appointment: Appointment) -> Appointment:
+class OfferedActions(TypedDict):
+    """What _decorate adds to an appointment (grid.StatusActions of its status)."""
+
+    actions: tuple[tuple[str, str], ...]
+    can_cancel: bool
+    can_move: bool
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    DecoratedAppointment = WithAnnotations[Appointment, OfferedActions]
+
+
+def _decorate(appointment: Appointment) -> "DecoratedAppointment":
     """The actions the appointment's status allows, for the pages that offer them."""
     allowed = grid.STATUS_ACTIONS[appointment.status]
-    appointment.actions, appointment.can_cancel, appointment.can_move = (
-        allowed.actions,
-        allowed.can_cancel,
-        allowed.can_move,
-    )
-    return appointment
+    decorated: DecoratedAppointment = appointment  # type: ignore[assignment]  # given its attributes just below
+    decorated.actions, decorated.can_cancel, decorated.can_move = allowed.actions, allowed.can_cancel, allowed.can_move
+    return decorated
 
 
 def _way_back(back: str) -> dict:
@@ -152,7 +163,7 @@ def _way_back(back: str) -> dict:
     return {"back": back, "back_query": urlencode({"next": back})}
 
 
-def _block(request: HttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> str:
+def _block(request: AuthenticatedHttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> str:
     """One appointment's block, as htmx swaps it in after a status change."""
     context = {"appointment": entry.display, "can_change": _can_change(request), "error": error, **_way_back(back)}
     return render_to_string("scheduling/_appointment_block.html", context)
@@ -201,7 +212,7 @@ def _render_grid(columns: list[grid.Column], options: GridOptions, *, whole_week
     )
 
 
-def _can_change(request: HttpRequest) -> bool:
+def _can_change(request: AuthenticatedHttpRequest) -> bool:
     return request.user.has_perm("scheduling.change_appointment")
 
 
@@ -214,7 +225,7 @@ def _ids(shown: list[User]) -> tuple[int, ...]:
 # Calendar pages
 
 
-def _nav(request: HttpRequest, name: str, day: date, step: int, clinician: User | None, patient) -> dict:
+def _nav(request: AuthenticatedHttpRequest, name: str, day: date, step: int, clinician: User | None, patient) -> dict:
     """The toolbar's context (scheduling/calendar_nav.html) and the page's way back."""
     extra = {"patient": patient.pk} if patient else {}
     for_patient = f"?{urlencode(extra)}" if patient else ""
@@ -253,7 +264,7 @@ def _render_day(staff: list[User], day: date, options: GridOptions) -> CalendarG
 
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
-def day_view(request: HttpRequest) -> HttpResponse:
+def day_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     day = _day_param(request)
     staff = calendar_clinicians()
     chosen = _clinician_param(request, staff)
@@ -302,7 +313,7 @@ def _render_week(chosen: User, days: list[date], options: GridOptions) -> Calend
 
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
-def week_view(request: HttpRequest) -> HttpResponse:
+def week_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     day = _day_param(request)
     monday = day - timedelta(days=day.weekday())
     days = [monday + timedelta(days=offset) for offset in range(7)]
@@ -324,7 +335,7 @@ def week_view(request: HttpRequest) -> HttpResponse:
 
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
-def day_sheet(request: HttpRequest) -> HttpResponse:
+def day_sheet(request: AuthenticatedHttpRequest) -> HttpResponse:
     day = _day_param(request)
     staff = calendar_clinicians()
     chosen = _clinician_param(request, staff)
@@ -341,7 +352,7 @@ def day_sheet(request: HttpRequest) -> HttpResponse:
         by_clinician[appointment.clinician_id].append(appointment)
     # A sheet for the chosen clinician even on an empty day; otherwise only for those with patients.
     sheets = [(c, by_clinician[c.pk]) for c in shown if chosen or by_clinician[c.pk]]
-    context = {"day": day, "chosen": chosen, "staff": staff, "sheets": sheets, "now": timezone.now()}
+    context: dict[str, object] = {"day": day, "chosen": chosen, "staff": staff, "sheets": sheets, "now": timezone.now()}
     context["calendar_url"] = _calendar_url("scheduling:day", day, chosen)
     return render(request, "scheduling/day_sheet.html", context)
 
@@ -416,7 +427,7 @@ def _keep(source) -> list[tuple[str, str]]:
     return [(name, source[name]) for name in ("clinician", "starts_at", "appointment_type") if source.get(name)]
 
 
-def _patient_choices(request: HttpRequest) -> dict:
+def _patient_choices(request: AuthenticatedHttpRequest) -> dict:
     """Patients matching the search box, each linked to this page with the slot kept."""
     query = " ".join(request.GET.get("q", "").split())[:100]
     found = list(patient_search(query)[:PATIENT_CHOICES]) if query else []
@@ -426,14 +437,14 @@ def _patient_choices(request: HttpRequest) -> dict:
 
 @permission_required("scheduling.add_appointment")
 @vary_on_headers("HX-Target")
-def book(request: HttpRequest) -> HttpResponse:
+def book(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         return _book_post(request)
     context = _patient_choices(request)
     if request.headers.get("HX-Target") == "patient-choices":
         return render(request, "scheduling/booking_patient_choices.html", context)
     prefilled = ("clinician", "appointment_type", "starts_at")
-    initial = {name: request.GET[name] for name in prefilled if name in request.GET}
+    initial: dict[str, object] = {name: request.GET[name] for name in prefilled if name in request.GET}
     patient = _chosen_patient(request)
     if patient is not None:
         initial.update(patient=patient.pk, course=request.GET.get("course"))
@@ -454,14 +465,14 @@ def _slot_summary(params) -> str:
     return f"{who}{starts_at:%a %d %b} at {starts_at:%H:%M}"
 
 
-def _chosen_patient(request: HttpRequest) -> Patient | None:
+def _chosen_patient(request: AuthenticatedHttpRequest) -> Patient | None:
     patient_id = parse_id(request.GET.get("patient"))
     if patient_id is None:
         return None
     return get_patient_for(request.user, patient_id)
 
 
-def _book_post(request: HttpRequest) -> HttpResponse:
+def _book_post(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = BookingForm(_with_alternative(request.POST), user=request.user)
     alternatives, clashes = None, []
     if form.is_valid():
@@ -494,7 +505,7 @@ def _booking_kwargs(data: dict) -> dict:
 
 
 @permission_required("scheduling.change_appointment")
-def move(request: HttpRequest, pk: int) -> HttpResponse:
+def move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = _decorate(get_appointment_for(request.user, pk))
     if not appointment.can_move:
         message = f"This appointment is {appointment.get_status_display().lower()}: only a booked one can be moved."
@@ -510,7 +521,7 @@ def move(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "scheduling/booking_move.html", context)
 
 
-def _move_post(request: HttpRequest, appointment: Appointment) -> HttpResponse:
+def _move_post(request: AuthenticatedHttpRequest, appointment: Appointment) -> HttpResponse:
     form = MoveForm(_with_alternative(request.POST), user=request.user)
     alternatives, clashes = None, []
     if form.is_valid():
@@ -543,7 +554,9 @@ def _move_post(request: HttpRequest, appointment: Appointment) -> HttpResponse:
 # One appointment: detail, status, cancel
 
 
-def _detail_page(request: HttpRequest, appointment: Appointment, *, error: str = "", status: int = 200, form=None):
+def _detail_page(
+    request: AuthenticatedHttpRequest, appointment: Appointment, *, error: str = "", status: int = 200, form=None
+):
     context = {
         "appointment": _decorate(appointment),
         "error": error,
@@ -558,14 +571,14 @@ def _detail_page(request: HttpRequest, appointment: Appointment, *, error: str =
 
 
 @permission_required("scheduling.view_appointment")
-def appointment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_appointment_for(request.user, pk)
     # The page shows the appointment's notes and the patient's other appointments.
     record_page_view(request, Action.RECORD_VIEWED, patient=appointment.patient_id, obj=appointment)
     return _detail_page(request, appointment)
 
 
-def _status_answer(request: HttpRequest, appointment: Appointment, *, error: str = "", status: int = 200):
+def _status_answer(request: AuthenticatedHttpRequest, appointment: Appointment, *, error: str = "", status: int = 200):
     """htmx gets the updated block (with the refusal inside it); a plain form post goes back."""
     back = _safe_next(request, reverse("scheduling:appointment", args=[appointment.pk]))
     if request.headers.get("HX-Request"):
@@ -581,7 +594,7 @@ def _status_answer(request: HttpRequest, appointment: Appointment, *, error: str
 
 @require_POST
 @permission_required("scheduling.change_appointment")
-def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = get_appointment_for(request.user, pk)
     status = request.POST.get("status", "")
     if status not in grid.ONE_CLICK:
@@ -596,7 +609,7 @@ def appointment_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required("scheduling.change_appointment")
-def appointment_menu(request: HttpRequest, pk: int) -> HttpResponse:
+def appointment_menu(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
     appointment = get_appointment_for(request.user, pk)
     back = _safe_next(request, reverse("scheduling:day"))
@@ -605,7 +618,7 @@ def appointment_menu(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("scheduling.change_appointment")
-def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     appointment = _decorate(get_appointment_for(request.user, pk))
     form = CancelForm(request.POST or None)
     status = 200
@@ -674,11 +687,12 @@ def _search_slots(data: dict) -> tuple[list, bool]:
 
 
 @permission_required("scheduling.view_appointment")
-def slots(request: HttpRequest) -> HttpResponse:
+def slots(request: AuthenticatedHttpRequest) -> HttpResponse:
     searched = "appointment_type" in request.GET
     initial = {**SlotSearchForm.defaults(), "patient": request.GET.get("patient")}
     form = SlotSearchForm(request.GET if searched else None, initial=initial)
-    groups, more = [], False
+    groups: list[tuple[date, list[tuple[User, list]]]] = []
+    more = False
     if searched and form.is_valid():
         groups, more = _search_slots(form.cleaned_data)
     patient = _chosen_patient(request)

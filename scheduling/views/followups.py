@@ -8,13 +8,12 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import BadRequest, ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from accounts.models import User
 from scheduling import followups
 from scheduling.queries import recall_list
@@ -83,12 +82,14 @@ def _stored(rows: list[ReportRow]) -> list[dict]:
 
 def _loaded(stored: list[dict]) -> list[ReportRow]:
     return [
-        ReportRow(parse_datetime(r["wanted"]), r["starts_at"] and parse_datetime(r["starts_at"]), r["note"])
+        ReportRow(
+            datetime.fromisoformat(r["wanted"]), r["starts_at"] and datetime.fromisoformat(r["starts_at"]), r["note"]
+        )
         for r in stored
     ]
 
 
-def _id_param(request: HttpRequest, name: str) -> int | None:
+def _id_param(request: AuthenticatedHttpRequest, name: str) -> int | None:
     value = request.GET.get(name, "")
     if not value:
         return None
@@ -98,7 +99,7 @@ def _id_param(request: HttpRequest, name: str) -> int | None:
         raise Http404(f"No such {name}.") from None
 
 
-def _course_and_session(request: HttpRequest) -> tuple[TreatmentCourse, InjectionSession | None]:
+def _course_and_session(request: AuthenticatedHttpRequest) -> tuple[TreatmentCourse, InjectionSession | None]:
     """The course from ?course= or ?session= (the session's course); both given must agree."""
     course_id, session_id = _id_param(request, "course"), _id_param(request, "session")
     session = None
@@ -113,7 +114,7 @@ def _course_and_session(request: HttpRequest) -> tuple[TreatmentCourse, Injectio
     return course, session
 
 
-def _refused(request: HttpRequest, course: TreatmentCourse, message: str) -> HttpResponse:
+def _refused(request: AuthenticatedHttpRequest, course: TreatmentCourse, message: str) -> HttpResponse:
     context = {"course": course, "patient": course.patient, "message": message}
     return render(request, "scheduling/followup_refused.html", context, status=409)
 
@@ -138,7 +139,7 @@ def _next_page(request, course, session, form, *, alternatives=(), status=200) -
     return render(request, "scheduling/followup_next.html", context, status=status)
 
 
-def _book_next_post(request: HttpRequest, course: TreatmentCourse, session) -> HttpResponse:
+def _book_next_post(request: AuthenticatedHttpRequest, course: TreatmentCourse, session) -> HttpResponse:
     form = NextSessionForm(request.POST)
     if form.is_valid():
         try:
@@ -157,7 +158,7 @@ def _book_next_post(request: HttpRequest, course: TreatmentCourse, session) -> H
 
 
 @permission_required(*BOOKING_PERMS)
-def book_next(request: HttpRequest) -> HttpResponse:
+def book_next(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET proposes the next session of the course; POST books it (one click on the proposal)."""
     course, session = _course_and_session(request)
     if not course.is_active:
@@ -198,7 +199,7 @@ def _series_form(course: TreatmentCourse, session) -> SeriesForm:
     return SeriesForm(initial=initial)
 
 
-def _series_post(request: HttpRequest, course: TreatmentCourse) -> HttpResponse:
+def _series_post(request: AuthenticatedHttpRequest, course: TreatmentCourse) -> HttpResponse:
     form = SeriesForm(request.POST)
     if not form.is_valid():
         return _series_page(request, course, form)
@@ -224,7 +225,7 @@ def _series_post(request: HttpRequest, course: TreatmentCourse) -> HttpResponse:
 
 
 @permission_required(*BOOKING_PERMS)
-def book_series(request: HttpRequest) -> HttpResponse:
+def book_series(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET: the series form (or, just after booking, its report). POST: a preview of what would be
     booked, clashes and alternatives included; POST with `confirm`: book them."""
     course, session = _course_and_session(request)
@@ -242,7 +243,7 @@ def book_series(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required(*RECALL_PERMS)
-def recall(request: HttpRequest) -> HttpResponse:
+def recall(request: AuthenticatedHttpRequest) -> HttpResponse:
     page = Paginator(recall_list(), RECALL_PER_PAGE).get_page(request.GET.get("page"))
     return render(request, "scheduling/recall.html", {"page": page})
 

@@ -122,7 +122,8 @@ class Command(BaseCommand):
 
     def _course_in_progress(self, patient: Patient, clinician: User) -> None:
         """A first assessment and three signed weekly sessions, so the course page has a chart to show."""
-        if patient.assessments.exists():
+        consent = valid_consent(patient)
+        if consent is None or patient.assessments.exists():
             return
         now = timezone.now()
         assessment = Assessment.objects.create(
@@ -144,7 +145,7 @@ class Command(BaseCommand):
         for number, (before, after) in enumerate([(7, 2), (5, 1), (4, 1)], start=1):
             session = InjectionSession.objects.create(
                 course=course, number=number, performed_at=now - timedelta(days=21 - 7 * (number - 1)),
-                clinician=clinician, consent=valid_consent(patient), pre_nrs=before, post_nrs=after,
+                clinician=clinician, consent=consent, pre_nrs=before, post_nrs=after,
                 lot_number="DX-5-2291", lot_expiry=timezone.localdate() + timedelta(days=300),
                 aftercare_given=True, next_interval_days=7,
             )  # fmt: skip
