@@ -311,7 +311,9 @@ def _book(
         outside_hours_reason=outside_hours_reason.strip(),
         created_by=by,
     )
-    appointment.full_clean(validate_constraints=False)  # the database checks overlaps atomically
+    # The related rows were read for this booking, so they exist; the database checks overlaps atomically.
+    related = ["patient", "clinician", "appointment_type", "course", "session", "created_by"]
+    appointment.full_clean(exclude=related, validate_constraints=False)
     appointment.save()
     render_pending_after_commit(patient_id=patient.pk)  # a new aftercare sheet naming it, if it is the next
     return appointment
