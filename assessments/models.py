@@ -8,7 +8,6 @@ from django.db.models import F, Q
 from assessments.scores import DN4, Reading
 from patients.models import EARLIEST_MOMENT, Condition, Patient
 from pit_portal.history import track_changes
-from pit_portal.validation import FewerValidationQueries
 
 
 def score_in_range(field: str, low: int = 0, high: int = 10) -> models.CheckConstraint:
@@ -94,7 +93,7 @@ DN4_POSITIVE_AT = DN4.at
 
 
 @track_changes()
-class Assessment(FewerValidationQueries, models.Model):
+class Assessment(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
     # A review belongs to the course it reviews; a first assessment may start one.
     course = models.ForeignKey(

@@ -8,7 +8,6 @@ from django.db.models import Func, Q, Value
 
 from patients.models import EARLIEST_MOMENT, Patient
 from pit_portal.history import track_changes
-from pit_portal.validation import FewerValidationQueries
 
 MAX_APPOINTMENT_MINUTES = 8 * 60
 MAX_APPOINTMENT_LENGTH = timedelta(minutes=MAX_APPOINTMENT_MINUTES)
@@ -115,7 +114,7 @@ class AppointmentStatus(models.TextChoices):
 
 
 @track_changes()
-class Appointment(FewerValidationQueries, models.Model):
+class Appointment(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="appointments")
     clinician = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="appointments")
     appointment_type = models.ForeignKey(AppointmentType, on_delete=models.PROTECT, related_name="+")

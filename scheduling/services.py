@@ -8,8 +8,7 @@ from datetime import date, datetime, time, timedelta
 import psycopg
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, OperationalError, transaction
-from django.db.models import DateField, Exists, Q, QuerySet, Value
-from django.db.models.functions import ExtractIsoWeekDay
+from django.db.models import Exists, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Role, User
@@ -19,7 +18,6 @@ from documents.services import render_pending_after_commit
 from patients.models import Patient, check_not_before_birth
 from pit_portal.outbox.models import EmailKind
 from pit_portal.outbox.services import email_owe
-from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
     Appointment,
     AppointmentStatus,
@@ -68,24 +66,16 @@ class OutsideWorkingHours(ValidationError):
         )
 
 
-def _in_group(group_id: int) -> QuerySet[User]:
+def clinicians() -> QuerySet[User]:
+    """The active clinicians, by surname. By the group's id rather than its name, so PostgreSQL plans for the
+    clinicians' group itself, not an average group, and does not read every user to find them."""
+    group_id = role_group_id(Role.CLINICIAN)
     return User.objects.filter(groups=group_id, is_active=True).order_by("last_name", "first_name")
 
 
-def clinicians() -> QuerySet[User]:
-    # By the group's id rather than its name: joined to the group by name, PostgreSQL cannot tell which group
-    # that is when it plans, takes each to hold a quarter of the users, and read every user (patients with a
-    # portal account included: 20,000 at 100,000 patients, 3 ms) to find ten clinicians.
-    return _in_group(role_group_id(Role.CLINICIAN))
-
-
-# The calendars' columns and rows, on every calendar page: compiled once (pit_portal.prepared).
-_CLINICIANS = PreparedQuery(_in_group)
-
-
 def calendar_clinicians() -> list[User]:
-    """The active clinicians, by surname: clinicians() in one prepared query."""
-    return _CLINICIANS.objects(role_group_id(Role.CLINICIAN))
+    """The calendars' columns and rows: clinicians() in one query."""
+    return list(clinicians())
 
 
 def _local(moment: datetime) -> datetime:
@@ -113,26 +103,20 @@ def working_blocks(clinician: User, day: date, hours=None, time_off=None) -> lis
     ]
 
 
-def _holding_block(clinician_id: int, day: date, starts: time, ends: time) -> QuerySet[WorkingHours]:
-    """The clinician's working block that day holding the times, unless they or the clinic are off."""
-    whose = Q(clinician=clinician_id) | Q(clinician__isnull=True)
-    off = TimeOff.objects.filter(whose, starts_on__lte=day, ends_on__gte=day)
-    weekday = ExtractIsoWeekDay(Value(day, output_field=DateField())) - 1  # Monday 0, as date.weekday()
-    holding = WorkingHours.objects.filter(clinician=clinician_id, weekday=weekday, starts__lte=starts, ends__gte=ends)
-    return holding.filter(~Exists(off)).values_list("pk")[:1]
-
-
-# Asked by every booking and move: compiled once (pit_portal.prepared).
-HOLDING_BLOCK = PreparedQuery(_holding_block, types=(int, date, time, time))
-
-
 def within_working_hours(clinician: User, starts_at: datetime, ends_at: datetime) -> bool:
     """Whether one of the clinician's working blocks that day holds the whole appointment, and neither they
     nor the clinic are off that day: one query."""
     start, end = _local(starts_at), _local(ends_at)
     if end.date() != start.date():
         return False
-    return bool(HOLDING_BLOCK.rows(clinician.pk, start.date(), start.time(), end.time()))
+    day = start.date()
+    off = TimeOff.objects.filter(
+        Q(clinician=clinician) | Q(clinician__isnull=True), starts_on__lte=day, ends_on__gte=day
+    )
+    holding = WorkingHours.objects.filter(
+        clinician=clinician, weekday=day.weekday(), starts__lte=start.time(), ends__gte=end.time()
+    )
+    return holding.filter(~Exists(off)).exists()
 
 
 def _overlaps(starts_at: datetime, ends_at: datetime, busy: list[tuple[datetime, datetime]]) -> bool:
@@ -327,7 +311,9 @@ def _book(
         outside_hours_reason=outside_hours_reason.strip(),
         created_by=by,
     )
-    appointment.full_clean(validate_constraints=False)  # the database checks overlaps atomically
+    # The related rows were read for this booking, so they exist; the database checks overlaps atomically.
+    related = ["patient", "clinician", "appointment_type", "course", "session", "created_by"]
+    appointment.full_clean(exclude=related, validate_constraints=False)
     appointment.save()
     render_pending_after_commit(patient_id=patient.pk)  # a new aftercare sheet naming it, if it is the next
     return appointment

@@ -7,7 +7,6 @@ from django.db.models import Q
 from assessments.models import score_in_range
 from patients.models import EARLIEST_BIRTH_DATE, EARLIEST_MOMENT, Condition, Patient, PatientConsent
 from pit_portal.history import track_changes
-from pit_portal.validation import FewerValidationQueries
 from treatments.outcomes import PainChange, pain_change
 
 MAX_SESSIONS_PER_COURSE = 20
@@ -26,7 +25,7 @@ class CourseStatus(models.TextChoices):
 
 
 @track_changes()
-class TreatmentCourse(FewerValidationQueries, models.Model):
+class TreatmentCourse(models.Model):
     """A planned series of PIT sessions for one condition, e.g. 6 sessions a week apart."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="courses")
@@ -100,7 +99,7 @@ class SiteSide(models.TextChoices):
 
 
 @track_changes()
-class InjectionSession(FewerValidationQueries, models.Model):
+class InjectionSession(models.Model):
     """One PIT session note: drafted, then signed, after which the database refuses any change."""
 
     course = models.ForeignKey(TreatmentCourse, on_delete=models.PROTECT, related_name="sessions")
@@ -169,6 +168,13 @@ class InjectionSession(FewerValidationQueries, models.Model):
     def __str__(self) -> str:
         return f"Session {self.number} of {self.course.planned_sessions}"
 
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        """Model validation without a query: the course, clinician and consent are rows the note was built from
+        (they exist), and the CHECK constraints are the database's; the session form refuses each value they
+        refuse, with a message of its own."""
+        exclude = {*(exclude or ()), "course", "clinician", "consent"}
+        super().full_clean(exclude=exclude, validate_unique=validate_unique, validate_constraints=False)
+
     @property
     def is_signed(self) -> bool:
         return self.signed_at is not None
@@ -194,7 +200,7 @@ class InjectionSession(FewerValidationQueries, models.Model):
 
 
 @track_changes()
-class InjectionSite(FewerValidationQueries, models.Model):
+class InjectionSite(models.Model):
     session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="sites")
     nerve = models.ForeignKey("assessments.Nerve", on_delete=models.PROTECT, related_name="+")
     side = models.CharField(max_length=10, choices=SiteSide.choices)
@@ -215,6 +221,12 @@ class InjectionSite(FewerValidationQueries, models.Model):
 
     def __str__(self) -> str:
         return f"{self.nerve} ({self.side}): {self.points} x {self.volume_per_point_ml} mL"
+
+    def full_clean(self, exclude=None, validate_unique=True, validate_constraints=True):
+        """Model validation without a query per site: the nerve is one of those read for the form (it exists),
+        and the CHECK constraints are the database's; the site form refuses each value they refuse."""
+        exclude = {*(exclude or ()), "session", "nerve"}
+        super().full_clean(exclude=exclude, validate_unique=validate_unique, validate_constraints=False)
 
     @property
     def total_volume_ml(self) -> Decimal:
@@ -237,7 +249,7 @@ class Severity(models.TextChoices):
 
 
 @track_changes()
-class AdverseEvent(FewerValidationQueries, models.Model):
+class AdverseEvent(models.Model):
     session = models.ForeignKey(InjectionSession, on_delete=models.CASCADE, related_name="adverse_events")
     kind = models.CharField(max_length=12, choices=AdverseEventKind.choices)
     severity = models.CharField(max_length=10, choices=Severity.choices)
@@ -251,7 +263,7 @@ class AdverseEvent(FewerValidationQueries, models.Model):
 
 
 @track_changes()
-class SessionAddendum(FewerValidationQueries, models.Model):
+class SessionAddendum(models.Model):
     """A correction or later note under a signed session; the original stays as it was signed."""
 
     session = models.ForeignKey(InjectionSession, on_delete=models.PROTECT, related_name="addenda")

@@ -20,14 +20,13 @@ from django.utils import timezone
 
 from accounts.models import User
 from patients.models import Patient
-from pit_portal.prepared import PreparedQuery
 from scheduling.models import (
-    MAX_APPOINTMENT_LENGTH,
     Appointment,
     AppointmentStatus,
     AppointmentType,
     TimeOff,
     WorkingHours,
+    overlapping,
 )
 from scheduling.services import TRANSITIONS
 
@@ -260,33 +259,14 @@ class Diary:
         return list(self.hours.get((clinician.pk, day.weekday()), ()))
 
 
-def _diary_rows(start: datetime, end: datetime, earliest: datetime, *clinician_ids: int):
-    """The clinicians' appointments overlapping [start, end) (overlapping(), with its lower bound on starts_at,
-    `earliest`, given rather than worked out), as ENTRY_COLUMNS rows in time order."""
-    return (
-        Appointment.objects.filter(starts_at__lt=end, ends_at__gt=start, starts_at__gt=earliest)
-        .filter(clinician__in=clinician_ids)
+def diary_rows(clinician_ids: list[int], start: datetime, end: datetime) -> list[tuple]:
+    """The clinicians' appointments overlapping [start, end), as ENTRY_COLUMNS rows in time order."""
+    return list(
+        Appointment.objects.filter(overlapping(start, end), clinician_id__in=clinician_ids)
         .annotate(start_epoch=_epoch("starts_at"), end_epoch=_epoch("ends_at"))
         .order_by("starts_at")
         .values_list(*ENTRY_COLUMNS)
     )
-
-
-# The diary of one clinician, and of up to 16 or 128, on every calendar page: compiled once for each size
-# (pit_portal.prepared), the shown clinicians' ids padded with NO_CLINICIAN. More are read unprepared.
-DIARY_SIZES = (1, 16, 128)
-NO_CLINICIAN = 0  # ids count up from 1
-_DIARY = {
-    size: PreparedQuery(_diary_rows, types=(datetime, datetime, datetime) + (int,) * size) for size in DIARY_SIZES
-}
-
-
-def diary_rows(clinician_ids: list[int], start: datetime, end: datetime) -> list[tuple]:
-    window = (start, end, start - MAX_APPOINTMENT_LENGTH)
-    size = next((size for size in DIARY_SIZES if size >= len(clinician_ids)), None)
-    if size is None:
-        return list(_diary_rows(*window, *clinician_ids))
-    return _DIARY[size].rows(*window, *clinician_ids, *[NO_CLINICIAN] * (size - len(clinician_ids)))
 
 
 def _entries(staff: list[User], first: date, last: date) -> dict[tuple[int, date], list[Entry]]:

@@ -8,7 +8,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.models import Role
-from scheduling.models import MAX_APPOINTMENT_LENGTH
 from scheduling.views import grid
 from scheduling.views.grid import TakenMinutes
 from tests.factories import UserFactory
@@ -36,31 +35,16 @@ def test_touching_and_overlapping_appointments_are_one_stretch():
     assert not taken.overlap(645, 700) and taken.overlap(644, 645) and taken.overlap(709, 720)
 
 
-# --- The diary's appointments, read by a query prepared for each number of clinicians ----------------------------
-
-
-def _diary(clinicians, day):
-    start, end = grid.aware(day), grid.aware(day + timedelta(days=1))
-    return grid.diary_rows([c.pk for c in clinicians], start, end), start, end
+# --- The diary's appointments ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("how_many", [1, 2, 17])
-def test_the_prepared_diary_reads_what_its_queryset_reads(db, how_many):
+def test_the_diary_reads_the_shown_clinicians_appointments_of_the_day(db, how_many):
     staff = [UserFactory(role=Role.CLINICIAN) for _ in range(how_many)]
     outsider = UserFactory(role=Role.CLINICIAN)
     day = tomorrow()
     for index, clinician in enumerate([*staff, outsider]):
         AppointmentFactory(clinician=clinician, starts_at=at(day, 9) + timedelta(minutes=5 * index))
         AppointmentFactory(clinician=clinician, starts_at=at(day + timedelta(days=1), 9))  # the next day
-    rows, start, end = _diary(staff, day)
-    queried = grid._diary_rows(start, end, start - MAX_APPOINTMENT_LENGTH, *[c.pk for c in staff])
-    assert rows == list(queried) and len(rows) == how_many
-
-
-def test_more_clinicians_than_any_prepared_size_are_read_unprepared(db, monkeypatch):
-    monkeypatch.setattr(grid, "DIARY_SIZES", (1,))
-    staff = [UserFactory(role=Role.CLINICIAN) for _ in range(2)]
-    for clinician in staff:
-        AppointmentFactory(clinician=clinician, starts_at=at(tomorrow(), 10))
-    rows, _, _ = _diary(staff, tomorrow())
-    assert sorted(row[4] for row in rows) == sorted(c.pk for c in staff)
+    rows = grid.diary_rows([c.pk for c in staff], grid.aware(day), grid.aware(day + timedelta(days=1)))
+    assert [row[4] for row in rows] == [c.pk for c in staff]  # in time order
