@@ -132,6 +132,6 @@ def test_a_new_medication_is_offered_for_the_medical_background(clinician_client
 def test_the_session_form_with_a_check_in_runs_no_more_queries(clinician_client, course, django_assert_max_num_queries):
     _checked_in_today(course.patient, new_infection=True, new_blood_thinner=True, pregnant=True)
     url = reverse("treatments:session_new", args=[course.pk])
-    clinician_client.get(url)  # the nerve menu and prepared statements are made once per process
+    clinician_client.get(url)  # warm the process before counting
     with django_assert_max_num_queries(10):
         clinician_client.get(url)
