@@ -1,12 +1,12 @@
 from django.contrib import messages
 from django.db import transaction
 from django.db.models import FilteredRelation, Q, QuerySet, Subquery
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.vary import vary_on_headers
 
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from audit.models import Action
 from audit.services import record_page_view
 from documents.status import patient_box
@@ -31,7 +31,7 @@ from treatments.sections import clinical_sections
 # The same URL answers a whole page or, for htmx, just the results: caches must tell them apart,
 # or the browser's Back button shows the bare results table.
 @vary_on_headers("HX-Target")
-def patient_list(request: HttpRequest) -> HttpResponse:
+def patient_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = PatientSearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_valid() else ""
     page = search.patient_search_page(query, request.GET.get("page"))
@@ -42,7 +42,7 @@ def patient_list(request: HttpRequest) -> HttpResponse:
 
 
 @permission_required("patients.add_patient")
-def patient_register(request: HttpRequest) -> HttpResponse:
+def patient_register(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = RegisterPatientForm(request.POST or None)
     duplicates = []
     if request.method == "POST" and form.is_valid():
@@ -67,7 +67,8 @@ def patient_page_record() -> QuerySet[Patient]:
             valid_consent=FilteredRelation("consents", condition=valid),
             newest_invite=newest_invite_relation(),
         )
-        .select_related("intake", "valid_consent__witnessed_by", "newest_invite")
+        # The plugin checks the names against the model's fields only, not against FilteredRelation aliases.
+        .select_related("intake", "valid_consent__witnessed_by", "newest_invite")  # type: ignore[misc]
         .prefetch_related("intake__conditions", "intake__medications")
     )
 
@@ -84,7 +85,7 @@ def _booking_links(user, patient: Patient, sections: dict) -> dict:
 
 
 @permission_required("patients.view_patient")
-def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def patient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The patient page, as `request.user` may see it: the clinical sections, appointments, documents and portal
     box only for the roles that may see them."""
     patient = get_patient_for(request.user, pk, patient_page_record())
@@ -105,7 +106,7 @@ def patient_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("patients.change_patient")
-def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def patient_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     form = PatientForm(request.POST or None, instance=patient)
     if request.method == "POST" and form.is_valid():
@@ -115,7 +116,7 @@ def patient_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "patients/patient_edit.html", {"form": form, "patient": patient})
 
 
-def _news_from_check_in(request: HttpRequest, patient: Patient) -> tuple[CheckIn | None, dict, list[dict]]:
+def _news_from_check_in(request: AuthenticatedHttpRequest, patient: Patient) -> tuple[CheckIn | None, dict, list[dict]]:
     """The patient's check-in named by `?check_in=` (only one of their own), and what it reported as initial
     values for the medical background's form and a new medication row: offered, saved only once staff save."""
     check_in_id = request.GET.get("check_in", "")
@@ -124,7 +125,7 @@ def _news_from_check_in(request: HttpRequest, patient: Patient) -> tuple[CheckIn
         check_in = CheckIn.objects.filter(pk=int(check_in_id), patient=patient).first()
     if check_in is None:
         return None, {}, []
-    initial = {}
+    initial: dict = {}
     if check_in.new_blood_thinner:
         initial["anticoagulant_or_bleeding_disorder"] = True
     if check_in.pregnant:
@@ -137,7 +138,7 @@ def _news_from_check_in(request: HttpRequest, patient: Patient) -> tuple[CheckIn
 
 
 @permission_required("patients.change_intake")
-def intake_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def intake_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     intake = patient.intake
     record_page_view(request, Action.RECORD_VIEWED, patient=patient, obj=intake)
@@ -162,7 +163,7 @@ def intake_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("patients.add_patientconsent")
-def consent_record(request: HttpRequest, pk: int) -> HttpResponse:
+def consent_record(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, pk)
     consent_text = ConsentText.objects.current()
     if consent_text is None:

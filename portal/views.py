@@ -4,6 +4,8 @@ Portal pages take the signed-in patient from `patient_view` and every id through
 patient can never reach another's appointment or document.
 """
 
+from typing import TYPE_CHECKING, TypedDict, cast
+
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required, permission_required
@@ -16,6 +18,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar
 
+from accounts.decorators import AuthenticatedHttpRequest
 from documents.downloads import document_response
 from patients.access import get_patient_for
 from patients.models import Patient
@@ -26,6 +29,14 @@ from portal.models import CheckIn
 from portal.services import InviteState
 from scheduling.models import Appointment
 from scheduling.notifications import PRODID, appointment_event
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    class OnlineChoices(TypedDict):
+        can_cancel: bool
+        check_in_open: bool
+
 
 # The backend the new patient is signed in with, named because login() needs one when several are configured.
 SIGN_IN_BACKEND = "accounts.backends.RoleBackend"
@@ -41,7 +52,7 @@ def _status_for(state: InviteState) -> int:
 @require_POST
 @login_required
 @permission_required("portal.add_patientinvite", raise_exception=True)
-def invite_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def invite_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_pk)
     try:
         invite = services.invite_create(patient=patient, by=request.user)
@@ -88,9 +99,11 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 @patient_view
-def home(request: HttpRequest, patient: Patient) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
     now = timezone.now()
-    appointments = list(queries.upcoming_appointments(patient, now))
+    appointments = cast(
+        "list[WithAnnotations[Appointment, OnlineChoices]]", list(queries.upcoming_appointments(patient, now))
+    )
     for appointment in appointments:
         appointment.can_cancel = queries.can_cancel_online(appointment, now)
         appointment.check_in_open = queries.check_in_open(appointment, now)
@@ -112,7 +125,7 @@ def _calendar_file(appointment: Appointment) -> bytes:
 
 @require_GET
 @patient_view
-def appointment_ics(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+def appointment_ics(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> HttpResponse:
     appointment = get_own_appointment(request.user, pk)
     response = HttpResponse(_calendar_file(appointment), content_type="text/calendar; charset=utf-8")
     day = timezone.localdate(appointment.starts_at)
@@ -123,7 +136,7 @@ def appointment_ics(request: HttpRequest, patient: Patient, pk: int) -> HttpResp
 
 @require_http_methods(["GET", "POST"])
 @patient_view
-def appointment_cancel(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+def appointment_cancel(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> HttpResponse:
     appointment = get_own_appointment(request.user, pk)
     context = {
         "patient": patient,
@@ -152,7 +165,7 @@ def appointment_cancel(request: HttpRequest, patient: Patient, pk: int) -> HttpR
 
 @require_http_methods(["GET", "POST"])
 @patient_view
-def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+def check_in(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> HttpResponse:
     appointment = get_own_appointment(request.user, pk)
     context = {"patient": patient, "appointment": appointment, "section": "home"}
     if not queries.check_in_open(appointment):
@@ -170,20 +183,20 @@ def check_in(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
 
 @require_GET
 @patient_view
-def documents(request: HttpRequest, patient: Patient) -> HttpResponse:
+def documents(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
     context = {"patient": patient, "documents": queries.portal_documents(patient), "section": "documents"}
     return render(request, "portal/documents.html", context)
 
 
 @require_GET
 @patient_view
-def document_download(request: HttpRequest, patient: Patient, pk: int) -> HttpResponse:
+def document_download(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> HttpResponse:
     return document_response(get_own_document(request.user, pk), request, via="portal")
 
 
 @require_http_methods(["GET", "POST"])
 @patient_view
-def contact_details(request: HttpRequest, patient: Patient) -> HttpResponse:
+def contact_details(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
     form = ContactDetailsForm(request.POST if request.method == "POST" else None, instance=patient)
     if request.method == "POST" and form.is_valid():
         services.contact_details_update(patient=form.instance, user=request.user)

@@ -145,7 +145,7 @@ def _attrs(**attrs: object) -> str:
     )
 
 
-def _el(tag: str, content: str | None = None, **attrs: object) -> str:
+def _el(tag: str, content: str | None = None, /, **attrs: object) -> str:
     """One element. Content must already be markup: escape text before passing it."""
     opening = " ".join(filter(None, [tag, _attrs(**attrs)]))
     return f"<{opening}/>" if content is None else f"<{opening}>{content}</{tag}>"
@@ -325,7 +325,7 @@ def _baseline_lines(scale: _Scale, baseline: int | None) -> str:
     """The baseline (dashed) and the 30% / 50% reduction targets (faint), labelled in the right margin."""
     if baseline is None:
         return ""
-    lines = [("baseline", baseline, f"Baseline {baseline}", BASELINE_COLOUR, BASELINE_DASH, 1.4)]
+    lines = [("baseline", float(baseline), f"Baseline {baseline}", BASELINE_COLOUR, BASELINE_DASH, 1.4)]
     for percent in (30, 50):
         level = baseline * (100 - percent) / 100
         lines.append((f"threshold-{percent}", level, f"{percent}% better", THRESHOLD_COLOUR, THRESHOLD_DASH, 1.0))

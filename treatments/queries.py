@@ -17,10 +17,15 @@ class AnalgesicDoses(TypedDict):
     analgesic_doses_per_week: Decimal
 
 
+class SessionsSinceReview(TypedDict):
+    sessions_since_review: int
+
+
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
     AssessmentWithDoses = WithAnnotations[Assessment, AnalgesicDoses]
+    CourseDueForReview = WithAnnotations[TreatmentCourse, SessionsSinceReview]
 
 # A course is reviewed at least every this many sessions (outcome measures at review).
 REVIEW_EVERY_SESSIONS = 3
@@ -88,7 +93,7 @@ def stale_drafts(clinician: User) -> QuerySet[InjectionSession]:
     )
 
 
-def courses_due_for_review() -> QuerySet[TreatmentCourse]:
+def courses_due_for_review() -> "QuerySet[CourseDueForReview]":
     """Active courses with REVIEW_EVERY_SESSIONS or more signed sessions since their last assessment (a draft
     counts once signed, like every figure about a course)."""
     last_assessed = Assessment.objects.filter(course=OuterRef("pk")).order_by("-assessed_at").values("assessed_at")[:1]

@@ -30,8 +30,9 @@ def assessments_and_latest_areas(patient_id: int) -> tuple[list[Assessment], lis
     areas = []
     for row in rows:
         found.setdefault(row.pk, row)
-        if row.area_region is not None:
-            areas.append({name: getattr(row, f"area_{name}") for name in PAIN_AREA_FIELDS})
+        area = {name: getattr(row, f"area_{name}") for name in PAIN_AREA_FIELDS}
+        if area["region"] is not None:
+            areas.append(area)
     return list(found.values()), areas
 
 
@@ -74,12 +75,12 @@ COURSE_LINE_COLUMNS = (
 )  # fmt: skip
 
 
-def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse]:
+def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse, tuple]:
     """One row per session (one for a course without any), newest course first: its sessions in one join rather
     than a prefetch query of whole session notes."""
     return (
         TreatmentCourse.objects.filter(patient_id=patient_id)
-        .order_by(*TreatmentCourse._meta.ordering, "sessions__number")
+        .order_by(*(TreatmentCourse._meta.ordering or ()), "sessions__number")
         .values_list(*COURSE_LINE_COLUMNS)
     )
 

@@ -1,7 +1,7 @@
 """Clinical actions on courses and session notes: draft, sign, correct by addendum."""
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -142,7 +142,7 @@ def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> T
     return course
 
 
-def _locked_course_with_last_number(course_id: int) -> QuerySet[TreatmentCourse]:
+def _locked_course_with_last_number(course_id: int) -> QuerySet[TreatmentCourse, tuple[int | None, int | None]]:
     last = InjectionSession.objects.filter(course=OuterRef("pk")).order_by("-number").values("number")[:1]
     locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(
         last_number=Subquery(last), consent_id=valid_consent_id(OuterRef("patient_id"))
@@ -150,7 +150,7 @@ def _locked_course_with_last_number(course_id: int) -> QuerySet[TreatmentCourse]
     return locked.filter(pk=course_id).values_list("last_number", "consent_id")
 
 
-def _locked_draft(session_id: int) -> QuerySet[InjectionSession]:
+def _locked_draft(session_id: int) -> QuerySet[InjectionSession, tuple[datetime | None, int | None]]:
     consent = valid_consent_id(OuterRef("course__patient_id"))
     locked = InjectionSession.objects.select_for_update(of=("self",)).annotate(consent_id_now=consent)
     return locked.filter(pk=session_id).values_list("signed_at", "consent_id_now")

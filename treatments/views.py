@@ -2,12 +2,12 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from accounts.decorators import permission_required
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from assessments.models import AssessmentKind
 from audit.models import Action
 from audit.services import record, record_page_view
@@ -32,7 +32,7 @@ from treatments.signature import signature_matches
 
 
 @permission_required("treatments.add_treatmentcourse")
-def course_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
+def course_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_pk)
     baseline = patient.assessments.filter(kind=AssessmentKind.INITIAL, course__isnull=True).first()
     initial = {}
@@ -53,7 +53,7 @@ def course_new(request: HttpRequest, patient_pk: int) -> HttpResponse:
 
 
 @permission_required("treatments.view_treatmentcourse")
-def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def course_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     clinical = request.user.has_perm("treatments.view_injectionsession")
@@ -68,21 +68,21 @@ def course_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required("treatments.change_treatmentcourse")
-def course_close(request: HttpRequest, pk: int) -> HttpResponse:
+def course_close(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
     form = CourseCloseForm(request.POST)
     if not form.is_valid():
-        messages.error(request, " ".join(error for errors in form.errors.values() for error in errors))
+        messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
         return redirect("treatments:course", pk=course.pk)
     services.course_close(course=course, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
     messages.success(request, f"Course marked {course.get_status_display().lower()}.")
     return redirect("treatments:course", pk=course.pk)
 
 
-def _session_forms(request: HttpRequest, session: InjectionSession, check_in: CheckIn | None):
+def _session_forms(request: AuthenticatedHttpRequest, session: InjectionSession, check_in: CheckIn | None):
     intake = session.course.patient.intake
     data = request.POST if request.method == "POST" else None
-    additive = (data or {}).get("additive", session.additive)
+    additive = data.get("additive", session.additive) if data else session.additive
     form = SessionForm(
         data,
         instance=session,
@@ -96,7 +96,7 @@ def _session_forms(request: HttpRequest, session: InjectionSession, check_in: Ch
     return form, sites, events
 
 
-def _edit_session(request: HttpRequest, session: InjectionSession) -> HttpResponse:
+def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) -> HttpResponse:
     # What the patient reported at check-in raises precautions, so it is read for a save as for a view.
     check_in = check_in_for_session_form(session.course.patient)
     form, sites, events = _session_forms(request, session, check_in)
@@ -122,7 +122,7 @@ def _edit_session(request: HttpRequest, session: InjectionSession) -> HttpRespon
 
 
 @permission_required("treatments.add_injectionsession")
-def session_new(request: HttpRequest, course_pk: int) -> HttpResponse:
+def session_new(request: AuthenticatedHttpRequest, course_pk: int) -> HttpResponse:
     course = get_course_for(request.user, course_pk)
     if not course.is_active:
         messages.error(request, "This course is closed: start a new course to record more sessions.")
@@ -135,7 +135,7 @@ def session_new(request: HttpRequest, course_pk: int) -> HttpResponse:
 
 
 @permission_required("treatments.change_injectionsession")
-def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def session_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=session.course.patient, obj=session)
     if session.is_signed:
@@ -144,23 +144,26 @@ def session_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return _edit_session(request, session)
 
 
-def _session_page(request: HttpRequest, session: InjectionSession, *, status: int = 200, addendum_form=None):
+def _session_page(
+    request: AuthenticatedHttpRequest, session: InjectionSession, *, status: int = 200, addendum_form=None
+):
+    sites, adverse_events = list(session.sites.select_related("nerve")), list(session.adverse_events.all())
     context = {
         "session": session,
         "course": session.course,
         "patient": session.course.patient,
-        "sites": list(session.sites.select_related("nerve")),
-        "adverse_events": list(session.adverse_events.all()),
+        "sites": sites,
+        "adverse_events": adverse_events,
         "addenda": session.addenda.select_related("author"),
         "alerts": services.session_alerts(intake=session.course.patient.intake, additive=session.additive),
         "addendum_form": addendum_form or AddendumForm(),
+        "total_volume_ml": sum((site.total_volume_ml for site in sites), Decimal("0")),
+        "signature_broken": _signature_broken(request, session, sites, adverse_events),
     }
-    context["total_volume_ml"] = sum((site.total_volume_ml for site in context["sites"]), Decimal("0"))
-    context["signature_broken"] = _signature_broken(request, session, context["sites"], context["adverse_events"])
     return render(request, "treatments/session_detail.html", context, status=status)
 
 
-def _signature_broken(request: HttpRequest, session: InjectionSession, sites, adverse_events) -> bool:
+def _signature_broken(request: AuthenticatedHttpRequest, session: InjectionSession, sites, adverse_events) -> bool:
     """A signed note no longer matching its SHA-256 was changed in the database after signing: the clinician is
     warned and each showing is audited. Checked on the rows the page shows, so it costs no query."""
     if not session.is_signed or signature_matches(session, sites=sites, adverse_events=adverse_events):
@@ -171,7 +174,7 @@ def _signature_broken(request: HttpRequest, session: InjectionSession, sites, ad
 
 
 @permission_required("treatments.view_injectionsession")
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
     record_page_view(request, Action.RECORD_VIEWED, patient=session.course.patient, obj=session)
     return _session_page(request, session)
@@ -179,7 +182,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required("treatments.sign_injectionsession")
-def session_sign(request: HttpRequest, pk: int) -> HttpResponse:
+def session_sign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
     try:
         session = services.session_sign(session=session, by=request.user)
@@ -194,7 +197,7 @@ def session_sign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required("treatments.add_sessionaddendum")
-def session_addendum(request: HttpRequest, pk: int) -> HttpResponse:
+def session_addendum(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = get_session_for(request.user, pk)
     form = AddendumForm(request.POST)
     if form.is_valid():
@@ -209,7 +212,7 @@ def session_addendum(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @permission_required("treatments.add_injectionsession")
-def site_row(request: HttpRequest) -> HttpResponse:
+def site_row(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One more empty site row for the session form (htmx), numbered after the rows already there."""
     try:
         index = int(request.GET.get("sites-TOTAL_FORMS", "0"))

@@ -95,7 +95,7 @@ def body_map_picture(areas: Iterable[Any] | None) -> str:
 
 @register.inclusion_tag("assessments/_body_map_view.html", name="body_map_view")
 def body_map_context(areas: Iterable[Any] | None) -> dict[str, Any]:
-    if hasattr(areas, "all"):  # a related manager, e.g. assessment.pain_areas
+    if areas is not None and hasattr(areas, "all"):  # a related manager, e.g. assessment.pain_areas
         areas = areas.all()
     by_code = {}
     unknown = []
