@@ -78,22 +78,16 @@ def calendar_clinicians() -> list[User]:
     return list(clinicians())
 
 
-def _local(moment: datetime) -> datetime:
-    return timezone.localtime(moment)
-
-
 def _aware(day: date, at: time) -> datetime:
     """A wall-clock time on a day in the clinic's zone, correct on either side of a clock change."""
     return timezone.make_aware(datetime.combine(day, at))
 
 
-def working_blocks(clinician: User, day: date, hours=None, time_off=None) -> list[tuple[datetime, datetime]]:
-    """The clinician's working periods on a day, as aware datetimes; none on a day off.
-    Pass prefetched hours and time off to avoid queries when scanning many days."""
-    if hours is None:
-        hours = list(WorkingHours.objects.filter(clinician=clinician))
-    if time_off is None:
-        time_off = list(TimeOff.objects.filter(Q(clinician=clinician) | Q(clinician__isnull=True)))
+def working_blocks(
+    clinician: User, day: date, hours: list[WorkingHours], time_off: list[TimeOff]
+) -> list[tuple[datetime, datetime]]:
+    """The clinician's working periods on a day, as aware datetimes; none on a day off. `hours` and `time_off` are
+    read once for all the days a search scans."""
     if any(off.starts_on <= day <= off.ends_on and off.clinician_id in (None, clinician.pk) for off in time_off):
         return []
     return [
@@ -106,7 +100,7 @@ def working_blocks(clinician: User, day: date, hours=None, time_off=None) -> lis
 def within_working_hours(clinician: User, starts_at: datetime, ends_at: datetime) -> bool:
     """Whether one of the clinician's working blocks that day holds the whole appointment, and neither they
     nor the clinic are off that day: one query."""
-    start, end = _local(starts_at), _local(ends_at)
+    start, end = timezone.localtime(starts_at), timezone.localtime(ends_at)
     if end.date() != start.date():
         return False
     day = start.date()
@@ -149,8 +143,8 @@ def free_slots(
     hours = list(WorkingHours.objects.filter(clinician__in=ids))
     time_off = list(TimeOff.objects.filter(Q(clinician__in=ids) | Q(clinician__isnull=True)))
     slots: list[Slot] = []
-    day = _local(start).date()
-    while day <= _local(until).date() and len(slots) < limit:
+    day = timezone.localtime(start).date()
+    while day <= timezone.localtime(until).date() and len(slots) < limit:
         for clinician in clinician_choices:
             for block_start, block_end in working_blocks(clinician, day, hours, time_off):
                 slots += _slots_in_block(clinician, block_start, block_end, length, start, until, busy[clinician.pk])

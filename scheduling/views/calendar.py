@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import wraps
 from itertools import groupby
-from typing import TYPE_CHECKING, NamedTuple, TypedDict
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -123,39 +123,8 @@ def _safe_next(request: AuthenticatedHttpRequest, fallback: str) -> str:
 
 
 def _calendar_url(name: str, day: date, clinician: User | None = None, **extra) -> str:
-    return _with_params(reverse(name), day, clinician, **extra)
-
-
-def _with_params(path: str, day: date, clinician: User | None = None, **extra) -> str:
-    """A calendar page's path with its date and clinician: for links built many times a page, reversed once."""
     params = {"date": day.isoformat(), **({"clinician": clinician.pk} if clinician else {}), **extra}
-    return f"{path}?{urlencode(params)}"
-
-
-# ---------------------------------------------------------------------------------------------
-# The diary's appointments, decorated for the detail, move and cancel pages
-
-
-class OfferedActions(TypedDict):
-    """What _decorate adds to an appointment (grid.StatusActions of its status)."""
-
-    actions: tuple[tuple[str, str], ...]
-    can_cancel: bool
-    can_move: bool
-
-
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
-
-    DecoratedAppointment = WithAnnotations[Appointment, OfferedActions]
-
-
-def _decorate(appointment: Appointment) -> "DecoratedAppointment":
-    """The actions the appointment's status allows, for the pages that offer them."""
-    allowed = grid.STATUS_ACTIONS[appointment.status]
-    decorated: DecoratedAppointment = appointment  # type: ignore[assignment]  # given its attributes just below
-    decorated.actions, decorated.can_cancel, decorated.can_move = allowed.actions, allowed.can_cancel, allowed.can_move
-    return decorated
+    return f"{reverse(name)}?{urlencode(params)}"
 
 
 def _way_back(back: str) -> dict:
@@ -163,10 +132,28 @@ def _way_back(back: str) -> dict:
     return {"back": back, "back_query": urlencode({"next": back})}
 
 
-def _block(request: AuthenticatedHttpRequest, entry: grid.Entry, *, back: str, error: str = "") -> str:
-    """One appointment's block, as htmx swaps it in after a status change."""
-    context = {"appointment": entry.display, "can_change": _can_change(request), "error": error, **_way_back(back)}
-    return render_to_string("scheduling/_appointment_block.html", context)
+def _block(entry: grid.Entry, *, can_change: bool, back_query: str, error: str = "") -> str:
+    """One appointment's block on the time grid."""
+    context = {"appointment": entry.appointment, "entry": entry, "can_change": can_change, "back_query": back_query}
+    return render_to_string("scheduling/_appointment_block.html", {**context, "error": error})
+
+
+def _shown(entry: grid.Entry) -> tuple:
+    """Everything an appointment's block shows of it (the clinic's zone included, in its local times)."""
+    appointment, kind = entry.appointment, entry.appointment.appointment_type
+    starts_at, ends_at = timezone.localtime(appointment.starts_at), timezone.localtime(appointment.ends_at)
+    return (appointment.pk, appointment.status, starts_at, ends_at, kind.colour, kind.name,
+            appointment.patient.full_name, appointment.notes, entry.compact)  # fmt: skip
+
+
+def _render_blocks(entries: list[grid.Entry], *, can_change: bool, back_query: str, every_day: int) -> None:
+    """Each appointment's block, kept in the cache by what it shows: after a change to a busy day, the other
+    appointments' blocks come from the cache rather than being rendered again."""
+    by_pk = {entry.appointment.pk: entry for entry in entries}
+    keys = {pk: content_key("block", _shown(entry), can_change, back_query, every_day) for pk, entry in by_pk.items()}
+    blocks = cached_each(keys, lambda pk: _block(by_pk[pk], can_change=can_change, back_query=back_query))
+    for pk, entry in by_pk.items():
+        entry.block = blocks[pk]
 
 
 class CalendarGrid(NamedTuple):
@@ -174,20 +161,6 @@ class CalendarGrid(NamedTuple):
 
     grid: SafeString
     cancelled: SafeString
-
-
-def _blocks(entries: list[grid.Entry], block_context: dict, cache_context: dict) -> None:
-    """Each appointment's block, kept in the cache by what it shows: after a change to a busy day, the other
-    appointments' blocks come from the cache rather than being rendered again."""
-    displays = {entry.pk: entry.display for entry in entries}
-    keys = {pk: content_key("block", one.cache_values, *cache_context.values()) for pk, one in displays.items()}
-
-    def render(pk: int) -> str:
-        return render_to_string("scheduling/_appointment_block.html", {"appointment": displays[pk], **block_context})
-
-    blocks = cached_each(keys, render)
-    for entry in entries:
-        entry.block = blocks[entry.pk]
 
 
 class GridOptions(NamedTuple):
@@ -199,16 +172,20 @@ class GridOptions(NamedTuple):
     key: CalendarKey
 
 
-def _render_grid(columns: list[grid.Column], options: GridOptions, *, whole_week: bool) -> CalendarGrid:
-    context = {**grid.grid_context(columns), "can_change": options.can_change, **_way_back(options.back)}
-    block_context = {"can_change": options.can_change, "back_query": context["back_query"], "error": ""}
-    cache_context = {**block_context, "every_day": options.key.every_day}
-    _blocks([entry for column in columns for entry in column.live], block_context, cache_context)
-    heading = "Cancelled this week" if whole_week else "Cancelled on this day"
-    cancelled = {"cancelled": context["cancelled"], "heading": heading, "whole_week": whole_week}
+def _render_grid(staff: list[User], days: list[date], options: GridOptions) -> CalendarGrid:
+    """The time grid of a day's clinicians or of one clinician's week, a column for each, with its cancellations."""
+    diary = grid.Diary.load(staff, days[0], days[-1])
+    now, booking = timezone.localtime(), {"patient": options.patient.pk} if options.patient else {}
+    columns = [
+        grid.column(clinician, day, diary, local_now=now, booking=booking) for day in days for clinician in staff
+    ]
+    back_query = urlencode({"next": options.back})
+    live = [entry for column in columns for entry in column.live]
+    _render_blocks(live, can_change=options.can_change, back_query=back_query, every_day=options.key.every_day)
+    context = {**grid.grid_context(columns), "can_change": options.can_change, "whole_week": len(days) > 1}
     return CalendarGrid(
         render_to_string("scheduling/calendar_grid.html", context),
-        render_to_string("scheduling/_cancelled_list.html", cancelled),
+        render_to_string("scheduling/_cancelled_list.html", context),
     )
 
 
@@ -251,17 +228,6 @@ def _nav(request: AuthenticatedHttpRequest, name: str, day: date, step: int, cli
     }
 
 
-def _render_day(staff: list[User], day: date, options: GridOptions) -> CalendarGrid:
-    diary = grid.Diary.load(staff, day, day)
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(options.patient)
-    day_path = reverse("scheduling:day")
-    columns = [grid.column(clinician, day, diary, local_now=now, book=book) for clinician in staff]
-    for column in columns:
-        column.title = column.clinician.get_full_name() or column.clinician.username
-        column.link = _with_params(day_path, day, column.clinician)
-    return _render_grid(columns, options, whole_week=False)
-
-
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def day_view(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -274,41 +240,21 @@ def day_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     extra = {"patient": patient.pk} if patient else {}
     back = _calendar_url("scheduling:day", day, chosen, **extra)
     key = calendar_key("day", day, day, _ids(shown), can_change, back)
-    day_grid = cached_calendar(key, lambda: _render_day(shown, day, GridOptions(patient, can_change, back, key)))
+    day_grid = cached_calendar(key, lambda: _render_grid(shown, [day], GridOptions(patient, can_change, back, key)))
     context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), "staff": staff, "has_columns": bool(shown)}
     return render(request, "scheduling/calendar_day.html", {**context, **day_grid._asdict()})
 
 
-def _week_rows(staff: list[User], days: list[date], diary: grid.Diary) -> list[tuple[User, str, list[grid.Column]]]:
-    """All clinicians' week: one row each, a compact cell a day; the day view has the detail."""
-    now = timezone.localtime()
-    day_path, week_path = reverse("scheduling:day"), reverse("scheduling:week")
-    rows = []
-    for clinician in staff:
-        row = [grid.column(clinician, day, diary, local_now=now, book=None) for day in days]
-        for column in row:
-            column.link = _with_params(day_path, column.day, clinician)
-        rows.append((clinician, _with_params(week_path, days[0], clinician), row))
-    return rows
-
-
 def _render_week_all(staff: list[User], days: list[date]) -> SafeString:
+    """All clinicians' week: one row each, a compact cell a day; the day view has the detail."""
     diary = grid.Diary.load(staff, days[0], days[-1])
-    day_path = reverse("scheduling:day")
-    day_links = [(d, _with_params(day_path, d), grid.short_day(d)) for d in days]
-    context = {"rows": _week_rows(staff, days, diary), "day_links": day_links, "today": timezone.localdate()}
+    now = timezone.localtime()
+    rows = [
+        (clinician, [grid.column(clinician, day, diary, local_now=now, booking=None) for day in days])
+        for clinician in staff
+    ]
+    context = {"rows": rows, "days": days, "today": timezone.localdate()}
     return render_to_string("scheduling/week_all_table.html", context)
-
-
-def _render_week(chosen: User, days: list[date], options: GridOptions) -> CalendarGrid:
-    diary = grid.Diary.load([chosen], days[0], days[-1])
-    now, book = timezone.localtime(), grid.BookingLink.for_patient(options.patient)
-    day_path = reverse("scheduling:day")
-    columns = [grid.column(chosen, d, diary, local_now=now, book=book) for d in days]
-    for column in columns:
-        column.title = f"{column.day:%a %d %b}"
-        column.link = _with_params(day_path, column.day, chosen)
-    return _render_grid(columns, options, whole_week=True)
 
 
 @permission_required("scheduling.view_appointment")
@@ -329,7 +275,7 @@ def week_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     extra = {"patient": patient.pk} if patient else {}
     back = _calendar_url("scheduling:week", monday, chosen, **extra)
     key = calendar_key("week", monday, days[-1], _ids([chosen]), can_change, back)
-    week_grid = cached_calendar(key, lambda: _render_week(chosen, days, GridOptions(patient, can_change, back, key)))
+    week_grid = cached_calendar(key, lambda: _render_grid([chosen], days, GridOptions(patient, can_change, back, key)))
     return render(request, "scheduling/calendar_week.html", {**context, **week_grid._asdict()})
 
 
@@ -506,8 +452,8 @@ def _booking_kwargs(data: dict) -> dict:
 
 @permission_required("scheduling.change_appointment")
 def move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    appointment = _decorate(get_appointment_for(request.user, pk))
-    if not appointment.can_move:
+    appointment = get_appointment_for(request.user, pk)
+    if not grid.STATUS_ACTIONS[appointment.status].can_move:
         message = f"This appointment is {appointment.get_status_display().lower()}: only a booked one can be moved."
         return _detail_page(request, appointment, error=message, status=409)
     if request.method == "POST":
@@ -540,7 +486,7 @@ def _move_post(request: AuthenticatedHttpRequest, appointment: Appointment) -> H
                 messages.success(request, _booked_message(moved, "moved"))
                 return redirect(_landing(moved))
     # A refused move may have changed the instance in memory; show the appointment as it is stored.
-    appointment = _decorate(get_appointment_for(request.user, appointment.pk))
+    appointment = get_appointment_for(request.user, appointment.pk)
     context = {
         "form": form,
         "appointment": appointment,
@@ -558,7 +504,8 @@ def _detail_page(
     request: AuthenticatedHttpRequest, appointment: Appointment, *, error: str = "", status: int = 200, form=None
 ):
     context = {
-        "appointment": _decorate(appointment),
+        "appointment": appointment,
+        "allowed": grid.STATUS_ACTIONS[appointment.status],
         "error": error,
         "cancel_form": form or CancelForm(),
         "back": _safe_next(request, reverse("scheduling:appointment", args=[appointment.pk])),
@@ -582,7 +529,9 @@ def _status_answer(request: AuthenticatedHttpRequest, appointment: Appointment, 
     """htmx gets the updated block (with the refusal inside it); a plain form post goes back."""
     back = _safe_next(request, reverse("scheduling:appointment", args=[appointment.pk]))
     if request.headers.get("HX-Request"):
-        return HttpResponse(_block(request, grid.Entry.of(appointment), back=back, error=error), status=status)
+        entry, back_query = grid.Entry.of(appointment), urlencode({"next": back})
+        block = _block(entry, can_change=_can_change(request), back_query=back_query, error=error)
+        return HttpResponse(block, status=status)
     if status == 409:
         return _detail_page(request, appointment, error=error, status=409)
     if error:
@@ -613,16 +562,17 @@ def appointment_menu(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
     appointment = get_appointment_for(request.user, pk)
     back = _safe_next(request, reverse("scheduling:day"))
-    context = {"appointment": grid.Entry.of(appointment).display, **_way_back(back)}
+    context = {"appointment": appointment, "allowed": grid.STATUS_ACTIONS[appointment.status], **_way_back(back)}
     return render(request, "scheduling/_appointment_menu.html", context)
 
 
 @permission_required("scheduling.change_appointment")
 def cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    appointment = _decorate(get_appointment_for(request.user, pk))
+    appointment = get_appointment_for(request.user, pk)
+    allowed = grid.STATUS_ACTIONS[appointment.status]
     form = CancelForm(request.POST or None)
     status = 200
-    if not appointment.can_cancel:
+    if not allowed.can_cancel:
         form.add_error(None, f"This appointment is {appointment.get_status_display().lower()}: it cannot be cancelled.")
         status = 409
     elif request.method == "POST" and form.is_valid():
@@ -634,7 +584,7 @@ def cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Appointment for {appointment.patient.full_name} cancelled.")
             return redirect(_safe_next(request, _landing(appointment)))
-    context = {"appointment": appointment, "form": form, "back": _safe_next(request, "")}
+    context = {"appointment": appointment, "allowed": allowed, "form": form, "back": _safe_next(request, "")}
     return render(request, "scheduling/booking_cancel.html", context, status=status)
 
 
