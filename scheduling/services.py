@@ -132,11 +132,11 @@ def free_slots(
     start = max(start, timezone.now())
     length = length or timedelta(minutes=appointment_type.duration_minutes)
     ids = [c.pk for c in clinician_choices]
-    live = (
-        Appointment.objects.filter(overlapping(start, until), clinician__in=ids)
-        .exclude(status=AppointmentStatus.CANCELLED)
-        .exclude(pk=ignoring)
+    live = Appointment.objects.filter(overlapping(start, until), clinician__in=ids).exclude(
+        status=AppointmentStatus.CANCELLED
     )
+    if ignoring is not None:
+        live = live.exclude(pk=ignoring)
     busy: dict[int, list] = {pk: [] for pk in ids}
     for appointment in live.only("clinician_id", "starts_at", "ends_at"):
         busy[appointment.clinician_id].append((appointment.starts_at, appointment.ends_at))
@@ -186,10 +186,10 @@ def nearest_free_slots(
 
 def patient_clashes(patient: Patient, starts_at: datetime, ends_at: datetime, exclude: int | None = None):
     """The patient's other live appointments at the same time (a warning, not a refusal)."""
+    others = Appointment.objects.exclude(pk=exclude) if exclude is not None else Appointment.objects.all()
     return (
-        Appointment.objects.filter(overlapping(starts_at, ends_at), patient=patient)
+        others.filter(overlapping(starts_at, ends_at), patient=patient)
         .exclude(status=AppointmentStatus.CANCELLED)
-        .exclude(pk=exclude)
         .select_related("clinician")
     )
 
