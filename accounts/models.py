@@ -1,6 +1,6 @@
 import operator
 from collections.abc import Callable
-from functools import cache, cached_property, reduce
+from functools import cached_property, reduce
 from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractUser, Group, Permission
@@ -77,10 +77,6 @@ class User(AbstractUser):
         return self.has_role(Role.PATIENT)
 
     @property
-    def is_clinical_staff(self) -> bool:
-        return self.has_role(Role.CLINICIAN)
-
-    @property
     def must_use_second_factor(self) -> bool:
         """Everyone but a patient must use a second factor; a patient who has enrolled one must too."""
         return not self.is_patient_user or self.has_confirmed_device()
@@ -92,13 +88,7 @@ class User(AbstractUser):
 
 
 def _with_confirmed_device(user_id: int) -> QuerySet:
-    confirmed = (Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)) for model in _device_models())
-    return User.objects.filter(pk=user_id).filter(reduce(operator.or_, confirmed)).values_list("pk")[:1]
-
-
-@cache
-def _device_models() -> tuple:
-    """django_otp's device models: found by walking every installed model, so once per process."""
     from django_otp import device_classes
 
-    return tuple(device_classes())
+    confirmed = (Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)) for model in device_classes())
+    return User.objects.filter(pk=user_id).filter(reduce(operator.or_, confirmed)).values_list("pk")[:1]

@@ -92,9 +92,6 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
     Role.PATIENT: ["portal.use_portal"],
 }
 
-# Roles whose members use the Django admin (reference data, user accounts).
-ADMIN_ROLES = {Role.MANAGER}
-
 
 def permissions_of_roles(roles: frozenset[str]) -> frozenset[str]:
     """Every permission the named roles give, as ROLE_PERMISSIONS lists them (names that are no role give none)."""

@@ -619,7 +619,6 @@ def _steps(low: float, high: float, count: int) -> list[float]:
 
 # --- Form -------------------------------------------------------------------------------------------------------
 
-AREA_KEYS = ("region", "intensity", "tender", "note")
 NOTE_MAX_LENGTH = 200
 
 

@@ -89,7 +89,6 @@ DN4_ITEMS = [
     ("dn4_pinprick_hypoaesthesia", "Reduced feeling to pinprick on examination"),
     ("dn4_brushing_allodynia", "Brushing the skin causes or increases pain"),
 ]
-DN4_POSITIVE_AT = DN4.at
 
 
 @track_changes()

@@ -2,7 +2,6 @@
 
 import json
 from dataclasses import dataclass
-from functools import cache
 
 from django.apps import apps
 from django.db.models import QuerySet
@@ -46,7 +45,6 @@ def report_events() -> QuerySet[AuditEvent]:
     return AuditEvent.objects.select_related("patient")
 
 
-@cache
 def _model_name(label: str) -> str:
     try:
         return str(apps.get_model(label)._meta.verbose_name)

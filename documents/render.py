@@ -46,8 +46,8 @@ def render_pdf(template_name: str, context: dict, *, fetcher: StaticOnlyFetcher 
     """The PDF for `template_name` rendered with `context` (Django autoescaping on, as always).
 
     `context["figures"]` ({name: SVG markup from a renderer that escapes its own text}) is served to the
-    template's `<img src="pit-figure:name">`. As images, WeasyPrint parses the SVG with its XML parser and
-    skips the HTML parser and the CSS cascade over every SVG element: a quarter of a visit summary's time."""
+    template's `<img src="pit-figure:name">`: as images, WeasyPrint parses the SVG with its XML parser and
+    skips the HTML parser and the CSS cascade over every SVG element."""
     html_text = render_to_string(template_name, context)
     resources = _resources()
     fetcher = fetcher or StaticOnlyFetcher()

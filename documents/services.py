@@ -48,14 +48,18 @@ ERROR_MAX = 500
 ALTERED_NOTE = "Not rendered: the signed note no longer matches the SHA-256 taken when it was signed."
 
 
-def _enqueue(document_id: int) -> None:
-    from documents.tasks import render_document  # the task module imports this one
+def _send(task_name: str, record_id: int) -> None:
+    from documents import tasks  # the task module imports this one
 
     try:
-        render_document.delay(document_id)
+        getattr(tasks, task_name).delay(record_id)
     except Exception:
-        # The broker is down: the row stays PENDING and the sweeper sends it again later.
-        logger.exception("could not enqueue document %s; the sweeper will retry", document_id)
+        # The broker is down: the rows stay PENDING and the sweeper sends them again later.
+        logger.exception("could not send %s(%s); the sweeper will retry", task_name, record_id)
+
+
+def _enqueue(document_id: int) -> None:
+    _send("render_document", document_id)
 
 
 def enqueue_on_commit(document: Document) -> None:
@@ -98,17 +102,7 @@ def render_pending_after_commit(*, patient_id: int) -> None:
     """Have the worker render, after the caller's transaction commits, whatever it left pending for the patient:
     a change to their appointments may have made a new version of their aftercare sheet (the database does that,
     in the same transaction: migration documents/0007). A message, not a query, so a booking costs none more."""
-    transaction.on_commit(partial(_enqueue_pending, patient_id))
-
-
-def _enqueue_pending(patient_id: int) -> None:
-    from documents.tasks import render_pending  # the task module imports this one
-
-    try:
-        render_pending.delay(patient_id)
-    except Exception:
-        # The rows stay PENDING and the sweeper sends them later.
-        logger.exception("could not enqueue pending documents of patient %s; the sweeper will retry", patient_id)
+    transaction.on_commit(partial(_send, "render_pending", patient_id))
 
 
 def documents_send_pending(*, patient_id: int) -> list[int]:

@@ -155,13 +155,12 @@ class Patient(models.Model):
 class KnownName(models.Model):
     """Every name a patient has on file, or had: the vocabulary a name search matches words against.
 
-    A clinic has far fewer distinct names than its patients have names (608 for the 300,000 names of the
-    benchmark's 100,000 patients), so a misspelt word is compared with each distinct name once, through this
-    table's trigram index, and the patients are then found by the names that matched (Patient's patient_names
-    index): exactly the patients whose own names match. A database trigger on the patients table adds the names
-    of every patient inserted or renamed, however the row is written; names are never taken out, as a renamed
-    patient's old name stays in their history too. `seed_scale`, which loads with the triggers off, adds the
-    names it loaded.
+    A clinic has far fewer distinct names than its patients have names, so a misspelt word is compared with each
+    distinct name once, through this table's trigram index, and the patients are then found by the names that
+    matched (Patient's patient_names index): exactly the patients whose own names match. A database trigger on
+    the patients table adds the names of every patient inserted or renamed, however the row is written; names are
+    never taken out, as a renamed patient's old name stays in their history too. `seed_scale`, which loads with
+    the triggers off, adds the names it loaded.
     """
 
     name = models.TextField(primary_key=True)

@@ -53,25 +53,22 @@ def current_consent_text_id() -> Subquery:
     return Subquery(ConsentText.objects.filter(published_at__isnull=False).order_by("-version").values("pk")[:1])
 
 
-def valid_consent_id(patient_id) -> Subquery:
-    """The id of the patient's consent to the current consent text (NULL without one), as a subquery: for a
-    query that reads the patient's rows anyway (OuterRef("patient_id")) to answer it too."""
-    valid = PatientConsent.objects.filter(
-        patient_id=patient_id, consent_text=current_consent_text_id(), withdrawn_at__isnull=True
-    )
-    return Subquery(valid.values("pk")[:1])
-
-
-def _valid_consent(patient_id: int) -> QuerySet[PatientConsent]:
+def _valid_consents(patient_id) -> QuerySet[PatientConsent]:
     # At most one row: one unwithdrawn consent per patient and consent text (consent_once_per_text_version).
     return PatientConsent.objects.filter(
         patient_id=patient_id, consent_text=current_consent_text_id(), withdrawn_at__isnull=True
-    ).select_related("consent_text", "witnessed_by")
+    )
+
+
+def valid_consent_id(patient_id) -> Subquery:
+    """The id of the patient's consent to the current consent text (NULL without one), as a subquery: for a
+    query that reads the patient's rows anyway (OuterRef("patient_id")) to answer it too."""
+    return Subquery(_valid_consents(patient_id).values("pk")[:1])
 
 
 def valid_consent(patient: Patient) -> PatientConsent | None:
     """The patient's consent to the current consent text, if given: one query."""
-    return _valid_consent(patient.pk).first()
+    return _valid_consents(patient.pk).select_related("consent_text", "witnessed_by").first()
 
 
 @transaction.atomic

@@ -108,18 +108,10 @@ class _Scale:
         return self.box.bottom - (self.box.bottom - self.box.top) * float(value) / self.y_max
 
 
-@dataclass(frozen=True)
-class _Ids:
-    """Element ids for aria-labelledby; derived from the content so output is deterministic but two different
-    charts on one page don't share ids."""
-
-    title: str
-    desc: str
-
-    @classmethod
-    def for_chart(cls, prefix: str, *content: object) -> _Ids:
-        digest = hashlib.sha256(repr(content).encode()).hexdigest()[:10]
-        return cls(f"{prefix}-{digest}-title", f"{prefix}-{digest}-desc")
+def _chart_id(prefix: str, *content: object) -> str:
+    """The prefix of the chart's element ids (aria-labelledby); derived from the content so output is
+    deterministic but two different charts on one page don't share ids."""
+    return f"{prefix}-{hashlib.sha256(repr(content).encode()).hexdigest()[:10]}"
 
 
 # --- Markup helpers -------------------------------------------------------------------------------------------------
@@ -130,12 +122,7 @@ def _num(value: float) -> str:
 
 
 def _attr_value(value: object) -> str:
-    # A number is digits, a point and a sign, nothing to escape: most of a chart's attributes are numbers.
-    if isinstance(value, float):
-        return _num(value)
-    if isinstance(value, int):
-        return str(value)
-    return escape(value)
+    return _num(value) if isinstance(value, float) else escape(value)
 
 
 def _attrs(**attrs: object) -> str:
@@ -165,21 +152,21 @@ def _text_width(text: str, size: int = LABEL_SIZE) -> float:
     return len(text) * size * CHAR_WIDTH_EM
 
 
-def _svg(ids: _Ids, width: int, height: int, title: str, desc: str, body: Sequence[str]) -> SafeString:
+def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: Sequence[str]) -> SafeString:
     root = _attrs(
         xmlns="http://www.w3.org/2000/svg",
         width=width,
         height=height,
         viewBox=f"0 0 {width} {height}",
         role="img",
-        aria_labelledby=f"{ids.title} {ids.desc}",
+        aria_labelledby=f"{chart_id}-title {chart_id}-desc",
         font_family=FONT_FAMILY,  # inherited by every <text>, so it is set once here
         font_size=LABEL_SIZE,
     )
     parts = [
         f"<svg {root}>",
-        _el("title", escape(title), id=ids.title),
-        _el("desc", escape(desc), id=ids.desc),
+        _el("title", escape(title), id=f"{chart_id}-title"),
+        _el("desc", escape(desc), id=f"{chart_id}-desc"),
         _el("rect", width=width, height=height, fill="#ffffff"),
         *body,
         "</svg>",
@@ -190,13 +177,13 @@ def _svg(ids: _Ids, width: int, height: int, title: str, desc: str, body: Sequen
     return mark_safe("\n".join(part for part in parts if part))  # noqa: S308
 
 
-def _empty_svg(ids: _Ids, width: int, title: str, message: str) -> SafeString:
+def _empty_svg(chart_id: str, width: int, title: str, message: str) -> SafeString:
     height = 48
     body = [
         _el("rect", x=0.5, y=0.5, width=width - 1, height=height - 1, fill="#fafafa", stroke=GRID, rx=4),
         _text(width / 2, height / 2 + 4, message, size=12, fill=MUTED),
     ]
-    return _svg(ids, width, height, title, f"{title}: {message.lower()}.", body)
+    return _svg(chart_id, width, height, title, f"{title}: {message.lower()}.", body)
 
 
 # --- Series and markers ---------------------------------------------------------------------------------------------
@@ -391,10 +378,6 @@ class _PainSeries:
                 reviews.append(_Datum(point.when, single, point.label))  # a review stands apart from the lines
         return cls(tuple(before), tuple(after), tuple(reviews), sum(p.kind == "session" for p in points))
 
-    @property
-    def is_empty(self) -> bool:
-        return not (self.before or self.after or self.reviews)
-
 
 def pain_chart_svg(
     points: Sequence[PainPoint],
@@ -408,9 +391,9 @@ def pain_chart_svg(
     check_nrs(baseline, "baseline")
     ordered = sorted(points, key=lambda p: p.when)  # stable, so same-day entries keep the caller's order
     series = _PainSeries.split(ordered)
-    ids = _Ids.for_chart("pain-chart", tuple(ordered), baseline, width, height, title)
-    if series.is_empty:
-        return _empty_svg(ids, width, title, EMPTY_PAIN_MESSAGE)
+    chart_id = _chart_id("pain-chart", tuple(ordered), baseline, width, height, title)
+    if not (series.before or series.after or series.reviews):
+        return _empty_svg(chart_id, width, title, EMPTY_PAIN_MESSAGE)
     box = _Box(left=40, top=64, right=width - (74 if baseline is not None else 22), bottom=height - 38)
     scale = _Scale.fit(box, [p.when for p in ordered], y_max=NRS_MAX)
     body = [
@@ -426,7 +409,7 @@ def pain_chart_svg(
         _heading(title, x=10),
         _legend(_pain_legend(series, baseline), x=12, y=38),
     ]
-    return _svg(ids, width, height, title, _pain_description(series, baseline), body)
+    return _svg(chart_id, width, height, title, _pain_description(series, baseline), body)
 
 
 def _worse_flags(scale: _Scale, worse: Sequence[_Datum]) -> str:
@@ -508,9 +491,9 @@ def analgesic_chart_svg(
 ) -> SafeString:
     """Doses per week against real time, on an axis rounded up to a tidy maximum."""
     ordered = sorted(points, key=lambda p: p.when)
-    ids = _Ids.for_chart("analgesic-chart", tuple(ordered), width, height, title)
+    chart_id = _chart_id("analgesic-chart", tuple(ordered), width, height, title)
     if not ordered:
-        return _empty_svg(ids, width, title, EMPTY_ANALGESIC_MESSAGE)
+        return _empty_svg(chart_id, width, title, EMPTY_ANALGESIC_MESSAGE)
     top, step = _nice_axis(max(Decimal(p.doses_per_week) for p in ordered))
     box = _Box(left=40, top=34, right=width - 22, bottom=height - 24)
     scale = _Scale.fit(box, [p.when for p in ordered], y_max=float(top))
@@ -521,7 +504,7 @@ def analgesic_chart_svg(
         _series(scale, DOSES, data, "doses per week"),
         _heading(title, x=10),
     ]
-    return _svg(ids, width, height, title, _analgesic_description(ordered), body)
+    return _svg(chart_id, width, height, title, _analgesic_description(ordered), body)
 
 
 def _nice_axis(peak: Decimal) -> tuple[Decimal, Decimal]:
