@@ -187,7 +187,7 @@ class InjectionSession(models.Model):
     @property
     def solution_description(self) -> str:
         parts = [f"Dextrose {self.dextrose_percent.normalize():f}% in {self.get_diluent_display().lower()}"]
-        if self.additive != Additive.NONE:
+        if self.additive != Additive.NONE and self.additive_percent is not None:
             parts.append(f"with {self.get_additive_display().lower()} {self.additive_percent.normalize():f}%")
         if self.buffered:
             parts.append("buffered")

@@ -236,8 +236,6 @@ def test_no_template_has_inline_code_or_unescaped_output():
         "{{ note|safe }}",
         "{{ notes|safeseq }}",
         "{% autoescape off %}{{ note }}{% endautoescape %}",
-        "{% autoescape false %}{{ note }}{% endautoescape %}",
-        "{%- autoescape False -%}{{ note }}{% endautoescape %}",
     ],
 )
 def test_the_scan_catches_each_refused_pattern(markup):
