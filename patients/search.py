@@ -1,7 +1,6 @@
 """The patient search staff run: by name (partial or misspelt), birth date, phone or clinic number."""
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, TypedDict
@@ -11,11 +10,11 @@ from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.contrib.postgres.search import TrigramSimilarity
 from django.core.paginator import Page, Paginator
-from django.db.models import CharField, F, Q, QuerySet
+from django.db.models import CharField, F, Prefetch, Q, QuerySet
 from django.db.models.functions import Cast, Greatest
 from django.db.models.lookups import PatternLookup
 
-from patients.models import NAME_FIELDS, KnownName, NamesOf, Patient, PatientConsent
+from patients.models import NAME_FIELDS, Intake, KnownName, NamesOf, Patient, PatientConsent
 from patients.services import current_consent_text_id
 from pit_portal.ids import parse_id
 
@@ -130,10 +129,6 @@ def _similarity(query: str) -> Greatest:
     return Greatest(*(NameSimilarity(field, query) for field in NAME_FIELDS))
 
 
-def _ids(patients: QuerySet) -> QuerySet:
-    return patients.values("pk")
-
-
 def _named(word: str, short: bool) -> Q:
     """The patient has one of the known names the word matches: the patients whose own names match it.
 
@@ -146,15 +141,14 @@ def _named(word: str, short: bool) -> Q:
     return Q(names__overlap=ArraySubquery(known))
 
 
-def _matches(terms: Terms, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
-    """The patients a search by name, clinic number or phone finds, as `select` shapes them."""
+def _matches(terms: Terms) -> Q:
+    """The patients a search by name, clinic number or phone finds. One condition, so PostgreSQL answers it from
+    the names' and the numbers' indexes together (a BitmapOr) without reading the table twice."""
     # Every word must match one of the names: "anna smith" and "smith anna" alike.
-    named = Patient.objects.alias(names=NamesOf()).filter(
-        *(_named(word, short) for word, short in zip(terms.words, terms.short, strict=True))
-    )
-    found = select(named.order_by()).union(select(Patient.objects.filter(clinic_number=terms.query.upper()).order_by()))
+    found = Q(*(_named(word, short) for word, short in zip(terms.words, terms.short, strict=True)))
+    found |= Q(clinic_number=terms.query.upper())
     if terms.phone:
-        found = found.union(select(Patient.objects.filter(phone=terms.phone).order_by()))
+        found |= Q(phone=terms.phone)
     return found
 
 
@@ -170,8 +164,8 @@ def patient_search(query: str) -> QuerySet[Patient]:
     query, terms = _tidy(query), Terms.of(query)
     patients = Patient.objects.all()
     if terms is not None:
-        ids = _matches(terms, _ids)
-        return patients.filter(pk__in=ids).annotate(similarity=_similarity(query)).order_by(*RANKING)
+        found = patients.alias(names=NamesOf()).filter(_matches(terms))
+        return found.annotate(similarity=_similarity(query)).order_by(*RANKING)
     birth_date = _as_date(query)
     if birth_date:
         patients = patients.filter(date_of_birth=birth_date)
@@ -198,16 +192,18 @@ def mark_consent_status(patients: "list[PatientWithConsentStatus]") -> "list[Pat
 # What a results row shows of a patient and their intake (the precaution flags): the rest of the record, its
 # emergency contact's and GP's phone numbers above all, stays unread. The patient's own number is read as the text
 # stored (`phone_text`): read into a PhoneNumber, each is parsed (patients.templatetags.phone_numbers).
-RESULT_FIELDS = (
-    "clinic_number", "given_name", "family_name", "preferred_name", "date_of_birth",
-    "intake__infection_or_open_wound", "intake__allergy_amide_local_anaesthetic", "intake__allergy_corn_dextrose",
-    "intake__anticoagulant_or_bleeding_disorder", "intake__pregnant_or_breastfeeding", "intake__diabetes",
+RESULT_FIELDS = ("clinic_number", "given_name", "family_name", "preferred_name", "date_of_birth")
+INTAKE_FLAGS = (
+    "patient_id", "infection_or_open_wound", "allergy_amide_local_anaesthetic", "allergy_corn_dextrose",
+    "anticoagulant_or_bleeding_disorder", "pregnant_or_breastfeeding", "diabetes",
 )  # fmt: skip
 
 
 def as_result_rows(patients: QuerySet[Patient]) -> QuerySet[Patient]:
-    """The patients with what a results row shows of them, and no more."""
-    return patients.select_related("intake").only(*RESULT_FIELDS).annotate(phone_text=Cast("phone", CharField()))
+    """The patients with what a results row shows of them, and no more. The intakes are read for the page's
+    patients only, after it is ranked and cut: joined to every match, they made PostgreSQL read all intakes."""
+    intakes = Prefetch("intake", queryset=Intake.objects.only(*INTAKE_FLAGS))
+    return patients.only(*RESULT_FIELDS).annotate(phone_text=Cast("phone", CharField())).prefetch_related(intakes)
 
 
 def patient_search_page(query: str, number: str | int | None, per_page: int = PATIENTS_PER_PAGE) -> Page:

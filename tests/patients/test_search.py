@@ -11,8 +11,9 @@ from patients import search
 from patients.models import NAME_FIELDS, KnownName, Patient
 from tests.factories import PatientFactory
 
-# session, user, second-factor device, roles and permissions, count, one page of patients, their consent status
-QUERIES_FOR_LIST = 7
+# session, user, second-factor device, roles and permissions, count, one page of patients, their intakes, their
+# consent status
+QUERIES_FOR_LIST = 8
 
 
 @pytest.mark.parametrize(
@@ -107,8 +108,8 @@ def test_a_search_with_no_match_is_an_empty_first_page(whitakers):
     assert (page.number, page.paginator.count, page.object_list) == (1, 0, [])
 
 
-def test_a_name_search_page_is_counted_read_and_marked_in_three_queries(whitakers, django_assert_num_queries):
-    with django_assert_num_queries(3):  # the count, the page, and which of its patients have consented
+def test_a_name_search_page_is_counted_read_and_marked_in_four_queries(whitakers, django_assert_num_queries):
+    with django_assert_num_queries(4):  # the count, the page, its patients' intakes, and which have consented
         page = search.patient_search_page("Whitakr", 2, per_page=4)
         assert len(page.object_list) == 4 and page.paginator.count == len(whitakers)
 
