@@ -260,10 +260,14 @@ def prepare_fixtures(clients: int) -> Fixtures:
     patient_ids = list(Patient.objects.filter(courses__isnull=False).distinct().values_list("pk", flat=True))
     all_patients = list(Patient.objects.values_list("pk", flat=True))
     course_ids = list(TreatmentCourse.objects.filter(sessions__isnull=False).distinct().values_list("pk", flat=True))
-    active = TreatmentCourse.objects.filter(
-        status=CourseStatus.ACTIVE, patient__intake__infection_or_open_wound=False, patient__consents__isnull=False
-    )
     today = timezone.localdate()
+    # Courses a session can be written in today: active, started, the patient consented and free of infection.
+    active = TreatmentCourse.objects.filter(
+        status=CourseStatus.ACTIVE,
+        started_on__lte=today,
+        patient__intake__infection_or_open_wound=False,
+        patient__consents__isnull=False,
+    )
     monday = today - timedelta(days=today.weekday()) + timedelta(weeks=BOOKING_WEEKS_AHEAD)
     # Past the bookings of any earlier run on this database, so that none of this run's slots is taken.
     last = Appointment.objects.aggregate(last=Max("starts_at"))["last"]
