@@ -1,7 +1,6 @@
 """The patient search staff run: by name (partial or misspelt), birth date, phone or clinic number."""
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, TypedDict
@@ -54,9 +53,8 @@ def _tidy(query: str) -> str:
     return " ".join(query.split())[:100]
 
 
-# A word shorter than a trigram matches the names that start with it. Anywhere in a name, it has no trigram for
-# the index to look up, and PostgreSQL read every name: 130 ms for "Le" when the search compared the words with
-# the names of all 100,000 patients, against 8 ms for the names starting with it.
+# A word shorter than a trigram matches the names that start with it: anywhere in a name, it has no trigram for
+# the index to look up, and every name would be read.
 TRIGRAM = 3
 
 
@@ -85,11 +83,8 @@ class Terms:
 
 
 class ILikeContains(PatternLookup):
-    """`column ILIKE '%word%'`: what icontains means, in the form a trigram index on the plain column serves.
-
-    Django's own icontains compares UPPER(column), an expression no index on the column matches, so every
-    search read every name.
-    """
+    """`column ILIKE '%word%'`: what icontains means, in the form a trigram index on the plain column serves
+    (Django's own icontains compares UPPER(column), an expression no index on the column matches)."""
 
     lookup_name = "ilike_contains"
 
@@ -112,12 +107,8 @@ def _near(word: str, short: bool) -> Q:
 
 
 class NameSimilarity(TrigramSimilarity):
-    """similarity(name, query), and for a name left empty 0, which is what similarity() gives it, without asking.
-
-    Working out the similarity of the query and each match's three names is much of a search's time for a
-    common name, and most patients have no preferred name (95 in 100 in the benchmark's clinic): similarity()
-    works out the query's trigrams for an empty name too. Skipping those took the results query of a search
-    with 2,170 matches from 6.2 to 5.8 ms, and one with 1,700 from 5.3 to 4.9."""
+    """similarity(name, query), and for a name left empty 0, which is what similarity() gives it, without asking:
+    most patients have no preferred name, and similarity() works out the query's trigrams for an empty name too."""
 
     def as_sql(self, compiler, connection, **extra_context):
         name_sql, name_params = compiler.compile(self.source_expressions[0])
@@ -130,37 +121,30 @@ def _similarity(query: str) -> Greatest:
     return Greatest(*(NameSimilarity(field, query) for field in NAME_FIELDS))
 
 
-def _ids(patients: QuerySet) -> QuerySet:
-    return patients.values("pk")
-
-
 def _named(word: str, short: bool) -> Q:
     """The patient has one of the known names the word matches: the patients whose own names match it.
 
-    The word is compared with each distinct name on file once (608 in the benchmark's clinic of 100,000
-    patients, rather than their 300,000 names), and the patients are looked up by the names found, in one
-    index for all three. Compared with the patients' own names, a common misspelt surname read some 1,750
-    candidates from three trigram indexes and rechecked each against the table, in a union of nine index scans
-    a word: 14.7 ms against 5.9 now, and for two words 48 to 66 ms against 2 to 5."""
+    The word is compared with each distinct name on file once, rather than with every patient's three names,
+    and the patients are looked up by the names found, in one index for all three."""
     known = KnownName.objects.filter(_near(word, short)).values("name")
     return Q(names__overlap=ArraySubquery(known))
 
 
-def _matches(terms: Terms, select: Callable[[QuerySet], QuerySet]) -> QuerySet:
-    """The patients a search by name, clinic number or phone finds, as `select` shapes them."""
+def _matches(terms: Terms) -> QuerySet:
+    """The ids of the patients a search by name, clinic number or phone finds."""
     # Every word must match one of the names: "anna smith" and "smith anna" alike.
     named = Patient.objects.alias(names=NamesOf()).filter(
         *(_named(word, short) for word, short in zip(terms.words, terms.short, strict=True))
     )
-    found = select(named.order_by()).union(select(Patient.objects.filter(clinic_number=terms.query.upper()).order_by()))
+    by_number = Patient.objects.filter(clinic_number=terms.query.upper())
+    found = named.order_by().values("pk").union(by_number.order_by().values("pk"))
     if terms.phone:
-        found = found.union(select(Patient.objects.filter(phone=terms.phone).order_by()))
+        found = found.union(Patient.objects.filter(phone=terms.phone).order_by().values("pk"))
     return found
 
 
 # --- Searching and paging ----------------------------------------------------------------------------------------
 
-# The nearest names first.
 RANKING = ("-similarity", "family_name", "id")
 
 
@@ -170,8 +154,7 @@ def patient_search(query: str) -> QuerySet[Patient]:
     query, terms = _tidy(query), Terms.of(query)
     patients = Patient.objects.all()
     if terms is not None:
-        ids = _matches(terms, _ids)
-        return patients.filter(pk__in=ids).annotate(similarity=_similarity(query)).order_by(*RANKING)
+        return patients.filter(pk__in=_matches(terms)).annotate(similarity=_similarity(query)).order_by(*RANKING)
     birth_date = _as_date(query)
     if birth_date:
         patients = patients.filter(date_of_birth=birth_date)
