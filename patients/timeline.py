@@ -256,7 +256,7 @@ def _actor(context: dict | None, names: dict) -> tuple[str, str]:
 
 
 def _link(model: type[models.Model], row: dict, patient: Patient, user: User) -> str:
-    """The page the record opens on; `user` may read the record (readable_scopes), so may open its own page."""
+    """The page the record opens on: `user` reads only records they may read, so may open their own pages."""
     kind = KINDS[model]
     if not kind.url_name:
         return ""
