@@ -53,9 +53,8 @@ def _tidy(query: str) -> str:
     return " ".join(query.split())[:100]
 
 
-# A word shorter than a trigram matches the names that start with it. Anywhere in a name, it has no trigram for
-# the index to look up, and PostgreSQL read every name: 130 ms for "Le" when the search compared the words with
-# the names of all 100,000 patients, against 8 ms for the names starting with it.
+# A word shorter than a trigram matches the names that start with it: anywhere in a name, it has no trigram for
+# the index to look up, and every name would be read.
 TRIGRAM = 3
 
 
@@ -84,11 +83,8 @@ class Terms:
 
 
 class ILikeContains(PatternLookup):
-    """`column ILIKE '%word%'`: what icontains means, in the form a trigram index on the plain column serves.
-
-    Django's own icontains compares UPPER(column), an expression no index on the column matches, so every
-    search read every name.
-    """
+    """`column ILIKE '%word%'`: what icontains means, in the form a trigram index on the plain column serves
+    (Django's own icontains compares UPPER(column), an expression no index on the column matches)."""
 
     lookup_name = "ilike_contains"
 
@@ -111,12 +107,8 @@ def _near(word: str, short: bool) -> Q:
 
 
 class NameSimilarity(TrigramSimilarity):
-    """similarity(name, query), and for a name left empty 0, which is what similarity() gives it, without asking.
-
-    Working out the similarity of the query and each match's three names is much of a search's time for a
-    common name, and most patients have no preferred name (95 in 100 in the benchmark's clinic): similarity()
-    works out the query's trigrams for an empty name too. Skipping those took the results query of a search
-    with 2,170 matches from 6.2 to 5.8 ms, and one with 1,700 from 5.3 to 4.9."""
+    """similarity(name, query), and for a name left empty 0, which is what similarity() gives it, without asking:
+    most patients have no preferred name, and similarity() works out the query's trigrams for an empty name too."""
 
     def as_sql(self, compiler, connection, **extra_context):
         name_sql, name_params = compiler.compile(self.source_expressions[0])
@@ -132,11 +124,8 @@ def _similarity(query: str) -> Greatest:
 def _named(word: str, short: bool) -> Q:
     """The patient has one of the known names the word matches: the patients whose own names match it.
 
-    The word is compared with each distinct name on file once (608 in the benchmark's clinic of 100,000
-    patients, rather than their 300,000 names), and the patients are looked up by the names found, in one
-    index for all three. Compared with the patients' own names, a common misspelt surname read some 1,750
-    candidates from three trigram indexes and rechecked each against the table, in a union of nine index scans
-    a word: 14.7 ms against 5.9 now, and for two words 48 to 66 ms against 2 to 5."""
+    The word is compared with each distinct name on file once, rather than with every patient's three names,
+    and the patients are looked up by the names found, in one index for all three."""
     known = KnownName.objects.filter(_near(word, short)).values("name")
     return Q(names__overlap=ArraySubquery(known))
 
@@ -154,7 +143,6 @@ def _matches(terms: Terms) -> Q:
 
 # --- Searching and paging ----------------------------------------------------------------------------------------
 
-# The nearest names first.
 RANKING = ("-similarity", "family_name", "id")
 
 

@@ -5,7 +5,7 @@ Rows are found through the event tables themselves (an assessment's pain areas t
 assessment that ever belonged to the patient), so deleted rows keep their place in the history.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,59 +36,35 @@ NAMED_BY = {User: "username", Condition: "name", Nerve: "name", AppointmentType:
 
 
 @dataclass(frozen=True)
-class Link:
-    """Where a record of this kind can be opened: the URL name, the snapshot field holding the pk to
-    open (None: the patient's own page), and the permission the page needs."""
+class Kind:
+    """A kind of record in the history. `read`: the permission to read such records on their own pages, which
+    their history obeys too (a manager, who may not open session notes, sees none of their changes either).
+    `url_name`: the page a record opens on ("": none), with `pk_from` the snapshot field holding the pk to open
+    (None: the patient's own page, linked only for those who may open it)."""
 
-    url_name: str
-    pk_from: str | None
-    permission: str
-
-
-PATIENT_PAGE = Link("patients:detail", None, "patients.view_patient")
-ASSESSMENT_PAGE = Link("assessments:detail", "assessment_id", "assessments.view_assessment")
-SESSION_PAGE = Link("treatments:session", "session_id", "treatments.view_injectionsession")
-LINKS: dict[type[models.Model], Link] = {
-    Patient: PATIENT_PAGE,
-    Intake: PATIENT_PAGE,
-    IntakeCondition: PATIENT_PAGE,
-    Medication: PATIENT_PAGE,
-    PatientConsent: PATIENT_PAGE,
-    Assessment: Link("assessments:detail", "id", "assessments.view_assessment"),
-    PainArea: ASSESSMENT_PAGE,
-    FunctionalActivity: ASSESSMENT_PAGE,
-    AnalgesicUse: ASSESSMENT_PAGE,
-    ContributingNerve: ASSESSMENT_PAGE,
-    TreatmentCourse: Link("treatments:course", "id", "treatments.view_treatmentcourse"),
-    InjectionSession: Link("treatments:session", "id", "treatments.view_injectionsession"),
-    InjectionSite: SESSION_PAGE,
-    AdverseEvent: SESSION_PAGE,
-    SessionAddendum: SESSION_PAGE,
-    Appointment: Link("scheduling:appointment", "id", "scheduling.view_appointment"),
-}
+    read: str
+    url_name: str = ""
+    pk_from: str | None = None
 
 
-# What a role must be allowed to read of a kind of record, on its own pages, to see that record's history:
-# the history is a copy of the record, so it obeys the same rules (a manager, who may not open session notes,
-# sees none of their changes either).
-READ_PERMISSION: dict[type[models.Model], str] = {
-    Patient: "patients.view_patient",
-    Intake: "patients.view_intake",
-    IntakeCondition: "patients.view_intake",
-    Medication: "patients.view_intake",
-    PatientConsent: "patients.view_patientconsent",
-    Assessment: "assessments.view_assessment",
-    PainArea: "assessments.view_assessment",
-    FunctionalActivity: "assessments.view_assessment",
-    AnalgesicUse: "assessments.view_assessment",
-    ContributingNerve: "assessments.view_assessment",
-    TreatmentCourse: "treatments.view_treatmentcourse",
-    InjectionSession: "treatments.view_injectionsession",
-    InjectionSite: "treatments.view_injectionsession",
-    AdverseEvent: "treatments.view_injectionsession",
-    SessionAddendum: "treatments.view_injectionsession",
-    Appointment: "scheduling.view_appointment",
-    Document: "documents.view_document",
+KINDS: dict[type[models.Model], Kind] = {
+    Patient: Kind("patients.view_patient", "patients:detail"),
+    Intake: Kind("patients.view_intake", "patients:detail"),
+    IntakeCondition: Kind("patients.view_intake", "patients:detail"),
+    Medication: Kind("patients.view_intake", "patients:detail"),
+    PatientConsent: Kind("patients.view_patientconsent", "patients:detail"),
+    Assessment: Kind("assessments.view_assessment", "assessments:detail", "id"),
+    PainArea: Kind("assessments.view_assessment", "assessments:detail", "assessment_id"),
+    FunctionalActivity: Kind("assessments.view_assessment", "assessments:detail", "assessment_id"),
+    AnalgesicUse: Kind("assessments.view_assessment", "assessments:detail", "assessment_id"),
+    ContributingNerve: Kind("assessments.view_assessment", "assessments:detail", "assessment_id"),
+    TreatmentCourse: Kind("treatments.view_treatmentcourse", "treatments:course", "id"),
+    InjectionSession: Kind("treatments.view_injectionsession", "treatments:session", "id"),
+    InjectionSite: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
+    AdverseEvent: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
+    SessionAddendum: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
+    Appointment: Kind("scheduling.view_appointment", "scheduling:appointment", "id"),
+    Document: Kind("documents.view_document"),
 }
 
 
@@ -129,13 +105,9 @@ def patient_scopes(patient_pk: int) -> dict[type[models.Model], Q]:
     }
 
 
-def _snapshot_fields(model: type[models.Model]) -> list[models.Field]:
-    return list(model._meta.concrete_fields)
-
-
 def _snapshot(model: type[models.Model]) -> JSONObject:
     """The recorded row as JSON, keyed by attname (patient_id, not patient)."""
-    return JSONObject(**{f.attname: F(f.attname) for f in _snapshot_fields(model)})
+    return JSONObject(**{f.attname: F(f.attname) for f in model._meta.concrete_fields})
 
 
 def _keys(model: type[models.Model], scope: Q) -> models.QuerySet:
@@ -175,14 +147,18 @@ def _union(querysets: list[models.QuerySet]) -> models.QuerySet:
 
 class _Timeline:
     """What Paginator needs: a count, and a slice that becomes the page's entries. The count and the
-    page's keys come from lean queries; only the page's events are read in full."""
+    page's keys come from lean queries; only the page's events are read in full. Only the kinds of record
+    `user` may read on their own pages are included, described for them (links only to pages they may open)."""
 
-    def __init__(self, scopes: dict[type[models.Model], Q], describe: Callable[[list[dict]], list]):
+    def __init__(self, patient: Patient, user: User):
+        self.patient, self.user = patient, user
+        readable = [
+            _keys(model, scope)
+            for model, scope in patient_scopes(patient.pk).items()
+            if user.has_perm(KINDS[model].read)
+        ]
         # Events of one transaction share its time; within a table the id keeps them in order.
-        self.keys = _union([_keys(model, scope) for model, scope in scopes.items()]).order_by(
-            "-pgh_created_at", "-pgh_id", "record_type"
-        )
-        self.describe = describe
+        self.keys = _union(readable).order_by("-pgh_created_at", "-pgh_id", "record_type")
 
     def count(self) -> int:
         return self.keys.count()
@@ -197,7 +173,8 @@ class _Timeline:
         rows = _union([_details(apps.get_model(label), ids) for label, ids in ids_by_type.items()])
         by_key = {(row["record_type"], row["pgh_id"]): row for row in rows}
         ordered = [by_key[key["record_type"], key["pgh_id"]] | key for key in page_keys]
-        return self.describe(ordered)
+        names = _reference_names(ordered)
+        return [_entry(row, self.patient, self.user, names) for row in ordered]
 
 
 @dataclass
@@ -222,29 +199,16 @@ class Entry:
     earlier_unknown: bool = False
 
 
-def readable_scopes(patient_pk: int, user: User) -> dict[type[models.Model], Q]:
-    """patient_scopes, less the kinds of record `user` may not read on their own pages."""
-    return {
-        model: scope for model, scope in patient_scopes(patient_pk).items() if user.has_perm(READ_PERMISSION[model])
-    }
-
-
 def history_page(patient: Patient, user: User, page_number) -> Page:
     """A page of the patient's history, newest first: only the records `user` may read, described for them
     (links only to pages they may open)."""
-    timeline = _Timeline(readable_scopes(patient.pk, user), lambda rows: _describe(rows, patient, user))
     # Paginator needs only count() and slices, which _Timeline gives; the stub asks for a whole sequence.
-    return Paginator(timeline, EVENTS_PER_PAGE).get_page(page_number)  # type: ignore[arg-type]
-
-
-def _describe(rows: list[dict], patient: Patient, user: User) -> list[Entry]:
-    names = _reference_names(rows)
-    return [_entry(row, patient, user, names) for row in rows]
+    return Paginator(_Timeline(patient, user), EVENTS_PER_PAGE).get_page(page_number)  # type: ignore[arg-type]
 
 
 def _shown_fields(model: type[models.Model]) -> list[models.Field]:
     # auto_now timestamps change on every save: the event's own time says when.
-    return [f for f in _snapshot_fields(model) if not getattr(f, "auto_now", False)]
+    return [f for f in model._meta.concrete_fields if not getattr(f, "auto_now", False)]
 
 
 def _entry(row: dict, patient: Patient, user: User, names: dict) -> Entry:
@@ -292,15 +256,16 @@ def _actor(context: dict | None, names: dict) -> tuple[str, str]:
 
 
 def _link(model: type[models.Model], row: dict, patient: Patient, user: User) -> str:
-    link = LINKS.get(model)
-    if link is None or not user.has_perm(link.permission):
+    """The page the record opens on: `user` reads only records they may read, so may open their own pages."""
+    kind = KINDS[model]
+    if not kind.url_name:
         return ""
-    if link.pk_from is None:
-        return reverse(link.url_name, args=[patient.pk])
-    if link.pk_from == "id" and row["pgh_label"] == "delete":
+    if kind.pk_from is None:
+        return reverse(kind.url_name, args=[patient.pk]) if user.has_perm("patients.view_patient") else ""
+    if kind.pk_from == "id" and row["pgh_label"] == "delete":
         return ""  # the record itself is gone
-    pk = row["snapshot"].get(link.pk_from)
-    return reverse(link.url_name, args=[pk]) if pk is not None else ""
+    pk = row["snapshot"].get(kind.pk_from)
+    return reverse(kind.url_name, args=[pk]) if pk is not None else ""
 
 
 def _label(model_field: models.Field) -> str:
@@ -332,7 +297,7 @@ def _reference_names(rows: list[dict]) -> dict:
     for row in rows:
         if row["context"] and row["context"].get("user") is not None:
             wanted[User].add(row["context"]["user"])
-        for f in _snapshot_fields(apps.get_model(row["record_type"])):
+        for f in apps.get_model(row["record_type"])._meta.concrete_fields:
             if f.is_relation and f.related_model in wanted:
                 for snapshot in (row["snapshot"], row["previous"] or {}):
                     if snapshot.get(f.attname) is not None:

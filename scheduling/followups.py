@@ -49,8 +49,12 @@ class SeriesResult:
     note: str = ""
 
     @property
+    def starts_at(self) -> datetime | None:
+        return self.booked.starts_at if self.booked else None
+
+    @property
     def moved(self) -> bool:
-        return self.booked is not None and self.booked.starts_at != self.wanted
+        return self.starts_at is not None and self.starts_at != self.wanted
 
 
 @dataclass(frozen=True)
@@ -84,14 +88,15 @@ def pit_session_type() -> AppointmentType:
         ) from None
 
 
-def _check_course(course: TreatmentCourse, *, by: User) -> None:
+def closed_message(course: TreatmentCourse) -> str:
+    return f"This course is {course.get_status_display().lower()}: no more sessions can be booked for it."
+
+
+def _check_booking(course: TreatmentCourse | None, *, by: User) -> None:
     if not by.has_perm("scheduling.add_appointment"):
         raise PermissionDenied
-    if not course.is_active:
-        raise ValidationError(
-            f"This course is {course.get_status_display().lower()}: no more sessions can be booked for it.",
-            code="course_closed",
-        )
+    if course is not None and not course.is_active:
+        raise ValidationError(closed_message(course), code="course_closed")
 
 
 def _last_counted_appointment(course: TreatmentCourse) -> Appointment | None:
@@ -210,7 +215,7 @@ def next_session_book(
     *, course: TreatmentCourse, clinician: User, starts_at: datetime, by: User, notes: str = ""
 ) -> Appointment:
     """Book one PIT session for the course; SlotTaken (with alternatives) or OutsideWorkingHours if refused."""
-    _check_course(course, by=by)
+    _check_booking(course, by=by)
     return appointment_book(
         patient=course.patient,
         clinician=clinician,
@@ -240,12 +245,9 @@ def occurrences(first_starts_at: datetime, *, every_days: int, count: int) -> li
 
 
 def _validate_series(*, patient: Patient, every_days: int, count: int, by: User, course) -> None:
-    if course is not None:
-        _check_course(course, by=by)
-        if course.patient_id != patient.pk:
-            raise ValidationError("That course belongs to another patient.", code="course_patient")
-    elif not by.has_perm("scheduling.add_appointment"):
-        raise PermissionDenied
+    _check_booking(course, by=by)
+    if course is not None and course.patient_id != patient.pk:
+        raise ValidationError("That course belongs to another patient.", code="course_patient")
     errors = {}
     if not 1 <= count <= MAX_SERIES:
         errors["count"] = f"Book between 1 and {MAX_SERIES} appointments at once."

@@ -23,6 +23,7 @@ from django.utils import timezone
 from icalendar import STATUS, Calendar, Event, vCalAddress
 
 from scheduling.models import Appointment, AppointmentStatus, ReminderSent
+from scheduling.services import _aware
 
 logger = logging.getLogger(__name__)
 
@@ -49,15 +50,10 @@ def reminder_send_hour() -> int:
     return int(getattr(settings, "REMINDER_SEND_HOUR", DEFAULT_REMINDER_SEND_HOUR))
 
 
-def _local_midnight(day) -> datetime:
-    # make_aware, not a fixed offset: a day next to a clock change is 23 or 25 hours long.
-    return timezone.make_aware(datetime.combine(day, time.min))
-
-
 def _tomorrow(now: datetime) -> tuple[datetime, datetime]:
-    """Tomorrow in the clinic's zone, as the aware instants [start, end)."""
+    """Tomorrow in the clinic's zone, as the aware instants [start, end): 23 or 25 hours next to a clock change."""
     day = timezone.localdate(now) + timedelta(days=1)
-    return _local_midnight(day), _local_midnight(day + timedelta(days=1))
+    return _aware(day, time.min), _aware(day + timedelta(days=1), time.min)
 
 
 def due_reminder_ids(now: datetime | None = None) -> list[int]:

@@ -11,7 +11,10 @@ from assessments.models import Nerve, grouped_nerve_choices
 from patients.forms import DateInput
 from patients.models import Condition, Patient, check_not_before_birth
 from treatments.models import (
+    MAX_DEXTROSE_PERCENT,
     MAX_INTERVAL_DAYS,
+    MAX_LIDOCAINE_PERCENT,
+    MAX_MANNITOL_PERCENT,
     MAX_POINTS_PER_SITE,
     MAX_SESSIONS_PER_COURSE,
     MAX_VOLUME_PER_POINT_ML,
@@ -26,7 +29,13 @@ from treatments.services import INFECTED_AREA, Alert
 
 # A clock a few minutes fast on the tablet must not make "now" look like the future.
 CLOCK_SKEW = timedelta(minutes=5)
-ADDITIVE_LIMITS = {Additive.LIDOCAINE: 1, Additive.MANNITOL: 10}
+ADDITIVE_LIMITS = {Additive.LIDOCAINE: MAX_LIDOCAINE_PERCENT, Additive.MANNITOL: MAX_MANNITOL_PERCENT}
+# What the range checks below say when a number is out of range.
+SESSIONS_RANGE = f"Between 1 and {MAX_SESSIONS_PER_COURSE} sessions."
+INTERVAL_RANGE = f"Between 1 and {MAX_INTERVAL_DAYS} days."
+DEXTROSE_RANGE = f"Dextrose must be more than 0% and at most {MAX_DEXTROSE_PERCENT}%."
+POINTS_RANGE = f"Between 1 and {MAX_POINTS_PER_SITE} points."
+VOLUME_RANGE = f"More than 0 and at most {MAX_VOLUME_PER_POINT_ML} mL per point."
 
 
 class DateTimeInput(forms.DateTimeInput):
@@ -41,6 +50,14 @@ def _helper(*layout) -> FormHelper:
     helper.form_tag = False
     helper.layout = Layout(*layout)
     return helper
+
+
+def check_range(value, maximum, message: str):
+    """Refuse a number that is not more than 0 and at most `maximum` (a whole number: 1 to `maximum`);
+    None, an optional field left empty, passes."""
+    if value is not None and not 0 < value <= maximum:
+        raise forms.ValidationError(message)
+    return value
 
 
 def check_not_before_course(course: TreatmentCourse, day: date) -> None:
@@ -78,16 +95,10 @@ class CourseForm(forms.ModelForm):
         return started_on
 
     def clean_planned_sessions(self) -> int:
-        planned = self.cleaned_data["planned_sessions"]
-        if not 1 <= planned <= MAX_SESSIONS_PER_COURSE:
-            raise forms.ValidationError(f"Between 1 and {MAX_SESSIONS_PER_COURSE} sessions.")
-        return planned
+        return check_range(self.cleaned_data["planned_sessions"], MAX_SESSIONS_PER_COURSE, SESSIONS_RANGE)
 
     def clean_interval_days(self) -> int:
-        interval = self.cleaned_data["interval_days"]
-        if not 1 <= interval <= MAX_INTERVAL_DAYS:
-            raise forms.ValidationError(f"Between 1 and {MAX_INTERVAL_DAYS} days.")
-        return interval
+        return check_range(self.cleaned_data["interval_days"], MAX_INTERVAL_DAYS, INTERVAL_RANGE)
 
 
 class CourseCloseForm(forms.Form):
@@ -207,16 +218,10 @@ class SessionForm(forms.ModelForm):
         return performed_at
 
     def clean_dextrose_percent(self):
-        percent = self.cleaned_data["dextrose_percent"]
-        if not 0 < percent <= 25:
-            raise forms.ValidationError("Dextrose must be more than 0% and at most 25%.")
-        return percent
+        return check_range(self.cleaned_data["dextrose_percent"], MAX_DEXTROSE_PERCENT, DEXTROSE_RANGE)
 
     def clean_next_interval_days(self):
-        days = self.cleaned_data["next_interval_days"]
-        if days is not None and not 1 <= days <= MAX_INTERVAL_DAYS:
-            raise forms.ValidationError(f"Between 1 and {MAX_INTERVAL_DAYS} days.")
-        return days
+        return check_range(self.cleaned_data["next_interval_days"], MAX_INTERVAL_DAYS, INTERVAL_RANGE)
 
     def clean_lot_number(self) -> str:
         return self.cleaned_data["lot_number"].strip()
@@ -302,16 +307,10 @@ class SiteForm(forms.ModelForm):
         )
 
     def clean_points(self) -> int:
-        points = self.cleaned_data["points"]
-        if not 1 <= points <= MAX_POINTS_PER_SITE:
-            raise forms.ValidationError(f"Between 1 and {MAX_POINTS_PER_SITE} points.")
-        return points
+        return check_range(self.cleaned_data["points"], MAX_POINTS_PER_SITE, POINTS_RANGE)
 
     def clean_volume_per_point_ml(self):
-        volume = self.cleaned_data["volume_per_point_ml"]
-        if not 0 < volume <= MAX_VOLUME_PER_POINT_ML:
-            raise forms.ValidationError(f"More than 0 and at most {MAX_VOLUME_PER_POINT_ML} mL per point.")
-        return volume
+        return check_range(self.cleaned_data["volume_per_point_ml"], MAX_VOLUME_PER_POINT_ML, VOLUME_RANGE)
 
 
 SiteFormSet = forms.inlineformset_factory(

@@ -1,7 +1,6 @@
 """Follow-up booking pages: the next session of a course in one click, the rest of the series with a
 report of every clash, and the recall list of courses with nothing in the diary."""
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from django import forms
@@ -16,6 +15,7 @@ from django.utils import timezone
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from accounts.models import User
 from scheduling import followups
+from scheduling.models import Appointment
 from scheduling.queries import recall_list
 from scheduling.services import SlotTaken, clinicians
 from treatments.forms import DateTimeInput
@@ -56,34 +56,20 @@ class SeriesForm(NextSessionForm):
         self.fields["starts_at"].label = "First appointment"
 
 
-@dataclass(frozen=True)
-class ReportRow:
-    """One line of a series report, whether from a preview or from the session after booking."""
-
-    wanted: datetime
-    starts_at: datetime | None
-    note: str
-
-    @property
-    def moved(self) -> bool:
-        return self.starts_at is not None and self.starts_at != self.wanted
-
-
-def _rows(results: list[followups.SeriesResult]) -> list[ReportRow]:
-    return [ReportRow(r.wanted, r.booked.starts_at if r.booked else None, r.note) for r in results]
-
-
-def _stored(rows: list[ReportRow]) -> list[dict]:
+def _stored(results: list[followups.SeriesResult]) -> list[dict]:
     return [
         {"wanted": r.wanted.isoformat(), "starts_at": r.starts_at and r.starts_at.isoformat(), "note": r.note}
-        for r in rows
+        for r in results
     ]
 
 
-def _loaded(stored: list[dict]) -> list[ReportRow]:
+def _loaded(stored: list[dict]) -> list[followups.SeriesResult]:
+    """The report kept across the redirect after booking: its appointments carry only their time."""
     return [
-        ReportRow(
-            datetime.fromisoformat(r["wanted"]), r["starts_at"] and datetime.fromisoformat(r["starts_at"]), r["note"]
+        followups.SeriesResult(
+            datetime.fromisoformat(r["wanted"]),
+            Appointment(starts_at=datetime.fromisoformat(r["starts_at"])) if r["starts_at"] else None,
+            r["note"],
         )
         for r in stored
     ]
@@ -117,10 +103,6 @@ def _course_and_session(request: AuthenticatedHttpRequest) -> tuple[TreatmentCou
 def _refused(request: AuthenticatedHttpRequest, course: TreatmentCourse, message: str) -> HttpResponse:
     context = {"course": course, "patient": course.patient, "message": message}
     return render(request, "scheduling/followup_refused.html", context, status=409)
-
-
-def _closed_message(course: TreatmentCourse) -> str:
-    return f"This course is {course.get_status_display().lower()}: no more sessions can be booked for it."
 
 
 def _next_page(request, course, session, form, *, alternatives=(), status=200) -> HttpResponse:
@@ -162,7 +144,7 @@ def book_next(request: AuthenticatedHttpRequest) -> HttpResponse:
     """GET proposes the next session of the course; POST books it (one click on the proposal)."""
     course, session = _course_and_session(request)
     if not course.is_active:
-        return _refused(request, course, _closed_message(course))
+        return _refused(request, course, followups.closed_message(course))
     try:
         if request.method == "POST":
             return _book_next_post(request, course, session)
@@ -215,12 +197,12 @@ def _series_post(request: AuthenticatedHttpRequest, course: TreatmentCourse) -> 
         "course": course,
     }
     if "confirm" not in request.POST:
-        return _series_page(request, course, form, preview=_rows(followups.series_preview(**series)))
-    rows = _rows(followups.series_book(**series))
+        return _series_page(request, course, form, preview=followups.series_preview(**series))
+    results = followups.series_book(**series)
     # Redirect after booking, so that reloading the report cannot book the series a second time.
-    request.session[_report_key(course)] = _stored(rows)
-    booked = sum(row.starts_at is not None for row in rows)
-    messages.success(request, f"{booked} of {len(rows)} appointments booked.")
+    request.session[_report_key(course)] = _stored(results)
+    booked = sum(result.booked is not None for result in results)
+    messages.success(request, f"{booked} of {len(results)} appointments booked.")
     return redirect(f"{reverse('scheduling:book_series')}?course={course.pk}")
 
 
@@ -230,7 +212,7 @@ def book_series(request: AuthenticatedHttpRequest) -> HttpResponse:
     booked, clashes and alternatives included; POST with `confirm`: book them."""
     course, session = _course_and_session(request)
     if not course.is_active:
-        return _refused(request, course, _closed_message(course))
+        return _refused(request, course, followups.closed_message(course))
     try:
         if request.method == "POST":
             return _series_post(request, course)

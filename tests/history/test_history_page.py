@@ -11,7 +11,7 @@ from django.urls import reverse
 from assessments.models import PainArea
 from audit.models import Action, AuditEvent
 from patients.models import Medication, Patient
-from patients.timeline import EVENTS_PER_PAGE, READ_PERMISSION, patient_scopes
+from patients.timeline import EVENTS_PER_PAGE, KINDS, patient_scopes
 from pit_portal.history import record_baseline
 from scheduling.models import Appointment
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, signed_session
@@ -260,4 +260,4 @@ def test_a_manager_reads_in_the_history_only_what_their_pages_show(manager_clien
 
 
 def test_every_kind_of_record_in_the_history_names_what_reading_it_needs(patient):
-    assert set(patient_scopes(patient.pk)) == set(READ_PERMISSION)
+    assert set(patient_scopes(patient.pk)) == set(KINDS)
