@@ -19,15 +19,7 @@ from django.template.loader import render_to_string
 from django.utils import dateformat
 from django.utils.safestring import SafeString
 
-from treatments.outcomes import (
-    NRS_MAX,
-    NRS_MIN,
-    PainChange,
-    check_nrs,
-    pain_change,
-    responder_label,
-    responder_status,
-)
+from treatments.outcomes import NRS_MAX, NRS_MIN, PainChange, check_nrs, pain_change, responder_label, responder_status
 
 KINDS = frozenset({"session", "review", "baseline"})
 EMPTY_PAIN_MESSAGE = "No scores recorded yet"
@@ -73,42 +65,43 @@ class AnalgesicPoint:
 
 
 @dataclass(frozen=True)
-class _Box:
-    """The plot area in pixels; axes, labels and legend sit outside it."""
+class _Scale:
+    """Maps dates (by elapsed days, not by index) and values onto the plot area, whose edges are in pixels; axes,
+    labels and legend sit outside it."""
 
     left: float
     top: float
     right: float
     bottom: float
-
-
-@dataclass(frozen=True)
-class _Scale:
-    """Maps dates (by elapsed days, not by index) and values onto the plot area."""
-
-    box: _Box
     first: datetime.date
     span_days: int
     y_max: float
 
     @classmethod
-    def fit(cls, box: _Box, dates: Sequence[datetime.date], y_max: float) -> _Scale:
-        return cls(box, min(dates), (max(dates) - min(dates)).days, y_max)
+    def fit(cls, dates: Sequence[datetime.date], y_max: float, **edges: float) -> _Scale:
+        return cls(**edges, first=min(dates), span_days=(max(dates) - min(dates)).days, y_max=y_max)
 
     def x(self, when: datetime.date) -> float:
         if self.span_days == 0:  # a single day: centre it rather than divide by zero
-            return (self.box.left + self.box.right) / 2
-        usable = self.box.right - self.box.left - 2 * X_PADDING
-        return self.box.left + X_PADDING + usable * (when - self.first).days / self.span_days
+            return (self.left + self.right) / 2
+        usable = self.right - self.left - 2 * X_PADDING
+        return self.left + X_PADDING + usable * (when - self.first).days / self.span_days
 
-    def y(self, value: float) -> float:
-        return self.box.bottom - (self.box.bottom - self.box.top) * float(value) / self.y_max
+    def y(self, value: float | Decimal) -> float:
+        return self.bottom - (self.bottom - self.top) * float(value) / self.y_max
+
+    def frame(self) -> dict:
+        """The plot area's edges, and where the labels around it go."""
+        edges = {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom}
+        around = {"tick_label_x": self.left - 6, "unit_y": self.top - 8, "tick_end": self.bottom + 4}
+        return {name: _num(value) for name, value in {**edges, **around, "note_x": self.right + 5}.items()}
 
 
-def _chart_id(prefix: str, *content: object) -> str:
-    """The prefix of the chart's element ids (aria-labelledby); derived from the content so output is
-    deterministic but two different charts on one page don't share ids."""
-    return f"{prefix}-{hashlib.sha256(repr(content).encode()).hexdigest()[:10]}"
+def _head(prefix: str, width: int, height: int, title: str, *content: object) -> dict:
+    """The chart's id, size and title. The id prefixes the chart's element ids (aria-labelledby); derived from the
+    content so output is deterministic but two different charts on one page don't share ids."""
+    digest = hashlib.sha256(repr((*content, width, height, title)).encode()).hexdigest()[:10]
+    return {"id": f"{prefix}-{digest}", "width": width, "height": height, "title": title}
 
 
 def _num(value: float) -> str:
@@ -124,14 +117,14 @@ def _text_width(text: str) -> float:
     return len(text) * LABEL_SIZE * CHAR_WIDTH_EM
 
 
-def _render(chart_id: str, width: int, height: int, title: str, desc: str, **parts: object) -> SafeString:
-    size = {"id": chart_id, "width": width, "height": height, "title": title, "desc": desc}
-    return render_to_string("treatments/_chart.svg", {**size, **parts})
+def _render(head: dict, desc: str, **parts: object) -> SafeString:
+    """The chart: `head` is its id, width, height and title; the parts are the numbers and words drawn."""
+    return render_to_string("treatments/_chart.svg", {**head, "desc": desc, **parts})
 
 
-def _empty_svg(chart_id: str, width: int, title: str, message: str) -> SafeString:
-    empty = {"message": message, "width": width - 1, "x": _num(width / 2)}
-    return _render(chart_id, width, 48, title, f"{title}: {message.lower()}.", empty=empty)
+def _empty_svg(head: dict, message: str) -> SafeString:
+    empty = {"message": message, "width": head["width"] - 1, "x": _num(head["width"] / 2)}
+    return _render({**head, "height": 48}, f"{head['title']}: {message.lower()}.", empty=empty)
 
 
 # --- Series and markers ---------------------------------------------------------------------------------------------
@@ -201,18 +194,8 @@ def _short_date(when: datetime.date) -> str:
 # --- Axes, reference lines, legend ----------------------------------------------------------------------------------
 
 
-def _box(box: _Box) -> dict:
-    """The plot area's edges, and where the labels around it go."""
-    edges = {"left": box.left, "top": box.top, "right": box.right, "bottom": box.bottom}
-    around = {"tick_label_x": box.left - 6, "unit_y": box.top - 8, "tick_end": box.bottom + 4, "note_x": box.right + 5}
-    return {name: _num(value) for name, value in {**edges, **around}.items()}
-
-
 def _y_ticks(scale: _Scale, ticks: Sequence[Decimal | int]) -> list[dict]:
-    ys = [scale.y(float(tick)) for tick in ticks]
-    return [
-        {"y": _num(y), "label_y": _num(y + 3.5), "label": _format_number(t)} for t, y in zip(ticks, ys, strict=True)
-    ]
+    return [{"y": _num(scale.y(t)), "label_y": _num(scale.y(t) + 3.5), "label": _format_number(t)} for t in ticks]
 
 
 def _thin(positions: Sequence[float], min_gap: float) -> list[int]:
@@ -259,13 +242,12 @@ def _reference_lines(scale: _Scale, baseline: int | None) -> list[dict]:
     shown, last_label_y = [], -math.inf
     for role, level, label, style, weight in lines:
         y = scale.y(level)
-        if y - last_label_y >= LABEL_SIZE + 1:  # a low baseline packs the lines close; skip labels that would overlap
-            last_label_y = y
-        else:
-            label = ""
-        shown.append(
-            {"role": role, "style": style, "weight": weight, "y": _num(y), "label_y": _num(y + 3.5), "label": label}
-        )
+        fits = (
+            y - last_label_y >= LABEL_SIZE + 1
+        )  # a low baseline packs the lines close; skip labels that would overlap
+        last_label_y = y if fits else last_label_y
+        line = {"role": role, "style": style, "weight": weight, "y": _num(y), "label_y": _num(y + 3.5)}
+        shown.append({**line, "label": label if fits else ""})
     return shown
 
 
@@ -325,35 +307,27 @@ def pain_chart_svg(
     check_nrs(baseline, "baseline")
     ordered = sorted(points, key=lambda p: p.when)  # stable, so same-day entries keep the caller's order
     series = _PainSeries.split(ordered)
-    chart_id = _chart_id("pain-chart", tuple(ordered), baseline, width, height, title)
+    head = _head("pain-chart", width, height, title, tuple(ordered), baseline)
     if not (series.before or series.after or series.reviews):
-        return _empty_svg(chart_id, width, title, EMPTY_PAIN_MESSAGE)
-    box = _Box(left=40, top=64, right=width - (74 if baseline is not None else 22), bottom=height - 38)
-    scale = _Scale.fit(box, [p.when for p in ordered], y_max=NRS_MAX)
+        return _empty_svg(head, EMPTY_PAIN_MESSAGE)
+    right = width - (74 if baseline is not None else 22)
+    scale = _Scale.fit([p.when for p in ordered], NRS_MAX, left=40, top=64, right=right, bottom=height - 38)
     after = _series(scale, AFTER, series.after, "pain after injection", flags=_worse_flags(scale, series.worse_after))
     reviews = [_series(scale, REVIEW, series.reviews, "pain at review")] if series.reviews else []
-    legend = [
-        BEFORE,
-        AFTER,
-        *([REVIEW] if series.reviews else []),
-        *([BASELINE, THRESHOLD] if baseline is not None else []),
-    ]
+    extra = ([REVIEW] if series.reviews else []) + ([BASELINE, THRESHOLD] if baseline is not None else [])
     return _render(
-        chart_id,
-        width,
-        height,
-        title,
+        head,
         _pain_description(series, baseline),
-        box=_box(box),
+        frame=scale.frame(),
         y_ticks=_y_ticks(scale, range(NRS_MIN, NRS_MAX + 1, 2)),
         y_unit="NRS",
         reference_lines=_reference_lines(scale, baseline),
         point_labels=_point_labels(scale, ordered),
-        point_label_y=_num(box.bottom + 15),
+        point_label_y=_num(scale.bottom + 15),
         x_labels=_x_labels(scale, [p.when for p in ordered]),
-        x_label_y=_num(box.bottom + 29),
+        x_label_y=_num(scale.bottom + 29),
         series=[_series(scale, BEFORE, series.before, "pain before injection"), after, *reviews],
-        legend=_legend(legend),
+        legend=_legend([BEFORE, AFTER, *extra]),
         worse_colour=WORSE_COLOUR,
     )
 
@@ -420,23 +394,19 @@ def analgesic_chart_svg(
 ) -> SafeString:
     """Doses per week against real time, on an axis rounded up to a tidy maximum."""
     ordered = sorted(points, key=lambda p: p.when)
-    chart_id = _chart_id("analgesic-chart", tuple(ordered), width, height, title)
+    head = _head("analgesic-chart", width, height, title, tuple(ordered))
     if not ordered:
-        return _empty_svg(chart_id, width, title, EMPTY_ANALGESIC_MESSAGE)
+        return _empty_svg(head, EMPTY_ANALGESIC_MESSAGE)
     top, step = _nice_axis(max(Decimal(p.doses_per_week) for p in ordered))
-    box = _Box(left=40, top=34, right=width - 22, bottom=height - 24)
-    scale = _Scale.fit(box, [p.when for p in ordered], y_max=float(top))
+    scale = _Scale.fit([p.when for p in ordered], float(top), left=40, top=34, right=width - 22, bottom=height - 24)
     data = [_Datum(p.when, float(p.doses_per_week)) for p in ordered]
     return _render(
-        chart_id,
-        width,
-        height,
-        title,
+        head,
         _analgesic_description(ordered),
-        box=_box(box),
+        frame=scale.frame(),
         y_ticks=_y_ticks(scale, [step * i for i in range(int(top / step) + 1)]),
         x_labels=_x_labels(scale, [p.when for p in ordered]),
-        x_label_y=_num(box.bottom + 15),
+        x_label_y=_num(scale.bottom + 15),
         series=[_series(scale, DOSES, data, "doses per week")],
     )
 
