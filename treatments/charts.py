@@ -1,8 +1,9 @@
 """Server-side SVG charts for a treatment course: pain scores and analgesic use.
 
-The same markup is shown on the course page and embedded in PDFs rendered by WeasyPrint, so it sticks to what
-WeasyPrint's SVG renderer understands: inline presentation attributes (no CSS classes, no <style>), no scripts,
-no external references, and a generic font family that exists on the server.
+Here are the numbers (scales, positions, ticks, labels' text, the description); the markup is the template
+treatments/_chart.svg. The same markup is shown on the course page and embedded in PDFs rendered by WeasyPrint,
+so it sticks to what WeasyPrint's SVG renderer understands: inline presentation attributes (no CSS classes, no
+<style>), no scripts, no external references, and a generic font family that exists on the server.
 """
 
 from __future__ import annotations
@@ -14,28 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
+from django.template.loader import render_to_string
 from django.utils import dateformat
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
 
-from treatments.outcomes import (
-    NRS_MAX,
-    NRS_MIN,
-    PainChange,
-    check_nrs,
-    pain_change,
-    responder_label,
-    responder_status,
-)
+from treatments.outcomes import NRS_MAX, NRS_MIN, PainChange, check_nrs, pain_change, responder_label, responder_status
 
 KINDS = frozenset({"session", "review", "baseline"})
 EMPTY_PAIN_MESSAGE = "No scores recorded yet"
 EMPTY_ANALGESIC_MESSAGE = "No analgesic use recorded yet"
 
-FONT_FAMILY = "DejaVu Sans, sans-serif"
-INK, MUTED, AXIS, GRID = "#222222", "#5f5f5f", "#8a8a8a", "#e4e4e4"
-BASELINE_COLOUR, BASELINE_DASH = "#444444", "5 3"
-THRESHOLD_COLOUR, THRESHOLD_DASH = "#9a9a9a", "2 3"  # faint: a target to read against, not data
 WORSE_COLOUR = "#b42318"  # the documents' alert red: dark enough to read as text on white
 # DejaVu Sans glyphs average a little over half an em; used to keep labels from colliding.
 CHAR_WIDTH_EM = 0.62
@@ -76,114 +65,66 @@ class AnalgesicPoint:
 
 
 @dataclass(frozen=True)
-class _Box:
-    """The plot area in pixels; axes, labels and legend sit outside it."""
+class _Scale:
+    """Maps dates (by elapsed days, not by index) and values onto the plot area, whose edges are in pixels; axes,
+    labels and legend sit outside it."""
 
     left: float
     top: float
     right: float
     bottom: float
-
-
-@dataclass(frozen=True)
-class _Scale:
-    """Maps dates (by elapsed days, not by index) and values onto the plot area."""
-
-    box: _Box
     first: datetime.date
     span_days: int
     y_max: float
 
     @classmethod
-    def fit(cls, box: _Box, dates: Sequence[datetime.date], y_max: float) -> _Scale:
-        return cls(box, min(dates), (max(dates) - min(dates)).days, y_max)
+    def fit(cls, dates: Sequence[datetime.date], y_max: float, **edges: float) -> _Scale:
+        return cls(**edges, first=min(dates), span_days=(max(dates) - min(dates)).days, y_max=y_max)
 
     def x(self, when: datetime.date) -> float:
         if self.span_days == 0:  # a single day: centre it rather than divide by zero
-            return (self.box.left + self.box.right) / 2
-        usable = self.box.right - self.box.left - 2 * X_PADDING
-        return self.box.left + X_PADDING + usable * (when - self.first).days / self.span_days
+            return (self.left + self.right) / 2
+        usable = self.right - self.left - 2 * X_PADDING
+        return self.left + X_PADDING + usable * (when - self.first).days / self.span_days
 
-    def y(self, value: float) -> float:
-        return self.box.bottom - (self.box.bottom - self.box.top) * float(value) / self.y_max
+    def y(self, value: float | Decimal) -> float:
+        return self.bottom - (self.bottom - self.top) * float(value) / self.y_max
+
+    def frame(self) -> dict:
+        """The plot area's edges, and where the labels around it go."""
+        edges = {"left": self.left, "top": self.top, "right": self.right, "bottom": self.bottom}
+        around = {"tick_label_x": self.left - 6, "unit_y": self.top - 8, "tick_end": self.bottom + 4}
+        return {name: _num(value) for name, value in {**edges, **around, "note_x": self.right + 5}.items()}
 
 
-def _chart_id(prefix: str, *content: object) -> str:
-    """The prefix of the chart's element ids (aria-labelledby); derived from the content so output is
-    deterministic but two different charts on one page don't share ids."""
-    return f"{prefix}-{hashlib.sha256(repr(content).encode()).hexdigest()[:10]}"
-
-
-# --- Markup helpers -------------------------------------------------------------------------------------------------
+def _head(prefix: str, width: int, height: int, title: str, *content: object) -> dict:
+    """The chart's id, size and title. The id prefixes the chart's element ids (aria-labelledby); derived from the
+    content so output is deterministic but two different charts on one page don't share ids."""
+    digest = hashlib.sha256(repr((*content, width, height, title)).encode()).hexdigest()[:10]
+    return {"id": f"{prefix}-{digest}", "width": width, "height": height, "title": title}
 
 
 def _num(value: float) -> str:
+    """A coordinate as the markup gives it: to a tenth of a pixel, without a trailing ".0"."""
     return f"{value:.1f}".removesuffix(".0")
 
 
-def _attr_value(value: object) -> str:
-    return _num(value) if isinstance(value, float) else escape(value)
+def _points(coords: Sequence[tuple[float, float]]) -> str:
+    return " ".join(f"{_num(x)},{_num(y)}" for x, y in coords)
 
 
-def _attrs(**attrs: object) -> str:
-    """Attribute names use _ for - (stroke_width -> stroke-width); a None value leaves the attribute out."""
-    return " ".join(
-        f'{name.replace("_", "-")}="{_attr_value(value)}"' for name, value in attrs.items() if value is not None
-    )
+def _text_width(text: str) -> float:
+    return len(text) * LABEL_SIZE * CHAR_WIDTH_EM
 
 
-def _el(tag: str, content: str | None = None, /, **attrs: object) -> str:
-    """One element. Content must already be markup: escape text before passing it."""
-    opening = " ".join(filter(None, [tag, _attrs(**attrs)]))
-    return f"<{opening}/>" if content is None else f"<{opening}>{content}</{tag}>"
+def _render(head: dict, desc: str, **parts: object) -> SafeString:
+    """The chart: `head` is its id, width, height and title; the parts are the numbers and words drawn."""
+    return render_to_string("treatments/_chart.svg", {**head, "desc": desc, **parts})
 
 
-def _line(x1: float, y1: float, x2: float, y2: float, colour: str, width: float = 1.0, **attrs: object) -> str:
-    return _el("line", x1=x1, y1=y1, x2=x2, y2=y2, stroke=colour, stroke_width=width, **attrs)
-
-
-def _text(
-    x: float, y: float, text: str, *, size: int = LABEL_SIZE, anchor: str = "middle", fill: str = INK, **attrs: object
-) -> str:
-    return _el("text", escape(text), x=x, y=y, font_size=size, text_anchor=anchor, fill=fill, **attrs)
-
-
-def _text_width(text: str, size: int = LABEL_SIZE) -> float:
-    return len(text) * size * CHAR_WIDTH_EM
-
-
-def _svg(chart_id: str, width: int, height: int, title: str, desc: str, body: Sequence[str]) -> SafeString:
-    root = _attrs(
-        xmlns="http://www.w3.org/2000/svg",
-        width=width,
-        height=height,
-        viewBox=f"0 0 {width} {height}",
-        role="img",
-        aria_labelledby=f"{chart_id}-title {chart_id}-desc",
-        font_family=FONT_FAMILY,  # inherited by every <text>, so it is set once here
-        font_size=LABEL_SIZE,
-    )
-    parts = [
-        f"<svg {root}>",
-        _el("title", escape(title), id=f"{chart_id}-title"),
-        _el("desc", escape(desc), id=f"{chart_id}-desc"),
-        _el("rect", width=width, height=height, fill="#ffffff"),
-        *body,
-        "</svg>",
-    ]
-    # The one place mark_safe is allowed. Every piece of text content (title, desc, labels, tooltips) is passed
-    # through escape() where it is built, every attribute value through escape() in _attrs, and the rest is
-    # numbers and constants from this module, so the assembled markup is safe by construction.
-    return mark_safe("\n".join(part for part in parts if part))  # noqa: S308
-
-
-def _empty_svg(chart_id: str, width: int, title: str, message: str) -> SafeString:
-    height = 48
-    body = [
-        _el("rect", x=0.5, y=0.5, width=width - 1, height=height - 1, fill="#fafafa", stroke=GRID, rx=4),
-        _text(width / 2, height / 2 + 4, message, size=12, fill=MUTED),
-    ]
-    return _svg(chart_id, width, height, title, f"{title}: {message.lower()}.", body)
+def _empty_svg(head: dict, message: str) -> SafeString:
+    empty = {"message": message, "width": head["width"] - 1, "x": _num(head["width"] / 2)}
+    return _render({**head, "height": 48}, f"{head['title']}: {message.lower()}.", empty=empty)
 
 
 # --- Series and markers ---------------------------------------------------------------------------------------------
@@ -202,10 +143,14 @@ class _Style:
     name: str
     legend: str
     colour: str
-    marker: str  # "circle" | "square" | "diamond"
-    filled: bool
+    marker: str  # "circle" | "square" | "diamond" | "" for a plain line
+    filled: bool = False
     dash: str | None = None
     line: bool = True
+
+    @property
+    def fill(self) -> str:
+        return self.colour if self.filled else "#ffffff"
 
 
 # Before and after differ in colour, dash and marker shape, so they still read apart when printed in greyscale.
@@ -213,30 +158,23 @@ BEFORE = _Style("before", "Before injection", "#1f4e79", "circle", filled=True)
 AFTER = _Style("after", "After injection", "#c0504d", "square", filled=False, dash="6 4")
 REVIEW = _Style("review", "Review", "#6a3d9a", "diamond", filled=True, line=False)
 DOSES = _Style("doses", "Doses per week", "#2a7f62", "circle", filled=True)
+BASELINE = _Style("baseline", "Baseline", "#444444", "", dash="5 3")
+THRESHOLD = _Style("threshold", "30% / 50% reduction", "#9a9a9a", "", dash="2 3")  # faint: a target, not data
 
 
-def _marker(style: _Style, x: float, y: float, tooltip: str = "") -> str:
-    paint = {"fill": style.colour if style.filled else "#ffffff", "stroke": style.colour, "stroke_width": 1.6}
-    hover = _el("title", escape(tooltip)) if tooltip else None
-    if style.marker == "square":
-        return _el("rect", hover, x=x - 3.5, y=y - 3.5, width=7.0, height=7.0, **paint)
-    if style.marker == "diamond":
-        corners = ((x, y - 5.5), (x + 5.5, y), (x, y + 5.5), (x - 5.5, y))
-        return _el("polygon", hover, points=" ".join(f"{_num(cx)},{_num(cy)}" for cx, cy in corners), **paint)
-    return _el("circle", hover, cx=x, cy=y, r=3.5, **paint)
+def _marker(style: _Style, x: float, y: float, tooltip: str = "") -> dict:
+    """Where the marker's shape (style.marker) goes: its centre, its corner as a square, its corners as a diamond."""
+    diamond = ((x, y - 5.5), (x + 5.5, y), (x, y + 5.5), (x - 5.5, y))
+    corner = {"left": _num(x - 3.5), "top": _num(y - 3.5)}
+    return {"style": style, "x": _num(x), "y": _num(y), **corner, "diamond": _points(diamond), "tooltip": tooltip}
 
 
-def _series(scale: _Scale, style: _Style, data: Sequence[_Datum], describe: str) -> str:
+def _series(scale: _Scale, style: _Style, data: Sequence[_Datum], describe: str, **extra: object) -> dict:
     """A line through the data (when there are two or more points) plus a marker on each point."""
     coords = [(scale.x(d.when), scale.y(d.value)) for d in data]
-    parts = []
-    if style.line and len(coords) > 1:
-        points = " ".join(f"{_num(x)},{_num(y)}" for x, y in coords)
-        stroke = {"stroke": style.colour, "stroke_width": 2.0, "stroke_dasharray": style.dash}
-        parts.append(_el("polyline", points=points, fill="none", **stroke))
-    for datum, (x, y) in zip(data, coords, strict=True):
-        parts.append(_marker(style, x, y, _tooltip(datum, describe)))
-    return _el("g", "".join(parts), data_series=style.name)
+    markers = [_marker(style, x, y, _tooltip(d, describe)) for d, (x, y) in zip(data, coords, strict=True)]
+    line = _points(coords) if style.line and len(coords) > 1 else ""
+    return {"style": style, "line": line, "markers": markers, **extra}
 
 
 def _tooltip(datum: _Datum, describe: str) -> str:
@@ -256,15 +194,8 @@ def _short_date(when: datetime.date) -> str:
 # --- Axes, reference lines, legend ----------------------------------------------------------------------------------
 
 
-def _y_axis(scale: _Scale, ticks: Sequence[Decimal | int]) -> str:
-    box, parts = scale.box, []
-    for tick in ticks:
-        y = scale.y(float(tick))
-        parts.append(_line(box.left, y, box.right, y, GRID))
-        parts.append(_text(box.left - 6, y + 3.5, _format_number(tick), anchor="end", fill=MUTED))
-    parts.append(_line(box.left, box.top, box.left, box.bottom, AXIS))
-    parts.append(_line(box.left, box.bottom, box.right, box.bottom, AXIS))
-    return _el("g", "".join(parts), data_role="y-axis")
+def _y_ticks(scale: _Scale, ticks: Sequence[Decimal | int]) -> list[dict]:
+    return [{"y": _num(scale.y(t)), "label_y": _num(scale.y(t) + 3.5), "label": _format_number(t)} for t in ticks]
 
 
 def _thin(positions: Sequence[float], min_gap: float) -> list[int]:
@@ -279,70 +210,55 @@ def _thin(positions: Sequence[float], min_gap: float) -> list[int]:
     return kept
 
 
-def _x_axis(scale: _Scale, dates: Sequence[datetime.date], label_y: float) -> str:
-    days = sorted(set(dates))
-    xs = [scale.x(day) for day in days]
-    labels = [_short_date(day) for day in days]
-    gap = max(_text_width(label) for label in labels) + 8
-    parts = []
-    for index in _thin(xs, gap):
-        x = xs[index]
-        parts.append(_line(x, scale.box.bottom, x, scale.box.bottom + 4, AXIS))
-        parts.append(_text(x, label_y, labels[index], fill=MUTED))
-    return _el("g", "".join(parts), data_role="x-labels")
+def _labels(scale: _Scale, by_day: dict[datetime.date, str], padding: float) -> list[dict]:
+    """Labels along the x axis, thinned so that none overlaps the next."""
+    xs = [scale.x(day) for day in by_day]
+    texts = list(by_day.values())
+    gap = max(_text_width(text) for text in texts) + padding
+    return [{"x": _num(xs[i]), "text": texts[i]} for i in _thin(xs, gap)]
 
 
-def _point_labels(scale: _Scale, points: Sequence[PainPoint], label_y: float) -> str:
+def _x_labels(scale: _Scale, dates: Sequence[datetime.date]) -> list[dict]:
+    return _labels(scale, {day: _short_date(day) for day in sorted(set(dates))}, padding=8)
+
+
+def _point_labels(scale: _Scale, points: Sequence[PainPoint]) -> list[dict]:
     # Points on the same day share one label ("B/S1"), or the later one would hide the first.
     by_day: dict[datetime.date, list[str]] = {}
     for point in points:
         if point.label:
             by_day.setdefault(point.when, []).append(point.label)
-    if not by_day:
-        return ""
-    days = list(by_day)
-    labels = ["/".join(by_day[day]) for day in days]
-    xs = [scale.x(day) for day in days]
-    gap = max(_text_width(label) for label in labels) + 6
-    texts = [_text(xs[i], label_y, labels[i], fill=INK, font_weight="bold") for i in _thin(xs, gap)]
-    return _el("g", "".join(texts), data_role="point-labels")
+    return _labels(scale, {day: "/".join(labels) for day, labels in by_day.items()}, padding=6) if by_day else []
 
 
-def _baseline_lines(scale: _Scale, baseline: int | None) -> str:
+def _reference_lines(scale: _Scale, baseline: int | None) -> list[dict]:
     """The baseline (dashed) and the 30% / 50% reduction targets (faint), labelled in the right margin."""
     if baseline is None:
-        return ""
-    lines = [("baseline", float(baseline), f"Baseline {baseline}", BASELINE_COLOUR, BASELINE_DASH, 1.4)]
+        return []
+    lines = [("baseline", float(baseline), f"Baseline {baseline}", BASELINE, "1.4")]
     for percent in (30, 50):
         level = baseline * (100 - percent) / 100
-        lines.append((f"threshold-{percent}", level, f"{percent}% better", THRESHOLD_COLOUR, THRESHOLD_DASH, 1.0))
-    parts, last_label_y, box = [], -math.inf, scale.box
-    for role, level, label, colour, dash, weight in lines:
+        lines.append((f"threshold-{percent}", level, f"{percent}% better", THRESHOLD, "1"))
+    shown, last_label_y = [], -math.inf
+    for role, level, label, style, weight in lines:
         y = scale.y(level)
-        parts.append(_line(box.left, y, box.right, y, colour, weight, stroke_dasharray=dash, data_role=role))
-        if y - last_label_y >= LABEL_SIZE + 1:  # a low baseline packs the lines close; skip labels that would overlap
-            parts.append(_text(box.right + 5, y + 3.5, label, anchor="start", fill=colour))
-            last_label_y = y
-    return _el("g", "".join(parts), data_role="reference-lines")
+        fits = (
+            y - last_label_y >= LABEL_SIZE + 1
+        )  # a low baseline packs the lines close; skip labels that would overlap
+        last_label_y = y if fits else last_label_y
+        line = {"role": role, "style": style, "weight": weight, "y": _num(y), "label_y": _num(y + 3.5)}
+        shown.append({**line, "label": label if fits else ""})
+    return shown
 
 
-def _legend(entries: Sequence[_Style | tuple[str, str, str]], x: float, y: float) -> str:
-    """A row of samples; an entry is a series style or (label, colour, dash) for a plain reference line."""
-    parts = []
-    for entry in entries:
-        label, colour, dash = (entry.legend, entry.colour, entry.dash) if isinstance(entry, _Style) else entry
-        if not isinstance(entry, _Style) or entry.line:
-            # 26px with the marker centred makes a "6 4" dash pattern look the same on both sides of the marker.
-            parts.append(_line(x, y, x + 26, y, colour, 2.0, stroke_dasharray=dash))
-        if isinstance(entry, _Style):
-            parts.append(_marker(entry, x + 13, y))
-        parts.append(_text(x + 32, y + 3.5, label, anchor="start"))
-        x += 32 + _text_width(label) + 16
-    return _el("g", "".join(parts), data_role="legend")
-
-
-def _heading(title: str, x: float) -> str:
-    return _text(x, 18, title, size=13, anchor="start", font_weight="bold")
+def _legend(entries: Sequence[_Style], y: float = 38) -> list[dict]:
+    """A row of samples: a line (26px, so a "6 4" dash looks the same either side of the marker) and a marker."""
+    x, row = 12.0, []
+    for style in entries:
+        sample = {"x": _num(x), "line_end": _num(x + 26), "y": _num(y), "marker": _marker(style, x + 13, y)}
+        row.append({"style": style, "label_x": _num(x + 32), "label_y": _num(y + 3.5), **sample})
+        x += 32 + _text_width(style.legend) + 16
+    return row
 
 
 # --- Pain chart -------------------------------------------------------------------------------------------------------
@@ -391,47 +307,34 @@ def pain_chart_svg(
     check_nrs(baseline, "baseline")
     ordered = sorted(points, key=lambda p: p.when)  # stable, so same-day entries keep the caller's order
     series = _PainSeries.split(ordered)
-    chart_id = _chart_id("pain-chart", tuple(ordered), baseline, width, height, title)
+    head = _head("pain-chart", width, height, title, tuple(ordered), baseline)
     if not (series.before or series.after or series.reviews):
-        return _empty_svg(chart_id, width, title, EMPTY_PAIN_MESSAGE)
-    box = _Box(left=40, top=64, right=width - (74 if baseline is not None else 22), bottom=height - 38)
-    scale = _Scale.fit(box, [p.when for p in ordered], y_max=NRS_MAX)
-    body = [
-        _y_axis(scale, range(NRS_MIN, NRS_MAX + 1, 2)),
-        _text(box.left - 6, box.top - 8, "NRS", anchor="end", fill=MUTED),
-        _baseline_lines(scale, baseline),
-        _point_labels(scale, ordered, label_y=box.bottom + 15),
-        _x_axis(scale, [p.when for p in ordered], label_y=box.bottom + 29),
-        _series(scale, BEFORE, series.before, "pain before injection"),
-        _series(scale, AFTER, series.after, "pain after injection"),
-        _worse_flags(scale, series.worse_after),
-        _series(scale, REVIEW, series.reviews, "pain at review") if series.reviews else "",
-        _heading(title, x=10),
-        _legend(_pain_legend(series, baseline), x=12, y=38),
-    ]
-    return _svg(chart_id, width, height, title, _pain_description(series, baseline), body)
+        return _empty_svg(head, EMPTY_PAIN_MESSAGE)
+    right = width - (74 if baseline is not None else 22)
+    scale = _Scale.fit([p.when for p in ordered], NRS_MAX, left=40, top=64, right=right, bottom=height - 38)
+    after = _series(scale, AFTER, series.after, "pain after injection", flags=_worse_flags(scale, series.worse_after))
+    reviews = [_series(scale, REVIEW, series.reviews, "pain at review")] if series.reviews else []
+    extra = ([REVIEW] if series.reviews else []) + ([BASELINE, THRESHOLD] if baseline is not None else [])
+    return _render(
+        head,
+        _pain_description(series, baseline),
+        frame=scale.frame(),
+        y_ticks=_y_ticks(scale, range(NRS_MIN, NRS_MAX + 1, 2)),
+        y_unit="NRS",
+        reference_lines=_reference_lines(scale, baseline),
+        point_labels=_point_labels(scale, ordered),
+        point_label_y=_num(scale.bottom + 15),
+        x_labels=_x_labels(scale, [p.when for p in ordered]),
+        x_label_y=_num(scale.bottom + 29),
+        series=[_series(scale, BEFORE, series.before, "pain before injection"), after, *reviews],
+        legend=_legend([BEFORE, AFTER, *extra]),
+        worse_colour=WORSE_COLOUR,
+    )
 
 
-def _worse_flags(scale: _Scale, worse: Sequence[_Datum]) -> str:
+def _worse_flags(scale: _Scale, worse: Sequence[_Datum]) -> list[dict]:
     """The word "worse" in red above each after-injection score that rose: a word, so colour is not the only sign."""
-    if not worse:
-        return ""
-    flags = [
-        _text(scale.x(d.when), scale.y(d.value) - 8, "worse", fill=WORSE_COLOUR, font_weight="bold") for d in worse
-    ]
-    return _el("g", "".join(flags), data_role="worse-flags")
-
-
-def _pain_legend(series: _PainSeries, baseline: int | None) -> list[_Style | tuple[str, str, str]]:
-    entries: list[_Style | tuple[str, str, str]] = [BEFORE, AFTER]
-    if series.reviews:
-        entries.append(REVIEW)
-    if baseline is not None:
-        entries += [
-            ("Baseline", BASELINE_COLOUR, BASELINE_DASH),
-            ("30% / 50% reduction", THRESHOLD_COLOUR, THRESHOLD_DASH),
-        ]
-    return entries
+    return [{"x": _num(scale.x(d.when)), "y": _num(scale.y(d.value) - 8)} for d in worse]
 
 
 def _pain_description(series: _PainSeries, baseline: int | None) -> str:
@@ -491,20 +394,21 @@ def analgesic_chart_svg(
 ) -> SafeString:
     """Doses per week against real time, on an axis rounded up to a tidy maximum."""
     ordered = sorted(points, key=lambda p: p.when)
-    chart_id = _chart_id("analgesic-chart", tuple(ordered), width, height, title)
+    head = _head("analgesic-chart", width, height, title, tuple(ordered))
     if not ordered:
-        return _empty_svg(chart_id, width, title, EMPTY_ANALGESIC_MESSAGE)
+        return _empty_svg(head, EMPTY_ANALGESIC_MESSAGE)
     top, step = _nice_axis(max(Decimal(p.doses_per_week) for p in ordered))
-    box = _Box(left=40, top=34, right=width - 22, bottom=height - 24)
-    scale = _Scale.fit(box, [p.when for p in ordered], y_max=float(top))
+    scale = _Scale.fit([p.when for p in ordered], float(top), left=40, top=34, right=width - 22, bottom=height - 24)
     data = [_Datum(p.when, float(p.doses_per_week)) for p in ordered]
-    body = [
-        _y_axis(scale, [step * i for i in range(int(top / step) + 1)]),
-        _x_axis(scale, [p.when for p in ordered], label_y=box.bottom + 15),
-        _series(scale, DOSES, data, "doses per week"),
-        _heading(title, x=10),
-    ]
-    return _svg(chart_id, width, height, title, _analgesic_description(ordered), body)
+    return _render(
+        head,
+        _analgesic_description(ordered),
+        frame=scale.frame(),
+        y_ticks=_y_ticks(scale, [step * i for i in range(int(top / step) + 1)]),
+        x_labels=_x_labels(scale, [p.when for p in ordered]),
+        x_label_y=_num(scale.bottom + 15),
+        series=[_series(scale, DOSES, data, "doses per week")],
+    )
 
 
 def _nice_axis(peak: Decimal) -> tuple[Decimal, Decimal]:

@@ -6,7 +6,6 @@ import xml.etree.ElementTree as ET
 from decimal import Decimal
 
 import pytest
-from django.utils.html import escape
 from django.utils.safestring import SafeString
 
 from treatments import charts
@@ -350,9 +349,3 @@ def test_points_on_the_same_day_share_one_label():
         ]
     )
     assert "B/S1" in svg
-
-
-@pytest.mark.parametrize("value", ['"><script>', "a & b", 1.25, 3.0, 7, True, Decimal("2.50")])
-def test_an_attribute_value_is_escaped_text_or_a_plain_number(value):
-    expected = escape(f"{value:.1f}".removesuffix(".0") if isinstance(value, float) else value)
-    assert charts._attrs(data_x=value) == f'data-x="{expected}"'
