@@ -10,18 +10,6 @@ from audit.exports import local_time
 from audit.models import AuditEvent, Source
 
 EVENTS_PER_PAGE = 50
-EXPORT_CHUNK = 2000
-
-# (?o= parameter, column heading) in the order the columns appear.
-COLUMNS = [
-    ("when", "When"),
-    ("user", "User"),
-    ("action", "Action"),
-    ("patient", "Patient"),
-    ("object", "Record"),
-    ("source", "Source"),
-    ("address", "Address"),
-]
 
 CSV_HEADER = [
     "id",
@@ -80,22 +68,8 @@ class ReportRow:
         return cls(event, who(event), record_label(event), detail_text(event))
 
 
-def sort_headers(current: list[str] | None) -> list[dict]:
-    """Each column's heading with the ?o= value a click on it asks for: ascending first, then descending."""
-    active = (current or [""])[0]
-    headers = []
-    for param, label in COLUMNS:
-        if active == param:
-            headers.append({"label": label, "next": f"-{param}", "sort": "ascending"})
-        elif active == f"-{param}":
-            headers.append({"label": label, "next": param, "sort": "descending"})
-        else:
-            headers.append({"label": label, "next": param, "sort": ""})
-    return headers
-
-
 def csv_rows(events: QuerySet[AuditEvent]):
-    for event in events.iterator(chunk_size=EXPORT_CHUNK):
+    for event in events.iterator():
         yield [
             event.pk,
             local_time(event.occurred_at),
