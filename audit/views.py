@@ -31,7 +31,6 @@ def _report_page(request: HttpRequest, events: AuditEventFilter) -> HttpResponse
     context = {
         "filter": events,
         "page": page,
-        "rows": [report.ReportRow.of(event) for event in page.object_list] if page else [],
         "headers": events.sort_headers() if valid else [],
         "can_export": request.user.has_perm("audit.export_auditevent"),
     }
