@@ -5,6 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from assessments.bodymap import region_label
 from assessments.scores import DN4, Reading
 from patients.models import EARLIEST_MOMENT, Condition, Patient
 from pit_portal.history import track_changes
@@ -203,6 +204,10 @@ class PainArea(models.Model):
 
     def __str__(self) -> str:
         return f"{self.region}: {self.intensity}/10"
+
+    @property
+    def label(self) -> str:
+        return region_label(self.region)
 
 
 @track_changes()

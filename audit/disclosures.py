@@ -15,7 +15,6 @@ from documents.models import Document
 from patients.models import Patient
 
 DISCLOSURES_PER_PAGE = 100
-EXPORT_CHUNK = 2000
 DOCUMENT_TYPE = Document._meta.label_lower
 
 EXPORTS = {
@@ -84,6 +83,6 @@ def describe(event: AuditEvent, patient: Patient, documents: dict[str, Document]
 
 def csv_rows(events: QuerySet[AuditEvent], patient: Patient):
     documents = documents_of(patient)
-    for event in events.iterator(chunk_size=EXPORT_CHUNK):
+    for event in events.iterator():
         row = describe(event, patient, documents)
         yield [local_time(row.occurred_at), row.who, row.what, row.how]

@@ -19,7 +19,9 @@ EARLIEST_DAY = date(2000, 1, 1)
 LATEST_DAY = date(2999, 12, 31)
 SEARCH_MAX = 100
 
-# ?o= parameter -> model field. Every column of the report can be sorted; anything else is a form error (400).
+# ?o= parameter -> model field, in the order the report's columns appear. Every column can be sorted; anything
+# else is a form error (400). A column's heading is its sort choice's label: the parameter's, or the one given to
+# the ordering filter.
 SORTABLE_COLUMNS = {
     "when": "occurred_at",
     "user": "actor_username",
@@ -54,10 +56,7 @@ class ReportOrdering(django_filters.OrderingFilter):
     """Sorts by the chosen columns, then newest first, so equal values page in a stable order."""
 
     def filter(self, qs, value):
-        qs = super().filter(qs, value)
-        if value:
-            qs = qs.order_by(*qs.query.order_by, "-id")
-        return qs
+        return super().filter(qs, [*value, "-id"]) if value else qs
 
 
 def _day_filter(label: str, method: str) -> django_filters.DateFilter:
@@ -85,7 +84,9 @@ class AuditEventFilter(django_filters.FilterSet):
     action = django_filters.ChoiceFilter(label="Action", choices=Action.choices, empty_label="Any action")
     date_from = _day_filter("From", "filter_from")
     date_to = _day_filter("To", "filter_to")
-    o = ReportOrdering(fields=[(field, param) for param, field in SORTABLE_COLUMNS.items()])
+    o = ReportOrdering(
+        fields=[(field, param) for param, field in SORTABLE_COLUMNS.items()], field_labels={"object_type": "Record"}
+    )
 
     class Meta:
         model = AuditEvent
@@ -100,6 +101,18 @@ class AuditEventFilter(django_filters.FilterSet):
 
     def filter_to(self, queryset, name, value):
         return queryset.filter(occurred_at__lt=start_of(value + timedelta(days=1)))
+
+    def sort_headers(self) -> list[dict]:
+        """Each column's heading with the ?o= value a click on it asks for: ascending first, then descending."""
+        current = (self.form.cleaned_data.get("o") or [""])[0] if self.is_bound else ""
+        labels = dict(self.form.fields["o"].choices)
+        headers = []
+        for param in SORTABLE_COLUMNS:
+            sort = {param: "ascending", f"-{param}": "descending"}.get(current, "")
+            headers.append(
+                {"label": labels[param], "next": f"-{param}" if sort == "ascending" else param, "sort": sort}
+            )
+        return headers
 
     def chosen(self) -> dict:
         """The filters in use, for the EXPORT event's detail: no names, so a patient search is given as the ids

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -97,3 +98,25 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.actor_username or '-'} {self.action}"
+
+    @property
+    def who(self) -> str:
+        """The username, or who acted without one: the system (a task or command) or an anonymous visitor."""
+        if self.actor_username:
+            return self.actor_username
+        return "system" if self.source != Source.WEB else "anonymous"
+
+    @property
+    def record_label(self) -> str:
+        """The record the event is about: its model's name (the stored label if no model has it) and id."""
+        if not self.object_type:
+            return ""
+        try:
+            name = str(apps.get_model(self.object_type)._meta.verbose_name)
+        except (LookupError, ValueError):
+            name = self.object_type
+        return f"{name} {self.object_id}".strip()
+
+    @property
+    def detail_text(self) -> str:
+        return "; ".join(f"{key}: {value}" for key, value in sorted(self.detail.items()))

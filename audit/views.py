@@ -31,8 +31,7 @@ def _report_page(request: HttpRequest, events: AuditEventFilter) -> HttpResponse
     context = {
         "filter": events,
         "page": page,
-        "rows": [report.ReportRow.of(event) for event in page.object_list] if page else [],
-        "headers": report.sort_headers(events.form.cleaned_data.get("o") if valid and events.is_bound else None),
+        "headers": events.sort_headers() if valid else [],
         "can_export": request.user.has_perm("audit.export_auditevent"),
     }
     return render(request, REPORT_TEMPLATE, context, status=200 if valid else 400)

@@ -198,6 +198,10 @@ class InjectionSession(models.Model):
         """Derived, never typed: points x volume per point over all sites (uses prefetched sites)."""
         return sum((site.total_volume_ml for site in self.sites.all()), Decimal("0"))
 
+    @property
+    def total_points(self) -> int:
+        return sum(site.points for site in self.sites.all())
+
 
 @track_changes()
 class InjectionSite(models.Model):
