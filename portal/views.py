@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, TypedDict, cast
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar
 
-from accounts.decorators import AuthenticatedHttpRequest
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from documents.downloads import document_response
 from patients.access import get_patient_for
 from patients.models import Patient
@@ -42,16 +41,11 @@ if TYPE_CHECKING:
 SIGN_IN_BACKEND = "accounts.backends.RoleBackend"
 
 
-def _status_for(state: InviteState) -> int:
-    return 200 if state == InviteState.VALID else 410  # 410 Gone: the link existed but cannot be used any more
-
-
 # --- Invitations (staff create, the patient accepts) ----------------------------------------------------------
 
 
 @require_POST
-@login_required
-@permission_required("portal.add_patientinvite", raise_exception=True)
+@permission_required("portal.add_patientinvite")
 def invite_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_pk)
     try:
@@ -77,7 +71,9 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
     context = {"invite": invite, "state": state}
     if state != InviteState.VALID or request.user.is_authenticated:
         # A signed-in user (say, staff on the clinic PC) must not turn into the patient by following the link.
-        return render(request, "portal/invite_closed.html", context, status=_status_for(state))
+        # 410 Gone: the link existed but cannot be used any more.
+        status = 200 if state == InviteState.VALID else 410
+        return render(request, "portal/invite_closed.html", context, status=status)
     form = InviteAcceptForm(request.POST if request.method == "POST" else None, invite=invite)
     if request.method == "POST" and form.is_valid():
         try:
