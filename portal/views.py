@@ -4,8 +4,6 @@ Portal pages take the signed-in patient from `patient_view` and every id through
 patient can never reach another's appointment or document.
 """
 
-from typing import TYPE_CHECKING, TypedDict, cast
-
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
@@ -28,14 +26,6 @@ from portal.models import CheckIn
 from portal.services import InviteState
 from scheduling.models import Appointment
 from scheduling.notifications import PRODID, appointment_event
-
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
-
-    class OnlineChoices(TypedDict):
-        can_cancel: bool
-        check_in_open: bool
-
 
 # The backend the new patient is signed in with, named because login() needs one when several are configured.
 SIGN_IN_BACKEND = "accounts.backends.RoleBackend"
@@ -97,15 +87,13 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
 @patient_view
 def home(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
     now = timezone.now()
-    appointments = cast(
-        "list[WithAnnotations[Appointment, OnlineChoices]]", list(queries.upcoming_appointments(patient, now))
-    )
-    for appointment in appointments:
-        appointment.can_cancel = queries.can_cancel_online(appointment, now)
-        appointment.check_in_open = queries.check_in_open(appointment, now)
+    appointments = list(queries.upcoming_appointments(patient, now))
     context = {
         "patient": patient,
         "appointments": appointments,
+        # The ids of the appointments the patient may cancel online, and of those open for check-in.
+        "cancellable": {appointment.pk for appointment in appointments if queries.can_cancel_online(appointment, now)},
+        "check_in_open": {appointment.pk for appointment in appointments if queries.check_in_open(appointment, now)},
         "document_count": queries.portal_document_count(patient),
         "notice_hours": queries.CANCEL_NOTICE_HOURS,
         "section": "home",
