@@ -9,7 +9,6 @@ from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_cool_off, get_failure_limit
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
-from axes.utils import reset
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
@@ -43,15 +42,6 @@ def with_failed_sign_ins(users: QuerySet) -> QuerySet:
     return users.annotate(failed_sign_ins=Coalesce(Subquery(per_username, output_field=IntegerField()), 0))
 
 
-def is_locked_out(failed_sign_ins: int) -> bool:
-    return failed_sign_ins >= failure_limit()
-
-
-def unlock(username: str) -> int:
-    """Forget the failed attempts made under this username; returns how many records went."""
-    return reset(username=username)
-
-
 def address_failures(address: str | None) -> int:
     if not address:
         return 0
@@ -69,11 +59,6 @@ def locked_addresses() -> list[dict]:
         .filter(failures__gte=settings.LOGIN_ADDRESS_FAILURE_LIMIT)
         .order_by("-failures", "ip_address")
     )
-
-
-def unlock_address(address: str) -> int:
-    """Forget the failed attempts made from this address, under every username; returns how many records went."""
-    return reset(ip=address)
 
 
 class AccountAndAddressLockout(AxesDatabaseHandler):

@@ -17,7 +17,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
-from django_otp import device_classes
+from django_otp import device_classes, devices_for_user
 from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.oath import TOTP
@@ -75,9 +75,6 @@ class SecondFactorStatus:
         return self.app is not None
 
 
-# --- enrolment ------------------------------------------------------------------------------------
-
-
 def start_enrolment(user: AbstractBaseUser) -> TOTPDevice:
     """The device the user is setting up: their unconfirmed one if they began before (so a reloaded
     page shows the same secret they may already have scanned), otherwise a new one."""
@@ -115,9 +112,6 @@ def confirm_enrolment(request: HttpRequest, device: TOTPDevice, token: str) -> C
     return check
 
 
-# --- backup codes ---------------------------------------------------------------------------------
-
-
 def issue_backup_codes(request: HttpRequest) -> list[str]:
     """A fresh set of single-use backup codes for the signed-in user, replacing any earlier set.
 
@@ -138,9 +132,6 @@ def backup_codes_left(user: AbstractBaseUser) -> int:
     return StaticToken.objects.filter(device__user=user, device__confirmed=True).count()
 
 
-# --- verifying ------------------------------------------------------------------------------------
-
-
 def verify(request: HttpRequest, token: str) -> CodeCheck:
     """Check a code from the app, or failing that a backup code (used up by this), for the signed-in
     user; on success the session counts as verified."""
@@ -154,10 +145,7 @@ def verify(request: HttpRequest, token: str) -> CodeCheck:
 def check_current_code(request: HttpRequest, token: str, *, stage: str) -> CodeCheck:
     """Check a code against every confirmed device of the signed-in user, the app first, then backup codes."""
     with transaction.atomic():
-        devices = [
-            *TOTPDevice.objects.filter(user=request.user, confirmed=True).order_by("pk").select_for_update(),
-            *StaticDevice.objects.filter(user=request.user, confirmed=True).order_by("pk").select_for_update(),
-        ]
+        devices = list(devices_for_user(request.user, for_verify=True))
         return _check_code(request, devices, token, stage=stage, wrong_code=WRONG_CODE_OR_BACKUP)
 
 
@@ -171,12 +159,12 @@ def _check_code(request: HttpRequest, devices: list[Device], token: str, *, stag
     """
     wait = _seconds_to_wait(devices)
     if wait:
-        _record_failure(request, stage, "throttled")
+        record(Action.MFA_FAILED, request=request, detail={"stage": stage, "reason": "throttled"})
         return CodeCheck(error=f"Too many wrong codes. Wait {wait} seconds, then try again.")
     token = normalise_code(token)
     accepted = next((device for device in devices if device.verify_token(token)), None)
     if accepted is None:
-        _record_failure(request, stage, "wrong_code")
+        record(Action.MFA_FAILED, request=request, detail={"stage": stage, "reason": "wrong_code"})
         return CodeCheck(error=wrong_code)
     for device in devices:
         if device.throttling_failure_count:
@@ -194,17 +182,10 @@ def _seconds_to_wait(devices: list[Device]) -> int:
     return max(waits, default=0)
 
 
-def _record_failure(request: HttpRequest, stage: str, reason: str) -> None:
-    record(Action.MFA_FAILED, request=request, detail={"stage": stage, "reason": reason})
-
-
 def _mark_verified(request: HttpRequest, device: Device) -> None:
     # A new session key at the step up, as at sign-in: a key seen before the second factor is worth nothing after.
     request.session.cycle_key()
     otp_login(request, device)
-
-
-# --- status and reset -----------------------------------------------------------------------------
 
 
 def status(user: AbstractBaseUser) -> SecondFactorStatus:
@@ -234,9 +215,6 @@ def reset_devices(user: AbstractBaseUser, *, request: HttpRequest) -> int:
         )
     record(Action.MFA_RESET, request=request, obj=user, detail={"user_id": user.pk, "devices_removed": removed})
     return removed
-
-
-# --- the demo's stand-in for a phone --------------------------------------------------------------
 
 
 def give_confirmed_app(user: AbstractBaseUser) -> TOTPDevice:

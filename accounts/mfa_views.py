@@ -38,11 +38,6 @@ def _with_next(view_name: str, next_url: str) -> str:
     return f"{reverse(view_name)}?{urlencode({'next': next_url})}"
 
 
-def _show_backup_codes(request: HttpRequest, codes: list[str], next_url: str, *, first_time: bool) -> HttpResponse:
-    context = {"codes": codes, "next_url": next_url, "first_time": first_time}
-    return render(request, "accounts/mfa_backup_codes.html", context)
-
-
 @never_cache
 @login_required
 def mfa_enrol(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -59,8 +54,8 @@ def mfa_enrol(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         check = mfa.confirm_enrolment(request, device, form.cleaned_data["code"])
         if check.ok:
-            codes = mfa.issue_backup_codes(request)
-            return _show_backup_codes(request, codes, next_url, first_time=True)
+            context = {"codes": mfa.issue_backup_codes(request), "next_url": next_url, "first_time": True}
+            return render(request, "accounts/mfa_backup_codes.html", context)
         form.add_error("code", check.error)
     context = {
         "form": form,
@@ -87,18 +82,12 @@ def mfa_verify(request: AuthenticatedHttpRequest) -> HttpResponse:
         check = mfa.verify(request, form.cleaned_data["code"])
         if check.ok:
             if check.method == mfa.METHOD_BACKUP_CODE:
-                _say_backup_codes_left(request)
+                left = mfa.backup_codes_left(user)
+                few = " Generate a new set on your account security page." if left < FEW_BACKUP_CODES else ""
+                messages.warning(request, f"Backup code used: {left} left.{few}")
             return redirect(next_url)
         form.add_error("code", check.error)
     return render(request, "accounts/mfa_verify.html", {"form": form, "next_url": next_url})
-
-
-def _say_backup_codes_left(request: AuthenticatedHttpRequest) -> None:
-    left = mfa.backup_codes_left(request.user)
-    text = f"Backup code used: {left} left."
-    if left < FEW_BACKUP_CODES:
-        text += " Generate a new set on your account security page."
-    messages.warning(request, text)
 
 
 @never_cache
@@ -110,8 +99,9 @@ def mfa_backup_codes(request: AuthenticatedHttpRequest) -> HttpResponse:
         # Staff never get here unverified (the middleware sees to it); a patient without a second factor might.
         messages.error(request, "Turn on the second factor first: backup codes stand in for your authenticator app.")
         return redirect("account_security")
-    codes = mfa.issue_backup_codes(request)
-    return _show_backup_codes(request, codes, _next_url(request, "account_security"), first_time=False)
+    next_url = _next_url(request, "account_security")
+    context = {"codes": mfa.issue_backup_codes(request), "next_url": next_url, "first_time": False}
+    return render(request, "accounts/mfa_backup_codes.html", context)
 
 
 @login_required

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.deprecation import MiddlewareMixin
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from accounts import session_policy
@@ -17,18 +18,12 @@ from audit.services import record
 MFA_EXEMPT_VIEWS = frozenset({"login", "logout", "mfa_enrol", "mfa_verify", "session_keepalive"})
 
 
-class RequireMFAMiddleware:
+class RequireMFAMiddleware(MiddlewareMixin):
     """A signed-in user who must use a second factor and has not passed it in this session is sent
     to enrol (no device yet) or to verify, before any page with patient data or the admin runs.
 
     Runs after django-otp's OTPMiddleware, which gives request.user.is_verified().
     """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
         user = request.user
@@ -51,7 +46,7 @@ SIGNED_OUT_MESSAGES = {
 }
 
 
-class SessionPolicyMiddleware:
+class SessionPolicyMiddleware(MiddlewareMixin):
     """Idle and absolute time-outs, and "sign out everywhere" (see the SESSION_* settings and
     accounts.session_policy).
 
@@ -59,11 +54,7 @@ class SessionPolicyMiddleware:
     view and RequireMFAMiddleware (listed after this one) run.
     """
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
+    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         idle_seconds = getattr(request, "session_idle_seconds", None)
         if idle_seconds is not None:
             response[IDLE_SECONDS_HEADER] = str(idle_seconds)

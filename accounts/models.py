@@ -6,7 +6,7 @@ from typing import NamedTuple
 from django.contrib.auth.models import AbstractUser, Group, Permission
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db import models
-from django.db.models import CharField, Exists, OuterRef, QuerySet, Value
+from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Concat
 
 # How Django names a permission: "app_label.codename".
@@ -77,6 +77,12 @@ class User(AbstractUser):
         return self.has_role(Role.PATIENT)
 
     @property
+    def role_labels(self) -> list[str]:
+        """The names of the user's roles, for the managers' pages: from the groups (prefetched there), leaving out
+        a group that is not a role."""
+        return [Role(group.name).label for group in self.groups.all() if group.name in Role.values]
+
+    @property
     def must_use_second_factor(self) -> bool:
         """Everyone but a patient must use a second factor; a patient who has enrolled one must too."""
         return not self.is_patient_user or self.has_confirmed_device()
@@ -84,11 +90,7 @@ class User(AbstractUser):
     def has_confirmed_device(self) -> bool:
         """django_otp.user_has_device in one query: it asks each device table in turn (authenticator app,
         backup codes), and a patient's every page asks."""
-        return _with_confirmed_device(self.pk).exists()
+        from django_otp import device_classes
 
-
-def _with_confirmed_device(user_id: int) -> QuerySet:
-    from django_otp import device_classes
-
-    confirmed = (Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)) for model in device_classes())
-    return User.objects.filter(pk=user_id).filter(reduce(operator.or_, confirmed)).values_list("pk")[:1]
+        confirmed = (Exists(model.objects.filter(user=OuterRef("pk"), confirmed=True)) for model in device_classes())
+        return User.objects.filter(pk=self.pk).filter(reduce(operator.or_, confirmed)).exists()

@@ -95,8 +95,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
 
 def permissions_of_roles(roles: frozenset[str]) -> frozenset[str]:
     """Every permission the named roles give, as ROLE_PERMISSIONS lists them (names that are no role give none)."""
-    known = {role.value: role for role in Role}
-    return frozenset(label for name in roles if name in known for label in ROLE_PERMISSIONS[known[name]])
+    return frozenset(label for name in roles if name in Role.values for label in ROLE_PERMISSIONS[Role(name)])
 
 
 def _permission(label: str) -> Permission:

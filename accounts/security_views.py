@@ -1,8 +1,7 @@
 """Account security for managers (unlock, sign out everywhere, reset the second factor), and the
 keep-alive the idle warning calls."""
 
-from typing import TYPE_CHECKING, TypedDict
-
+from axes.utils import reset
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,25 +14,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from accounts import lockout, mfa, session_policy
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
-from accounts.models import Role, User
+from accounts.models import User
 from audit.models import Action, AuditEvent
 from audit.services import record
-
-
-class ListedAccount(TypedDict):
-    """What the security pages add to a user: users_for_security's annotations, then label_roles and the list."""
-
-    has_second_factor: bool
-    failed_sign_ins: int
-    role_labels: list[str]
-    locked_out: bool
-
-
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
-
-    ListedUser = WithAnnotations[User, ListedAccount]
-
 
 MANAGE = "accounts.manage_account_security"
 USERS_PER_PAGE = 25
@@ -53,9 +36,6 @@ SECURITY_ACTIONS = (
 )
 
 
-# --- keep-alive -----------------------------------------------------------------------------------
-
-
 @require_POST
 @login_required
 def session_keepalive(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -66,9 +46,6 @@ def session_keepalive(request: AuthenticatedHttpRequest) -> HttpResponse:
     return HttpResponse(status=204)
 
 
-# --- the managers' pages --------------------------------------------------------------------------
-
-
 class UserSearchForm(forms.Form):
     q = forms.CharField(label="Search by username or name", max_length=100, required=False)
 
@@ -77,23 +54,11 @@ class AddressForm(forms.Form):
     address = forms.GenericIPAddressField(label="Address")
 
 
-def users_for_security() -> "QuerySet[ListedUser]":
+def users_for_security() -> QuerySet[User]:
     """Users with what the list shows: roles (one prefetch), failed sign-ins and second factor (subqueries)."""
     second_factor = TOTPDevice.objects.filter(user=OuterRef("pk"), confirmed=True)
     users = User.objects.annotate(has_second_factor=Exists(second_factor)).prefetch_related("groups")
     return lockout.with_failed_sign_ins(users).order_by("username")
-
-
-def matching(users: "QuerySet[ListedUser]", query: str) -> "QuerySet[ListedUser]":
-    for term in query.split():
-        users = users.filter(Q(username__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term))
-    return users
-
-
-def label_roles(user: "ListedUser") -> "ListedUser":
-    """The role names to show, from the prefetched groups (a group that is not a role is left out)."""
-    user.role_labels = [Role(group.name).label for group in user.groups.all() if group.name in Role.values]
-    return user
 
 
 @require_GET
@@ -101,18 +66,24 @@ def label_roles(user: "ListedUser") -> "ListedUser":
 def security_users(request: HttpRequest) -> HttpResponse:
     form = UserSearchForm(request.GET)
     query = form.cleaned_data["q"] if form.is_valid() else ""
-    page = Paginator(matching(users_for_security(), query), USERS_PER_PAGE).get_page(request.GET.get("page"))
-    for user in page.object_list:
-        label_roles(user)
-        user.locked_out = lockout.is_locked_out(user.failed_sign_ins)
-    context = {"form": form, "query": query, "page": page, "locked_addresses": lockout.locked_addresses()}
+    users = users_for_security()
+    for term in query.split():
+        users = users.filter(Q(username__icontains=term) | Q(first_name__icontains=term) | Q(last_name__icontains=term))
+    page = Paginator(users, USERS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "query": query,
+        "page": page,
+        "failure_limit": lockout.failure_limit(),
+        "locked_addresses": lockout.locked_addresses(),
+    }
     return render(request, "accounts/security_users.html", context)
 
 
 @require_GET
 @permission_required(MANAGE)
 def security_user(request: HttpRequest, pk: int) -> HttpResponse:
-    user = label_roles(get_object_or_404(users_for_security(), pk=pk))
+    user = get_object_or_404(users_for_security(), pk=pk)
     events = AuditEvent.objects.filter(action__in=SECURITY_ACTIONS).filter(
         Q(actor=user)
         | Q(actor__isnull=True, actor_username=user.username)
@@ -120,7 +91,6 @@ def security_user(request: HttpRequest, pk: int) -> HttpResponse:
     )[:RECENT_EVENTS]
     context = {
         "account": user,
-        "locked_out": lockout.is_locked_out(user.failed_sign_ins),
         "failure_limit": lockout.failure_limit(),
         "second_factor": mfa.status(user),
         "events": events,
@@ -132,7 +102,7 @@ def security_user(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required(MANAGE)
 def security_unlock(request: HttpRequest, pk: int) -> HttpResponse:
     user = get_object_or_404(User, pk=pk)
-    cleared = lockout.unlock(user.username)
+    cleared = reset(username=user.username)
     record(Action.UNLOCKED, request=request, obj=user, detail={"user_id": user.pk, "attempts_cleared": cleared})
     messages.success(request, f"{user.username} can sign in again.")
     return redirect("security_user", pk=user.pk)
@@ -147,7 +117,7 @@ def security_unlock_address(request: HttpRequest) -> HttpResponse:
         messages.error(request, "That is not an address. Choose one from the list of paused addresses.")
         return redirect("security_users")
     address = form.cleaned_data["address"]
-    cleared = lockout.unlock_address(address)
+    cleared = reset(ip=address)
     record(Action.UNLOCKED, request=request, detail={"address": address, "attempts_cleared": cleared})
     messages.success(request, f"Sign-ins from {address} are no longer paused.")
     return redirect("security_users")

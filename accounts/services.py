@@ -16,12 +16,6 @@ def password_reset_send(user_id: int) -> bool:
     user = User.objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:
         return False
-    password_reset_email_send(user)
-    return True
-
-
-def password_reset_email_send(user: User) -> None:
-    """Email the user a single-use link to set a new password."""
     site = urlsplit(settings.SITE_URL)
     context = {
         "user": user,
@@ -34,3 +28,4 @@ def password_reset_email_send(user: User) -> None:
     subject = "".join(render_to_string("registration/password_reset_subject.txt", context).splitlines())
     body = render_to_string("registration/password_reset_email.html", context)
     send_mail(subject, body, None, [user.email])
+    return True

@@ -5,10 +5,13 @@ the form but the username; when a signal brings no request, audit.context.curren
 the one being served (if any), for the acting user and the client address.
 """
 
+from axes.signals import user_locked_out
 from django.contrib.auth.models import Group
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import m2m_changed, post_save, pre_save
 
 from accounts import session_policy
+from accounts.models import User
 from audit.context import current_request
 from audit.models import Action, Source
 from audit.services import record
@@ -48,24 +51,20 @@ def _served(request):
 def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
     """User.groups changed, from either side (user.groups.add(...) or group.user_set.add(...))."""
     if action == "pre_clear":
-        # The names are gone once the clear has run: keep them for post_clear.
-        if reverse:
-            instance._cleared_user_ids = set(instance.user_set.values_list("pk", flat=True))
-        else:
-            instance._cleared_group_names = sorted(instance.groups.values_list("name", flat=True))
-        return
-    if action not in ("post_add", "post_remove", "post_clear"):
-        return
-    key = "removed" if action in ("post_remove", "post_clear") else "added"
-    if reverse:
-        user_ids = instance.__dict__.pop("_cleared_user_ids", set()) if action == "post_clear" else pk_set
-        for user in _user_model().objects.filter(pk__in=user_ids):
-            _record_role_change(user, {key: [instance.name]})
+        # The links are gone once the clear has run: keep their ids for post_clear.
+        related = instance.user_set if reverse else instance.groups
+        instance._cleared_pks = set(related.values_list("pk", flat=True))
         return
     if action == "post_clear":
-        names = instance.__dict__.pop("_cleared_group_names", [])
-    else:
-        names = sorted(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
+        pk_set = instance.__dict__.pop("_cleared_pks", set())
+    elif action not in ("post_add", "post_remove"):
+        return
+    key = "added" if action == "post_add" else "removed"
+    if reverse:
+        for user in User.objects.filter(pk__in=pk_set):
+            _record_role_change(user, {key: [instance.name]})
+        return
+    names = sorted(Group.objects.filter(pk__in=pk_set).values_list("name", flat=True))
     if names:
         _record_role_change(instance, {key: names})
 
@@ -102,22 +101,11 @@ def _record_role_change(user, detail: dict) -> None:
         record(Action.ROLE_CHANGED, obj=user, detail=detail, source=Source.COMMAND)
 
 
-def _user_model():
-    from django.contrib.auth import get_user_model
-
-    return get_user_model()
-
-
 def connect() -> None:
-    from axes.signals import user_locked_out
-    from django.contrib.auth import get_user_model
-    from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
-
-    user_model = get_user_model()
     user_logged_in.connect(on_signed_in, dispatch_uid="accounts.audit.signed_in")
     user_logged_out.connect(on_signed_out, dispatch_uid="accounts.audit.signed_out")
     user_login_failed.connect(on_sign_in_failed, dispatch_uid="accounts.audit.sign_in_failed")
     user_locked_out.connect(on_locked_out, dispatch_uid="accounts.audit.locked_out")
-    m2m_changed.connect(on_groups_changed, sender=user_model.groups.through, dispatch_uid="accounts.audit.groups")
-    pre_save.connect(remember_access_flags, sender=user_model, dispatch_uid="accounts.audit.flags_before")
-    post_save.connect(compare_access_flags, sender=user_model, dispatch_uid="accounts.audit.flags_after")
+    m2m_changed.connect(on_groups_changed, sender=User.groups.through, dispatch_uid="accounts.audit.groups")
+    pre_save.connect(remember_access_flags, sender=User, dispatch_uid="accounts.audit.flags_before")
+    post_save.connect(compare_access_flags, sender=User, dispatch_uid="accounts.audit.flags_after")

@@ -3,7 +3,6 @@ from smtplib import SMTPException
 from celery import shared_task
 
 from accounts import services
-from accounts.models import User
 
 
 @shared_task(
@@ -14,6 +13,4 @@ from accounts.models import User
 )
 def send_password_reset_email(user_id: int) -> None:
     # The message holds only the id; the token is made here, never put on the broker.
-    user = User.objects.filter(pk=user_id, is_active=True).first()
-    if user is not None and user.email:
-        services.password_reset_email_send(user)
+    services.password_reset_send(user_id)

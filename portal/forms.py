@@ -159,8 +159,8 @@ class ContactDetailsForm(PatientForm):
     def __init__(self, *args, **kwargs):
         # PatientForm.__init__ lays out fields this form leaves out, so start from ModelForm's; clean() is reused.
         forms.ModelForm.__init__(self, *args, **kwargs)
-        for name in ("phone", "email"):
-            self.fields[name].widget.attrs["autocomplete"] = {"phone": "tel", "email": "email"}[name]
+        self.fields["phone"].widget.attrs["autocomplete"] = "tel"
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
         self.helper = FormHelper()
         self.helper.form_tag = False
         self.helper.layout = Layout(

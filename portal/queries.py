@@ -13,10 +13,10 @@ from portal.models import CheckIn
 from scheduling.models import Appointment, AppointmentStatus
 
 # The clinic keeps the slot for someone else only if it hears early enough.
-CANCEL_NOTICE_HOURS = getattr(settings, "PORTAL_CANCEL_NOTICE_HOURS", 24)
+CANCEL_NOTICE_HOURS = settings.PORTAL_CANCEL_NOTICE_HOURS
 CANCEL_NOTICE = timedelta(hours=CANCEL_NOTICE_HOURS)
 # Answers given weeks ahead say little about how the patient is on the day.
-CHECK_IN_OPENS_BEFORE = timedelta(days=getattr(settings, "PORTAL_CHECK_IN_DAYS", 7))
+CHECK_IN_OPENS_BEFORE = timedelta(days=settings.PORTAL_CHECK_IN_DAYS)
 # Still to come, or under way today; a no-show or a completed visit is history.
 LIVE_STATUSES = (AppointmentStatus.BOOKED, AppointmentStatus.ARRIVED, AppointmentStatus.IN_TREATMENT)
 PORTAL_DOCUMENT_KINDS = (DocumentKind.AFTERCARE, DocumentKind.VISIT_SUMMARY)

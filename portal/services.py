@@ -27,7 +27,6 @@ from scheduling.models import Appointment
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_INVITE_DAYS = 7
 # Staff reading the diary should see at a glance that the patient cancelled, not the desk.
 PATIENT_CANCEL_PREFIX = "By the patient online: "
 CONTACT_FIELDS = ("phone", "email", "address_line1", "address_line2", "town", "postcode", "preferred_contact")
@@ -38,15 +37,6 @@ class InviteState(StrEnum):
     EXPIRED = "expired"
     USED = "used"
     REVOKED = "revoked"
-
-
-class TooLateToCancel(ValidationError):
-    def __init__(self):
-        super().__init__("This appointment is too close to cancel online.", code="too_late")
-
-
-def invite_lifetime() -> timedelta:
-    return timedelta(days=getattr(settings, "PORTAL_INVITE_DAYS", DEFAULT_INVITE_DAYS))
 
 
 def _email_taken(email: str, exclude_user_id: int | None = None) -> bool:
@@ -77,7 +67,7 @@ def invite_create(*, patient: Patient, by: User) -> PatientInvite:
         # A placeholder no one ever sees: the real token is made in the worker, so it never sits on the broker.
         token_sha256=PatientInvite.digest(PatientInvite.new_token()),
         email=patient.email,
-        expires_at=now + invite_lifetime(),
+        expires_at=now + timedelta(days=settings.PORTAL_INVITE_DAYS),
         created_by=by,
     )
     email_owe(kind=EmailKind.INVITATION, object_id=invite.pk)
@@ -112,22 +102,17 @@ def invite_send(invite_id: int) -> bool:
         token = PatientInvite.new_token()
         invite.token_sha256 = PatientInvite.digest(token)
         invite.save(update_fields=["token_sha256"])
-        _send_invite_email(invite, token)
+        context = {
+            "name": invite.patient.preferred_name or invite.patient.given_name,
+            "link": settings.SITE_URL + reverse("portal:invite_accept", kwargs={"token": token}),
+            "expires_at": timezone.localtime(invite.expires_at),
+            "clinic": {"name": settings.CLINIC_NAME, "phone": settings.CLINIC_PHONE},
+        }
+        subject = "".join(render_to_string("portal/email/invite_subject.txt", context).splitlines())
+        body = render_to_string("portal/email/invite_body.txt", context)
+        send_mail(subject.strip(), body, None, [invite.email])
     logger.info("Sent portal invite %s", invite_id)
     return True
-
-
-def _send_invite_email(invite: PatientInvite, token: str) -> None:
-    patient = invite.patient
-    context = {
-        "name": patient.preferred_name or patient.given_name,
-        "link": settings.SITE_URL + reverse("portal:invite_accept", kwargs={"token": token}),
-        "expires_at": timezone.localtime(invite.expires_at),
-        "clinic": {"name": settings.CLINIC_NAME, "phone": settings.CLINIC_PHONE},
-    }
-    subject = "".join(render_to_string("portal/email/invite_subject.txt", context).splitlines())
-    body = render_to_string("portal/email/invite_body.txt", context)
-    send_mail(subject.strip(), body, None, [invite.email])
 
 
 @transaction.atomic
@@ -185,7 +170,7 @@ def appointment_cancel_by_patient(*, appointment: Appointment, reason: str, by: 
     The scheduling service frees the slot and emails the patient; the front desk hears from the worker."""
     appointment = Appointment.objects.select_for_update().get(pk=appointment.pk)
     if not queries.can_cancel_online(appointment):
-        raise TooLateToCancel()
+        raise ValidationError("This appointment is too close to cancel online.", code="too_late")
     if not reason.strip():
         raise ValidationError("Tell us briefly why you are cancelling.")
     appointment = scheduling_services.appointment_cancel(

@@ -4,11 +4,8 @@ Portal pages take the signed-in patient from `patient_view` and every id through
 patient can never reach another's appointment or document.
 """
 
-from typing import TYPE_CHECKING, TypedDict, cast
-
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required, permission_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +15,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from icalendar import Calendar
 
-from accounts.decorators import AuthenticatedHttpRequest
+from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from documents.downloads import document_response
 from patients.access import get_patient_for
 from patients.models import Patient
@@ -30,28 +27,15 @@ from portal.services import InviteState
 from scheduling.models import Appointment
 from scheduling.notifications import PRODID, appointment_event
 
-if TYPE_CHECKING:
-    from django_stubs_ext import WithAnnotations
-
-    class OnlineChoices(TypedDict):
-        can_cancel: bool
-        check_in_open: bool
-
-
 # The backend the new patient is signed in with, named because login() needs one when several are configured.
 SIGN_IN_BACKEND = "accounts.backends.RoleBackend"
-
-
-def _status_for(state: InviteState) -> int:
-    return 200 if state == InviteState.VALID else 410  # 410 Gone: the link existed but cannot be used any more
 
 
 # --- Invitations (staff create, the patient accepts) ----------------------------------------------------------
 
 
 @require_POST
-@login_required
-@permission_required("portal.add_patientinvite", raise_exception=True)
+@permission_required("portal.add_patientinvite")
 def invite_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_pk)
     try:
@@ -77,7 +61,9 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
     context = {"invite": invite, "state": state}
     if state != InviteState.VALID or request.user.is_authenticated:
         # A signed-in user (say, staff on the clinic PC) must not turn into the patient by following the link.
-        return render(request, "portal/invite_closed.html", context, status=_status_for(state))
+        # 410 Gone: the link existed but cannot be used any more.
+        status = 200 if state == InviteState.VALID else 410
+        return render(request, "portal/invite_closed.html", context, status=status)
     form = InviteAcceptForm(request.POST if request.method == "POST" else None, invite=invite)
     if request.method == "POST" and form.is_valid():
         try:
@@ -101,15 +87,13 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
 @patient_view
 def home(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
     now = timezone.now()
-    appointments = cast(
-        "list[WithAnnotations[Appointment, OnlineChoices]]", list(queries.upcoming_appointments(patient, now))
-    )
-    for appointment in appointments:
-        appointment.can_cancel = queries.can_cancel_online(appointment, now)
-        appointment.check_in_open = queries.check_in_open(appointment, now)
+    appointments = list(queries.upcoming_appointments(patient, now))
     context = {
         "patient": patient,
         "appointments": appointments,
+        # The ids of the appointments the patient may cancel online, and of those open for check-in.
+        "cancellable": {appointment.pk for appointment in appointments if queries.can_cancel_online(appointment, now)},
+        "check_in_open": {appointment.pk for appointment in appointments if queries.check_in_open(appointment, now)},
         "document_count": queries.portal_document_count(patient),
         "notice_hours": queries.CANCEL_NOTICE_HOURS,
         "section": "home",
