@@ -99,11 +99,9 @@ def _day_and_clinician(request: AuthenticatedHttpRequest) -> tuple[date, list[Us
 def _patient_param(request: AuthenticatedHttpRequest) -> Patient | None:
     """The patient being booked for, carried from page to page so every slot link books them."""
     raw = request.GET.get("patient", "").strip()
-    if not raw:
-        return None
     patient_id = parse_id(raw)
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
-    if patient is None:
+    if raw and patient is None:
         raise BadQuery(f"There is no patient “{raw[:40]}”. Open the patient's record and book from there.")
     return patient
 
