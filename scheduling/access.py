@@ -1,4 +1,5 @@
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from audit.refusals import not_found
@@ -15,10 +16,5 @@ def get_appointment_for(user: User, pk: int) -> Appointment:
         raise Http404
     if not user.has_perm("scheduling.view_appointment"):
         raise not_found("appointment", pk, Appointment.objects.all())
-    appointments = Appointment.objects.select_related(
-        "patient", "clinician", "appointment_type", "course__condition", "created_by"
-    )
-    try:
-        return appointments.get(pk=pk)
-    except Appointment.DoesNotExist:
-        raise Http404("No such appointment.") from None
+    related = ("patient", "clinician", "appointment_type", "course__condition", "created_by")
+    return get_object_or_404(Appointment.objects.select_related(*related), pk=pk)

@@ -24,24 +24,19 @@ def book_url(patient_id: int, courses: Sequence[CourseLine]) -> str:
     return f"{reverse('scheduling:book')}?{urlencode(params)}"
 
 
-def _courses_booked_ahead(appointments: PatientAppointments, now: datetime) -> set[int]:
-    """Courses with a live appointment starting from now on (the recall list's rule, scheduling.queries)."""
-    return {
-        appointment.course_id
-        for appointment in appointments.upcoming
-        if appointment.course_id is not None
-        and appointment.starts_at >= now
-        and appointment.status != AppointmentStatus.CANCELLED
-    }
-
-
 def sessions_to_book_next(
     courses: Iterable[CourseLine], appointments: PatientAppointments, now: datetime | None = None
 ) -> set[int]:
     """The ids of the sessions that offer "Book next": the last session of each open course when it is signed and
     nothing in that course is booked from now on, the follow-up nobody has booked yet. A draft offers "Sign and
     book next" on its own page instead."""
-    booked_ahead = _courses_booked_ahead(appointments, now or timezone.now())
+    now = now or timezone.now()
+    # Courses with a live appointment starting from now on (the recall list's rule, scheduling.queries).
+    booked_ahead = {
+        appointment.course_id
+        for appointment in appointments.upcoming
+        if appointment.starts_at >= now and appointment.status != AppointmentStatus.CANCELLED
+    }
     return {
         course.sessions[-1].pk
         for course in courses

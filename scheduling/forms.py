@@ -21,21 +21,6 @@ DEFAULT_SEARCH_DAYS = 14
 NOTICES = HTML('{% include "scheduling/booking_notices.html" %}')
 
 
-class DateTimeLocalInput(forms.DateTimeInput):
-    input_type = "datetime-local"
-
-    def __init__(self, **kwargs):
-        # Five-minute steps: the services look for free slots on the same grid.
-        super().__init__(format=DATETIME_LOCAL, attrs={"step": 300, **kwargs.pop("attrs", {})}, **kwargs)
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
-
-    def __init__(self, **kwargs):
-        super().__init__(format="%Y-%m-%d", **kwargs)
-
-
 class ClinicianChoiceField(forms.ModelChoiceField):
     def label_from_instance(self, user: User) -> str:
         return user.get_full_name() or user.username
@@ -53,15 +38,6 @@ def _form_helper(*layout) -> FormHelper:
     return helper
 
 
-def _starts_at_field() -> forms.DateTimeField:
-    return forms.DateTimeField(
-        label="Date and time",
-        widget=DateTimeLocalInput(),
-        input_formats=[DATETIME_LOCAL],
-        error_messages={"invalid": "Enter a date and time, e.g. 2026-05-12 10:30."},
-    )
-
-
 class _TimeChoiceForm(forms.Form):
     """What booking and moving share: a clinician, a future start time, the manager's override."""
 
@@ -70,7 +46,13 @@ class _TimeChoiceForm(forms.Form):
         empty_label="Choose a clinician",
         error_messages={"invalid_choice": "Choose one of the clinicians in the list."},
     )
-    starts_at = _starts_at_field()
+    starts_at = forms.DateTimeField(
+        label="Date and time",
+        # Five-minute steps: the services look for free slots on the same grid.
+        widget=forms.DateTimeInput(format=DATETIME_LOCAL, attrs={"type": "datetime-local", "step": 300}),
+        input_formats=[DATETIME_LOCAL],
+        error_messages={"invalid": "Enter a date and time, e.g. 2026-05-12 10:30."},
+    )
     outside_hours_reason = forms.CharField(
         label="Reason for booking outside working hours",
         max_length=300,
@@ -197,8 +179,8 @@ class SlotSearchForm(forms.Form):
         error_messages={"invalid_choice": "That appointment type is no longer offered: choose another."},
     )
     clinician = ClinicianChoiceField(queryset=User.objects.none(), required=False, empty_label="Any clinician")
-    date_from = forms.DateField(label="From", widget=DateInput())
-    date_to = forms.DateField(label="To (inclusive)", widget=DateInput())
+    date_from = forms.DateField(label="From", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
+    date_to = forms.DateField(label="To (inclusive)", widget=forms.DateInput(format="%Y-%m-%d", attrs={"type": "date"}))
     patient = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args, **kwargs):

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from functools import wraps
 from itertools import groupby
-from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -23,7 +22,6 @@ from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
@@ -51,7 +49,7 @@ from scheduling.services import (
     patient_clashes,
 )
 from scheduling.views import grid
-from scheduling.views.calendar_cache import CalendarKey, cached_calendar, cached_each, calendar_key, content_key
+from scheduling.views.calendar_cache import cached_calendar, cached_each, calendar_key, content_key
 
 EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 PATIENT_CHOICES = 10
@@ -81,39 +79,37 @@ def _bad_query_as_400(view: Callable) -> Callable:
     return guarded
 
 
-def _day_param(request: AuthenticatedHttpRequest) -> date:
+def _day_and_clinician(request: AuthenticatedHttpRequest) -> tuple[date, list[User], User | None]:
+    """The day asked for (today by default), the calendars' clinicians, and the one chosen (None for all)."""
     raw = request.GET.get("date", "").strip()
-    if not raw:
-        return timezone.localdate()
     try:
-        day = datetime.strptime(raw, "%Y-%m-%d").date()
+        day = datetime.strptime(raw, "%Y-%m-%d").date() if raw else timezone.localdate()
     except ValueError:
         raise BadQuery(f"“{raw[:40]}” is not a date. Use the form YYYY-MM-DD, for example 2026-05-12.") from None
     if not EARLIEST_DAY <= day <= LATEST_DAY:
         raise BadQuery(f"Choose a date between {EARLIEST_DAY:%Y} and {LATEST_DAY:%Y}.")
-    return day
-
-
-def _clinician_param(request: AuthenticatedHttpRequest, staff: list[User]) -> User | None:
+    staff = calendar_clinicians()
     raw = request.GET.get("clinician", "").strip()
-    if raw in ("", "all"):
-        return None
     chosen = next((clinician for clinician in staff if str(clinician.pk) == raw), None)
-    if chosen is None:
+    if chosen is None and raw not in ("", "all"):
         raise BadQuery(f"There is no clinician “{raw[:40]}”. Choose one from the list, or all clinicians.")
-    return chosen
+    return day, staff, chosen
 
 
 def _patient_param(request: AuthenticatedHttpRequest) -> Patient | None:
     """The patient being booked for, carried from page to page so every slot link books them."""
     raw = request.GET.get("patient", "").strip()
-    if not raw:
-        return None
     patient_id = parse_id(raw)
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
-    if patient is None:
+    if raw and patient is None:
         raise BadQuery(f"There is no patient “{raw[:40]}”. Open the patient's record and book from there.")
     return patient
+
+
+def _chosen_patient(request: AuthenticatedHttpRequest) -> Patient | None:
+    """The booking form's and slot finder's ?patient=, if this user may see that patient (404 otherwise)."""
+    patient_id = parse_id(request.GET.get("patient"))
+    return get_patient_for(request.user, patient_id) if patient_id is not None else None
 
 
 def _safe_next(request: AuthenticatedHttpRequest, fallback: str) -> str:
@@ -122,14 +118,21 @@ def _safe_next(request: AuthenticatedHttpRequest, fallback: str) -> str:
     return candidate if candidate and allowed else fallback
 
 
-def _calendar_url(name: str, day: date, clinician: User | None = None, **extra) -> str:
-    params = {"date": day.isoformat(), **({"clinician": clinician.pk} if clinician else {}), **extra}
+def _calendar_url(name: str, day: date, clinician: User | None = None, patient: Patient | None = None) -> str:
+    params: dict[str, object] = {"date": day.isoformat()}
+    if clinician:
+        params["clinician"] = clinician.pk
+    if patient:
+        params["patient"] = patient.pk
     return f"{reverse(name)}?{urlencode(params)}"
 
 
-def _way_back(back: str) -> dict:
-    """The page to come back to after a status change or a cancellation, as a value and as a query."""
-    return {"back": back, "back_query": urlencode({"next": back})}
+def _can_change(request: AuthenticatedHttpRequest) -> bool:
+    return request.user.has_perm("scheduling.change_appointment")
+
+
+# ---------------------------------------------------------------------------------------------
+# Calendar pages
 
 
 def _block(entry: grid.Entry, *, can_change: bool, back_query: str, error: str = "") -> str:
@@ -156,56 +159,34 @@ def _render_blocks(entries: list[grid.Entry], *, can_change: bool, back_query: s
         entry.block = blocks[pk]
 
 
-class CalendarGrid(NamedTuple):
-    """A time grid and its list of cancelled appointments, rendered: what a day or one clinician's week caches."""
+def _cached_grid(
+    name: str, days: list[date], staff: list[User], chosen: User | None, patient: Patient | None, can_change: bool
+) -> dict:
+    """The time grid of a day's clinicians or of one clinician's week, a column for each, with its cancellations,
+    rendered once for each state of the diary (scheduling.views.calendar_cache). Clinicians' names are not in its
+    key: renaming one moves the diary's ALL_DAYS version."""
+    back = _calendar_url(f"scheduling:{name}", days[0], chosen, patient)  # the same for everyone who sees it
+    key = calendar_key(name, days[0], days[-1], tuple(clinician.pk for clinician in staff), can_change, back)
 
-    grid: SafeString
-    cancelled: SafeString
+    def render_grid() -> dict:
+        diary = grid.Diary.load(staff, days[0], days[-1])
+        now, booking = timezone.localtime(), {"patient": patient.pk} if patient else {}
+        columns = [grid.column(c, day, diary, local_now=now, booking=booking) for day in days for c in staff]
+        live = [entry for column in columns for entry in column.live]
+        back_query = urlencode({"next": back})
+        _render_blocks(live, can_change=can_change, back_query=back_query, every_day=key.every_day)
+        context = {**grid.grid_context(columns), "can_change": can_change, "whole_week": len(days) > 1}
+        return {
+            "grid": render_to_string("scheduling/calendar_grid.html", context),
+            "cancelled": render_to_string("scheduling/_cancelled_list.html", context),
+        }
 
-
-class GridOptions(NamedTuple):
-    """What a day or one clinician's week is rendered for, beyond its days and clinicians."""
-
-    patient: Patient | None  # being booked for
-    can_change: bool  # the viewer may change appointments
-    back: str  # the calendar's own address: the same for everyone who sees it, so it may be cached
-    key: CalendarKey
-
-
-def _render_grid(staff: list[User], days: list[date], options: GridOptions) -> CalendarGrid:
-    """The time grid of a day's clinicians or of one clinician's week, a column for each, with its cancellations."""
-    diary = grid.Diary.load(staff, days[0], days[-1])
-    now, booking = timezone.localtime(), {"patient": options.patient.pk} if options.patient else {}
-    columns = [
-        grid.column(clinician, day, diary, local_now=now, booking=booking) for day in days for clinician in staff
-    ]
-    back_query = urlencode({"next": options.back})
-    live = [entry for column in columns for entry in column.live]
-    _render_blocks(live, can_change=options.can_change, back_query=back_query, every_day=options.key.every_day)
-    context = {**grid.grid_context(columns), "can_change": options.can_change, "whole_week": len(days) > 1}
-    return CalendarGrid(
-        render_to_string("scheduling/calendar_grid.html", context),
-        render_to_string("scheduling/_cancelled_list.html", context),
-    )
-
-
-def _can_change(request: AuthenticatedHttpRequest) -> bool:
-    return request.user.has_perm("scheduling.change_appointment")
-
-
-def _ids(shown: list[User]) -> tuple[int, ...]:
-    # Clinicians' names are not in a calendar's key: renaming one moves the diary's ALL_DAYS version.
-    return tuple(clinician.pk for clinician in shown)
-
-
-# ---------------------------------------------------------------------------------------------
-# Calendar pages
+    return cached_calendar(key, render_grid)
 
 
 def _nav(request: AuthenticatedHttpRequest, name: str, day: date, step: int, clinician: User | None, patient) -> dict:
     """The toolbar's context (scheduling/calendar_nav.html) and the page's way back."""
-    extra = {"patient": patient.pk} if patient else {}
-    for_patient = f"?{urlencode(extra)}" if patient else ""
+    for_patient = f"?{urlencode({'patient': patient.pk})}" if patient else ""
     is_day = name == "scheduling:day"
     return {
         "day": day,
@@ -214,11 +195,11 @@ def _nav(request: AuthenticatedHttpRequest, name: str, day: date, step: int, cli
         "patient": patient,
         "is_day": is_day,
         "unit": "day" if is_day else "week",
-        "prev_url": _calendar_url(name, day - timedelta(days=step), clinician, **extra),
-        "next_url": _calendar_url(name, day + timedelta(days=step), clinician, **extra),
-        "today_url": _calendar_url(name, timezone.localdate(), clinician, **extra),
-        "day_url": _calendar_url("scheduling:day", day, clinician, **extra),
-        "week_url": _calendar_url("scheduling:week", day, clinician, **extra),
+        "prev_url": _calendar_url(name, day - timedelta(days=step), clinician, patient),
+        "next_url": _calendar_url(name, day + timedelta(days=step), clinician, patient),
+        "today_url": _calendar_url(name, timezone.localdate(), clinician, patient),
+        "day_url": _calendar_url("scheduling:day", day, clinician, patient),
+        "week_url": _calendar_url("scheduling:week", day, clinician, patient),
         "sheet_url": _calendar_url("scheduling:day_sheet", day, clinician),
         "slots_url": reverse("scheduling:slots") + for_patient,
         "book_url": reverse("scheduling:book") + for_patient,
@@ -231,21 +212,15 @@ def _nav(request: AuthenticatedHttpRequest, name: str, day: date, step: int, cli
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def day_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    day = _day_param(request)
-    staff = calendar_clinicians()
-    chosen = _clinician_param(request, staff)
+    day, staff, chosen = _day_and_clinician(request)
     patient = _patient_param(request)
     shown = [chosen] if chosen else staff
-    can_change = _can_change(request)
-    extra = {"patient": patient.pk} if patient else {}
-    back = _calendar_url("scheduling:day", day, chosen, **extra)
-    key = calendar_key("day", day, day, _ids(shown), can_change, back)
-    day_grid = cached_calendar(key, lambda: _render_grid(shown, [day], GridOptions(patient, can_change, back, key)))
+    day_grid = _cached_grid("day", [day], shown, chosen, patient, _can_change(request))
     context = {**_nav(request, "scheduling:day", day, 1, chosen, patient), "staff": staff, "has_columns": bool(shown)}
-    return render(request, "scheduling/calendar_day.html", {**context, **day_grid._asdict()})
+    return render(request, "scheduling/calendar_day.html", {**context, **day_grid})
 
 
-def _render_week_all(staff: list[User], days: list[date]) -> SafeString:
+def _render_week_all(staff: list[User], days: list[date]) -> str:
     """All clinicians' week: one row each, a compact cell a day; the day view has the detail."""
     diary = grid.Diary.load(staff, days[0], days[-1])
     now = timezone.localtime()
@@ -260,31 +235,23 @@ def _render_week_all(staff: list[User], days: list[date]) -> SafeString:
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def week_view(request: AuthenticatedHttpRequest) -> HttpResponse:
-    day = _day_param(request)
+    day, staff, chosen = _day_and_clinician(request)
+    patient = _patient_param(request)
     monday = day - timedelta(days=day.weekday())
     days = [monday + timedelta(days=offset) for offset in range(7)]
-    staff = calendar_clinicians()
-    chosen = _clinician_param(request, staff)
-    patient = _patient_param(request)
     context = {**_nav(request, "scheduling:week", day, 7, chosen, patient), "staff": staff, "days": days}
     if chosen is None:
-        key = calendar_key("week", monday, days[-1], _ids(staff))
+        key = calendar_key("week", monday, days[-1], tuple(clinician.pk for clinician in staff))
         context["table"] = cached_calendar(key, lambda: _render_week_all(staff, days))
         return render(request, "scheduling/calendar_week_all.html", context)
-    can_change = _can_change(request)
-    extra = {"patient": patient.pk} if patient else {}
-    back = _calendar_url("scheduling:week", monday, chosen, **extra)
-    key = calendar_key("week", monday, days[-1], _ids([chosen]), can_change, back)
-    week_grid = cached_calendar(key, lambda: _render_grid([chosen], days, GridOptions(patient, can_change, back, key)))
-    return render(request, "scheduling/calendar_week.html", {**context, **week_grid._asdict()})
+    week_grid = _cached_grid("week", days, [chosen], chosen, patient, _can_change(request))
+    return render(request, "scheduling/calendar_week.html", {**context, **week_grid})
 
 
 @permission_required("scheduling.view_appointment")
 @_bad_query_as_400
 def day_sheet(request: AuthenticatedHttpRequest) -> HttpResponse:
-    day = _day_param(request)
-    staff = calendar_clinicians()
-    chosen = _clinician_param(request, staff)
+    day, staff, chosen = _day_and_clinician(request)
     shown = [chosen] if chosen else staff
     appointments = (
         Appointment.objects.filter(clinician__in=shown, starts_at__gte=grid.aware(day))
@@ -305,24 +272,6 @@ def day_sheet(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 # ---------------------------------------------------------------------------------------------
 # Booking and moving
-
-
-def _add_service_error(form, error: ValidationError) -> None:
-    field_name = SERVICE_ERROR_FIELDS.get(getattr(error, "code", None) or "")
-    form.add_error(field_name if field_name in form.fields else None, error.messages)
-
-
-def _attempt(form, action: Callable[[], Appointment]) -> tuple[Appointment | None, list[Slot] | None]:
-    """Run a booking service; its refusals become form errors, a taken slot also its alternatives
-    (an empty list when there are none nearby, None when the slot was not the problem)."""
-    try:
-        return action(), None
-    except SlotTaken as taken:
-        form.add_error(None, taken.messages)
-        return None, taken.alternatives
-    except ValidationError as error:
-        _add_service_error(form, error)
-        return None, None
 
 
 def _with_alternative(data):
@@ -349,12 +298,51 @@ def _alternatives(slots: list[Slot] | None) -> list[tuple[str, str]] | None:
     ]
 
 
-def _other_clinician_clashes(patient, clinician, starts_at, minutes, exclude=None) -> list[Appointment]:
-    """The patient's live appointments with someone else at the same time: a warning, not a refusal.
+def _other_clinician_clashes(data: dict, moving: Appointment | None) -> list[Appointment]:
+    """The patient's live appointments with someone else at the time asked for: a warning, not a refusal.
     (With the same clinician the database refuses the booking anyway.)"""
-    ends_at = starts_at + timedelta(minutes=minutes)
-    clashes = patient_clashes(patient, starts_at, ends_at, exclude=exclude).select_related("appointment_type")
-    return [clash for clash in clashes if clash.clinician_id != clinician.pk]
+    if moving is None:
+        patient, length = data["patient"], timedelta(minutes=data["appointment_type"].duration_minutes)
+    else:
+        patient, length = moving.patient, moving.ends_at - moving.starts_at
+    starts_at, exclude = data["starts_at"], moving.pk if moving else None
+    clashes = patient_clashes(patient, starts_at, starts_at + length, exclude=exclude)
+    return [clash for clash in clashes.select_related("appointment_type") if clash.clinician_id != data["clinician"].pk]
+
+
+def _book_or_move(
+    request: AuthenticatedHttpRequest, form: BookingForm | MoveForm, moving: Appointment | None = None
+) -> HttpResponse | dict:
+    """Book from the form (or move `moving`) through the services. A saved appointment is announced and shown on
+    its calendar (the response); otherwise the answer is the page's form and notices: the patient's appointments
+    with other clinicians at that time, until "Book anyway" confirms them, and the nearest free times after a
+    taken slot (an empty list when there are none nearby, None when the slot was not the problem)."""
+    notices: dict[str, object] = {"form": form, "alternatives": None, "clashes": []}
+    if not form.is_valid():
+        return notices
+    data = form.cleaned_data
+    if not data["confirm_clash"]:
+        notices["clashes"] = _other_clinician_clashes(data, moving)
+        if notices["clashes"]:
+            return notices
+    times = {key: data[key] for key in ("clinician", "starts_at", "outside_hours_reason") if key in data}
+    try:
+        if moving is None:
+            booking = {key: data[key] for key in ("patient", "appointment_type", "notes", "course") if key in data}
+            appointment = appointment_book(**times, **booking, by=request.user)
+        else:
+            appointment = appointment_move(appointment=moving, by=request.user, **times)
+    except ValidationError as refusal:
+        field_name = SERVICE_ERROR_FIELDS.get(getattr(refusal, "code", None) or "")
+        form.add_error(field_name if field_name in form.fields else None, refusal.messages)
+        if isinstance(refusal, SlotTaken):
+            notices["alternatives"] = _alternatives(refusal.alternatives)
+        return notices
+    when = timezone.localtime(appointment.starts_at)
+    who = appointment.clinician.get_full_name() or appointment.clinician.username
+    verb = "moved" if moving else "booked"
+    messages.success(request, f"{appointment.patient.full_name} {verb} with {who} on {when:%a %d %b} at {when:%H:%M}.")
+    return redirect(_landing(appointment))
 
 
 def _landing(appointment: Appointment) -> str:
@@ -362,41 +350,10 @@ def _landing(appointment: Appointment) -> str:
     return f"{_calendar_url('scheduling:day', day, appointment.clinician)}#appointment-{appointment.pk}"
 
 
-def _booked_message(appointment: Appointment, verb: str) -> str:
-    when = timezone.localtime(appointment.starts_at)
-    who = appointment.clinician.get_full_name() or appointment.clinician.username
-    return f"{appointment.patient.full_name} {verb} with {who} on {when:%a %d %b} at {when:%H:%M}."
-
-
-def _keep(source) -> list[tuple[str, str]]:
+def _kept(source) -> dict:
     """The slot being booked, kept in links and hidden inputs while the patient is chosen."""
-    return [(name, source[name]) for name in ("clinician", "starts_at", "appointment_type") if source.get(name)]
-
-
-def _patient_choices(request: AuthenticatedHttpRequest) -> dict:
-    """Patients matching the search box, each linked to this page with the slot kept."""
-    query = " ".join(request.GET.get("q", "").split())[:100]
-    found = list(patient_search(query)[:PATIENT_CHOICES]) if query else []
-    keep = _keep(request.GET)
-    return {"query": query, "found": found, "keep": keep, "keep_query": urlencode(keep)}
-
-
-@permission_required("scheduling.add_appointment")
-@vary_on_headers("HX-Target")
-def book(request: AuthenticatedHttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        return _book_post(request)
-    context = _patient_choices(request)
-    if request.headers.get("HX-Target") == "patient-choices":
-        return render(request, "scheduling/booking_patient_choices.html", context)
-    prefilled = ("clinician", "appointment_type", "starts_at")
-    initial: dict[str, object] = {name: request.GET[name] for name in prefilled if name in request.GET}
-    patient = _chosen_patient(request)
-    if patient is not None:
-        initial.update(patient=patient.pk, course=request.GET.get("course"))
-    form = BookingForm(initial=initial, user=request.user)
-    context.update(form=form, patient=patient, slot=_slot_summary(request.GET))
-    return render(request, "scheduling/booking_form.html", context)
+    keep = [(name, source[name]) for name in ("clinician", "starts_at", "appointment_type") if source.get(name)]
+    return {"keep": keep, "keep_query": urlencode(keep)}
 
 
 def _slot_summary(params) -> str:
@@ -411,43 +368,30 @@ def _slot_summary(params) -> str:
     return f"{who}{starts_at:%a %d %b} at {starts_at:%H:%M}"
 
 
-def _chosen_patient(request: AuthenticatedHttpRequest) -> Patient | None:
-    patient_id = parse_id(request.GET.get("patient"))
-    if patient_id is None:
-        return None
-    return get_patient_for(request.user, patient_id)
-
-
-def _book_post(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = BookingForm(_with_alternative(request.POST), user=request.user)
-    alternatives, clashes = None, []
-    if form.is_valid():
-        data = form.cleaned_data
-        if not data["confirm_clash"]:
-            clashes = _other_clinician_clashes(
-                data["patient"], data["clinician"], data["starts_at"], data["appointment_type"].duration_minutes
-            )
-        if not clashes:
-            kwargs = _booking_kwargs(data)
-            appointment, alternatives = _attempt(form, lambda: appointment_book(**kwargs, by=request.user))
-            if appointment is not None:
-                messages.success(request, _booked_message(appointment, "booked"))
-                return redirect(_landing(appointment))
-    keep = _keep(request.POST)
-    context = {
-        "form": form,
-        "patient": form.cleaned_data.get("patient"),
-        "alternatives": _alternatives(alternatives),
-        "clashes": clashes,
-        "keep": keep,
-        "keep_query": urlencode(keep),
-    }
+@permission_required("scheduling.add_appointment")
+@vary_on_headers("HX-Target")
+def book(request: AuthenticatedHttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = BookingForm(_with_alternative(request.POST), user=request.user)
+        answer = _book_or_move(request, form)
+        if isinstance(answer, HttpResponse):
+            return answer
+        context = {**answer, "patient": form.cleaned_data.get("patient"), **_kept(request.POST)}
+        return render(request, "scheduling/booking_form.html", context)
+    # The patient search box: patients matching it, each linked to this page with the slot kept.
+    query = " ".join(request.GET.get("q", "").split())[:100]
+    found = list(patient_search(query)[:PATIENT_CHOICES]) if query else []
+    context = {"query": query, "found": found, **_kept(request.GET)}
+    if request.headers.get("HX-Target") == "patient-choices":
+        return render(request, "scheduling/booking_patient_choices.html", context)
+    prefilled = ("clinician", "appointment_type", "starts_at")
+    initial: dict[str, object] = {name: request.GET[name] for name in prefilled if name in request.GET}
+    patient = _chosen_patient(request)
+    if patient is not None:
+        initial.update(patient=patient.pk, course=request.GET.get("course"))
+    form = BookingForm(initial=initial, user=request.user)
+    context.update(form=form, patient=patient, slot=_slot_summary(request.GET))
     return render(request, "scheduling/booking_form.html", context)
-
-
-def _booking_kwargs(data: dict) -> dict:
-    keys = ("patient", "clinician", "appointment_type", "starts_at", "notes", "course", "outside_hours_reason")
-    return {key: data[key] for key in keys if key in data}
 
 
 @permission_required("scheduling.change_appointment")
@@ -457,7 +401,11 @@ def move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         message = f"This appointment is {appointment.get_status_display().lower()}: only a booked one can be moved."
         return _detail_page(request, appointment, error=message, status=409)
     if request.method == "POST":
-        return _move_post(request, appointment)
+        # A refused move leaves `appointment` as it is stored: the services lock and change a fresh copy.
+        answer = _book_or_move(request, MoveForm(_with_alternative(request.POST), user=request.user), appointment)
+        if isinstance(answer, HttpResponse):
+            return answer
+        return render(request, "scheduling/booking_move.html", {**answer, "appointment": appointment})
     initial = {
         "clinician": request.GET.get("clinician") or appointment.clinician_id,
         "starts_at": request.GET.get("starts_at") or timezone.localtime(appointment.starts_at),
@@ -467,47 +415,16 @@ def move(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(request, "scheduling/booking_move.html", context)
 
 
-def _move_post(request: AuthenticatedHttpRequest, appointment: Appointment) -> HttpResponse:
-    form = MoveForm(_with_alternative(request.POST), user=request.user)
-    alternatives, clashes = None, []
-    if form.is_valid():
-        data = form.cleaned_data
-        minutes = int((appointment.ends_at - appointment.starts_at).total_seconds() // 60)
-        if not data["confirm_clash"]:
-            clashes = _other_clinician_clashes(
-                appointment.patient, data["clinician"], data["starts_at"], minutes, exclude=appointment.pk
-            )
-        if not clashes:
-            kwargs = {key: data[key] for key in ("clinician", "starts_at", "outside_hours_reason") if key in data}
-            moved, alternatives = _attempt(
-                form, lambda: appointment_move(appointment=appointment, by=request.user, **kwargs)
-            )
-            if moved is not None:
-                messages.success(request, _booked_message(moved, "moved"))
-                return redirect(_landing(moved))
-    # A refused move may have changed the instance in memory; show the appointment as it is stored.
-    appointment = get_appointment_for(request.user, appointment.pk)
-    context = {
-        "form": form,
-        "appointment": appointment,
-        "alternatives": _alternatives(alternatives),
-        "clashes": clashes,
-    }
-    return render(request, "scheduling/booking_move.html", context)
-
-
 # ---------------------------------------------------------------------------------------------
 # One appointment: detail, status, cancel
 
 
-def _detail_page(
-    request: AuthenticatedHttpRequest, appointment: Appointment, *, error: str = "", status: int = 200, form=None
-):
+def _detail_page(request: AuthenticatedHttpRequest, appointment: Appointment, *, error: str = "", status: int = 200):
     context = {
         "appointment": appointment,
         "allowed": grid.STATUS_ACTIONS[appointment.status],
         "error": error,
-        "cancel_form": form or CancelForm(),
+        "cancel_form": CancelForm(),
         "back": _safe_next(request, reverse("scheduling:appointment", args=[appointment.pk])),
         "calendar_url": _landing(appointment),
         "history": appointment.patient.appointments.select_related("appointment_type", "clinician").order_by(
@@ -562,8 +479,8 @@ def appointment_menu(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     """The items of the appointment's menu on the calendar, for htmx to put in when the menu is first opened."""
     appointment = get_appointment_for(request.user, pk)
     back = _safe_next(request, reverse("scheduling:day"))
-    context = {"appointment": appointment, "allowed": grid.STATUS_ACTIONS[appointment.status], **_way_back(back)}
-    return render(request, "scheduling/_appointment_menu.html", context)
+    context = {"appointment": appointment, "allowed": grid.STATUS_ACTIONS[appointment.status], "back": back}
+    return render(request, "scheduling/_appointment_menu.html", {**context, "back_query": urlencode({"next": back})})
 
 
 @permission_required("scheduling.change_appointment")
@@ -604,18 +521,15 @@ def _first_of_each_run_or_quarter(slots: list[Slot]) -> list[Slot]:
     ]
 
 
-def _slot_groups(slots: list[Slot], url: str, book_params: dict) -> list[tuple[date, list[tuple[User, list]]]]:
+def _slot_groups(slots: list[Slot], book_params: dict) -> list[tuple[date, list[tuple[User, list]]]]:
     """Slots by day, then by clinician, each with its booking link."""
-    linked = []
-    for slot in slots:
-        query = {**book_params, "clinician": slot.clinician.pk}
-        query["starts_at"] = timezone.localtime(slot.starts_at).strftime(DATETIME_LOCAL)
-        linked.append((timezone.localtime(slot.starts_at).date(), slot, f"{url}?{urlencode(query)}"))
-    days = []
-    for day, in_day in groupby(linked, key=lambda item: item[0]):
+    url, days = reverse("scheduling:book"), []
+    for day, in_day in groupby(slots, key=lambda slot: timezone.localtime(slot.starts_at).date()):
         by_clinician = defaultdict(list)
-        for _, slot, link in in_day:
-            by_clinician[slot.clinician].append((slot, link))
+        for slot in in_day:
+            starts_at = timezone.localtime(slot.starts_at).strftime(DATETIME_LOCAL)
+            query = {**book_params, "clinician": slot.clinician.pk, "starts_at": starts_at}
+            by_clinician[slot.clinician].append((slot, f"{url}?{urlencode(query)}"))
         days.append((day, sorted(by_clinician.items(), key=lambda item: (item[0].last_name, item[0].first_name))))
     return days
 
@@ -633,7 +547,7 @@ def _search_slots(data: dict) -> tuple[list, bool]:
     book_params = {"appointment_type": data["appointment_type"].pk}
     if data.get("patient"):
         book_params["patient"] = data["patient"]
-    return _slot_groups(shown[:SLOTS_SHOWN], reverse("scheduling:book"), book_params), len(shown) > SLOTS_SHOWN
+    return _slot_groups(shown[:SLOTS_SHOWN], book_params), len(shown) > SLOTS_SHOWN
 
 
 @permission_required("scheduling.view_appointment")
@@ -641,13 +555,9 @@ def slots(request: AuthenticatedHttpRequest) -> HttpResponse:
     searched = "appointment_type" in request.GET
     initial = {**SlotSearchForm.defaults(), "patient": request.GET.get("patient")}
     form = SlotSearchForm(request.GET if searched else None, initial=initial)
-    groups: list[tuple[date, list[tuple[User, list]]]] = []
-    more = False
-    if searched and form.is_valid():
-        groups, more = _search_slots(form.cleaned_data)
-    patient = _chosen_patient(request)
-    context = {"form": form, "groups": groups, "more": more, "searched": searched, "patient": patient}
-    return render(request, "scheduling/slots_find.html", context, status=200)
+    groups, more = _search_slots(form.cleaned_data) if searched and form.is_valid() else ([], False)
+    context = {"form": form, "groups": groups, "more": more, "searched": searched, "patient": _chosen_patient(request)}
+    return render(request, "scheduling/slots_find.html", context)
 
 
 urlpatterns = [

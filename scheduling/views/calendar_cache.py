@@ -51,12 +51,6 @@ MARKUP_VERSION = _markup_version()
 ZONE_SLACK = timedelta(days=1)
 
 
-def diary_versions(first: date, last: date) -> list[tuple[date, int]]:
-    """The versions of the UTC days that can show between these local days, and of ALL_DAYS: one query."""
-    shown = Q(day__range=(first - ZONE_SLACK, last + ZONE_SLACK)) | Q(day=ALL_DAYS)
-    return list(DiaryVersion.objects.filter(shown).order_by("day").values_list("day", "version"))
-
-
 def clock_key(first: date, last: date) -> tuple:
     """What of the time a calendar over these days shows: the minute, when today is among them (its free times
     start from now and its "now" line moves), and otherwise only which day today is."""
@@ -72,8 +66,10 @@ class CalendarKey(NamedTuple):
 
 def calendar_key(name: str, first: date, last: date, *shown: object) -> CalendarKey:
     """The cache key of the calendar `name` over these days, with what else it shows (`shown`: the clinicians'
-    ids, the viewer's rights, the calendar's own address), at the diary's current versions."""
-    versions = diary_versions(first, last)
+    ids, the viewer's rights, the calendar's own address), at the diary's current versions: those of the UTC days
+    that can show between these local days, and of ALL_DAYS (one query)."""
+    shown_days = Q(day__range=(first - ZONE_SLACK, last + ZONE_SLACK)) | Q(day=ALL_DAYS)
+    versions = list(DiaryVersion.objects.filter(shown_days).order_by("day").values_list("day", "version"))
     parts = (MARKUP_VERSION, name, first, last, shown, clock_key(first, last), versions)
     every_day = next((version for day, version in versions if day == ALL_DAYS), 0)
     return CalendarKey(f"scheduling:calendar:{hashlib.sha256(repr(parts).encode()).hexdigest()}", every_day)
