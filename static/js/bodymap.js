@@ -33,7 +33,7 @@
     root.setAttribute("data-bodymap-ready", "");
     var state = {
       root: root,
-      colours: parseColours(root.getAttribute("data-intensity-colours")),
+      colours: JSON.parse(root.getAttribute("data-intensity-colours")),
       noIntensityColour: root.getAttribute("data-no-intensity-colour") || "",
       rows: new Map(),
       shapes: new Map(),
@@ -60,15 +60,6 @@
       renderRegion(state, code);
     });
     renderList(state);
-  }
-
-  function parseColours(text) {
-    try {
-      var colours = JSON.parse(text || "[]");
-      return Array.isArray(colours) ? colours : [];
-    } catch (error) {
-      return [];
-    }
   }
 
   function collectRows(state) {
