@@ -33,10 +33,6 @@ register = template.Library()
 VIEWS = (("front", "Front"), ("back", "Back"))
 # Where the patient's right and left fall on each figure: front view mirrors them.
 SIDE_LETTERS = {"front": ("R", "L"), "back": ("L", "R")}
-# The read-only picture: both figures side by side, a title row above and the legend below.
-FIGURE_TOP = 20
-LEGEND_TOP = 468
-VIEW_HEIGHT = 500
 
 
 @register.inclusion_tag("assessments/_body_map_input.html")
@@ -120,10 +116,6 @@ def body_map_context(areas: Iterable[Any] | None) -> dict[str, Any]:
         "figures": figures,
         "items": items,
         "silhouette": SILHOUETTE,
-        "width": VIEWBOX_WIDTH * 2,
-        "height": VIEW_HEIGHT,
-        "figure_top": FIGURE_TOP,
-        "legend_top": LEGEND_TOP,
         "legend": [_legend_step(value, colour) for value, colour in enumerate(INTENSITY_COLOURS)],
         "summary": _summary(len(items)),
     }

@@ -141,28 +141,24 @@
 
   function bindList(state) {
     state.rows.forEach(function (entry, code) {
-      if (entry.selected) {
-        entry.selected.addEventListener("change", function () {
-          if (state.dispatching) return; // our own echo of a toggle on the figure
-          // Unticked in the list: keep the row in view until the next action, so it does not vanish under
-          // the clinician's finger.
-          entry.row.classList.toggle("is-kept", !entry.selected.checked);
-          renderRegion(state, code);
-          renderList(state);
+      entry.selected.addEventListener("change", function () {
+        if (state.dispatching) return; // our own echo of a toggle on the figure
+        // Unticked in the list: keep the row in view until the next action, so it does not vanish under
+        // the clinician's finger.
+        entry.row.classList.toggle("is-kept", !entry.selected.checked);
+        renderRegion(state, code);
+        renderList(state);
+        announce(state, code);
+      });
+      entry.intensity.addEventListener("input", function () {
+        // Typing an intensity means the area hurts: tick it rather than silently ignore the value.
+        if (entry.intensity.value !== "" && !entry.selected.checked) {
+          entry.selected.checked = true;
           announce(state, code);
-        });
-      }
-      if (entry.intensity) {
-        entry.intensity.addEventListener("input", function () {
-          // Typing an intensity means the area hurts: tick it rather than silently ignore the value.
-          if (entry.intensity.value !== "" && entry.selected && !entry.selected.checked) {
-            entry.selected.checked = true;
-            announce(state, code);
-          }
-          renderRegion(state, code);
-          renderList(state);
-        });
-      }
+        }
+        renderRegion(state, code);
+        renderList(state);
+      });
     });
     if (state.toggle) {
       state.toggle.addEventListener("click", function () {
