@@ -46,15 +46,13 @@
       status: root.querySelector("[data-bodymap-status]"),
       toggle: root.querySelector("[data-bodymap-toggle]"),
     };
-    state.defaultCaption = state.caption ? state.caption.textContent : "";
+    state.defaultCaption = state.caption.textContent;
     collectRows(state);
     collectShapes(state);
-    if (!state.figures) return;
     bindFigures(state);
     bindList(state);
     state.figures.removeAttribute("inert");
-    var toolbar = root.querySelector("[data-bodymap-toolbar]");
-    if (toolbar) toolbar.hidden = false;
+    root.querySelector("[data-bodymap-toolbar]").hidden = false;
     root.classList.add("bodymap-ready");
     state.rows.forEach(function (_, code) {
       renderRegion(state, code);
@@ -160,18 +158,16 @@
         renderList(state);
       });
     });
-    if (state.toggle) {
-      state.toggle.addEventListener("click", function () {
-        state.showAll = !state.showAll;
-        forgetKeptRows(state);
-        renderList(state);
-      });
-    }
+    state.toggle.addEventListener("click", function () {
+      state.showAll = !state.showAll;
+      forgetKeptRows(state);
+      renderList(state);
+    });
   }
 
   function toggle(state, code, options) {
     var entry = state.rows.get(code);
-    if (!entry || !entry.selected) return;
+    if (!entry) return;
     var selected = !entry.selected.checked;
     entry.selected.checked = selected;
     if (!selected && entry.intensity && !entry.intensity.checkValidity()) {
@@ -204,7 +200,7 @@
 
   function renderRegion(state, code) {
     var entry = state.rows.get(code);
-    if (!entry || !entry.selected) return;
+    if (!entry) return;
     var selected = entry.selected.checked;
     entry.row.classList.toggle("is-selected", selected);
     var fill = selected ? colourFor(state, entry.intensity ? entry.intensity.value : "") : "";
@@ -232,31 +228,27 @@
     root.querySelectorAll("[data-bodymap-group]").forEach(function (group) {
       group.classList.toggle("is-empty", !group.querySelector(".bodymap-row.is-selected, .bodymap-row.is-kept"));
     });
-    if (state.toggle) {
-      state.toggle.setAttribute("aria-expanded", state.showAll ? "true" : "false");
-      state.toggle.textContent = state.showAll ? "Show marked areas only" : "Show all " + state.rows.size + " regions";
-    }
-    var counter = root.querySelector("[data-bodymap-count]");
-    if (counter) counter.textContent = count === 0 ? "No areas marked" : count + (count === 1 ? " area" : " areas") + " marked";
-    var empty = root.querySelector("[data-bodymap-empty]");
-    if (empty) empty.hidden = state.showAll || count > 0;
+    state.toggle.setAttribute("aria-expanded", state.showAll ? "true" : "false");
+    state.toggle.textContent = state.showAll ? "Show marked areas only" : "Show all " + state.rows.size + " regions";
+    root.querySelector("[data-bodymap-count]").textContent =
+      count === 0 ? "No areas marked" : count + (count === 1 ? " area" : " areas") + " marked";
+    root.querySelector("[data-bodymap-empty]").hidden = state.showAll || count > 0;
   }
 
   function announce(state, code) {
     var entry = state.rows.get(code);
-    if (!state.status || !entry || !entry.selected) return;
+    if (!entry) return;
     state.status.textContent = entry.label + (entry.selected.checked ? ": marked" : ": cleared");
   }
 
   function showCaption(state, code) {
-    if (!state.caption) return;
     var entry = code ? state.rows.get(code) : null;
     if (!entry) {
       state.caption.textContent = state.defaultCaption;
       state.caption.classList.remove("is-active");
       return;
     }
-    state.caption.textContent = entry.label + (entry.selected && entry.selected.checked ? " (marked)" : "");
+    state.caption.textContent = entry.label + (entry.selected.checked ? " (marked)" : "");
     state.caption.classList.add("is-active");
   }
 
