@@ -11,7 +11,6 @@ neighbouring regions share exactly the same edge and together draw a clean outli
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
 from functools import cache
@@ -389,10 +388,6 @@ def _back_shapes(s: _Side) -> dict[str, str]:
     }
 
 
-def _head_shape() -> str:
-    return _Pen(HEAD_TOP).follow(HEAD, HEAD_TOP).close()
-
-
 def _neck_shape(base: Point) -> str:
     """From the jaw, under the chin, down the far side of the neck, along its base (`base` at the midline)."""
     right, left = _Side(False), _Side(True)
@@ -418,10 +413,6 @@ def _abdomen_shape() -> str:
         .follow(left.costal_margin, XIPHOID)
         .close()
     )
-
-
-def _sacrum_shape() -> str:
-    return _Pen(SACRUM_TOP).line(SACRUM_CORNER, SACRUM_TIP, _mirror(SACRUM_CORNER)).close()
 
 
 def _silhouette() -> str:
@@ -482,12 +473,10 @@ _SHAPE_ALIASES = {"ANKLE-FOOT": "FOOT", "CALF": "LEG", "HEEL": "FOOT"}
 def _side_shapes(view: View) -> dict[str, dict[str, str]]:
     """Shapes by patient side. From the front the patient's left is on the viewer's right; from behind, the left."""
     view_shapes = _front_shapes if view == "front" else _back_shapes
-    by_screen_side = {}
-    for mirrored in (False, True):
-        side = _Side(mirrored)
-        by_screen_side[mirrored] = {**_limb_shapes(side), **view_shapes(side)}
-    viewer_right_is_left = view == "front"
-    return {"L": by_screen_side[not viewer_right_is_left], "R": by_screen_side[viewer_right_is_left]}
+    viewer_right, viewer_left = ({**_limb_shapes(side), **view_shapes(side)} for side in (_Side(False), _Side(True)))
+    if view == "front":
+        return {"L": viewer_right, "R": viewer_left}
+    return {"L": viewer_left, "R": viewer_right}
 
 
 def _build_regions() -> tuple[Region, ...]:
@@ -496,9 +485,13 @@ def _build_regions() -> tuple[Region, ...]:
         ("front", _FRONT_LAYOUT, "F"),
         ("back", _BACK_LAYOUT, "B"),
     )
+    single = {
+        "HEAD": _Pen(HEAD_TOP).follow(HEAD, HEAD_TOP).close(),
+        "ABDOMEN": _abdomen_shape(),
+        "SACRUM": _Pen(SACRUM_TOP).line(SACRUM_CORNER, SACRUM_TIP, _mirror(SACRUM_CORNER)).close(),
+    }
     for view, layout, prefix in views:
-        single = {"HEAD": _head_shape(), "NECK": _neck_shape(STERNAL_NOTCH if view == "front" else C7)}
-        single |= {"ABDOMEN": _abdomen_shape(), "SACRUM": _sacrum_shape()}
+        single["NECK"] = _neck_shape(STERNAL_NOTCH if view == "front" else C7)
         sided = _side_shapes(view)
         for code_pattern, label_pattern in layout:
             if "{side}" not in code_pattern:
@@ -530,10 +523,6 @@ def intensity_colour(intensity: int | None) -> str:
     return INTENSITY_COLOURS[max(INTENSITY_MIN, min(INTENSITY_MAX, int(intensity)))]
 
 
-def intensity_colours_json() -> str:
-    return json.dumps(list(INTENSITY_COLOURS))
-
-
 @cache
 def region_centre(code: str) -> Point:
     """A point well inside the region, where a tender-point marker goes."""
@@ -547,7 +536,8 @@ def region_centre(code: str) -> Point:
     candidates = [
         (x, y) for x in _steps(min(xs), max(xs), 24) for y in _steps(min(ys), max(ys), 24) if _contains(polygon, (x, y))
     ]
-    return max(candidates, key=lambda p: _distance_to_edge(polygon, p))
+    edges = list(zip(polygon, polygon[1:] + polygon[:1], strict=True))
+    return max(candidates, key=lambda p: min(_segment_distance(p, a, b) for a, b in edges))
 
 
 def _flatten(path: str) -> list[Point]:
@@ -600,10 +590,6 @@ def _contains(polygon: list[Point], point: Point) -> bool:
         if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
             inside = not inside
     return inside
-
-
-def _distance_to_edge(polygon: list[Point], point: Point) -> float:
-    return min(_segment_distance(point, a, b) for a, b in zip(polygon, polygon[1:] + polygon[:1], strict=True))
 
 
 def _segment_distance(p: Point, a: Point, b: Point) -> float:

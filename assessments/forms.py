@@ -61,22 +61,18 @@ class AssessmentForm(forms.ModelForm):
         self.fields["nrs_average"].help_text = "Also the first item of the PEG."
         for field, wording in DN4_ITEMS:
             self.fields[field].label = wording
-        if kind == AssessmentKind.REVIEW:
-            self.fields["pgic"].required = True
-        else:
-            del self.fields["pgic"]
-        self.helper = self._layout(kind)
-
-    def _layout(self, kind: str) -> FormHelper:
-        helper = FormHelper()
-        helper.form_tag = False
         scores = [
             Row(Column("nrs_current"), Column("nrs_worst"), Column("nrs_average")),
             Row(Column("peg_enjoyment"), Column("peg_activity")),
         ]
         if kind == AssessmentKind.REVIEW:
+            self.fields["pgic"].required = True
             scores.append("pgic")
-        helper.layout = Layout(
+        else:
+            del self.fields["pgic"]
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout(
             Fieldset(
                 "History",
                 Row(Column("assessed_at"), Column("condition"), Column("side"), Column("duration_months")),
@@ -86,7 +82,6 @@ class AssessmentForm(forms.ModelForm):
             Fieldset("Pain scores (NRS 0-10) and PEG", *scores),
             Fieldset("DN4 neuropathic screen", *(field for field, _ in DN4_ITEMS)),
         )
-        return helper
 
     def clean_assessed_at(self):
         assessed_at = self.cleaned_data["assessed_at"]

@@ -12,16 +12,7 @@ def assessment_record(
     assessment.clinician = by
     assessment.full_clean()
     assessment.save()
-    PainArea.objects.bulk_create(
-        PainArea(
-            assessment=assessment,
-            region=area["region"],
-            intensity=area["intensity"],
-            tender=area["tender"],
-            note=area["note"],
-        )
-        for area in pain_areas
-    )
+    PainArea.objects.bulk_create(PainArea(assessment=assessment, **area) for area in pain_areas)
     for formset in (activities, analgesics, nerves):
         formset.instance = assessment
         formset.save()

@@ -26,11 +26,6 @@ def _review_course(request: HttpRequest, patient) -> TreatmentCourse | None:
         raise Http404("No such course.") from None
 
 
-def _analgesics_from_intake(patient) -> list[dict]:
-    medications = patient.intake.medications.filter(is_analgesic=True)
-    return [{"drug": m.drug, "dose": m.dose, "doses_per_week": m.doses_per_week} for m in medications]
-
-
 @permission_required("assessments.add_assessment")
 def assessment_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpResponse:
     patient = get_patient_for(request.user, patient_pk)
@@ -44,9 +39,8 @@ def assessment_new(request: AuthenticatedHttpRequest, patient_pk: int) -> HttpRe
     form = AssessmentForm(data, instance=assessment, kind=kind, initial=initial)
     body_map = BodyMapForm(data, prefix="map")
     activities = ActivityFormSet(data, instance=assessment, prefix="activities")
-    analgesics = AnalgesicFormSet(
-        data, instance=assessment, prefix="analgesics", initial=_analgesics_from_intake(patient)
-    )
+    from_intake = patient.intake.medications.filter(is_analgesic=True).values("drug", "dose", "doses_per_week")
+    analgesics = AnalgesicFormSet(data, instance=assessment, prefix="analgesics", initial=list(from_intake))
     nerves = NerveFormSet(data, instance=assessment, prefix="nerves", form_kwargs={"nerve_choices": nerve_choices()})
     parts = [form, body_map, activities, analgesics, nerves]
     if data is not None and all(part.is_valid() for part in parts):

@@ -57,11 +57,8 @@ class PatientForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # Subclasses may edit only some of the fields (the patient's own contact details).
-        if "clinic_number" in self.fields:
-            self.fields["clinic_number"].required = False
-        if "date_of_birth" in self.fields:
-            self.fields["date_of_birth"].widget.attrs["max"] = timezone.localdate().isoformat()
+        self.fields["clinic_number"].required = False
+        self.fields["date_of_birth"].widget.attrs["max"] = timezone.localdate().isoformat()
         self.helper = _form_helper(
             Fieldset(
                 "Patient",

@@ -136,20 +136,12 @@ class Patient(models.Model):
 
     @property
     def full_name(self) -> str:
-        return self.display_name(self.given_name, self.family_name)
-
-    @staticmethod
-    def display_name(given_name: str, family_name: str) -> str:
-        """The name staff see, from the two names alone (the calendars read no more of a patient)."""
-        return f"{given_name} {family_name}"
-
-    def age_on(self, day: date) -> int:
-        before_birthday = (day.month, day.day) < (self.date_of_birth.month, self.date_of_birth.day)
-        return day.year - self.date_of_birth.year - before_birthday
+        return f"{self.given_name} {self.family_name}"
 
     @property
     def age(self) -> int:
-        return self.age_on(timezone.localdate())
+        today, born = timezone.localdate(), self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
 
 
 class KnownName(models.Model):

@@ -1,5 +1,6 @@
 """`{% body_map_input form %}` and `{% body_map_view areas %}`: the body map as a form widget and as a picture."""
 
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -9,6 +10,8 @@ from django.template.loader import render_to_string
 
 from assessments.bodymap import (
     INTENSITY_COLOURS,
+    INTENSITY_MAX,
+    INTENSITY_MIN,
     NO_INTENSITY_COLOUR,
     REGION_BY_CODE,
     REGIONS,
@@ -21,7 +24,6 @@ from assessments.bodymap import (
     area_value,
     field_names,
     intensity_colour,
-    intensity_colours_json,
     region_centre,
     region_label,
 )
@@ -31,10 +33,6 @@ register = template.Library()
 VIEWS = (("front", "Front"), ("back", "Back"))
 # Where the patient's right and left fall on each figure: front view mirrors them.
 SIDE_LETTERS = {"front": ("R", "L"), "back": ("L", "R")}
-# The read-only picture: both figures side by side, a title row above and the legend below.
-FIGURE_TOP = 20
-LEGEND_TOP = 468
-VIEW_HEIGHT = 500
 
 
 @register.inclusion_tag("assessments/_body_map_input.html")
@@ -52,7 +50,7 @@ def body_map_input(form: BodyMapForm) -> dict[str, Any]:
         "silhouette": SILHOUETTE,
         "region_count": len(REGIONS),
         "list_id": f"bodymap-list-{form.prefix or 'form'}",
-        "colours_json": intensity_colours_json(),
+        "colours_json": json.dumps(INTENSITY_COLOURS),
         "no_intensity_colour": NO_INTENSITY_COLOUR,
     }
 
@@ -81,11 +79,8 @@ def _widget(field: BoundField) -> str:
 
 def _as_intensity(value: Any) -> int | None:
     """An intensity from a bound or initial value, or None when there is none or it is not a valid number."""
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return None
-    return number if 0 <= number <= 10 else None
+    number = _as_int(value)
+    return number if number is not None and INTENSITY_MIN <= number <= INTENSITY_MAX else None
 
 
 def body_map_picture(areas: Iterable[Any] | None) -> str:
@@ -95,8 +90,6 @@ def body_map_picture(areas: Iterable[Any] | None) -> str:
 
 @register.inclusion_tag("assessments/_body_map_view.html", name="body_map_view")
 def body_map_context(areas: Iterable[Any] | None) -> dict[str, Any]:
-    if areas is not None and hasattr(areas, "all"):  # a related manager, e.g. assessment.pain_areas
-        areas = areas.all()
     by_code = {}
     unknown = []
     for area in areas or ():
@@ -123,10 +116,6 @@ def body_map_context(areas: Iterable[Any] | None) -> dict[str, Any]:
         "figures": figures,
         "items": items,
         "silhouette": SILHOUETTE,
-        "width": VIEWBOX_WIDTH * 2,
-        "height": VIEW_HEIGHT,
-        "figure_top": FIGURE_TOP,
-        "legend_top": LEGEND_TOP,
         "legend": [_legend_step(value, colour) for value, colour in enumerate(INTENSITY_COLOURS)],
         "summary": _summary(len(items)),
     }
@@ -157,15 +146,12 @@ def _as_int(value: Any) -> int | None:
 
 
 def _view_region(region: Region, item: dict[str, Any] | None) -> dict[str, Any]:
-    if item is None:
-        return {"code": region.code, "path": region.path, "fill": UNMARKED_COLOUR, "marked": False, "title": ""}
-    title = f"{item['label']}: {item['details']}"
     return {
         "code": region.code,
         "path": region.path,
-        "fill": intensity_colour(item["intensity"]),
-        "marked": True,
-        "title": title,
+        "fill": intensity_colour(item["intensity"]) if item else UNMARKED_COLOUR,
+        "marked": item is not None,
+        "title": f"{item['label']}: {item['details']}" if item else "",
     }
 
 

@@ -33,7 +33,7 @@
     root.setAttribute("data-bodymap-ready", "");
     var state = {
       root: root,
-      colours: parseColours(root.getAttribute("data-intensity-colours")),
+      colours: JSON.parse(root.getAttribute("data-intensity-colours")),
       noIntensityColour: root.getAttribute("data-no-intensity-colour") || "",
       rows: new Map(),
       shapes: new Map(),
@@ -46,29 +46,18 @@
       status: root.querySelector("[data-bodymap-status]"),
       toggle: root.querySelector("[data-bodymap-toggle]"),
     };
-    state.defaultCaption = state.caption ? state.caption.textContent : "";
+    state.defaultCaption = state.caption.textContent;
     collectRows(state);
     collectShapes(state);
-    if (!state.figures) return;
     bindFigures(state);
     bindList(state);
     state.figures.removeAttribute("inert");
-    var toolbar = root.querySelector("[data-bodymap-toolbar]");
-    if (toolbar) toolbar.hidden = false;
+    root.querySelector("[data-bodymap-toolbar]").hidden = false;
     root.classList.add("bodymap-ready");
     state.rows.forEach(function (_, code) {
       renderRegion(state, code);
     });
     renderList(state);
-  }
-
-  function parseColours(text) {
-    try {
-      var colours = JSON.parse(text || "[]");
-      return Array.isArray(colours) ? colours : [];
-    } catch (error) {
-      return [];
-    }
   }
 
   function collectRows(state) {
@@ -150,41 +139,35 @@
 
   function bindList(state) {
     state.rows.forEach(function (entry, code) {
-      if (entry.selected) {
-        entry.selected.addEventListener("change", function () {
-          if (state.dispatching) return; // our own echo of a toggle on the figure
-          // Unticked in the list: keep the row in view until the next action, so it does not vanish under
-          // the clinician's finger.
-          entry.row.classList.toggle("is-kept", !entry.selected.checked);
-          renderRegion(state, code);
-          renderList(state);
+      entry.selected.addEventListener("change", function () {
+        if (state.dispatching) return; // our own echo of a toggle on the figure
+        // Unticked in the list: keep the row in view until the next action, so it does not vanish under
+        // the clinician's finger.
+        entry.row.classList.toggle("is-kept", !entry.selected.checked);
+        renderRegion(state, code);
+        renderList(state);
+        announce(state, code);
+      });
+      entry.intensity.addEventListener("input", function () {
+        // Typing an intensity means the area hurts: tick it rather than silently ignore the value.
+        if (entry.intensity.value !== "" && !entry.selected.checked) {
+          entry.selected.checked = true;
           announce(state, code);
-        });
-      }
-      if (entry.intensity) {
-        entry.intensity.addEventListener("input", function () {
-          // Typing an intensity means the area hurts: tick it rather than silently ignore the value.
-          if (entry.intensity.value !== "" && entry.selected && !entry.selected.checked) {
-            entry.selected.checked = true;
-            announce(state, code);
-          }
-          renderRegion(state, code);
-          renderList(state);
-        });
-      }
-    });
-    if (state.toggle) {
-      state.toggle.addEventListener("click", function () {
-        state.showAll = !state.showAll;
-        forgetKeptRows(state);
+        }
+        renderRegion(state, code);
         renderList(state);
       });
-    }
+    });
+    state.toggle.addEventListener("click", function () {
+      state.showAll = !state.showAll;
+      forgetKeptRows(state);
+      renderList(state);
+    });
   }
 
   function toggle(state, code, options) {
     var entry = state.rows.get(code);
-    if (!entry || !entry.selected) return;
+    if (!entry) return;
     var selected = !entry.selected.checked;
     entry.selected.checked = selected;
     if (!selected && entry.intensity && !entry.intensity.checkValidity()) {
@@ -217,7 +200,7 @@
 
   function renderRegion(state, code) {
     var entry = state.rows.get(code);
-    if (!entry || !entry.selected) return;
+    if (!entry) return;
     var selected = entry.selected.checked;
     entry.row.classList.toggle("is-selected", selected);
     var fill = selected ? colourFor(state, entry.intensity ? entry.intensity.value : "") : "";
@@ -245,31 +228,27 @@
     root.querySelectorAll("[data-bodymap-group]").forEach(function (group) {
       group.classList.toggle("is-empty", !group.querySelector(".bodymap-row.is-selected, .bodymap-row.is-kept"));
     });
-    if (state.toggle) {
-      state.toggle.setAttribute("aria-expanded", state.showAll ? "true" : "false");
-      state.toggle.textContent = state.showAll ? "Show marked areas only" : "Show all " + state.rows.size + " regions";
-    }
-    var counter = root.querySelector("[data-bodymap-count]");
-    if (counter) counter.textContent = count === 0 ? "No areas marked" : count + (count === 1 ? " area" : " areas") + " marked";
-    var empty = root.querySelector("[data-bodymap-empty]");
-    if (empty) empty.hidden = state.showAll || count > 0;
+    state.toggle.setAttribute("aria-expanded", state.showAll ? "true" : "false");
+    state.toggle.textContent = state.showAll ? "Show marked areas only" : "Show all " + state.rows.size + " regions";
+    root.querySelector("[data-bodymap-count]").textContent =
+      count === 0 ? "No areas marked" : count + (count === 1 ? " area" : " areas") + " marked";
+    root.querySelector("[data-bodymap-empty]").hidden = state.showAll || count > 0;
   }
 
   function announce(state, code) {
     var entry = state.rows.get(code);
-    if (!state.status || !entry || !entry.selected) return;
+    if (!entry) return;
     state.status.textContent = entry.label + (entry.selected.checked ? ": marked" : ": cleared");
   }
 
   function showCaption(state, code) {
-    if (!state.caption) return;
     var entry = code ? state.rows.get(code) : null;
     if (!entry) {
       state.caption.textContent = state.defaultCaption;
       state.caption.classList.remove("is-active");
       return;
     }
-    state.caption.textContent = entry.label + (entry.selected && entry.selected.checked ? " (marked)" : "");
+    state.caption.textContent = entry.label + (entry.selected.checked ? " (marked)" : "");
     state.caption.classList.add("is-active");
   }
 
