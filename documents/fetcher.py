@@ -39,16 +39,6 @@ class FetchRecord:
     allowed: bool
 
 
-def static_root() -> Path:
-    # The source folder, not STATIC_ROOT: the worker needs no collectstatic, and the files are the same.
-    return (Path(settings.BASE_DIR) / "static").resolve()
-
-
-def static_url(relative_path: str) -> str:
-    """The URL a PDF stylesheet uses for one of the project's static files."""
-    return f"{SCHEME}{relative_path}"
-
-
 def resolve_static(url: str, root: Path | None = None) -> Path:
     """The file a `pitstatic:` URL names, or FetchRefused. No traversal, no symlink escape, no odd types."""
     if not url.startswith(SCHEME):
@@ -57,7 +47,8 @@ def resolve_static(url: str, root: Path | None = None) -> Path:
     parts = relative.replace("\\", "/").split("/")
     if not relative or relative.startswith("/") or "\x00" in relative or ".." in parts or "?" in relative:
         raise FetchRefused("not a plain path under static/")
-    root = root or static_root()
+    # The source folder, not STATIC_ROOT: the worker needs no collectstatic, and the files are the same.
+    root = root or (Path(settings.BASE_DIR) / "static").resolve()
     # resolve() follows symlinks, so a link inside static/ pointing elsewhere lands outside root and is refused.
     candidate = (root / relative).resolve()
     if not candidate.is_relative_to(root) or not candidate.is_file():

@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 
-from documents.fetcher import StaticOnlyFetcher, resolve_static, static_url
+from documents.fetcher import SCHEME, StaticOnlyFetcher, resolve_static
 
 logger = logging.getLogger(__name__)
 
@@ -26,20 +26,12 @@ class RenderedPdf:
     page_count: int
 
 
-@dataclass(frozen=True)
-class _Resources:
-    font_config: FontConfiguration
-    stylesheet: CSS
-
-
 @functools.cache
-def _resources() -> _Resources:
+def _resources() -> tuple[FontConfiguration, CSS]:
     # One FontConfiguration per process: the fonts it loads are cached in it, so every later render skips them.
     font_config = FontConfiguration()
-    fetcher = StaticOnlyFetcher()
-    css_text = resolve_static(static_url(STYLESHEET)).read_text(encoding="utf-8")
-    stylesheet = CSS(string=css_text, font_config=font_config, url_fetcher=fetcher)
-    return _Resources(font_config=font_config, stylesheet=stylesheet)
+    css_text = resolve_static(f"{SCHEME}{STYLESHEET}").read_text(encoding="utf-8")
+    return font_config, CSS(string=css_text, font_config=font_config, url_fetcher=StaticOnlyFetcher())
 
 
 def render_pdf(template_name: str, context: dict, *, fetcher: StaticOnlyFetcher | None = None) -> RenderedPdf:
@@ -49,12 +41,12 @@ def render_pdf(template_name: str, context: dict, *, fetcher: StaticOnlyFetcher 
     template's `<img src="pit-figure:name">`: as images, WeasyPrint parses the SVG with its XML parser and
     skips the HTML parser and the CSS cascade over every SVG element."""
     html_text = render_to_string(template_name, context)
-    resources = _resources()
+    font_config, stylesheet = _resources()
     fetcher = fetcher or StaticOnlyFetcher()
     fetcher.figures.update(context.get("figures", {}))
     # No base_url: a relative URL in the HTML has nothing to resolve against, so it is never fetched at all.
     html = HTML(string=html_text, base_url=None, url_fetcher=fetcher)
-    document = html.render(stylesheets=[resources.stylesheet], font_config=resources.font_config)
+    document = html.render(stylesheets=[stylesheet], font_config=font_config)
     return RenderedPdf(content=document.write_pdf(), page_count=len(document.pages))
 
 

@@ -58,12 +58,8 @@ def _send(task_name: str, record_id: int) -> None:
         logger.exception("could not send %s(%s); the sweeper will retry", task_name, record_id)
 
 
-def _enqueue(document_id: int) -> None:
-    _send("render_document", document_id)
-
-
-def enqueue_on_commit(document: Document) -> None:
-    transaction.on_commit(partial(_enqueue, document.pk))
+def enqueue_on_commit(document_id: int) -> None:
+    transaction.on_commit(partial(_send, "render_document", document_id))
 
 
 # No savepoint of its own: the callers' transaction (signing, an addendum) is all or nothing anyway.
@@ -94,7 +90,7 @@ def _create_versions(session: InjectionSession, version: int, now) -> list[Docum
         for kind in DocumentKind.values
     )  # fmt: skip
     for document in documents:
-        enqueue_on_commit(document)
+        enqueue_on_commit(document.pk)
     return documents
 
 
@@ -113,7 +109,7 @@ def documents_send_pending(*, patient_id: int) -> list[int]:
         ).values_list("pk", flat=True)
     )
     for document_id in ids:
-        _enqueue(document_id)
+        _send("render_document", document_id)
     return ids
 
 
@@ -196,15 +192,19 @@ def document_rebuild(*, document_id: int) -> bool:
     document = Document.objects.select_for_update().filter(pk=document_id, status=DocumentStatus.READY).first()
     if document is None:
         return False
-    now = timezone.now()
-    document.status, document.rebuild_requested_at, document.enqueued_at = DocumentStatus.PENDING, now, now
-    document.attempts, document.claimed_at, document.last_error = 0, None, ""
-    document.save(
-        update_fields=["status", "rebuild_requested_at", "enqueued_at", "attempts", "claimed_at", "last_error"]
-    )
-    enqueue_on_commit(document)
+    _requeue(document, rebuild_requested_at=timezone.now())
     logger.error("document %s: stored file damaged or missing; rebuilding it", document_id)
     return True
+
+
+def _requeue(document: Document, **changes) -> None:
+    """Pending again with a fresh attempt budget; the render task is sent once the caller's transaction commits."""
+    now = timezone.now()
+    changes.update(status=DocumentStatus.PENDING, attempts=0, last_error="", claimed_at=None, enqueued_at=now)
+    for field, value in changes.items():
+        setattr(document, field, value)
+    document.save(update_fields=list(changes))
+    enqueue_on_commit(document.pk)
 
 
 def documents_verify(*, limit: int | None = None) -> list[int]:
@@ -230,13 +230,7 @@ def document_retry(*, document: Document, by) -> Document:
     document = Document.objects.select_for_update().get(pk=document.pk)
     if document.status != DocumentStatus.FAILED:
         return document
-    document.status = DocumentStatus.PENDING
-    document.attempts = 0
-    document.last_error = ""
-    document.claimed_at = None
-    document.enqueued_at = timezone.now()
-    document.save(update_fields=["status", "attempts", "last_error", "claimed_at", "enqueued_at"])
-    enqueue_on_commit(document)
+    _requeue(document)
     logger.info("document %s re-queued by user %s", document.pk, by.pk)
     return document
 
@@ -265,7 +259,7 @@ def documents_sweep(*, older_than: timedelta | None = None) -> list[int]:
     ids = list(stale.values_list("pk", flat=True)[:500])
     Document.objects.filter(pk__in=ids).update(enqueued_at=now, claimed_at=None)
     for document_id in ids:
-        transaction.on_commit(partial(_enqueue, document_id))
+        enqueue_on_commit(document_id)
     if ids:
         logger.warning("sweeper re-enqueued %d stale pending documents: %s", len(ids), ids)
     return ids

@@ -21,19 +21,15 @@ def session_documents(user, session_id: int) -> list[Document]:
     return list(documents.order_by("-version", "kind"))
 
 
-def patient_documents(user, patient_id: int) -> list[Document]:
-    """The patient box's documents, each with its session. It is for staff who may see documents, who see every
-    one of them (documents.access.documents_visible_to); anyone else is refused."""
-    if not user.has_perm("documents.view_document"):
+def patient_box(request: HttpRequest, patient_id: int) -> SafeString:
+    """The patient's current documents, newest session first, each with its session, in the box (one query). It is
+    for staff who may see documents, who see every one of them (documents.access.documents_visible_to); anyone
+    else is refused."""
+    if not request.user.has_perm("documents.view_document"):
         raise PermissionDenied
     documents = Document.objects.filter(patient_id=patient_id, superseded_at__isnull=True).select_related("session")
-    return list(documents.order_by("-session__performed_at", "kind")[:PATIENT_PAGE_LIMIT])
-
-
-def patient_box(request: HttpRequest, patient_id: int) -> SafeString:
-    """The patient's current documents, newest session first, in the box (one query)."""
-    documents = patient_documents(request.user, patient_id)
-    return status_box(request, documents, scope="patient", scope_id=patient_id)
+    documents = documents.order_by("-session__performed_at", "kind")[:PATIENT_PAGE_LIMIT]
+    return status_box(request, list(documents), scope="patient", scope_id=patient_id)
 
 
 def status_box(request: HttpRequest, documents: list[Document], *, scope: str, scope_id: int) -> SafeString:

@@ -55,15 +55,6 @@ def read_verified(document: Document) -> bytes | None:
     return content if hashlib.sha256(content).hexdigest() == document.sha256 else None
 
 
-def _audit_rendered(document: Document, *, rebuilt: bool) -> None:
-    # In the transaction that makes the document READY, so the event is written exactly when that commits;
-    # last, because the audit insert holds its lock until the commit.
-    detail = {"kind": document.kind, "version": document.version, "pages": document.page_count}
-    if rebuilt:
-        detail["rebuilt"] = "the stored file failed its checksum"
-    record(Action.DOCUMENT_RENDERED, patient=document.patient_id, obj=document, detail=detail, source=Source.TASK)
-
-
 @transaction.atomic
 def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Callable[[Document], object] | None = None):
     """Save the PDF and mark the document READY; does nothing (returns False) if it already is. `on_ready` runs
@@ -76,17 +67,18 @@ def store_document(document_id: int, rendered: "RenderedPdf", *, on_ready: Calla
     document.sha256 = hashlib.sha256(rendered.content).hexdigest()
     document.size_bytes = len(rendered.content)
     document.page_count = rendered.page_count
-    document.status = DocumentStatus.READY
-    document.last_error = ""
-    document.ready_at = timezone.now()
-    document.checksum_checked_at = document.ready_at
+    document.status, document.last_error, document.claimed_at = DocumentStatus.READY, "", None
+    document.ready_at = document.checksum_checked_at = timezone.now()
     rebuilt = document.rebuild_requested_at is not None
     document.rebuild_requested_at = None
-    fields = ["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "ready_at", "claimed_at"]
-    document.claimed_at = None
+    fields = ["file_name", "sha256", "size_bytes", "page_count", "status", "last_error", "claimed_at", "ready_at"]
     document.save(update_fields=[*fields, "checksum_checked_at", "rebuild_requested_at"])
     # In this transaction: what becoming ready owes is written with it. A rebuilt file owes nothing new.
     if on_ready is not None and not rebuilt:
         on_ready(document)
-    _audit_rendered(document, rebuilt=rebuilt)
+    # Last, because the audit insert holds its lock until the commit.
+    detail = {"kind": document.kind, "version": document.version, "pages": document.page_count}
+    if rebuilt:
+        detail["rebuilt"] = "the stored file failed its checksum"
+    record(Action.DOCUMENT_RENDERED, patient=document.patient_id, obj=document, detail=detail, source=Source.TASK)
     return True

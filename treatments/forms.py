@@ -228,16 +228,13 @@ class SessionForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        self._check_consent()
+        if not self.has_valid_consent:
+            raise forms.ValidationError("The patient has no valid consent on file. Record consent before treating.")
         self._check_scores(cleaned)
         self._check_additive(cleaned)
         self._check_lot(cleaned)
         self._check_alerts(cleaned)
         return cleaned
-
-    def _check_consent(self) -> None:
-        if not self.has_valid_consent:
-            raise forms.ValidationError("The patient has no valid consent on file. Record consent before treating.")
 
     def _check_scores(self, cleaned) -> None:
         if cleaned.get("post_nrs") is not None and cleaned.get("pre_nrs") is None and "pre_nrs" not in self.errors:

@@ -58,17 +58,6 @@ def _pain_points(sessions: list[InjectionSession], assessments: Sequence[Assessm
     return sorted(points, key=lambda point: point.when)
 
 
-def _analgesic_points(assessments: "list[AssessmentWithDoses]") -> list[AnalgesicPoint]:
-    """From assessments read with treatments.queries.with_analgesic_doses."""
-    return [
-        AnalgesicPoint(
-            when=timezone.localtime(a.assessed_at).date(),
-            doses_per_week=a.analgesic_doses_per_week,
-        )
-        for a in assessments
-    ]
-
-
 def course_progress(
     course: TreatmentCourse, *, sessions: list[InjectionSession], assessments: "list[AssessmentWithDoses]"
 ) -> CourseProgress:
@@ -80,7 +69,10 @@ def course_progress(
     points = _pain_points(signed, assessments)
     later = [p for p in points if p.kind != "baseline" and p.before is not None]
     latest = later[-1].before if later else None
-    analgesics = _analgesic_points(assessments)
+    analgesics = [
+        AnalgesicPoint(when=timezone.localtime(a.assessed_at).date(), doses_per_week=a.analgesic_doses_per_week)
+        for a in assessments
+    ]
     return CourseProgress(
         baseline=baseline,
         latest=latest,

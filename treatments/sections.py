@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from django.db.models import F, FilteredRelation, Q, QuerySet, Subquery
+from django.db.models import F, FilteredRelation, Q, Subquery
 
 from accounts.models import User
 from assessments.models import Assessment
@@ -75,20 +75,16 @@ COURSE_LINE_COLUMNS = (
 )  # fmt: skip
 
 
-def _courses_and_sessions(patient_id: int) -> QuerySet[TreatmentCourse, tuple]:
-    """One row per session (one for a course without any), newest course first: its sessions in one join rather
-    than a prefetch query of whole session notes."""
-    return (
+def course_lines(patient_id: int) -> list[CourseLine]:
+    """The patient's courses, newest first, each with its sessions by number. One query: one row per session (one
+    for a course without any), its sessions in one join rather than a prefetch query of whole session notes."""
+    rows = (
         TreatmentCourse.objects.filter(patient_id=patient_id)
         .order_by(*(TreatmentCourse._meta.ordering or ()), "sessions__number")
         .values_list(*COURSE_LINE_COLUMNS)
     )
-
-
-def course_lines(patient_id: int) -> list[CourseLine]:
-    """The patient's courses, newest first, each with its sessions by number. One query."""
     courses: dict[int, CourseLine] = {}
-    for pk, condition, status, planned, interval, started_on, *session in _courses_and_sessions(patient_id):
+    for pk, condition, status, planned, interval, started_on, *session in rows:
         course = courses.setdefault(pk, CourseLine(pk, condition, status, planned, interval, started_on))
         session_pk, number, performed_at, signed_at, *clinician_names = session
         if session_pk is not None:
@@ -101,19 +97,16 @@ def clinical_sections(user: User, patient: Patient) -> dict:
     """Courses with their sessions for anyone who may see courses (the front desk sees dates and
     status only, enforced in the template and by the session views); assessments and the latest
     body map for clinical staff. A fixed number of queries whatever the number of sessions."""
-    sections: dict = {
-        "courses": [],
-        "assessments": [],
-        "latest_assessment": None,
-        "latest_pain_areas": [],
-        "appointments": None,
-    }
-    if user.has_perm("scheduling.view_appointment"):
-        sections["appointments"] = appointments_for_patient(patient)
-    if user.has_perm("treatments.view_treatmentcourse"):
-        sections["courses"] = course_lines(patient.pk)
+    appointments = appointments_for_patient(patient) if user.has_perm("scheduling.view_appointment") else None
+    courses = course_lines(patient.pk) if user.has_perm("treatments.view_treatmentcourse") else []
+    assessments: list[Assessment] = []
+    areas: list[dict] = []
     if user.has_perm("assessments.view_assessment"):
-        assessments, sections["latest_pain_areas"] = assessments_and_latest_areas(patient.pk)
-        sections["assessments"] = assessments
-        sections["latest_assessment"] = assessments[0] if assessments else None
-    return sections
+        assessments, areas = assessments_and_latest_areas(patient.pk)
+    return {
+        "courses": courses,
+        "assessments": assessments,
+        "latest_assessment": assessments[0] if assessments else None,
+        "latest_pain_areas": areas,
+        "appointments": appointments,
+    }

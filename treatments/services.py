@@ -1,11 +1,10 @@
 """Clinical actions on courses and session notes: draft, sign, correct by addendum."""
 
 from dataclasses import dataclass
-from datetime import date, datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -103,25 +102,10 @@ def session_alerts(*, intake: Intake, additive: str, check_in: CheckIn | None = 
 
 
 @transaction.atomic
-def course_start(
-    *,
-    patient: Patient,
-    condition,
-    planned_sessions: int,
-    interval_days: int,
-    started_on: date,
-    baseline_assessment=None,
-    by: User,
-) -> TreatmentCourse:
-    course = TreatmentCourse(
-        patient=patient,
-        condition=condition,
-        planned_sessions=planned_sessions,
-        interval_days=interval_days,
-        started_on=started_on,
-        baseline_assessment=baseline_assessment,
-        created_by=by,
-    )
+def course_start(*, patient: Patient, baseline_assessment=None, by: User, **plan) -> TreatmentCourse:
+    """Start a course of `plan` (its condition, planned_sessions, interval_days and started_on) for the patient; the
+    baseline assessment, unless it already belongs to a course, becomes this one's."""
+    course = TreatmentCourse(patient=patient, baseline_assessment=baseline_assessment, created_by=by, **plan)
     course.full_clean()
     course.save()
     if baseline_assessment is not None and baseline_assessment.course_id is None:
@@ -142,31 +126,23 @@ def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> T
     return course
 
 
-def _locked_course_with_last_number(course_id: int) -> QuerySet[TreatmentCourse, tuple[int | None, int | None]]:
+def _lock_course_for_numbering(course: TreatmentCourse) -> tuple[int, int | None]:
+    """Lock the course row (so two new notes in it are numbered one after the other) and return the next
+    session number and the patient's valid consent (None without one), in one query."""
     last = InjectionSession.objects.filter(course=OuterRef("pk")).order_by("-number").values("number")[:1]
     locked = TreatmentCourse.objects.select_for_update(of=("self",)).annotate(
         last_number=Subquery(last), consent_id=valid_consent_id(OuterRef("patient_id"))
     )
-    return locked.filter(pk=course_id).values_list("last_number", "consent_id")
-
-
-def _locked_draft(session_id: int) -> QuerySet[InjectionSession, tuple[datetime | None, int | None]]:
-    consent = valid_consent_id(OuterRef("course__patient_id"))
-    locked = InjectionSession.objects.select_for_update(of=("self",)).annotate(consent_id_now=consent)
-    return locked.filter(pk=session_id).values_list("signed_at", "consent_id_now")
-
-
-def _lock_course_for_numbering(course: TreatmentCourse) -> tuple[int, int | None]:
-    """Lock the course row (so two new notes in it are numbered one after the other) and return the next
-    session number and the patient's valid consent (None without one), in one query."""
-    [(last_number, consent_id)] = _locked_course_with_last_number(course.pk)
+    [(last_number, consent_id)] = locked.filter(pk=course.pk).values_list("last_number", "consent_id")
     return (last_number or 0) + 1, consent_id
 
 
 def _lock_draft(session: InjectionSession) -> int | None:
     """Lock the draft's row (signing at the same moment must not interleave with this save), refuse it if it
     was signed meanwhile, and return the patient's valid consent (None without one), in one query."""
-    [(signed_at, consent_id)] = _locked_draft(session.pk)
+    consent = valid_consent_id(OuterRef("course__patient_id"))
+    locked = InjectionSession.objects.select_for_update(of=("self",)).annotate(consent_id_now=consent)
+    [(signed_at, consent_id)] = locked.filter(pk=session.pk).values_list("signed_at", "consent_id_now")
     if signed_at is not None:
         raise SessionAlreadySigned("This session is signed and can no longer be changed. Add an addendum.")
     return consent_id

@@ -13,7 +13,6 @@ from audit.models import Action
 from audit.services import record, record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
-from portal.models import CheckIn
 from portal.queries import check_in_for_session_form
 from treatments import progress, services
 from treatments.access import get_course_for, get_session_for
@@ -79,28 +78,22 @@ def course_close(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return redirect("treatments:course", pk=course.pk)
 
 
-def _session_forms(request: AuthenticatedHttpRequest, session: InjectionSession, check_in: CheckIn | None):
-    intake = session.course.patient.intake
+def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) -> HttpResponse:
+    # What the patient reported at check-in raises precautions, so it is read for a save as for a view.
+    check_in = check_in_for_session_form(session.course.patient)
     data = request.POST if request.method == "POST" else None
     additive = data.get("additive", session.additive) if data else session.additive
     form = SessionForm(
         data,
         instance=session,
-        alerts=services.session_alerts(intake=intake, additive=additive, check_in=check_in),
+        alerts=services.session_alerts(intake=session.course.patient.intake, additive=additive, check_in=check_in),
         # A note is saved only with valid consent, which the save looks up itself (in its transaction) and
         # refuses without, as a form error: asking here too would cost each save one more query.
         has_valid_consent=data is not None or valid_consent(session.course.patient) is not None,
     )
     sites = SiteFormSet(data, instance=session, prefix="sites", form_kwargs={"nerves": active_nerves()})
     events = AdverseEventFormSet(data, instance=session, prefix="events")
-    return form, sites, events
-
-
-def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) -> HttpResponse:
-    # What the patient reported at check-in raises precautions, so it is read for a save as for a view.
-    check_in = check_in_for_session_form(session.course.patient)
-    form, sites, events = _session_forms(request, session, check_in)
-    if request.method == "POST" and all([form.is_valid(), sites.is_valid(), events.is_valid()]):
+    if data is not None and all([form.is_valid(), sites.is_valid(), events.is_valid()]):
         try:
             session = services.session_save_draft(
                 session=form.instance, sites=sites, adverse_events=events, by=request.user
