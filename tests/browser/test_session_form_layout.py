@@ -56,3 +56,20 @@ def test_at_390_px_the_chosen_nerve_and_remove_are_fully_shown(page: Page, live_
     assert needed <= room, f"{longest.name!r} needs {needed:.0f} px; the select has {room:.0f} px for text"
     # Nothing on the page is wider than the phone: no sideways scrolling to reach a column.
     assert page.evaluate("() => document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_on_a_desktop_the_column_headings_name_the_fields_once(page: Page, live_server, clinician):
+    draft = SessionFactory(clinician=clinician, sites=2)
+    signed_in_as(page, clinician, live_server.url)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(reverse("treatments:session_edit", args=[draft.pk]))
+
+    expect(page.locator("#sites thead")).to_be_visible()
+    for row in page.locator("#sites tbody tr").all():
+        label = row.locator("label.form-label", has_text="Nerve")
+        assert label.bounding_box()["width"] <= 1  # kept for screen readers, not drawn
+        expect(row.get_by_label("Nerve")).to_be_visible()  # the select is still named by it
+        nerve, remove = row.get_by_label("Nerve").bounding_box(), row.get_by_text("Remove").bounding_box()
+        assert abs((nerve["y"] + nerve["height"] / 2) - (remove["y"] + remove["height"] / 2)) < nerve["height"]
