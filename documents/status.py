@@ -2,7 +2,6 @@
 
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
-from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import SafeString
@@ -42,8 +41,5 @@ def status_box(request: HttpRequest, documents: list[Document], *, scope: str, s
         "poll_url": reverse(POLL_LINKS[scope], args=[scope_id]),
         "polling": any(document.status == DocumentStatus.PENDING for document in documents),
         "poll_seconds": POLL_SECONDS,
-        "can_download": request.user.has_perm("documents.view_document"),
-        "can_retry": request.user.has_perm("documents.change_document"),
-        "csrf_token": get_token(request),
     }
-    return render_to_string("documents/_status.html", context)
+    return render_to_string("documents/_status.html", context, request=request)

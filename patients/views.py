@@ -2,7 +2,6 @@ from django.contrib import messages
 from django.db import transaction
 from django.db.models import FilteredRelation, Q, QuerySet, Subquery
 from django.http import HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.vary import vary_on_headers
 
@@ -99,7 +98,7 @@ def patient_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "intake": patient.intake,
         # A patient without a valid consent has no valid_consent attribute at all (the join found no row).
         "consent": getattr(patient, "valid_consent", None),
-        "invite_box": invite_status_box(user, patient, get_token(request)),
+        "invite_box": invite_status_box(request, patient),
         "documents_box": patient_box(request, patient.pk) if user.has_perm("documents.view_document") else "",
     }
     return render(request, "patients/patient_detail.html", context)

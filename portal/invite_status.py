@@ -2,9 +2,9 @@
 invitation, and the button that sends one."""
 
 from django.db.models import FilteredRelation, OuterRef, Q, Subquery
+from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from accounts.models import User
 from patients.models import Patient
 from portal.models import PatientInvite
 
@@ -15,14 +15,10 @@ def newest_invite_relation() -> FilteredRelation:
     return FilteredRelation("invites", condition=Q(invites__pk=Subquery(newest)))
 
 
-def invite_status_box(user: User, patient: Patient, csrf_token: str) -> str:
+def invite_status_box(request: HttpRequest, patient: Patient) -> str:
     """The box (portal/_invite_status.html), or nothing for someone who may not invite. `patient` is read with
     their newest invitation (patients.views.patient_page_record)."""
-    if not user.has_perm("portal.add_patientinvite"):
+    if not request.user.has_perm("portal.add_patientinvite"):
         return ""
-    context = {
-        "patient": patient,
-        "invite": None if patient.user_id else getattr(patient, "newest_invite", None),
-        "csrf_token": csrf_token,
-    }
-    return render_to_string("portal/_invite_status.html", context)
+    invite = None if patient.user_id else getattr(patient, "newest_invite", None)
+    return render_to_string("portal/_invite_status.html", {"patient": patient, "invite": invite}, request=request)

@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.auth import get_user
 from django.core import mail
+from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
@@ -234,7 +235,9 @@ def _on_the_page(patient: Patient) -> Patient:
 
 
 def invite_box(user, patient) -> str:
-    return invite_status_box(user, _on_the_page(patient), csrf_token="token")
+    request = RequestFactory().get("/")
+    request.user = user
+    return invite_status_box(request, _on_the_page(patient))
 
 
 def test_patient_page_offers_an_invite_only_where_one_can_be_sent(front_desk, patient, new_patient):
