@@ -21,7 +21,7 @@ if [[ -z "$${DATABASE_URL:-}" ]]; then
 fi
 endef
 
-.PHONY: help run demo-code test lint chromium bench clean backup restore
+.PHONY: help run demo-code test lint chromium pgbouncer bench clean backup restore
 
 help:
 	@echo "make run    serve the portal with demo data and a background worker"
@@ -76,6 +76,12 @@ chromium:
 	if [[ $$(id -u) -ne 0 ]]; then echo "Install Debian's chromium package (apt-get install chromium) for the browser tests."; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# The multi-host tests (tests/deployment) put Debian's PgBouncer between the portal and PostgreSQL.
+pgbouncer:
+	@command -v /usr/sbin/pgbouncer >/dev/null && exit 0
+	if [[ $$(id -u) -ne 0 ]]; then echo "Install Debian's pgbouncer package (apt-get install pgbouncer) for the multi-host tests."; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -83,7 +89,7 @@ lint: $(BIN)/.installed
 	SECRET_KEY=$${SECRET_KEY:-type-checking-only} DATABASE_URL=$${DATABASE_URL:-postgres://localhost/type-checking-only} \
 	  $(BIN)/mypy .
 
-test: $(BIN)/.installed chromium lint
+test: $(BIN)/.installed chromium pgbouncer lint
 	$(use_database)
 	export SECRET_KEY=$${SECRET_KEY:-test-only-secret-key} SECURE=0 DEBUG=0 STATIC_MANIFEST=0
 	$(BIN)/python manage.py makemigrations --check --dry-run

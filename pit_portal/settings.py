@@ -137,6 +137,15 @@ if not DATABASE_URL:
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("PIT Portal needs PostgreSQL; DATABASE_URL names another engine.")
+# Behind PgBouncer in transaction pooling mode (DATABASE_URL names PgBouncer), a server session lasts one
+# transaction: nothing may rely on it outliving that. Django sends no prepared statements (its prepare_threshold
+# is None) and PgBouncer re-applies the time zone Django sets on each server connection it lends; what is left is
+# QuerySet.iterator()'s server-side cursor, which Django holds open across transactions (WITH HOLD) in
+# autocommit, so it is turned off. Backups and restores use DATABASE_DIRECT_URL (pg_dump's session settings and
+# exported snapshot need one server session); see docs/architecture.md.
+DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_TRANSACTION_POOLING
+DATABASE_DIRECT_URL = env("DATABASE_DIRECT_URL", DATABASE_URL)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

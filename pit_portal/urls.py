@@ -12,3 +12,5 @@ urlpatterns = [
     path("", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
+
+handler500 = "pit_portal.views.server_error"

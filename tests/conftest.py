@@ -88,7 +88,11 @@ def reference_data(transactional_db) -> None:
     """A transactional test that ran earlier flushed the tables, reference data included (post_migrate brings
     back only groups and permissions): load it again the way the migrations did. The loaders use
     get_or_create, so this is a no-op when the rows are still there."""
-    for module, loader in REFERENCE_DATA:
+    load_reference_data(REFERENCE_DATA)
+
+
+def load_reference_data(loaders: list[tuple[str, str]]) -> None:
+    for module, loader in loaders:
         getattr(importlib.import_module(module), loader)(django_apps, None)
 
 

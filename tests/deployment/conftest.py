@@ -1,0 +1,266 @@
+"""A multi-host installation on loopback, started once for the module that uses it: PostgreSQL reached only
+through PgBouncer in transaction pooling mode, its own Redis (broker and shared cache), an S3-compatible object
+store (moto's server), two gunicorn "hosts", a Celery worker "host" and two beats (one started by mistake).
+Each process gets only the environment a host would be given and a folder of its own; none shares a disk.
+
+The data the journeys need is written and committed once, through the test's direct connection; the tests read
+the database the same way to check what the hosts did."""
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+import redis
+import requests
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from tests.deployment.processes import PgBouncer, PortalHost, free_port, port_open, stop, wait_until
+
+REDIS_SERVER = "/usr/bin/redis-server"
+BUCKET = "clinic-documents"
+# moto accepts any credentials; the hosts are given these like real ones.
+ACCESS_KEY, SECRET_KEY = "portal-documents", "portal-documents-secret"
+REGION = "eu-west-2"
+
+
+@dataclass
+class ObjectStore:
+    """moto's S3-compatible server. `pause` stops the process (SIGSTOP): connections hang as they do to a
+    store that is down or cut off, and its objects are kept for when it comes back."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ObjectStore":
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)]
+        with open(self.folder / "moto.log", "ab") as log:
+            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(lambda: port_open(self.port), timeout=30, what="the object store", log=self.folder / "moto.log")
+        self.client().create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        return self
+
+    def client(self):
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=ACCESS_KEY,
+            aws_secret_access_key=SECRET_KEY,
+        )
+
+    def pause(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.resume()
+        stop(self.process)
+
+
+@dataclass
+class RedisServer:
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> "RedisServer":
+        if not os.access(REDIS_SERVER, os.X_OK):
+            raise AssertionError(f"{REDIS_SERVER} is missing: install Debian's redis-server (`make pgbouncer`).")
+        self.folder.mkdir(parents=True, exist_ok=True)
+        command = [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        command += ["--dir", str(self.folder)]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        wait_until(lambda: port_open(self.port), timeout=20, what="redis-server")
+        return self
+
+    def url(self, number: int) -> str:
+        return f"redis://127.0.0.1:{self.port}/{number}"
+
+
+@dataclass
+class Installation:
+    folder: Path
+    database: str
+    pgbouncer: PgBouncer
+    store: ObjectStore
+    redis: RedisServer
+    hosts: dict[str, PortalHost]
+    mail_dir: Path
+
+    @property
+    def web_a(self) -> PortalHost:
+        return self.hosts["web-a"]
+
+    @property
+    def web_b(self) -> PortalHost:
+        return self.hosts["web-b"]
+
+    def host_folders(self) -> list[Path]:
+        return [host.folder for host in self.hosts.values()]
+
+
+def host_environment(database_url: str, direct_url: str, installation_redis: RedisServer, store: ObjectStore,
+                     mail_dir: Path) -> dict[str, str]:  # fmt: skip
+    """What a host of this installation is given: the environment only, nothing of the test process's."""
+    return {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "DJANGO_SETTINGS_MODULE": "pit_portal.settings",
+        "SECRET_KEY": settings.SECRET_KEY,
+        "DEBUG": "0",
+        "SECURE": "0",
+        "STATIC_MANIFEST": "0",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SITE_URL": "http://127.0.0.1",
+        "CLINIC_TIMEZONE": settings.TIME_ZONE,
+        "DATABASE_URL": database_url,
+        "DATABASE_TRANSACTION_POOLING": "1",
+        "DATABASE_DIRECT_URL": direct_url,
+        "CELERY_BROKER_URL": installation_redis.url(0),
+        "DOCUMENTS_STORAGE_BACKEND": "storages.backends.s3.S3Storage",
+        "DOCUMENTS_S3_BUCKET": BUCKET,
+        "DOCUMENTS_S3_ENDPOINT_URL": store.endpoint,
+        "DOCUMENTS_S3_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
+        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        # Mail "sent" by any host lands in one folder the test reads (standing for the mail server).
+        "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "EMAIL_FILE_PATH": str(mail_dir),
+        # Short waits, so an outage of a minute is recovered within the test's patience.
+        "DOCUMENTS_RETRY_BACKOFF": "2",
+        "DOCUMENTS_RETRY_BACKOFF_MAX": "10",
+        "DOCUMENTS_SWEEP_SECONDS": "5",
+        "DOCUMENTS_STALE_AFTER_SECONDS": "75",
+        "OUTBOX_SWEEP_SECONDS": "3",
+        # Every sweep re-sends every unsent email: duplicate messages are the point of the beat test.
+        "OUTBOX_RESEND_AFTER_SECONDS": "0",
+        "OUTBOX_RETRY_BACKOFF": "2",
+        "OUTBOX_RETRY_BACKOFF_MAX": "10",
+    }
+
+
+@pytest.fixture(scope="module")
+def installation(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Installation]:
+    """The installation, and the test's own direct connection for the module's length, outside any test
+    transaction: what a test writes is committed at once and seen by the hosts."""
+    with django_db_blocker.unblock():
+        yield from _running_installation(tmp_path_factory.mktemp("installation"))
+
+
+def _running_installation(folder: Path) -> Iterator[Installation]:
+    database = connection.settings_dict["NAME"]
+    direct_url = _direct_url(database)
+    _clear_tables()
+    bouncer = PgBouncer(direct_url).start()
+    store = ObjectStore(folder / "object-store").start()
+    own_redis = RedisServer(folder / "redis").start()
+    mail_dir = folder / "mail"
+    environment = host_environment(bouncer.url(database), direct_url, own_redis, store, mail_dir)
+    names = ("web-a", "web-b", "worker", "beat-1", "beat-2")
+    hosts = {name: PortalHost(name, folder / name, environment) for name in names}
+    try:
+        hosts["web-a"].start_web()
+        hosts["web-b"].start_web()
+        hosts["worker"].start_worker("celery")
+        hosts["beat-1"].start_beat()
+        hosts["beat-2"].start_beat()
+        yield Installation(folder, database, bouncer, store, own_redis, hosts, mail_dir)
+    finally:
+        for host in hosts.values():
+            host.stop()
+        bouncer.remove()
+        store.stop()
+        stop(own_redis.process)
+        connection.close()
+        _clear_tables()
+
+
+def _direct_url(database: str) -> str:
+    params = connection.settings_dict
+    user = params["USER"] or "postgres"
+    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+    return f"postgres://{user}{password}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{database}"
+
+
+def _clear_tables() -> None:
+    """Start and leave the test database as the transactional tests do: emptied, reference data loaded again."""
+    from django.core.management import call_command
+
+    from tests.conftest import REFERENCE_DATA, load_reference_data
+
+    call_command("flush", interactive=False, verbosity=0)
+    load_reference_data(REFERENCE_DATA)
+
+
+@pytest.fixture
+def fresh_cache(installation: Installation) -> None:
+    """The shared cache starts each journey empty, as after a deploy."""
+    redis.Redis.from_url(installation.redis.url(1)).flushdb()
+
+
+class Visitor:
+    """One person's browser: a cookie jar shared by both web hosts (both are 127.0.0.1, as one site behind a load
+    balancer is one origin), sending each request to the host the test names."""
+
+    def __init__(self):
+        self.http = requests.Session()
+
+    def csrf_token(self) -> str:
+        return self.http.cookies.get("csrftoken", "")
+
+    def get(self, host: PortalHost, path: str, **kwargs) -> requests.Response:
+        return self.http.get(host.base_url + path, allow_redirects=False, timeout=30, **kwargs)
+
+    def post(self, host: PortalHost, path: str, data: dict | None = None, **kwargs) -> requests.Response:
+        if not self.csrf_token():
+            self.get(host, "/accounts/login/")
+        payload = {**(data or {}), "csrfmiddlewaretoken": self.csrf_token()}
+        return self.http.post(host.base_url + path, data=payload, allow_redirects=False, timeout=30, **kwargs)
+
+    def sign_in(self, host: PortalHost, username: str, password: str, device=None) -> None:
+        """Through the real sign-in form, and the second factor's for staff."""
+        from tests.accounts.mfa_helpers import code_for
+
+        self.get(host, "/accounts/login/")
+        answer = self.post(host, "/accounts/login/", {"username": username, "password": password})
+        assert answer.status_code == 302, answer.text[:500]
+        if device is not None:
+            verified = self.post(host, "/accounts/mfa/verify/", {"code": code_for(device)})
+            assert verified.status_code == 302, verified.text[:500]
+
+    @property
+    def session_key(self) -> str:
+        return self.http.cookies.get(settings.SESSION_COOKIE_NAME, "")
+
+
+def unique_tag() -> str:
+    return uuid.uuid4().hex[:8]
+
+
+def tomorrow_at(hour: int, minute: int = 0) -> str:
+    day = timezone.localdate() + timedelta(days=1)
+    return f"{day.isoformat()}T{hour:02d}:{minute:02d}"
