@@ -76,11 +76,12 @@ chromium:
 	if [[ $$(id -u) -ne 0 ]]; then echo "Install Debian's chromium package (apt-get install chromium) for the browser tests."; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-# The multi-host tests (tests/deployment) put Debian's PgBouncer between the portal and PostgreSQL.
+# The multi-host tests (tests/deployment) start Debian's PgBouncer between the portal and PostgreSQL, and a Redis
+# server of their own.
 pgbouncer:
-	@command -v /usr/sbin/pgbouncer >/dev/null && exit 0
-	if [[ $$(id -u) -ne 0 ]]; then echo "Install Debian's pgbouncer package (apt-get install pgbouncer) for the multi-host tests."; exit 1; fi
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null
+	@[[ -x /usr/sbin/pgbouncer && -x /usr/bin/redis-server ]] && exit 0
+	if [[ $$(id -u) -ne 0 ]]; then echo "Install Debian's pgbouncer and redis-server packages for the multi-host tests."; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer redis-server >/dev/null
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
