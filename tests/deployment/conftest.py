@@ -1,10 +1,10 @@
-"""A multi-host installation on loopback, started once for the module that uses it: PostgreSQL reached only
-through PgBouncer in transaction pooling mode, its own Redis (broker and shared cache), an S3-compatible object
-store (moto's server), two gunicorn "hosts", a Celery worker "host" and two beats (one started by mistake).
-Each process gets only the environment a host would be given and a folder of its own; none shares a disk.
+"""A multi-host installation on loopback, started for each test that uses it: PostgreSQL reached only through
+PgBouncer in transaction pooling mode, its own Redis (broker and shared cache), an S3-compatible object store
+(moto's server), two gunicorn "hosts", a Celery worker "host" and two beats (one started by mistake). Each process
+gets only the environment a host would be given and a folder of its own; none shares a disk.
 
-The data the journeys need is written and committed once, through the test's direct connection; the tests read
-the database the same way to check what the hosts did."""
+The tests are transactional: what they write through their own direct connection is committed at once, the hosts
+see it, and the tables are emptied afterwards."""
 
 import os
 import signal
@@ -18,13 +18,12 @@ from pathlib import Path
 
 import boto3
 import pytest
-import redis
 import requests
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from tests.deployment.processes import PgBouncer, PortalHost, free_port, port_open, stop, wait_until
+from tests.deployment.processes import PgBouncer, PortalHost, free_port, port_open, stop, wait_until, with_database
 
 REDIS_SERVER = "/usr/bin/redis-server"
 BUCKET = "clinic-documents"
@@ -163,63 +162,32 @@ def host_environment(database_url: str, direct_url: str, installation_redis: Red
     }
 
 
-@pytest.fixture(scope="module")
-def installation(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[Installation]:
-    """The installation, and the test's own direct connection for the module's length, outside any test
-    transaction: what a test writes is committed at once and seen by the hosts."""
-    with django_db_blocker.unblock():
-        yield from _running_installation(tmp_path_factory.mktemp("installation"))
-
-
-def _running_installation(folder: Path) -> Iterator[Installation]:
+@pytest.fixture
+def installation(reference_data, tmp_path) -> Iterator[Installation]:
+    """The installation, on the test database (a transactional test's: what the test writes is committed at once
+    and seen by the hosts)."""
     database = connection.settings_dict["NAME"]
-    direct_url = _direct_url(database)
-    _clear_tables()
+    direct_url = with_database(settings.DATABASE_URL, database)
     bouncer = PgBouncer(direct_url).start()
-    store = ObjectStore(folder / "object-store").start()
-    own_redis = RedisServer(folder / "redis").start()
-    mail_dir = folder / "mail"
+    store = ObjectStore(tmp_path / "object-store").start()
+    own_redis = RedisServer(tmp_path / "redis").start()
+    mail_dir = tmp_path / "mail"
     environment = host_environment(bouncer.url(database), direct_url, own_redis, store, mail_dir)
     names = ("web-a", "web-b", "worker", "beat-1", "beat-2")
-    hosts = {name: PortalHost(name, folder / name, environment) for name in names}
+    hosts = {name: PortalHost(name, tmp_path / name, environment) for name in names}
     try:
         hosts["web-a"].start_web()
         hosts["web-b"].start_web()
         hosts["worker"].start_worker("celery")
         hosts["beat-1"].start_beat()
         hosts["beat-2"].start_beat()
-        yield Installation(folder, database, bouncer, store, own_redis, hosts, mail_dir)
+        yield Installation(tmp_path, database, bouncer, store, own_redis, hosts, mail_dir)
     finally:
         for host in hosts.values():
             host.stop()
         bouncer.remove()
         store.stop()
         stop(own_redis.process)
-        connection.close()
-        _clear_tables()
-
-
-def _direct_url(database: str) -> str:
-    params = connection.settings_dict
-    user = params["USER"] or "postgres"
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    return f"postgres://{user}{password}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{database}"
-
-
-def _clear_tables() -> None:
-    """Start and leave the test database as the transactional tests do: emptied, reference data loaded again."""
-    from django.core.management import call_command
-
-    from tests.conftest import REFERENCE_DATA, load_reference_data
-
-    call_command("flush", interactive=False, verbosity=0)
-    load_reference_data(REFERENCE_DATA)
-
-
-@pytest.fixture
-def fresh_cache(installation: Installation) -> None:
-    """The shared cache starts each journey empty, as after a deploy."""
-    redis.Redis.from_url(installation.redis.url(1)).flushdb()
 
 
 class Visitor:

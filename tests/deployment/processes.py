@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from psycopg.conninfo import conninfo_to_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 PGBOUNCER = "/usr/sbin/pgbouncer"
@@ -66,7 +67,8 @@ class PgBouncer:
     server (trust authentication, as the PostgreSQL it fronts uses here)."""
 
     def __init__(self, server_url: str, *, pool_size: int = 20):
-        self.server = urlsplit(server_url)
+        # libpq's reading of the URL: the host may be a socket folder (the embedded server listens on one only).
+        self.server = conninfo_to_dict(server_url)
         # Its own folder outside the caller's private temporary folders, which the pgbouncer user cannot enter.
         self.folder = Path(tempfile.mkdtemp(prefix="pit-pgbouncer-"))
         self.port = free_port()
@@ -84,17 +86,19 @@ class PgBouncer:
 
     def url(self, database: str) -> str:
         """The address a portal process is given as DATABASE_URL."""
-        user = self.server.username or "postgres"
-        return f"postgres://{user}@127.0.0.1:{self.port}/{database}"
+        return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def user(self) -> str:
+        return str(self.server.get("user") or "postgres")
 
     def write_config(self) -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
-        user = self.server.username or "postgres"
-        (self.folder / "userlist.txt").write_text(f'"{user}" ""\n')
+        (self.folder / "userlist.txt").write_text(f'"{self.user}" ""\n')
         config = self.folder / "pgbouncer.ini"
         config.write_text(
             "[databases]\n"
-            f"* = host={self.server.hostname or '127.0.0.1'} port={self.server.port or 5432}\n"
+            f"* = host={self.server.get('host') or '127.0.0.1'} port={self.server.get('port') or 5432}\n"
             "[pgbouncer]\n"
             "listen_addr = 127.0.0.1\n"
             f"listen_port = {self.port}\n"

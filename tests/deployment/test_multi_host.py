@@ -24,7 +24,7 @@ from tests.documents.conftest import pdf_text
 from tests.factories import CourseFactory, PatientFactory, UserFactory, consent_for
 from tests.scheduling.factories import appointment_type, every_day
 
-pytestmark = [pytest.mark.deployment, pytest.mark.usefixtures("fresh_cache")]
+pytestmark = pytest.mark.deployment
 
 PASSWORD = "a-long-clinic-password"
 OUTAGE_SECONDS = 60
@@ -55,7 +55,7 @@ def _staff(username: str, role: Role, **extra):
     return user, device
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def people(installation: Installation) -> People:
     clinician, clinician_device = _staff("hannah", Role.CLINICIAN, first_name="Hannah", last_name="Okafor")
     every_day(clinician)
@@ -70,14 +70,14 @@ def people(installation: Installation) -> People:
                   course)  # fmt: skip
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def desk(installation: Installation, people: People) -> Visitor:
     visitor = Visitor()
     visitor.sign_in(installation.web_a, "desmond", PASSWORD, people.desk_device)
     return visitor
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def clinician(installation: Installation, people: People) -> Visitor:
     visitor = Visitor()
     visitor.sign_in(installation.web_b, "hannah", PASSWORD, people.clinician_device)
@@ -158,7 +158,7 @@ def all_ready(session_id: int) -> bool:
     return len(documents) == 2 and all(document.status == DocumentStatus.READY for document in documents)
 
 
-def test_a_booking_through_one_host_is_on_the_others_calendar_at_once(installation, people, desk):
+def booking_through_one_host_is_on_the_others_calendar_at_once(installation, people, desk):
     web_a, web_b = installation.web_a, installation.web_b
     starts_at = tomorrow_at(9, 0)
     day = starts_at[:10]
@@ -183,7 +183,7 @@ def test_a_booking_through_one_host_is_on_the_others_calendar_at_once(installati
     assert reason in again
 
 
-def test_a_session_signed_through_one_host_is_rendered_by_the_worker_and_downloaded_through_the_other(
+def session_signed_through_one_host_is_rendered_by_the_worker_and_downloaded_through_the_other(
     installation, people, clinician
 ):
     session_id = sign_new_session(clinician, installation.web_b, people)
@@ -207,12 +207,15 @@ def test_a_session_signed_through_one_host_is_rendered_by_the_worker_and_downloa
     downloads = AuditEvent.objects.filter(action=Action.DOCUMENT_DOWNLOADED, object_id=str(aftercare.pk))
     assert downloads.count() == 2
 
+    # The worker host notified the patient (once), from its environment alone.
+    wait_until(lambda: _emails_to("petra@example.org", installation) == 1, timeout=60, what="the ready email")
+
     # The PDFs live in the bucket only: no host, the worker included, kept one on its disk.
     on_disk = [path for folder in installation.host_folders() for path in folder.rglob("*.pdf")]
     assert on_disk == []
 
 
-def test_a_lockout_on_one_host_holds_on_the_other(installation):
+def lockout_on_one_host_holds_on_the_other(installation):
     _staff("lorna", Role.FRONT_DESK)
     visitor = Visitor()
     visitor.get(installation.web_a, "/accounts/login/")
@@ -226,7 +229,7 @@ def test_a_lockout_on_one_host_holds_on_the_other(installation):
     assert "Sign-in paused" in right.text
 
 
-def test_idle_time_out_and_sign_out_everywhere_hold_on_both_hosts(installation, people):
+def idle_time_out_and_sign_out_everywhere_hold_on_both_hosts(installation, people):
     from django.contrib.sessions.backends.db import SessionStore
 
     from accounts import session_policy
@@ -252,7 +255,7 @@ def test_idle_time_out_and_sign_out_everywhere_hold_on_both_hosts(installation, 
         assert answer.status_code == 302 and "/accounts/login/" in answer.headers["Location"]
 
 
-def test_a_second_beat_started_by_mistake_sends_nothing_twice(installation, people):
+def second_beat_started_by_mistake_sends_nothing_twice(installation, people):
     """Both beats tick the sweeper, and every tick sends the unsent email to the worker again: many messages,
     one email."""
     tag = unique_tag()
@@ -265,10 +268,15 @@ def test_a_second_beat_started_by_mistake_sends_nothing_twice(installation, peop
     wait_until(lambda: _settled(owed), timeout=60, what="the reset email", log=installation.hosts["worker"].log)
     # Keep both beats ticking a while longer: nothing more may go out.
     time.sleep(8)
-    sent = [path.read_text() for path in installation.mail_dir.iterdir()]
-    assert sum(text.count(f"To: reset-{tag}@example.org") for text in sent) == 1
+    assert _emails_to(f"reset-{tag}@example.org", installation) == 1
     for beat in ("beat-1", "beat-2"):
         assert b"pit_portal.outbox.tasks.sweep_outbox" in installation.hosts[beat].log.read_bytes()
+
+
+def _emails_to(address: str, installation: Installation) -> int:
+    if not installation.mail_dir.exists():
+        return 0
+    return sum(path.read_text().count(f"To: {address}") for path in installation.mail_dir.iterdir())
 
 
 def _settled(owed: OutboxEmail) -> bool:
@@ -289,7 +297,7 @@ def _hammer(visitor: Visitor, hosts, paths, stop: threading.Event, results: list
         time.sleep(0.05)
 
 
-def test_pgbouncer_restarted_mid_run_fails_requests_cleanly_and_recovers(installation, people, desk):
+def pgbouncer_restarted_mid_run_fails_requests_cleanly_and_recovers(installation, people, desk):
     web_a, web_b = installation.web_a, installation.web_b
     day = tomorrow_at(9)[:10]
     stop = threading.Event()
@@ -340,7 +348,7 @@ def test_pgbouncer_restarted_mid_run_fails_requests_cleanly_and_recovers(install
     assert history.count() == 8
 
 
-def test_object_store_unreachable_for_a_minute_documents_wait_then_complete(installation, people, clinician):
+def object_store_unreachable_for_a_minute_documents_wait_then_complete(installation, people, clinician):
     earlier = Document.objects.filter(status=DocumentStatus.READY).order_by("pk").first()
     assert earlier is not None, "runs after the signing journey"
     installation.store.pause()
@@ -365,7 +373,7 @@ def test_object_store_unreachable_for_a_minute_documents_wait_then_complete(inst
         assert clinician.get(installation.web_b, f"/documents/{document_id}/download/").status_code == 200
 
 
-def test_one_web_host_killed_the_other_serves_and_it_comes_back(installation, people, desk):
+def one_web_host_killed_the_other_serves_and_it_comes_back(installation, people, desk):
     web_a, web_b = installation.web_a, installation.web_b
     installation.web_a.kill()
     with pytest.raises(Exception):  # noqa: B017 (refused at the connection: the load balancer's signal)
@@ -378,3 +386,23 @@ def test_one_web_host_killed_the_other_serves_and_it_comes_back(installation, pe
     page = desk.get(web_a, f"/calendar/day/?date={starts_at[:10]}")
     assert page.status_code == 200, "the desk's session from before the kill no longer works"
     assert "Quillfeather" in page.text
+
+
+def test_journeys_through_two_web_hosts_a_worker_and_two_beats(installation, people, desk, clinician):
+    booking_through_one_host_is_on_the_others_calendar_at_once(installation, people, desk)
+    session_signed_through_one_host_is_rendered_by_the_worker_and_downloaded_through_the_other(
+        installation, people, clinician
+    )
+    lockout_on_one_host_holds_on_the_other(installation)
+    idle_time_out_and_sign_out_everywhere_hold_on_both_hosts(installation, people)
+    second_beat_started_by_mistake_sends_nothing_twice(installation, people)
+
+
+def test_pgbouncer_restart_object_store_outage_and_a_killed_web_host_fail_cleanly_and_recover(
+    installation, people, desk, clinician
+):
+    first = sign_new_session(clinician, installation.web_a, people)
+    wait_until(lambda: all_ready(first), timeout=120, what="the first PDFs", log=installation.hosts["worker"].log)
+    pgbouncer_restarted_mid_run_fails_requests_cleanly_and_recovers(installation, people, desk)
+    object_store_unreachable_for_a_minute_documents_wait_then_complete(installation, people, clinician)
+    one_web_host_killed_the_other_serves_and_it_comes_back(installation, people, desk)
