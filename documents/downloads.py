@@ -5,7 +5,8 @@ DOCUMENT_DOWNLOADED event in the audit trail (the patient's accounting of disclo
 
 Authorisation is the caller's job (see documents.access.get_document_for); this module only
 refuses what must never be sent, a file whose bytes no longer match the SHA-256 taken when it was stored, and
-has that document rebuilt.
+has that document rebuilt. A store that cannot be reached just now is not that: the user is asked to try again
+shortly, and nothing is rebuilt or recorded as downloaded.
 """
 
 import logging
@@ -19,12 +20,15 @@ from audit.models import Action
 from audit.services import record
 from documents.models import Document, DocumentDownload, DocumentStatus
 from documents.services import document_rebuild
-from documents.storage import read_verified
+from documents.storage import StorageUnavailable, read_verified
 
 logger = logging.getLogger(__name__)
 
 # 410 Gone: the document the user asked for exists as a record, but its file is not the one we made.
 TAMPERED_STATUS = 410
+# 503 with Retry-After: the store did not answer; the file is, as far as anyone knows, intact.
+UNAVAILABLE_STATUS = 503
+RETRY_AFTER_SECONDS = 120
 
 
 def download_file_name(document: Document) -> str:
@@ -45,6 +49,13 @@ def _refused(document: Document, user) -> HttpResponse:
     return HttpResponse(html, status=TAMPERED_STATUS, headers={"Cache-Control": "no-store"})
 
 
+def _store_unavailable(document: Document, user, error: StorageUnavailable) -> HttpResponse:
+    logger.error("document %s could not be read for user %s: %s; asked to try again", document.pk, user.pk, error)
+    html = render_to_string("documents/unavailable.html", {"document": document})
+    headers = {"Cache-Control": "no-store", "Retry-After": str(RETRY_AFTER_SECONDS)}
+    return HttpResponse(html, status=UNAVAILABLE_STATUS, headers=headers)
+
+
 def _not_ready(document: Document) -> HttpResponse:
     html = render_to_string("documents/not_ready.html", {"document": document})
     return HttpResponse(html, status=409, headers={"Cache-Control": "no-store"})
@@ -56,14 +67,18 @@ def _audit_download(request: HttpRequest, document: Document, via: str) -> None:
 
 
 def document_response(document: Document, request: AuthenticatedHttpRequest, *, via: str = "staff") -> HttpResponse:
-    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload either way, and a
-    DOCUMENT_DOWNLOADED audit event when it is sent. `via` says which pages it went out through.
+    """The PDF as an attachment, after checking its SHA-256; records a DocumentDownload whether the check passed
+    or not, and a DOCUMENT_DOWNLOADED audit event when it is sent. `via` says which pages it went out through.
 
-    A document that is not READY yet has no file: 409, and nothing to audit because nothing was sent."""
+    A document that is not READY yet has no file: 409, and nothing to record because nothing was read or sent.
+    Likewise when the store cannot be read just now: 503, asking to try again in a few minutes."""
     user = request.user
     if document.status != DocumentStatus.READY or not document.file_name:
         return _not_ready(document)
-    content = read_verified(document)
+    try:
+        content = read_verified(document)
+    except StorageUnavailable as error:
+        return _store_unavailable(document, user, error)
     if content is None:
         return _refused(document, user)
     DocumentDownload.objects.create(document=document, user=user, checksum_ok=True)

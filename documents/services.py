@@ -19,7 +19,7 @@ from audit.models import Action, Source
 from audit.services import record
 from documents import context
 from documents.models import Document, DocumentKind, DocumentStatus
-from documents.storage import read_verified
+from documents.storage import StorageUnavailable, read_verified
 from pit_portal.outbox.models import EmailKind
 from pit_portal.outbox.services import email_owe
 from treatments.models import InjectionSession
@@ -207,15 +207,32 @@ def _requeue(document: Document, **changes) -> None:
     enqueue_on_commit(document.pk)
 
 
+# Reads in a row the store did not answer before a check stops: it is down, and each read would wait out its
+# time-outs. A single object the store refuses is skipped; the documents skipped come first again next run.
+UNREACHABLE_STOP_AFTER = 3
+
+
 def documents_verify(*, limit: int | None = None) -> list[int]:
     """Check the stored files of the ready documents checked longest ago (a bounded batch per run, so every file
-    is read in turn); rebuild those that fail. Returns the ids of the documents sent for rebuilding."""
+    is read in turn); rebuild those that fail. A file the store could not be asked about is neither: it is left
+    for the next run, and the run stops once the store looks down. Returns the ids sent for rebuilding."""
     batch = Document.objects.filter(status=DocumentStatus.READY).order_by(
         F("checksum_checked_at").asc(nulls_first=True), "pk"
     )
-    damaged = []
+    damaged: list[int] = []
+    unanswered = 0
     for document in batch.only("pk", "file_name", "sha256")[: limit or settings.DOCUMENTS_CHECKSUM_BATCH]:
-        if read_verified(document) is None and document_rebuild(document_id=document.pk):
+        try:
+            content = read_verified(document)
+        except StorageUnavailable as error:
+            unanswered += 1
+            logger.warning("document %s could not be checked: %s", document.pk, error)
+            if unanswered >= UNREACHABLE_STOP_AFTER:
+                logger.error("the document store is not answering; the checksum check stops until its next run")
+                break
+            continue
+        unanswered = 0
+        if content is None and document_rebuild(document_id=document.pk):
             damaged.append(document.pk)
         else:
             Document.objects.filter(pk=document.pk).update(checksum_checked_at=timezone.now())

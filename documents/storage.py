@@ -3,14 +3,20 @@
 The file is written under a temporary name and moved into place in one step, so a reader (or a crash) never
 sees half a PDF under the real name. The row is locked while we check and write: of two runs of the same
 task, the second finds READY and writes nothing, neither a file nor a second DOCUMENT_RENDERED audit event.
+
+A store that cannot be reached is not a damaged document: `store_errors` tells the two apart for every backend
+(the file system, or an S3-compatible bucket through documents.object_storage), so that an outage is waited out
+and only a file that is really missing or altered is rebuilt.
 """
 
 import hashlib
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import transaction
@@ -24,13 +30,63 @@ if TYPE_CHECKING:
     from documents.render import RenderedPdf
 
 
+class StorageUnavailable(OSError):
+    """The document store could not be reached, or failed to answer. It said nothing about the file itself: as far
+    as anyone knows the file is intact, so try again later and rebuild nothing. An OSError, as a refused or timed-out
+    connection is: whatever retries those (the render task) retries this."""
+
+
+# What S3 answers for an object that is not there: GetObject's code, and HeadObject's (which has no body). Not
+# NoSuchBucket, also a 404: a bucket that is not there is the store's configuration, not a missing document.
+NO_SUCH_OBJECT = {"NoSuchKey", "NotFound", "404"}
+
+
+def _no_such_object(error: Exception) -> bool:
+    if isinstance(error, FileNotFoundError):
+        return True
+    return isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in NO_SUCH_OBJECT
+
+
+def _store_failed(error: Exception) -> bool:
+    """Any other answer the store gave, or the way to it: a refused or timed-out connection, a 5xx, throttling, a
+    refusal (403: with s3:ListBucket granted, a missing object answers 404, so a 403 is the credentials or the
+    policy), a transfer given up after its retries; on the file system, any OSError but a missing file."""
+    from s3transfer.exceptions import RetriesExceededError  # loaded with boto3 wherever a bucket is used
+
+    return isinstance(error, (OSError, BotoCoreError, ClientError, RetriesExceededError))
+
+
+@contextmanager
+def store_errors() -> Iterator[None]:
+    """Around a call to a storage backend: it raises FileNotFoundError when the store says the file is not there,
+    StorageUnavailable when the store could not say, and anything else (a bug) as it was."""
+    try:
+        yield
+    except StorageUnavailable:
+        raise
+    except Exception as error:
+        if _no_such_object(error):
+            if isinstance(error, FileNotFoundError):
+                raise
+            raise FileNotFoundError("not in the document store") from error
+        if _store_failed(error):
+            raise StorageUnavailable(f"the document store did not answer ({type(error).__name__})") from error
+        raise
+
+
 def storage_name(document: Document) -> str:
     # Ids and kind only: a file listing or a backup manifest shows no names.
     return f"sessions/{document.session_id}/{document.kind}-v{document.version}-{document.pk}.pdf"
 
 
 def write_atomically(storage: Storage, name: str, content: bytes) -> str:
-    """Write `content` as `name`, all or nothing; returns the name actually used."""
+    """Write `content` as `name`, all or nothing; returns the name actually used. Raises StorageUnavailable when
+    the store cannot take it (the render task retries that)."""
+    with store_errors():
+        return _write(storage, name, content)
+
+
+def _write(storage: Storage, name: str, content: bytes) -> str:
     if isinstance(storage, FileSystemStorage):
         temporary = storage.save(f"{name}.{uuid.uuid4().hex}.partial", ContentFile(content))
         try:
@@ -46,11 +102,12 @@ def write_atomically(storage: Storage, name: str, content: bytes) -> str:
 
 def read_verified(document: Document) -> bytes | None:
     """The stored file's bytes if they still match the SHA-256 taken when it was stored; None if they do not, or
-    if the file is missing or unreadable (either way it is not the file we made)."""
+    if the file is missing (either way it is not the file we made). Raises StorageUnavailable if the store could
+    not be read: then nothing is known about the file."""
     try:
-        with default_storage.open(document.file_name, "rb") as stored:
+        with store_errors(), default_storage.open(document.file_name, "rb") as stored:
             content = stored.read()
-    except OSError:
+    except FileNotFoundError:
         return None
     return content if hashlib.sha256(content).hexdigest() == document.sha256 else None
 

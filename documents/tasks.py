@@ -4,6 +4,7 @@ import logging
 from datetime import timedelta
 from smtplib import SMTPException
 
+from botocore.exceptions import BotoCoreError, ClientError
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from celery.signals import worker_process_init
@@ -18,10 +19,19 @@ logger = logging.getLogger(__name__)
 # taken for a lost one; hard < the broker's visibility timeout, so Redis never hands a running task out twice.
 SOFT_TIME_LIMIT = 45
 HARD_TIME_LIMIT = 60
-# Failures that may clear by themselves: storage or network (OSError covers both), the database restarting,
-# the mail server, a slow machine hitting the soft limit. Anything else (a template error, a session that is
-# gone) will fail the same way every time, so the document is FAILED at once, with its reason, for staff.
-TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError, SMTPException, SoftTimeLimitExceeded)
+# Failures that may clear by themselves: storage or network (OSError covers both, and a store that did not answer,
+# documents.storage.StorageUnavailable; boto's own errors are named too, should one reach here unclassified), the
+# database restarting, the mail server, a slow machine hitting the soft limit. Anything else (a template error, a
+# session that is gone) will fail the same way every time, so the document is FAILED at once, with its reason.
+TRANSIENT_ERRORS = (
+    OSError,
+    BotoCoreError,
+    ClientError,
+    OperationalError,
+    InterfaceError,
+    SMTPException,
+    SoftTimeLimitExceeded,
+)
 # With full jitter each wait is drawn from [0, min(backoff_max, backoff * 2**n)]: 60, 120, 240, 480, then 900 s
 # caps, 4500 s in all, so about 37 minutes expected across one round of tries. When a round is spent the document
 # stays pending and the sweeper starts another (documents.services.MAX_ATTEMPTS bounds the rounds).

@@ -177,10 +177,9 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Clinical documents never live under a public URL: they are served by views that
-# authorise and audit each download. DOCUMENTS_STORAGE_BACKEND may name an
-# S3-compatible backend (django-storages) in production.
+# authorise and audit each download. On one machine they are files under DOCUMENTS_ROOT; with several hosts,
+# objects in a private S3-compatible bucket (documents.object_storage; README, "Running it in production").
 DOCUMENTS_ROOT = Path(env("DOCUMENTS_ROOT", str(VAR_DIR / "documents")))
-DOCUMENTS_STORAGE_BACKEND = env("DOCUMENTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage")
 # `manage.py backup` (make backup) writes a private timestamped folder here: database dump, documents, manifest.
 BACKUP_DIR = Path(env("BACKUP_DIR", str(VAR_DIR / "backups")))
 # The audit chain's HMAC key (audit.chain). Never stored in the database, so its owner cannot recompute the chain
@@ -193,11 +192,36 @@ AUDIT_HEAD_FILE = Path(env("AUDIT_HEAD_FILE", str(VAR_DIR / "audit-head.log")))
 # Private documents are readable by the portal's own user only.
 FILE_UPLOAD_PERMISSIONS = 0o640
 FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o750
+# These names all mean the bucket, through the private backend (which sets what the clinic needs: no ACL, no URLs,
+# a SHA-256 kept by S3, short time-outs). Credentials are boto3's own: AWS_ACCESS_KEY_ID and
+# AWS_SECRET_ACCESS_KEY from the environment, or the host's role; they are never copied into settings.
+S3_BACKENDS = {"s3", "storages.backends.s3.S3Storage", "documents.object_storage.PrivateS3Storage"}
+
+
+def documents_storage() -> dict:
+    """STORAGES["default"] from the environment (a function, so tests build a bucket's entry the same way)."""
+    backend = env("DOCUMENTS_STORAGE_BACKEND", "filesystem")
+    if backend == "filesystem":
+        backend = "django.core.files.storage.FileSystemStorage"
+    if backend.endswith("FileSystemStorage"):
+        return {"BACKEND": backend, "OPTIONS": {"location": env("DOCUMENTS_ROOT", str(VAR_DIR / "documents"))}}
+    if backend not in S3_BACKENDS:
+        return {"BACKEND": backend, "OPTIONS": {}}
+    options = {
+        "bucket_name": env("DOCUMENTS_S3_BUCKET"),
+        # Unset for AWS itself; the address of any other S3-compatible store.
+        "endpoint_url": env("DOCUMENTS_S3_ENDPOINT_URL", "") or None,
+        "region_name": env("DOCUMENTS_S3_REGION", "") or None,
+        # Seconds; `max_attempts` counts the first try. A store that does not answer fails a download in seconds.
+        "connect_timeout": float(env("DOCUMENTS_S3_CONNECT_TIMEOUT", "3")),
+        "read_timeout": float(env("DOCUMENTS_S3_READ_TIMEOUT", "10")),
+        "max_attempts": int(env("DOCUMENTS_S3_MAX_ATTEMPTS", "3")),
+    }
+    return {"BACKEND": "documents.object_storage.PrivateS3Storage", "OPTIONS": options}
+
+
 STORAGES = {
-    "default": {
-        "BACKEND": DOCUMENTS_STORAGE_BACKEND,
-        "OPTIONS": {"location": str(DOCUMENTS_ROOT)} if DOCUMENTS_STORAGE_BACKEND.endswith("FileSystemStorage") else {},
-    },
+    "default": documents_storage(),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if env_bool("STATIC_MANIFEST", not DEBUG)

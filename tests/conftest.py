@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit, urlunsplit
@@ -19,6 +20,7 @@ from django.test import Client
 from accounts.models import Role
 from accounts.roles import role_group_id
 from tests.factories import PASSWORD, PatientFactory, UserFactory
+from tests.object_storage import ObjectStore, point_documents_at, start_object_store
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +227,26 @@ def _wait_for(condition, *, timeout: float, what: str, log: Path | None = None) 
 @pytest.fixture
 def wait_for():
     return _wait_for
+
+
+@pytest.fixture(scope="session")
+def object_store(tmp_path_factory) -> Iterator[ObjectStore]:
+    """An S3-compatible server (moto's, on a free loopback port) for the whole session, stopped at its end; its
+    log is in the session's temporary folder. See tests/object_storage.py."""
+    store = start_object_store(tmp_path_factory.mktemp("object-store") / "moto.log")
+    try:
+        yield store
+    finally:
+        store.stop()
+
+
+@pytest.fixture
+def documents_bucket(object_store, settings, monkeypatch) -> SimpleNamespace:
+    """This test's documents in a new, empty, private bucket of the session's object store, configured as
+    production configures it (DOCUMENTS_STORAGE_BACKEND=s3 and the DOCUMENTS_S3_* variables, set in the
+    environment too, so a worker started after this fixture stores into the same bucket). `client` is a plain
+    boto3 client for looking at the bucket; `environ` the variables set."""
+    name = object_store.new_bucket()
+    environ = object_store.environ(name)
+    point_documents_at(settings, monkeypatch, environ)
+    return SimpleNamespace(name=name, store=object_store, client=object_store.client(), environ=environ)

@@ -1,26 +1,32 @@
 """Making a backup: a timestamped private folder holding db.dump, documents.tar.gz and manifest.json."""
 
 import hashlib
+import io
+import posixpath
 import shutil
 import tarfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from django.core.files.storage import Storage
 from psycopg import sql
 
 from audit import heads
+from documents.storage import StorageUnavailable, store_errors
 from pit_portal.backups.manifest import (
     DATABASE_DUMP,
     DOCUMENTS_ARCHIVE,
+    FILE_MODE,
     FOLDER_MODE,
     FORMAT,
     file_digest,
     private_file,
     write_manifest,
 )
-from pit_portal.backups.postgres import Database, find_tool, run_tool, scalar, server_major
+from pit_portal.backups.postgres import BackupError, Database, find_tool, run_tool, scalar, server_major
 
 # A document being written is stored under this suffix and renamed when complete (documents.storage).
 UNFINISHED_SUFFIX = ".partial"
@@ -154,12 +160,70 @@ def archive_documents(root: Path, target: Path, expected: dict[str, str]) -> Doc
     return check
 
 
-def make_backup(*, database: Database, documents_root: Path, backup_root: Path, now: datetime) -> Backup:
+def stored_names(storage: Storage) -> Iterable[str]:
+    """Every name in a store that is not a folder: its own flat listing where it has one (the bucket,
+    documents.object_storage), else a walk of listdir; none if it cannot list (the database's names still are)."""
+    listing = getattr(storage, "names", None)
+    if listing is not None:
+        return listing()
+    try:
+        return list(_walk(storage, ""))
+    except NotImplementedError:
+        return []
+
+
+def _walk(storage: Storage, folder: str) -> Iterator[str]:
+    folders, files = storage.listdir(folder)
+    for name in files:
+        yield posixpath.join(folder, name)
+    for name in folders:
+        yield from _walk(storage, posixpath.join(folder, name))
+
+
+def read_stored(storage: Storage, name: str) -> bytes | None:
+    """The stored file's bytes, None if it is not there. StorageUnavailable if the store could not be read."""
+    try:
+        with store_errors(), storage.open(name, "rb") as stored:
+            return stored.read()
+    except FileNotFoundError:
+        return None
+
+
+def archive_stored_documents(storage: Storage, target: Path, expected: dict[str, str], now: datetime) -> DocumentCheck:
+    """The same archive as archive_documents, read through the storage API from a store that is not a folder (an
+    S3-compatible bucket): every name the store lists and every name the database says is ready, each ready one
+    checked against its recorded SHA-256 on the way."""
+    with store_errors():
+        names = sorted({*expected, *stored_names(storage)})
+    check = DocumentCheck()
+    archived = set()
+    with private_file(target) as stream, tarfile.open(fileobj=stream, mode="w:gz") as archive:
+        for name in names:
+            if name.endswith(UNFINISHED_SUFFIX) or (content := read_stored(storage, name)) is None:
+                continue
+            if name in expected:
+                check.checked += 1
+                if hashlib.sha256(content).hexdigest() != expected[name]:
+                    check.mismatched.append(name)
+            member = tarfile.TarInfo(name)
+            member.size, member.mtime, member.mode = len(content), int(now.timestamp()), FILE_MODE
+            archive.addfile(member, io.BytesIO(content))
+            archived.add(name)
+    check.files = len(archived)
+    check.missing = sorted(set(expected) - archived)
+    return check
+
+
+def make_backup(*, database: Database, documents: Path | Storage, backup_root: Path, now: datetime) -> Backup:
+    """`documents` is the document store: a folder (the file system), or a storage read through its API."""
     folder = new_backup_folder(backup_root, now)
     try:
         # The database first: a document stored after its snapshot is extra in the archive, never missing from it.
         database_facts, ready = dump_database(database, folder / DATABASE_DUMP)
-        check = archive_documents(documents_root, folder / DOCUMENTS_ARCHIVE, ready)
+        if isinstance(documents, Path):
+            check = archive_documents(documents, folder / DOCUMENTS_ARCHIVE, ready)
+        else:
+            check = archive_stored_documents(documents, folder / DOCUMENTS_ARCHIVE, ready, now)
         manifest = {
             "format": FORMAT,
             "created_at": now.astimezone(UTC).isoformat(),
@@ -173,6 +237,9 @@ def make_backup(*, database: Database, documents_root: Path, backup_root: Path, 
             "files": {name: file_digest(folder / name) for name in (DATABASE_DUMP, DOCUMENTS_ARCHIVE)},
         }
         write_manifest(folder, manifest)
+    except StorageUnavailable as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise BackupError(f"Nothing was backed up: {error}. Try again once it answers.") from error
     except BaseException:
         # A half-written backup is of no use and still holds patient data.
         shutil.rmtree(folder, ignore_errors=True)

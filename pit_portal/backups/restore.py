@@ -1,16 +1,19 @@
 """Restoring a backup: check it, load the database, unpack the documents, then check what arrived."""
 
+import hashlib
 import tarfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import psycopg
+from django.core.files.storage import Storage
 
 from audit.chain import CHECK_SQL, first_break
 from audit.heads import backup_heads
 from audit.models import AuditEvent
 from documents.models import Document
-from pit_portal.backups.create import table_row_counts
+from documents.storage import StorageUnavailable, write_atomically
+from pit_portal.backups.create import read_stored, table_row_counts
 from pit_portal.backups.manifest import DATABASE_DUMP, DOCUMENTS_ARCHIVE, file_digest, read_manifest, verify_files
 from pit_portal.backups.postgres import BackupError, Database, find_tool, run_tool, scalar, server_major
 
@@ -61,6 +64,21 @@ def unpack_documents(archive: Path, root: Path) -> None:
         documents.extractall(root, filter="data")
 
 
+def write_documents(archive: Path, storage: Storage) -> None:
+    """Each file in the archive written back through the storage API (an S3-compatible bucket) under its own name.
+    The names are checked as the file system's "data" filter would: nothing absolute, nothing out of the store."""
+    with tarfile.open(archive, "r:gz") as documents:
+        for member in documents:
+            stored = documents.extractfile(member) if member.isfile() else None
+            if stored is None:
+                continue
+            name = PurePosixPath(member.name)
+            if name.is_absolute() or ".." in name.parts:
+                raise BackupError(f"{DOCUMENTS_ARCHIVE} names a file outside the document store: {member.name!r}.")
+            if write_atomically(storage, member.name, stored.read()) != member.name:
+                raise BackupError(f"The document store saved {member.name!r} under another name; nothing refers to it.")
+
+
 def row_count_problems(connection: psycopg.Connection, expected: dict[str, int]) -> tuple[int, int, list[str]]:
     found = table_row_counts(connection)
     problems = [
@@ -71,17 +89,25 @@ def row_count_problems(connection: psycopg.Connection, expected: dict[str, int])
     return len(expected), sum(expected.values()), problems
 
 
-def document_problems(connection: psycopg.Connection, root: Path) -> tuple[int, list[str]]:
+def stored_sha256(documents: Path | Storage, name: str) -> str | None:
+    if isinstance(documents, Path):
+        path = documents / name
+        return file_digest(path)["sha256"] if path.is_file() else None
+    content = read_stored(documents, name)
+    return None if content is None else hashlib.sha256(content).hexdigest()
+
+
+def document_problems(connection: psycopg.Connection, documents: Path | Storage) -> tuple[int, list[str]]:
     """Each stored document's file is there and its SHA-256 is the one its row recorded when it was made."""
     rows = connection.execute(
         f"SELECT id, file_name, sha256 FROM {Document._meta.db_table} WHERE file_name <> '' ORDER BY id"  # noqa: S608
     ).fetchall()
     problems = []
     for document_id, file_name, sha256 in rows:
-        path = root / file_name
-        if not path.is_file():
+        found = stored_sha256(documents, file_name)
+        if found is None:
             problems.append(f"document {document_id}: its file is missing")
-        elif file_digest(path)["sha256"] != sha256:
+        elif found != sha256:
             problems.append(f"document {document_id}: its file does not match its recorded checksum")
     return len(rows), problems
 
@@ -113,7 +139,8 @@ def audit_chain_problems(connection: psycopg.Connection, folder: Path) -> tuple[
     return check.rows, [f"the audit trail was cut: {check.missing}"] if check.missing else []
 
 
-def restore_backup(folder: Path, target: Database, documents_root: Path, *, force: bool) -> RestoreReport:
+def restore_backup(folder: Path, target: Database, documents: Path | Storage, *, force: bool) -> RestoreReport:
+    """`documents` is where the documents go: a folder (the file system), or a storage written through its API."""
     manifest = read_manifest(folder)
     verify_files(folder, manifest)
     with target.connect(autocommit=True) as connection:
@@ -130,12 +157,20 @@ def restore_backup(folder: Path, target: Database, documents_root: Path, *, forc
         dump_major=manifest["pg_dump"]["major"],
         replace=bool(tables),
     )
-    unpack_documents(folder / DOCUMENTS_ARCHIVE, documents_root)
-
     report = RestoreReport(manifest)
-    with target.connect(autocommit=True) as connection:
-        report.tables, report.rows, count_problems = row_count_problems(connection, manifest["row_counts"])
-        report.documents, file_problems = document_problems(connection, documents_root)
-        report.audit_events, chain_problems = audit_chain_problems(connection, folder)
+    try:
+        if isinstance(documents, Path):
+            unpack_documents(folder / DOCUMENTS_ARCHIVE, documents)
+        else:
+            write_documents(folder / DOCUMENTS_ARCHIVE, documents)
+        with target.connect(autocommit=True) as connection:
+            report.tables, report.rows, count_problems = row_count_problems(connection, manifest["row_counts"])
+            report.documents, file_problems = document_problems(connection, documents)
+            report.audit_events, chain_problems = audit_chain_problems(connection, folder)
+    except StorageUnavailable as error:
+        raise BackupError(
+            f"The database was restored, but not the documents: {error}. "
+            "Run the restore again with --force once it answers."
+        ) from error
     report.problems = count_problems + file_problems + chain_problems
     return report

@@ -1,11 +1,13 @@
 """`manage.py backup` and `manage.py restore`, end to end on the real server: a clinic's records, signed notes,
 audit trail and stored PDFs are backed up, restored into a new database, and checked there row by row."""
 
+import base64
 import hashlib
 import io
 import json
 import stat
 import subprocess
+import tarfile
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +18,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.recorder import MigrationRecorder
+from django.urls import reverse
 
 from audit import services as audit
 from audit.models import Action, Source
@@ -25,6 +28,7 @@ from pit_portal.backups.postgres import Database
 from tests.audit.helpers import append_with_sql
 from tests.conftest import _url_for_database
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.object_storage import point_documents_at, unreachable_endpoint
 from treatments import services as treatment_services
 from treatments.models import InjectionSession, InjectionSite
 
@@ -79,8 +83,7 @@ def fresh_database() -> SimpleNamespace:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def clinic(reference_data, eager_tasks, documents_root, clinician, patient) -> SimpleNamespace:
+def clinic_records(clinician, patient) -> SimpleNamespace:
     """A patient with an assessment, a course, a signed session (its two PDFs rendered and stored) with an
     addendum (two more PDFs), a draft session, and audit events of several kinds."""
     AssessmentFactory(patient=patient, clinician=clinician)
@@ -93,8 +96,23 @@ def clinic(reference_data, eager_tasks, documents_root, clinician, patient) -> S
     audit.record(Action.LOGIN_FAILED, username="nobody", source=Source.COMMAND, detail={"reason": "password"})
     ready = list(Document.objects.filter(status=DocumentStatus.READY))
     assert len(ready) == 4, "the signed session and its addendum each make two PDFs"
-    assert all((documents_root / document.file_name).is_file() for document in ready)
     return SimpleNamespace(signed=signed, documents=ready)
+
+
+@pytest.fixture
+def clinic(reference_data, eager_tasks, documents_root, clinician, patient) -> SimpleNamespace:
+    """The clinic's records, its PDFs in a folder on the file system."""
+    clinic = clinic_records(clinician, patient)
+    assert all((documents_root / document.file_name).is_file() for document in clinic.documents)
+    return clinic
+
+
+@pytest.fixture
+def clinic_in_a_bucket(reference_data, eager_tasks, documents_bucket, clinician, patient) -> SimpleNamespace:
+    """The clinic's records, its PDFs in an S3-compatible bucket."""
+    clinic = clinic_records(clinician, patient)
+    assert len(bucket_objects(documents_bucket)) == len(clinic.documents)
+    return clinic
 
 
 # --- helpers --------------------------------------------------------------------------------------------------
@@ -128,20 +146,22 @@ def only_backup_in(folder: Path) -> Path:
     return backups[0]
 
 
-def restore(backup: Path, database_url: str, documents: Path, *extra: str) -> str:
+def restore(backup: Path, database_url: str, documents: Path | None, *extra: str) -> str:
+    """`manage.py restore` into `database_url`, the documents into the folder `documents`, or (None) into the
+    portal's own document store."""
     out = io.StringIO()
-    call_command(
-        "restore",
-        "--from",
-        str(backup),
-        "--database-url",
-        database_url,
-        "--documents-root",
-        str(documents),
-        *extra,
-        stdout=out,
-    )
+    where = [] if documents is None else ["--documents-root", str(documents)]
+    call_command("restore", "--from", str(backup), "--database-url", database_url, *where, *extra, stdout=out)
     return out.getvalue()
+
+
+def bucket_objects(bucket) -> dict[str, str]:
+    """Key -> the SHA-256 S3 keeps for it (hex), of every object in the bucket."""
+    objects = {}
+    for entry in bucket.client.list_objects_v2(Bucket=bucket.name).get("Contents", []):
+        head = bucket.client.head_object(Bucket=bucket.name, Key=entry["Key"], ChecksumMode="ENABLED")
+        objects[entry["Key"]] = base64.b64decode(head["ChecksumSHA256"]).hex()
+    return objects
 
 
 def mode(path: Path) -> int:
@@ -400,3 +420,65 @@ def test_a_restore_clears_the_shared_cache(clinic, backup_dir, fresh_database, t
     cache.set("scheduling:calendar:cached-before-the-restore", "stale markup")
     restore(only_backup_in(backup_dir), fresh_database.url, tmp_path / "restored-documents")
     assert cache.get("scheduling:calendar:cached-before-the-restore") is None
+
+
+# --- documents in an S3-compatible bucket ---------------------------------------------------------------------
+
+
+def test_a_bucket_is_backed_up_checked_and_restored_into_a_fresh_bucket(
+    clinic_in_a_bucket, documents_bucket, backup_dir, fresh_database, settings, monkeypatch, clinician_client
+):
+    recorded = {document.file_name: document.sha256 for document in clinic_in_a_bucket.documents}
+    out = io.StringIO()
+    call_command("backup", stdout=out)
+    assert "4 files, 4 checked against their SHA-256" in out.getvalue()
+
+    backup = only_backup_in(backup_dir)
+    documents = json.loads((backup / "manifest.json").read_text())["documents"]
+    assert documents == {"files": 4, "checked": 4, "missing": [], "mismatched": []}
+    with tarfile.open(backup / "documents.tar.gz") as archive:
+        archived = {
+            member.name: hashlib.sha256(archive.extractfile(member).read()).hexdigest()
+            for member in archive.getmembers()
+        }
+    assert archived == recorded  # the same layout as from a folder: names relative to the store
+
+    # Restored into a new, empty bucket (the portal configured for it, as after losing the old one).
+    fresh = documents_bucket.store.new_bucket()
+    point_documents_at(settings, monkeypatch, documents_bucket.store.environ(fresh))
+    summary = restore(backup, fresh_database.url, None)
+    assert "4 stored documents" in summary and "every document matches its checksum" in summary
+    restored = SimpleNamespace(client=documents_bucket.client, name=fresh)
+    assert bucket_objects(restored) == recorded  # each with the SHA-256 S3 keeps, as when it was first stored
+
+    document = clinic_in_a_bucket.documents[0]
+    response = clinician_client.get(reverse("documents:download", args=[document.pk]))
+    assert response.status_code == 200
+    assert hashlib.sha256(response.content).hexdigest() == document.sha256
+
+
+def test_a_damaged_or_missing_object_in_the_bucket_is_named_by_the_backup(
+    clinic_in_a_bucket, documents_bucket, backup_dir
+):
+    damaged, missing = clinic_in_a_bucket.documents[0], clinic_in_a_bucket.documents[1]
+    bucket, client = documents_bucket.name, documents_bucket.client
+    client.put_object(Bucket=bucket, Key=damaged.file_name, Body=b"%PDF-1.7 not what was signed")
+    client.delete_object(Bucket=bucket, Key=missing.file_name)
+
+    with pytest.raises(CommandError) as refusal:
+        call_command("backup", stdout=io.StringIO())
+    assert f"{damaged.file_name}: does not match" in str(refusal.value)
+    assert f"{missing.file_name}: missing" in str(refusal.value)
+    documents = json.loads((only_backup_in(backup_dir) / "manifest.json").read_text())["documents"]
+    assert (documents["mismatched"], documents["missing"]) == ([damaged.file_name], [missing.file_name])
+    assert (documents["files"], documents["checked"]) == (3, 3)
+
+
+def test_a_backup_while_the_bucket_is_unreachable_fails_and_leaves_nothing(
+    clinic_in_a_bucket, documents_bucket, backup_dir, settings, monkeypatch
+):
+    down = {**documents_bucket.environ, "DOCUMENTS_S3_ENDPOINT_URL": unreachable_endpoint()}
+    point_documents_at(settings, monkeypatch, down)
+    with pytest.raises(CommandError, match=r"Nothing was backed up: the document store did not answer"):
+        call_command("backup", stdout=io.StringIO())
+    assert list(backup_dir.iterdir()) == []

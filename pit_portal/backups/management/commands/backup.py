@@ -1,7 +1,7 @@
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.storage import FileSystemStorage, default_storage
+from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 from django.utils import timezone
@@ -10,13 +10,12 @@ from pit_portal.backups.create import make_backup
 from pit_portal.backups.postgres import BackupError, Database
 
 
-def documents_location() -> Path:
-    if not isinstance(default_storage, FileSystemStorage):
-        raise CommandError(
-            "Documents are not on the file system (DOCUMENTS_STORAGE_BACKEND): back the bucket up with its own "
-            "versioning or replication, and the database with pg_dump."
-        )
-    return Path(default_storage.location)
+def documents_store() -> Path | Storage:
+    """The portal's document store: its folder on the file system, or the storage itself (an S3-compatible bucket),
+    read and written through the storage API."""
+    if isinstance(default_storage, FileSystemStorage):
+        return Path(default_storage.location)
+    return default_storage
 
 
 class Command(BaseCommand):
@@ -29,7 +28,7 @@ class Command(BaseCommand):
         try:
             backup = make_backup(
                 database=Database.from_django(connections["default"].settings_dict),
-                documents_root=documents_location(),
+                documents=documents_store(),
                 backup_root=output_dir or Path(settings.BACKUP_DIR),
                 now=timezone.now(),
             )

@@ -4,7 +4,7 @@ from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connections
 
-from pit_portal.backups.management.commands.backup import documents_location
+from pit_portal.backups.management.commands.backup import documents_store
 from pit_portal.backups.postgres import BackupError, Database
 from pit_portal.backups.restore import RestoreReport, restore_backup
 
@@ -19,7 +19,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--from", dest="folder", type=Path, required=True, help="the backup folder")
         parser.add_argument("--database-url", help="restore into this database (default: DATABASE_URL)")
-        parser.add_argument("--documents-root", type=Path, help="unpack documents here (default: DOCUMENTS_ROOT)")
+        parser.add_argument(
+            "--documents-root",
+            type=Path,
+            help="unpack documents into this folder (default: the portal's document store, DOCUMENTS_ROOT or bucket)",
+        )
         parser.add_argument(
             "--force", action="store_true", help="restore into a database that already has tables, replacing them"
         )
@@ -31,7 +35,7 @@ class Command(BaseCommand):
                 if database_url
                 else Database.from_django(connections["default"].settings_dict)
             )
-            report = restore_backup(folder, target, documents_root or documents_location(), force=force)
+            report = restore_backup(folder, target, documents_root or documents_store(), force=force)
         except BackupError as error:
             raise CommandError(str(error)) from None
         # A restored database hands out diary versions again that pages may already be cached under.
