@@ -145,7 +145,11 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
 # exported snapshot need one server session); see docs/architecture.md.
 DATABASE_TRANSACTION_POOLING = env_bool("DATABASE_TRANSACTION_POOLING", False)
 DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = DATABASE_TRANSACTION_POOLING
+# The same database without the pooler, used by `manage.py backup`/`restore` only (never by a request or a task).
+# Tests mirror it onto the test database.
 DATABASE_DIRECT_URL = env("DATABASE_DIRECT_URL", DATABASE_URL)
+DATABASES["direct"] = dj_database_url.parse(DATABASE_DIRECT_URL)
+DATABASES["direct"]["TEST"] = {"MIRROR": "default"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"

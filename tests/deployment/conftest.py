@@ -7,16 +7,13 @@ The tests are transactional: what they write through their own direct connection
 see it, and the tables are emptied afterwards."""
 
 import os
-import signal
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
-import boto3
 import pytest
 import requests
 from django.conf import settings
@@ -24,57 +21,9 @@ from django.db import connection
 from django.utils import timezone
 
 from tests.deployment.processes import PgBouncer, PortalHost, free_port, port_open, stop, wait_until, with_database
+from tests.object_storage import ObjectStore
 
 REDIS_SERVER = "/usr/bin/redis-server"
-BUCKET = "clinic-documents"
-# moto accepts any credentials; the hosts are given these like real ones.
-ACCESS_KEY, SECRET_KEY = "portal-documents", "portal-documents-secret"
-REGION = "eu-west-2"
-
-
-@dataclass
-class ObjectStore:
-    """moto's S3-compatible server. `pause` stops the process (SIGSTOP): connections hang as they do to a
-    store that is down or cut off, and its objects are kept for when it comes back."""
-
-    folder: Path
-    port: int = field(default_factory=free_port)
-    process: subprocess.Popen | None = None
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "ObjectStore":
-        self.folder.mkdir(parents=True, exist_ok=True)
-        command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(self.port)]
-        with open(self.folder / "moto.log", "ab") as log:
-            self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(lambda: port_open(self.port), timeout=30, what="the object store", log=self.folder / "moto.log")
-        self.client().create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-        return self
-
-    def client(self):
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=ACCESS_KEY,
-            aws_secret_access_key=SECRET_KEY,
-        )
-
-    def pause(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGSTOP)
-
-    def resume(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGCONT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.resume()
-        stop(self.process)
 
 
 @dataclass
@@ -105,6 +54,7 @@ class Installation:
     database: str
     pgbouncer: PgBouncer
     store: ObjectStore
+    bucket: str
     redis: RedisServer
     hosts: dict[str, PortalHost]
     mail_dir: Path
@@ -121,8 +71,8 @@ class Installation:
         return [host.folder for host in self.hosts.values()]
 
 
-def host_environment(database_url: str, direct_url: str, installation_redis: RedisServer, store: ObjectStore,
-                     mail_dir: Path) -> dict[str, str]:  # fmt: skip
+def host_environment(database_url: str, direct_url: str, installation_redis: RedisServer,
+                     documents: dict[str, str], mail_dir: Path) -> dict[str, str]:  # fmt: skip
     """What a host of this installation is given: the environment only, nothing of the test process's."""
     return {
         "PATH": os.environ["PATH"],
@@ -140,12 +90,7 @@ def host_environment(database_url: str, direct_url: str, installation_redis: Red
         "DATABASE_TRANSACTION_POOLING": "1",
         "DATABASE_DIRECT_URL": direct_url,
         "CELERY_BROKER_URL": installation_redis.url(0),
-        "DOCUMENTS_STORAGE_BACKEND": "storages.backends.s3.S3Storage",
-        "DOCUMENTS_S3_BUCKET": BUCKET,
-        "DOCUMENTS_S3_ENDPOINT_URL": store.endpoint,
-        "DOCUMENTS_S3_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-        "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
+        **documents,
         # Mail "sent" by any host lands in one folder the test reads (standing for the mail server).
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
@@ -163,16 +108,17 @@ def host_environment(database_url: str, direct_url: str, installation_redis: Red
 
 
 @pytest.fixture
-def installation(reference_data, tmp_path) -> Iterator[Installation]:
+def installation(reference_data, object_store: ObjectStore, tmp_path) -> Iterator[Installation]:
     """The installation, on the test database (a transactional test's: what the test writes is committed at once
     and seen by the hosts)."""
     database = connection.settings_dict["NAME"]
     direct_url = with_database(settings.DATABASE_URL, database)
     bouncer = PgBouncer(direct_url).start()
-    store = ObjectStore(tmp_path / "object-store").start()
+    bucket = object_store.new_bucket()
     own_redis = RedisServer(tmp_path / "redis").start()
     mail_dir = tmp_path / "mail"
-    environment = host_environment(bouncer.url(database), direct_url, own_redis, store, mail_dir)
+    documents = object_store.environ(bucket)
+    environment = host_environment(bouncer.url(database), direct_url, own_redis, documents, mail_dir)
     names = ("web-a", "web-b", "worker", "beat-1", "beat-2")
     hosts = {name: PortalHost(name, tmp_path / name, environment) for name in names}
     try:
@@ -181,12 +127,11 @@ def installation(reference_data, tmp_path) -> Iterator[Installation]:
         hosts["worker"].start_worker("celery")
         hosts["beat-1"].start_beat()
         hosts["beat-2"].start_beat()
-        yield Installation(tmp_path, database, bouncer, store, own_redis, hosts, mail_dir)
+        yield Installation(tmp_path, database, bouncer, object_store, bucket, own_redis, hosts, mail_dir)
     finally:
         for host in hosts.values():
             host.stop()
         bouncer.remove()
-        store.stop()
         stop(own_redis.process)
 
 

@@ -21,7 +21,8 @@ from psycopg.conninfo import conninfo_to_dict
 ROOT = Path(__file__).resolve().parents[2]
 PGBOUNCER = "/usr/sbin/pgbouncer"
 BIN = Path(sys.executable).parent
-# PgBouncer refuses to run as root; it switches to this user when started by root.
+# PgBouncer refuses to run as root; started by root, it switches to this user, or to the owner of the server's
+# socket folder (the embedded server's is private to its own user).
 PGBOUNCER_USER = "postgres"
 
 
@@ -89,6 +90,11 @@ class PgBouncer:
         return f"postgres://{self.user}@127.0.0.1:{self.port}/{database}"
 
     @property
+    def system_user(self) -> str:
+        host = str(self.server.get("host") or "")
+        return Path(host).owner() if host.startswith("/") else PGBOUNCER_USER
+
+    @property
     def user(self) -> str:
         return str(self.server.get("user") or "postgres")
 
@@ -115,16 +121,16 @@ class PgBouncer:
             "log_disconnections = 0\n"
         )
         if os.geteuid() == 0:
-            shutil.chown(self.folder, PGBOUNCER_USER)
+            shutil.chown(self.folder, self.system_user)
             for path in self.folder.iterdir():
-                shutil.chown(path, PGBOUNCER_USER)
+                shutil.chown(path, self.system_user)
         return config
 
     def start(self) -> "PgBouncer":
         if not os.access(PGBOUNCER, os.X_OK):
             raise AssertionError(f"{PGBOUNCER} is missing: install Debian's pgbouncer package (`make pgbouncer`).")
         config = self.write_config()
-        command = [PGBOUNCER, *(["-u", PGBOUNCER_USER] if os.geteuid() == 0 else []), str(config)]
+        command = [PGBOUNCER, *(["-u", self.system_user] if os.geteuid() == 0 else []), str(config)]
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -205,6 +211,13 @@ class PortalHost:
         )
         wait_until(lambda: b"beat: Starting" in self.log.read_bytes(), timeout=60, what=f"{self.name}", log=self.log)
         return self
+
+    def manage(self, *arguments: str) -> subprocess.CompletedProcess:
+        """A management command run on this host, as its operator would."""
+        env = {**self.environment, "PIT_VAR_DIR": str(self.folder / "var")}
+        return subprocess.run(
+            [sys.executable, "manage.py", *arguments], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+        )
 
     def kill(self) -> None:
         stop(self.process, signal.SIGKILL)

@@ -3,6 +3,9 @@ PgBouncer in transaction mode), Redis and an S3-compatible object store. Journey
 instances; then PgBouncer is restarted mid-run, the object store is cut off for a minute and a web instance is
 killed, and each time the portal answers cleanly and recovers with nobody's help."""
 
+import hashlib
+import json
+import tarfile
 import threading
 import time
 from collections import Counter
@@ -18,7 +21,7 @@ from audit.models import Action, AuditEvent
 from documents.models import Document, DocumentStatus
 from pit_portal.outbox.models import EmailKind, EmailStatus, OutboxEmail
 from scheduling.models import Appointment
-from tests.deployment.conftest import BUCKET, Installation, Visitor, tomorrow_at, unique_tag
+from tests.deployment.conftest import Installation, Visitor, tomorrow_at, unique_tag
 from tests.deployment.processes import wait_until
 from tests.documents.conftest import pdf_text
 from tests.factories import CourseFactory, PatientFactory, UserFactory, consent_for
@@ -195,7 +198,9 @@ def session_signed_through_one_host_is_rendered_by_the_worker_and_downloaded_thr
         assert download.status_code == 200
         assert download.headers["Content-Type"] == "application/pdf"
         assert "Quillfeather" in pdf_text(download.content)
-        stored = installation.store.client().head_object(Bucket=BUCKET, Key=document.file_name, ChecksumMode="ENABLED")
+        stored = installation.store.client().head_object(
+            Bucket=installation.bucket, Key=document.file_name, ChecksumMode="ENABLED"
+        )
         assert stored["ContentLength"] == len(download.content)
 
     patient = Visitor()
@@ -208,7 +213,11 @@ def session_signed_through_one_host_is_rendered_by_the_worker_and_downloaded_thr
     assert downloads.count() == 2
 
     # The worker host notified the patient (once), from its environment alone.
-    wait_until(lambda: _emails_to("petra@example.org", installation) == 1, timeout=60, what="the ready email")
+    wait_until(
+        lambda: _emails_to("petra@example.org", installation, "Your aftercare sheet is ready") == 1,
+        timeout=60,
+        what="the ready email",
+    )
 
     # The PDFs live in the bucket only: no host, the worker included, kept one on its disk.
     on_disk = [path for folder in installation.host_folders() for path in folder.rglob("*.pdf")]
@@ -268,15 +277,38 @@ def second_beat_started_by_mistake_sends_nothing_twice(installation, people):
     wait_until(lambda: _settled(owed), timeout=60, what="the reset email", log=installation.hosts["worker"].log)
     # Keep both beats ticking a while longer: nothing more may go out.
     time.sleep(8)
-    assert _emails_to(f"reset-{tag}@example.org", installation) == 1
+    assert _emails_to(f"reset-{tag}@example.org", installation, "") == 1
     for beat in ("beat-1", "beat-2"):
         assert b"pit_portal.outbox.tasks.sweep_outbox" in installation.hosts[beat].log.read_bytes()
 
 
-def _emails_to(address: str, installation: Installation) -> int:
+def backup_from_a_worker_host_holds_the_database_and_the_bucket(installation):
+    """Backups connect past PgBouncer (pg_dump needs one server session): one runs with the pooler stopped."""
+    ready = dict(Document.objects.filter(status=DocumentStatus.READY).values_list("file_name", "sha256"))
+    assert ready, "runs after a session was signed"
+    installation.pgbouncer.stop()
+    try:
+        made = installation.hosts["worker"].manage("backup", "--output-dir", str(installation.folder / "backups"))
+    finally:
+        installation.pgbouncer.start()
+    assert made.returncode == 0, made.stderr[-3000:]
+    (folder,) = (installation.folder / "backups").iterdir()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["database"]["name"] == installation.database
+    assert manifest["documents"]["checked"] == len(ready)
+    assert manifest["documents"]["missing"] == manifest["documents"]["mismatched"] == []
+    with tarfile.open(folder / "documents.tar.gz") as archive:
+        archived = {member.name: archive.extractfile(member).read() for member in archive.getmembers()}
+    assert {name: hashlib.sha256(content).hexdigest() for name, content in archived.items()} == ready
+
+
+def _emails_to(address: str, installation: Installation, subject: str) -> int:
+    """Messages to `address` whose subject starts with `subject`, in what the hosts sent (Django's file backend
+    writes each message followed by a line of dashes)."""
     if not installation.mail_dir.exists():
         return 0
-    return sum(path.read_text().count(f"To: {address}") for path in installation.mail_dir.iterdir())
+    messages = [part for path in installation.mail_dir.iterdir() for part in path.read_text().split("-" * 79)]
+    return sum(f"To: {address}" in message and f"Subject: {subject}" in message for message in messages)
 
 
 def _settled(owed: OutboxEmail) -> bool:
@@ -351,9 +383,8 @@ def pgbouncer_restarted_mid_run_fails_requests_cleanly_and_recovers(installation
 def object_store_unreachable_for_a_minute_documents_wait_then_complete(installation, people, clinician):
     earlier = Document.objects.filter(status=DocumentStatus.READY).order_by("pk").first()
     assert earlier is not None, "runs after the signing journey"
-    installation.store.pause()
-    cut_at = time.monotonic()
-    try:
+    with installation.store.paused():
+        cut_at = time.monotonic()
         session_id = sign_new_session(clinician, installation.web_a, people)
         unreachable = clinician.get(installation.web_b, f"/documents/{earlier.pk}/download/")
         assert unreachable.status_code == 503
@@ -365,8 +396,6 @@ def object_store_unreachable_for_a_minute_documents_wait_then_complete(installat
         earlier.refresh_from_db()
         assert earlier.status == DocumentStatus.READY and earlier.rebuild_requested_at is None
         time.sleep(max(0.0, OUTAGE_SECONDS - (time.monotonic() - cut_at)))
-    finally:
-        installation.store.resume()
     wait_until(lambda: all_ready(session_id), timeout=120, what="the PDFs after the outage",
                log=installation.hosts["worker"].log)  # fmt: skip
     for document_id in [document.pk for document in documents_of(session_id)]:
@@ -396,6 +425,7 @@ def test_journeys_through_two_web_hosts_a_worker_and_two_beats(installation, peo
     lockout_on_one_host_holds_on_the_other(installation)
     idle_time_out_and_sign_out_everywhere_hold_on_both_hosts(installation, people)
     second_beat_started_by_mistake_sends_nothing_twice(installation, people)
+    backup_from_a_worker_host_holds_the_database_and_the_bucket(installation)
 
 
 def test_pgbouncer_restart_object_store_outage_and_a_killed_web_host_fail_cleanly_and_recover(

@@ -16,7 +16,7 @@ SHOW_DATABASE_SETTINGS = (
     "import json, django; from django.conf import settings; django.setup(); "
     "d = settings.DATABASES['default']; "
     "print(json.dumps([d['DISABLE_SERVER_SIDE_CURSORS'], d['OPTIONS'].get('prepare_threshold'), "
-    "settings.DATABASE_DIRECT_URL]))"
+    "settings.DATABASES['direct']['HOST'], settings.DATABASES['direct']['PORT']]))"
 )
 
 
@@ -29,15 +29,16 @@ def database_settings(**environment: str) -> list:
     return json.loads(answer.stdout)
 
 
-def test_transaction_pooling_turns_off_server_side_cursors_and_names_the_direct_connection():
+def test_transaction_pooling_turns_off_server_side_cursors_and_backups_connect_directly():
     direct = "postgres://portal@db.internal:5432/clinic"
     pooled = database_settings(DATABASE_TRANSACTION_POOLING="1", DATABASE_DIRECT_URL=direct)
-    # No server-side cursors, and no prepared statements (Django's default, which nothing here overrides).
-    assert pooled == [True, None, direct]
+    # No server-side cursors, and no prepared statements (Django's default, which nothing here overrides); backups
+    # and restores connect past PgBouncer.
+    assert pooled == [True, None, "db.internal", 5432]
 
 
 def test_without_a_pooler_server_side_cursors_stay_and_backups_use_the_same_database():
-    assert database_settings() == [False, None, "postgres://portal@pgbouncer.internal:6432/clinic"]
+    assert database_settings() == [False, None, "pgbouncer.internal", 6432]
 
 
 @pytest.mark.parametrize("error", [OperationalError("connection refused"), InterfaceError("connection closed")])

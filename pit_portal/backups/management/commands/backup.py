@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, output_dir: Path | None, **options) -> None:
         try:
             backup = make_backup(
-                database=Database.from_django(connections["default"].settings_dict),
+                database=Database.from_django(connections["direct"].settings_dict),
                 documents=documents_store(),
                 backup_root=output_dir or Path(settings.BACKUP_DIR),
                 now=timezone.now(),

@@ -33,7 +33,7 @@ class Command(BaseCommand):
             target = (
                 Database.from_url(database_url)
                 if database_url
-                else Database.from_django(connections["default"].settings_dict)
+                else Database.from_django(connections["direct"].settings_dict)
             )
             report = restore_backup(folder, target, documents_root or documents_store(), force=force)
         except BackupError as error:
