@@ -29,6 +29,7 @@ help:
 	@echo "make test   the whole suite: lint and type check, migrations check, deploy check, pytest"
 	@echo "make bench  load benchmark of the key pages on seeded data (not part of make test);"
 	@echo "            options in BENCH_ARGS, e.g. BENCH_ARGS=\"--patients 500 --clients 5\""
+	@echo "            BENCH_ARGS=\"--pooled\": through PgBouncer, on two portal instances (needs make pgbouncer)"
 	@echo "make backup          database and documents into a new folder under BACKUP_DIR (var/backups)"
 	@echo "make restore FROM=…  restore that folder into DATABASE_URL (empty unless FORCE=1) and DOCUMENTS_ROOT"
 

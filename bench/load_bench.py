@@ -2,6 +2,7 @@
 
     make bench                                   # 2,000 patients, 20 concurrent clients
     make bench BENCH_ARGS="--patients 500 --clients 5 --requests 60"
+    make bench BENCH_ARGS="--pooled"             # through PgBouncer, two portal instances
     DATABASE_URL=postgres://... .venv/bin/python bench/load_bench.py --patients 500
 
 It seeds its own database (BENCH_DATABASE, default pit_bench, on the DATABASE_URL server; created, migrated and
@@ -12,7 +13,12 @@ bench/timed_wsgi.py, signs the bench users in by writing their sessions directly
 verified), then drives each page with concurrent clients. Server time per request comes from gunicorn's access
 log (the time the application took to build the response, and its CPU, from bench/timed_wsgi.py; not the wait
 for a free worker); queries per page are counted in-process with the test client against the same database.
-The results go into their own section of docs/performance.md.
+Every portal worker shares one Redis cache (--cache-url, emptied at the start), as on several hosts in production.
+
+With --pooled the portal runs as two web hosts would: two gunicorn instances sharing the --workers between them,
+each reaching the database through Debian's PgBouncer in transaction pooling mode (tests/deployment/processes.py),
+and the clients' requests go to the two in turn; the floor stays direct.
+The results go into their own section of docs/performance.md, one for each way.
 """
 
 import argparse
@@ -40,6 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import load_average, machine, percentile, positive_int, section_markers, write_section  # noqa: E402
+from tests.deployment.processes import PGBOUNCER, PgBouncer  # noqa: E402
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -53,8 +60,9 @@ CHANGED_DAY_TARGET_MS = 80
 QUERY_TARGET = 12
 SEARCH_DB_TARGET_MS = 30
 CLIENT_NICENESS = 10
-SECTION = "load-bench"
-SECTION_START, SECTION_END = section_markers(SECTION)
+SECTION, POOLED_SECTION = "load-bench", "load-bench-pooled"
+# The cache both ways share, so the calendars' grids one worker renders are served by every other, as in production.
+DEFAULT_CACHE_URL = "redis://127.0.0.1:6379/9"
 # Page, status, then microseconds: in the worker (gunicorn's own figure, writing the response included), building
 # the response, and the worker's CPU for it (the last two from bench/timed_wsgi.py).
 ACCESS_LOG_FORMAT = "%({x-bench-page}i)s %(s)s %(D)s %({x-bench-app-microseconds}o)s %({x-bench-cpu-microseconds}o)s"
@@ -147,11 +155,25 @@ def collect_static(env: dict) -> list[str]:
     return []
 
 
-def bench_environment(database_url: str) -> dict:
-    """Production settings, on loopback: no debug, no HTTPS redirect, collected static files."""
+def empty_cache(url: str) -> None:
+    """Start from an empty shared cache, so no run is served what an earlier one rendered."""
+    if not url:
+        return
+    import redis
+
+    try:
+        redis.Redis.from_url(url).flushdb()
+    except redis.RedisError as error:
+        sys.exit(f"The cache at {url} did not answer ({error}): start Redis, or pass --cache-url ''.")
+
+
+def bench_environment(database_url: str, cache_url: str) -> dict:
+    """Production settings, on loopback: no debug, no HTTPS redirect, collected static files, the shared cache (an
+    empty CACHE_URL: each process its own memory cache)."""
     return {
         **os.environ,
         "DATABASE_URL": database_url,
+        "CACHE_URL": cache_url,
         "DEBUG": "0",
         "SECURE": "0",
         "STATIC_MANIFEST": "1",
@@ -472,26 +494,29 @@ class Outcome:
 
 class Browser:
     """One simulated user: their session cookie, the CSRF cookie, one connection per request (gunicorn's sync
-    workers close each connection after the response, as they do in production).
+    workers close each connection after the response, as they do in production), each request sent to the next
+    of the portal's instances, as a round-robin load balancer would: `ports` is shared by every client (sessions are
+    in the database, so any instance serves them).
 
     A save or booking answers with a redirect and a message for the page it sends the browser on to. A browser
     follows it and that page shows the message and clears its cookie; these clients do not follow redirects
     (the page they would land on is not the one measured), so they drop the message cookie a redirect sets,
     which would otherwise pile up every message of the run and make each save read and re-sign them all."""
 
-    def __init__(self, port: int, session_key: str, session_cookie: str, messages_cookie: str):
-        self.port = port
+    def __init__(self, ports: Iterator[int], session_key: str, session_cookie: str, messages_cookie: str):
+        self.ports = ports
         self.cookies = {session_cookie: session_key}
         self.messages_cookie = messages_cookie
 
     def send(self, request: Request, page: str) -> tuple[int, str, str, float]:
-        headers = {"Host": f"127.0.0.1:{self.port}", "X-Bench-Page": page}
+        port = next(self.ports)
+        headers = {"Host": f"127.0.0.1:{port}", "X-Bench-Page": page}
         headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in self.cookies.items())
         body = None
         if request.data is not None:
             body = urlencode(request.data)
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         started = time.perf_counter()
         try:
             connection.request(request.method, request.path, body=body, headers=headers)
@@ -630,6 +655,50 @@ def gunicorn(app: str, env: dict, workers: int, name: str, ready_path: str) -> I
         process.wait(timeout=60)
 
 
+def split_workers(workers: int) -> list[int]:
+    """The workers of one server shared between two instances, at least one each."""
+    return [max(1, workers // 2), max(1, workers - workers // 2)]
+
+
+@dataclass
+class Portal:
+    """The portal's gunicorn instances the clients share, and the PgBouncer in front of the database if pooled."""
+
+    ports: list[int]
+    access_logs: list[Path]
+    bouncer: PgBouncer | None
+
+
+@contextlib.contextmanager
+def portal(args: argparse.Namespace, env: dict) -> Iterator[Portal]:
+    """One gunicorn with --workers workers on the database; or, pooled, PgBouncer in transaction pooling mode in
+    front of it and two gunicorn instances sharing the --workers, as two web hosts would be set up."""
+    with contextlib.ExitStack() as stack:
+        bouncer, instances = None, [("portal", args.workers, env)]
+        if args.pooled:
+            bouncer = PgBouncer(env["DATABASE_URL"], log_connections=True).start()
+            stack.callback(bouncer.remove)
+            pooled_env = {**env, "DATABASE_URL": bouncer.url(args.database), "DATABASE_TRANSACTION_POOLING": "1",
+                          "DATABASE_DIRECT_URL": env["DATABASE_URL"]}  # fmt: skip
+            halves = split_workers(args.workers)
+            instances = [(f"portal-{n}", workers, pooled_env) for n, workers in enumerate(halves, 1)]
+        servers = [stack.enter_context(gunicorn("pit_portal.wsgi", instance_env, workers, name, "/accounts/login/"))
+                   for name, workers, instance_env in instances]  # fmt: skip
+        yield Portal([port for port, _ in servers], [log for _, log in servers], bouncer)
+
+
+def connections_opened(bouncer: PgBouncer | None) -> tuple[int, int]:
+    """Connections opened so far: sessions PostgreSQL started on the bench database, and logins to PgBouncer (its
+    log's). Read before and after the timed requests, they show whether the workers keep their connections."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        sessions = cursor.fetchone()[0]
+    logins = bouncer.log.read_text().count(" login attempt: ") if bouncer else 0
+    return sessions, logins
+
+
 @dataclass
 class ServerTimes:
     """Milliseconds per request of one page, from the access log."""
@@ -639,10 +708,10 @@ class ServerTimes:
     cpu: list[float] = field(default_factory=list)  # the worker's CPU for it
 
 
-def server_times(access_log: Path) -> dict[str, ServerTimes]:
-    """Each page's times, by its label (the X-Bench-Page header)."""
+def server_times(*access_logs: Path) -> dict[str, ServerTimes]:
+    """Each page's times, by its label (the X-Bench-Page header), from every server's access log."""
     times: dict[str, ServerTimes] = defaultdict(ServerTimes)
-    for line in access_log.read_text().splitlines():
+    for line in itertools.chain.from_iterable(log.read_text().splitlines() for log in access_logs):
         label, _status, *micros = line.rsplit(" ", 4)
         if label in ("-", WARM) or not all(value.isdigit() for value in micros):
             continue
@@ -772,6 +841,18 @@ def render_table(rows: list[Row]) -> list[str]:
     return lines
 
 
+def _cache_text(url: str) -> str:
+    if not url:
+        return "each process its own memory cache (--cache-url '')"
+    return f"Redis at {url}, one cache for every portal worker, emptied at the start"
+
+
+def _pgbouncer_version() -> str:
+    # The installed pgbouncer, with an argument of our own.
+    found = subprocess.run([PGBOUNCER, "--version"], capture_output=True, text=True, check=False)  # noqa: S603
+    return found.stdout.splitlines()[0] if found.stdout else "PgBouncer"
+
+
 def _workers_note(workers: int) -> str:
     return (
         "one per CPU, as the Procfile"
@@ -780,11 +861,18 @@ def _workers_note(workers: int) -> str:
     )
 
 
-def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
-    search_ms, uses_trigram = context["search"]
-    seeded = context["seed_seconds"]
-    lines = [
-        SECTION_START,
+def _introduction(args, context: dict) -> list[str]:
+    if args.pooled:
+        return [
+            "## Page load through PgBouncer, on two portal instances",
+            "",
+            "Measured by `bench/load_bench.py --pooled` as the section above, with the portal set up as two web hosts",
+            "would be: two gunicorn instances sharing the workers, each reaching the database through PgBouncer in",
+            "transaction pooling mode, and the clients' requests sent to the two in turn. Server times are",
+            "gathered from both instances' access logs; queries are counted in-process, as above. The clients used",
+            f"{context['client_cpu_ms']:.2f} ms of CPU per request.",
+        ]
+    return [
         "## Page load under concurrent clients",
         "",
         "Measured by `bench/load_bench.py` (not a test; `make bench`). Server time is the time the application took",
@@ -798,6 +886,30 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         "request. The floor is a view that returns two bytes behind the same settings and middleware",
         "(bench/floor_wsgi.py), requested",
         "signed in as a clinician; its p95 is the unit of the ratio columns, which compare across machines.",
+    ]
+
+
+def _servers(args, context: dict) -> list[str]:
+    if not args.pooled:
+        return [f"- gunicorn: {args.workers} sync workers ({_workers_note(args.workers)}), DEBUG=0"]
+    workers = split_workers(args.workers)
+    return [
+        f"- gunicorn: two portal instances with {' + '.join(map(str, workers))} sync workers ({sum(workers)} in all;"
+        f" the direct run's {args.workers}: {_workers_note(args.workers)}), DEBUG=0; the floor's gunicorn as in the"
+        " direct run, connecting directly",
+        f"- PgBouncer: {context['pgbouncer']} (Debian's), transaction pooling, default_pool_size"
+        f" {context['pool_size']}; both instances with DATABASE_URL on it and DATABASE_TRANSACTION_POOLING=1",
+    ]
+
+
+def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
+    search_ms, uses_trigram = context["search"]
+    seeded = context["seed_seconds"]
+    sessions, logins = context["connections"]
+    start, end = section_markers(POOLED_SECTION if args.pooled else SECTION)
+    lines = [
+        start,
+        *_introduction(args, context),
         "",
         f"- Command: `{context['command']}`",
         f"- Machine: {machine()}",
@@ -805,8 +917,13 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
         f"- Data: {fixtures.counts['patients']:,} patients, {fixtures.counts['sessions']:,} sessions,"
         f" {fixtures.counts['sites']:,} sites, {fixtures.counts['appointments']:,} appointments"
         + (f"; seeded in {seeded:.0f} s by `manage.py seed_scale --patients {args.patients}`" if seeded else ""),
-        f"- gunicorn: {args.workers} sync workers ({_workers_note(args.workers)}), DEBUG=0;"
-        f" {args.clients} concurrent clients, {args.requests} requests per page; day shown: {fixtures.day.isoformat()}",
+        *_servers(args, context),
+        f"- Cache: {context['cache']}",
+        f"- Clients: {args.clients} concurrent, {args.requests} requests per page;"
+        f" day shown: {fixtures.day.isoformat()}",
+        f"- Connections opened during the timed requests: {sessions} PostgreSQL sessions on the bench database"
+        + (f", {logins} logins to PgBouncer" if args.pooled else "")
+        + f" (CONN_MAX_AGE {context['conn_max_age']} s)",
         f"- Load average (1/5/15 min) before: {context['load_before']}; after: {context['load_after']}",
         f"- PostgreSQL checkpoint: {context['checkpoint']}",
         f"- Patient search, misspelt surname: results query {search_ms:.1f} ms in EXPLAIN ANALYZE"
@@ -824,7 +941,7 @@ def report(args, rows: list[Row], fixtures: Fixtures, context: dict) -> str:
     if context["failures"]:
         lines += ["", "First failure per page:", ""]
         lines += [f"- {page}: {detail}" for page, detail in context["failures"].items()]
-    lines += ["", SECTION_END]
+    lines += ["", end]
     return "\n".join(lines)
 
 
@@ -840,6 +957,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--workers", type=positive_int, default=default_workers, help="gunicorn workers")
     parser.add_argument("--database", default=os.environ.get("BENCH_DATABASE", DEFAULT_DATABASE))
     parser.add_argument("--fresh", action="store_true", help="drop and re-seed the bench database")
+    parser.add_argument("--pooled", action="store_true", help="through PgBouncer, on two portal instances")
+    parser.add_argument("--cache-url", default=os.environ.get("BENCH_CACHE_URL", DEFAULT_CACHE_URL),
+                        help=f"the shared Redis cache, emptied at the start (default {DEFAULT_CACHE_URL});"
+                        " '' for each process's own memory")  # fmt: skip
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "performance.md")
     parser.add_argument("--no-write", action="store_true", help="print the results only")
     return parser.parse_args()
@@ -850,11 +971,12 @@ def main() -> None:
     if not os.environ.get("DATABASE_URL"):
         sys.exit("Set DATABASE_URL to a PostgreSQL server (`make bench` starts one when unset).")
     database_url = _with_database(os.environ["DATABASE_URL"], args.database)
-    env = bench_environment(database_url)
+    env = bench_environment(database_url, args.cache_url)
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     seed_seconds = prepare_database(os.environ["DATABASE_URL"], args.database, args.patients, args.fresh, env)
     notes = collect_static(env)
     os.environ.update(env)
+    empty_cache(args.cache_url)
     import django
 
     django.setup()
@@ -867,7 +989,7 @@ def main() -> None:
     failures: dict[str, str] = {}
     load_before = load_average()
     with (
-        gunicorn("pit_portal.wsgi", env, args.workers, "portal", "/accounts/login/") as (port, portal_log),
+        portal(args, env) as servers,
         gunicorn("bench.floor_wsgi", env, args.workers, "floor", "/floor/") as (floor_port, floor_log),
     ):
         # The clients run below the servers' priority: on two CPUs they would otherwise take a share of the time
@@ -876,17 +998,20 @@ def main() -> None:
         os.nice(CLIENT_NICENESS)
         client_cpu_before = time.process_time()
 
-        def browsers_for(target: int) -> list[dict[str, Browser]]:
-            return [{role: Browser(target, keys[n], settings.SESSION_COOKIE_NAME, CookieStorage.cookie_name)
+        def browsers_for(ports: list[int]) -> list[dict[str, Browser]]:
+            # One turn for all the clients (a cycle's next() is atomic in CPython), as a load balancer keeps it.
+            turn = itertools.cycle(ports)
+            return [{role: Browser(turn, keys[n], settings.SESSION_COOKIE_NAME, CookieStorage.cookie_name)
                      for role, keys in fixtures.sessions.items()} for n in range(args.clients)]  # fmt: skip
 
-        portal_browsers, floor_browsers = browsers_for(port), browsers_for(floor_port)
+        portal_browsers, floor_browsers = browsers_for(servers.ports), browsers_for([floor_port])
         read_csrf_tokens(portal_browsers, states, fixtures)
         for page in PAGES:  # warm every worker on the pages read, as a running server is
             if page.method == "GET":
                 drive(page, 2 * args.workers, portal_browsers, states, fixtures, {}, label=WARM)
         drive(FLOOR, 2 * args.workers, floor_browsers, states, fixtures, {}, label=WARM)
         checkpointed = checkpoint(os.environ["DATABASE_URL"])
+        opened_before = connections_opened(servers.bouncer)
         # The floor before and after the pages, so a change in the machine's load over the run shows in it too.
         floor_requests = max(1, args.requests // 2)
         outcomes += drive(FLOOR, floor_requests, floor_browsers, states, fixtures, failures)
@@ -895,18 +1020,24 @@ def main() -> None:
             outcomes += drive(page, args.requests, portal_browsers, states, fixtures, failures)
         outcomes += drive(FLOOR, floor_requests, floor_browsers, states, fixtures, failures)
         client_cpu = time.process_time() - client_cpu_before
+        opened_after = connections_opened(servers.bouncer)  # PgBouncer's log goes with it
     load_after = load_average()
-    times = {**server_times(portal_log), **server_times(floor_log)}
+    opened = [after - before for before, after in zip(opened_before, opened_after, strict=True)]
+    times = server_times(*servers.access_logs, floor_log)
     queries = count_queries(fixtures)
     rows = _rows(outcomes, times, queries)
     command = " ".join([".venv/bin/python", "bench/load_bench.py", *sys.argv[1:]])
     context = {"command": command, "seed_seconds": seed_seconds, "load_before": load_before, "load_after": load_after,
                "search": explain_search(fixtures.search_terms[0]), "failures": failures, "notes": notes,
-               "client_cpu_ms": client_cpu * 1000 / max(1, len(outcomes)), "checkpoint": checkpointed}  # fmt: skip
+               "client_cpu_ms": client_cpu * 1000 / max(1, len(outcomes)), "checkpoint": checkpointed,
+               "connections": opened, "conn_max_age": settings.DATABASES["default"]["CONN_MAX_AGE"],
+               "cache": _cache_text(args.cache_url)}  # fmt: skip
+    if servers.bouncer:
+        context |= {"pgbouncer": _pgbouncer_version(), "pool_size": servers.bouncer.pool_size}
     section = report(args, rows, fixtures, context)
     print(section)
     if not args.no_write:
-        write_section(args.output, SECTION, section)
+        write_section(args.output, POOLED_SECTION if args.pooled else SECTION, section)
         print(f"Written to {args.output}.")
 
 

@@ -65,15 +65,17 @@ def stop(process: subprocess.Popen | None, sig: int = signal.SIGTERM, timeout: f
 
 class PgBouncer:
     """Debian's pgbouncer in transaction pooling mode, passing every database name through to `server_url`'s
-    server (trust authentication, as the PostgreSQL it fronts uses here)."""
+    server (trust authentication, as the PostgreSQL it fronts uses here). With `log_connections` its log has a
+    line for every client's login and every connection it opens to the server, which the load benchmark counts."""
 
-    def __init__(self, server_url: str, *, pool_size: int = 20):
+    def __init__(self, server_url: str, *, pool_size: int = 20, log_connections: bool = False):
         # libpq's reading of the URL: the host may be a socket folder (the embedded server listens on one only).
         self.server = conninfo_to_dict(server_url)
         # Its own folder outside the caller's private temporary folders, which the pgbouncer user cannot enter.
         self.folder = Path(tempfile.mkdtemp(prefix="pit-pgbouncer-"))
         self.port = free_port()
         self.pool_size = pool_size
+        self.log_connections = log_connections
         self.process: subprocess.Popen | None = None
 
     @property
@@ -117,7 +119,7 @@ class PgBouncer:
             # Clients here never send startup options; anything else would be refused, as in production.
             "ignore_startup_parameters = extra_float_digits\n"
             f"logfile = {self.log}\n"
-            "log_connections = 0\n"
+            f"log_connections = {int(self.log_connections)}\n"
             "log_disconnections = 0\n"
         )
         if os.geteuid() == 0:
