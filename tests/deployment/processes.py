@@ -147,10 +147,6 @@ class PgBouncer:
         self.stop()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def restart(self) -> None:
-        self.stop(signal.SIGKILL)
-        self.start()
-
 
 def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
