@@ -9,7 +9,6 @@ or an address where nothing listens)."""
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from pit_portal import settings as project_settings
+from tests.deployment.processes import free_port
 
 # The credentials moto accepts (any); the region it answers for by default.
 ACCESS_KEY, SECRET_KEY, REGION = "testing", "testing", "us-east-1"
@@ -42,12 +42,6 @@ def moto_server_command(host: str, port: int) -> list[str]:
     if script.exists():
         return [str(script), "-H", host, "-p", str(port)]
     return [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def credentials_environ() -> dict[str, str]:
