@@ -29,7 +29,6 @@ import os
 import random
 import re
 import secrets
-import socket
 import subprocess
 import sys
 import threading
@@ -46,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.report import load_average, machine, percentile, positive_int, section_markers, write_section  # noqa: E402
-from tests.deployment.processes import PGBOUNCER, PgBouncer  # noqa: E402
+from tests.deployment.processes import PGBOUNCER, PgBouncer, free_port  # noqa: E402
 
 PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
@@ -615,12 +614,6 @@ def read_csrf_tokens(browsers: list[dict[str, Browser]], states: list[ClientStat
 # --- Servers -----------------------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _wait_until_up(port: int, path: str, process: subprocess.Popen, log: Path) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -638,7 +631,7 @@ def _wait_until_up(port: int, path: str, process: subprocess.Popen, log: Path) -
 @contextlib.contextmanager
 def gunicorn(app: str, env: dict, workers: int, name: str, ready_path: str) -> Iterator[tuple[int, Path]]:
     """gunicorn as the Procfile runs it (sync workers), on loopback, logging each request's time in the worker."""
-    port = _free_port()
+    port = free_port()
     access_log, error_log = VAR_DIR / f"{name}-access.log", VAR_DIR / f"{name}-error.log"
     access_log.unlink(missing_ok=True)
     env = {**env, "BENCH_WSGI_APP": app}  # served through bench/timed_wsgi.py, which times the application

@@ -4,12 +4,10 @@ import importlib
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.apps import apps as django_apps
@@ -19,6 +17,7 @@ from django.test import Client
 
 from accounts.models import Role
 from accounts.roles import role_group_id
+from tests.deployment.processes import wait_until, with_database
 from tests.factories import PASSWORD, PatientFactory, UserFactory
 from tests.object_storage import ObjectStore, point_documents_at, start_object_store
 
@@ -186,7 +185,7 @@ def celery_worker_process(transactional_db, tmp_path):
     previous_queue = app.conf.task_default_queue
     app.conf.task_default_queue = queue
     try:
-        _wait_for(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the worker to start", log=log_path)
+        wait_until(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the worker to start", log=log_path)
         yield SimpleNamespace(process=process, mail_dir=mail_dir, log=log_path, queue=queue)
     finally:
         app.conf.task_default_queue = previous_queue
@@ -198,7 +197,7 @@ def start_worker_process(queue: str, log_path: Path, mail_dir: Path) -> subproce
     """`celery worker` on `queue`, reading the test database and writing emails into `mail_dir` (not yet ready)."""
     env = {
         **os.environ,
-        "DATABASE_URL": _url_for_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
+        "DATABASE_URL": with_database(settings.DATABASE_URL, connection.settings_dict["NAME"]),
         "CELERY_QUEUE": queue,
         "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
         "EMAIL_FILE_PATH": str(mail_dir),
@@ -209,24 +208,9 @@ def start_worker_process(queue: str, log_path: Path, mail_dir: Path) -> subproce
         return subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=settings.BASE_DIR)
 
 
-def _url_for_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _wait_for(condition, *, timeout: float, what: str, log: Path | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.1)
-    detail = log.read_text(errors="replace")[-3000:] if log else ""
-    raise AssertionError(f"Timed out waiting for {what}.\n{detail}")
-
-
 @pytest.fixture
 def wait_for():
-    return _wait_for
+    return wait_until
 
 
 @pytest.fixture(scope="session")

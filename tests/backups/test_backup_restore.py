@@ -26,7 +26,7 @@ from documents.models import Document, DocumentStatus
 from pit_portal.backups import postgres
 from pit_portal.backups.postgres import Database
 from tests.audit.helpers import append_with_sql
-from tests.conftest import _url_for_database
+from tests.deployment.processes import with_database
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
 from tests.object_storage import point_documents_at, unreachable_endpoint
 from treatments import services as treatment_services
@@ -77,7 +77,7 @@ def fresh_database() -> SimpleNamespace:
     with maintenance_database().connect(autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
     try:
-        yield SimpleNamespace(name=name, url=_url_for_database(settings.DATABASE_URL, name))
+        yield SimpleNamespace(name=name, url=with_database(settings.DATABASE_URL, name))
     finally:
         with maintenance_database().connect(autocommit=True) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -384,17 +384,23 @@ def test_every_ready_document_is_checked_against_its_digest_as_it_is_copied(clin
     assert documents == {"files": count, "checked": count, "missing": [], "mismatched": []}
 
 
-def test_a_damaged_or_missing_document_is_named_and_the_backup_says_so(clinic, backup_dir, documents_root):
-    damaged, missing = clinic.documents[0], clinic.documents[1]
-    (documents_root / damaged.file_name).write_bytes(b"%PDF-1.7 not what was signed")
-    (documents_root / missing.file_name).unlink()
+def backup_naming(damaged, missing, backup_dir) -> dict:
+    """Back up, expecting the command to fail naming the damaged and the missing document; the backup is still
+    written (it is the best copy there is) and its manifest names both. Returns the manifest's documents."""
     with pytest.raises(CommandError) as refusal:
         call_command("backup", stdout=io.StringIO())
     assert f"{damaged.file_name}: does not match" in str(refusal.value)
     assert f"{missing.file_name}: missing" in str(refusal.value)
-    # The backup is still written: it is the best copy there is.
     documents = json.loads((only_backup_in(backup_dir) / "manifest.json").read_text())["documents"]
     assert (documents["mismatched"], documents["missing"]) == ([damaged.file_name], [missing.file_name])
+    return documents
+
+
+def test_a_damaged_or_missing_document_is_named_and_the_backup_says_so(clinic, backup_dir, documents_root):
+    damaged, missing = clinic.documents[0], clinic.documents[1]
+    (documents_root / damaged.file_name).write_bytes(b"%PDF-1.7 not what was signed")
+    (documents_root / missing.file_name).unlink()
+    backup_naming(damaged, missing, backup_dir)
 
 
 @pytest.mark.parametrize("target", ["backup", "restore"])
@@ -465,12 +471,7 @@ def test_a_damaged_or_missing_object_in_the_bucket_is_named_by_the_backup(
     client.put_object(Bucket=bucket, Key=damaged.file_name, Body=b"%PDF-1.7 not what was signed")
     client.delete_object(Bucket=bucket, Key=missing.file_name)
 
-    with pytest.raises(CommandError) as refusal:
-        call_command("backup", stdout=io.StringIO())
-    assert f"{damaged.file_name}: does not match" in str(refusal.value)
-    assert f"{missing.file_name}: missing" in str(refusal.value)
-    documents = json.loads((only_backup_in(backup_dir) / "manifest.json").read_text())["documents"]
-    assert (documents["mismatched"], documents["missing"]) == ([damaged.file_name], [missing.file_name])
+    documents = backup_naming(damaged, missing, backup_dir)
     assert (documents["files"], documents["checked"]) == (3, 3)
 
 

@@ -26,6 +26,7 @@ from tests.deployment.processes import wait_until
 from tests.documents.conftest import pdf_text
 from tests.factories import CourseFactory, PatientFactory, UserFactory, consent_for
 from tests.scheduling.factories import appointment_type, every_day
+from tests.treatments.test_session_views import session_post
 
 pytestmark = pytest.mark.deployment
 
@@ -103,48 +104,8 @@ def book(visitor: Visitor, host, people: People, starts_at: str) -> requests.Res
     )
 
 
-def session_form(people: People) -> dict[str, str]:
-    from django.utils import timezone
-
-    from assessments.models import Nerve
-
-    now = timezone.localtime()
-    data = {
-        "performed_at": now.strftime("%Y-%m-%dT%H:%M"),
-        "consent_confirmed": "on",
-        "pre_nrs": "6",
-        "post_nrs": "2",
-        "dextrose_percent": "5.0",
-        "diluent": "water",
-        "additive": "none",
-        "additive_percent": "",
-        "lot_number": "DX-4711",
-        "lot_expiry": (now.date().replace(year=now.year + 1)).isoformat(),
-        "technique": "subcutaneous",
-        "needle_gauge": "27G",
-        "aftercare_given": "on",
-        "next_interval_days": "7",
-        "notes": "Multi-host session.",
-        "alert_override_reason": "",
-        "sites-TOTAL_FORMS": "1",
-        "sites-INITIAL_FORMS": "0",
-        "sites-MIN_NUM_FORMS": "0",
-        "sites-MAX_NUM_FORMS": "30",
-        "events-TOTAL_FORMS": "0",
-        "events-INITIAL_FORMS": "0",
-        "events-MIN_NUM_FORMS": "0",
-        "events-MAX_NUM_FORMS": "10",
-        "sites-0-side": "left",
-        "sites-0-points": "4",
-        "sites-0-volume_per_point_ml": "0.5",
-    }
-    data["sites-0-nerve"] = str(Nerve.objects.filter(active=True).order_by("pk").values_list("pk", flat=True)[0])
-    return data
-
-
 def sign_new_session(visitor: Visitor, host, people: People) -> int:
-    form = session_form(people)
-    saved = visitor.post(host, f"/courses/{people.course.pk}/sessions/new/", form)
+    saved = visitor.post(host, f"/courses/{people.course.pk}/sessions/new/", session_post())
     assert saved.status_code == 302, saved.text[:2000]
     session_path = saved.headers["Location"]
     signed = visitor.post(host, f"{session_path}sign/")

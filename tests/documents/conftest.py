@@ -14,7 +14,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from documents.models import Document, DocumentKind
-from tests.conftest import _wait_for, start_worker_process
+from tests.conftest import start_worker_process
+from tests.deployment.processes import wait_until
 from tests.factories import CourseFactory, SessionFactory
 from tests.scheduling.factories import AppointmentFactory, at
 from treatments import services as treatment_services
@@ -80,7 +81,7 @@ def summary(signed) -> Document:
 def start_worker(queue: str, log_path, mail_dir) -> subprocess.Popen:
     """A second worker on the same queue and database as the `celery_worker_process` fixture's."""
     process = start_worker_process(queue, log_path, mail_dir)
-    _wait_for(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the second worker", log=log_path)
+    wait_until(lambda: b"ready." in log_path.read_bytes(), timeout=60, what="the second worker", log=log_path)
     return process
 
 
