@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "scheduling",
     "documents",
     "portal",
+    "outcomes",
     "audit",
     "pit_portal.backups",
     "pit_portal.outbox",
@@ -254,6 +255,8 @@ EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "20"))
 PORTAL_INVITE_DAYS = int(env("PORTAL_INVITE_DAYS", "7"))
 PORTAL_CANCEL_NOTICE_HOURS = int(env("PORTAL_CANCEL_NOTICE_HOURS", "24"))
 PORTAL_CHECK_IN_DAYS = int(env("PORTAL_CHECK_IN_DAYS", "7"))
+# The longest a between-visit link's signature is accepted (each request also has its own, shorter, expiry).
+MEASURE_LINK_MAX_AGE = int(env("MEASURE_LINK_MAX_AGE", str(60 * 24 * 3600)))
 # Day-before appointment reminders go out from this local hour (0-23) onwards.
 REMINDER_SEND_HOUR = int(env("REMINDER_SEND_HOUR", "10"))
 if not 0 <= REMINDER_SEND_HOUR <= 23:
@@ -368,6 +371,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "documents.tasks.verify_stored_documents",
         "schedule": crontab(minute=40),
         "options": {"expires": 50 * 60},
+    },
+    # Between-visit questions: made and owed as they fall due, each emailed once (outcomes.tasks).
+    "send-due-measure-requests": {
+        "task": "outcomes.tasks.send_due_measure_requests",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 14 * 60},
     },
     # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
     "record-audit-chain-head": {

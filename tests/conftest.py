@@ -73,6 +73,7 @@ REFERENCE_DATA = [
     ("assessments.migrations.0003_nerve_reference_data", "load"),
     ("scheduling.migrations.0002_appointment_types", "load"),
     ("documents.migrations.0002_aftercare_wording", "add_wording"),
+    ("outcomes.migrations.0002_default_schedule", "load"),
 ]
 
 

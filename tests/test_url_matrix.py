@@ -173,7 +173,8 @@ MATRIX: dict[str, Row] = {
         lambda patient: reverse("treatments:course_new", kwargs={"patient_pk": patient.pk}), CLINICAL
     ),
     "treatments:course": Row(_about_course("treatments:course"), VIEW_COURSES),
-    "treatments:course_close": Row(_about_course("treatments:course_close"), CLINICAL_ACTION, method="post"),
+    "treatments:course_close": Row(_about_course("treatments:course_close"), CLINICAL),
+    "treatments:course_reopen": Row(_about_course("treatments:course_reopen"), CLINICAL_ACTION, method="post"),
     "treatments:session_new": Row(
         lambda patient: reverse("treatments:session_new", kwargs={"course_pk": CourseFactory(patient=patient).pk}),
         CLINICAL,

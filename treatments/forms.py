@@ -7,7 +7,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from assessments.models import Nerve, grouped_nerve_choices
+from assessments.models import PGIC, Nerve, grouped_nerve_choices
 from patients.forms import DateInput
 from patients.models import Condition, Patient, check_not_before_birth
 from treatments.models import (
@@ -23,6 +23,7 @@ from treatments.models import (
     CourseStatus,
     InjectionSession,
     InjectionSite,
+    StopReason,
     TreatmentCourse,
 )
 from treatments.services import INFECTED_AREA, Alert
@@ -102,16 +103,49 @@ class CourseForm(forms.ModelForm):
 
 
 class CourseCloseForm(forms.Form):
+    """The course's outcome: completed, or discontinued for a reason from the list, and the patient's final
+    impression of change when they have given it."""
+
     status = forms.ChoiceField(
-        choices=[(CourseStatus.COMPLETED, "Completed"), (CourseStatus.DISCONTINUED, "Discontinued")],
-        widget=forms.Select(attrs={"class": "form-select", "aria-label": "New status"}),
+        label="Outcome", choices=[(CourseStatus.COMPLETED, "Completed"), (CourseStatus.DISCONTINUED, "Discontinued")]
     )
-    reason = forms.CharField(required=False, max_length=500, label="Reason (when discontinued)")
+    stop_reason = forms.ChoiceField(
+        label="Reason for stopping (when discontinued)",
+        choices=[("", "---------"), *StopReason.choices],
+        required=False,
+    )
+    details = forms.CharField(label="Details", required=False, max_length=500)
+    final_pgic = forms.TypedChoiceField(
+        label="Patient's impression of change at the end",
+        choices=[("", "Not asked"), *PGIC.choices],
+        coerce=int,
+        empty_value=None,
+        required=False,
+    )
+    closed_on = forms.DateField(label="Closed on", widget=DateInput())
+
+    def __init__(self, *args, course: TreatmentCourse, **kwargs):
+        kwargs.setdefault("initial", {"closed_on": timezone.localdate()})
+        super().__init__(*args, **kwargs)
+        self.course = course
+
+    def clean_closed_on(self):
+        closed_on = self.cleaned_data["closed_on"]
+        if closed_on < self.course.started_on:
+            raise forms.ValidationError("A course cannot close before it started.")
+        if closed_on > timezone.localdate():
+            raise forms.ValidationError("A course cannot be closed on a day still to come.")
+        return closed_on
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("status") == CourseStatus.DISCONTINUED and not cleaned.get("reason", "").strip():
-            self.add_error("reason", "Give the reason for discontinuing.")
+        discontinued = cleaned.get("status") == CourseStatus.DISCONTINUED
+        if discontinued and not cleaned.get("stop_reason"):
+            self.add_error("stop_reason", "Choose why the course was discontinued.")
+        if not discontinued:
+            cleaned["stop_reason"] = ""
+        if cleaned.get("stop_reason") == StopReason.OTHER and not cleaned.get("details", "").strip():
+            self.add_error("details", "Say what the other reason was.")
         return cleaned
 
 

@@ -2,9 +2,9 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
-from assessments.models import score_in_range
+from assessments.models import PGIC, score_in_range
 from patients.models import EARLIEST_BIRTH_DATE, EARLIEST_MOMENT, Condition, Patient, PatientConsent
 from pit_portal.history import track_changes
 from treatments.outcomes import PainChange, pain_change
@@ -24,6 +24,17 @@ class CourseStatus(models.TextChoices):
     DISCONTINUED = "discontinued", "Discontinued"
 
 
+class StopReason(models.TextChoices):
+    """Why a course was discontinued: a short list, so the clinic can count who stopped and why."""
+
+    RESOLVED = "resolved", "Pain resolved"
+    NO_BENEFIT = "no_benefit", "No benefit"
+    ADVERSE_EVENT = "adverse_event", "Adverse event"
+    PATIENT_CHOICE = "patient_choice", "Patient's choice"
+    LOST_TO_FOLLOW_UP = "lost_to_follow_up", "Lost to follow-up"
+    OTHER = "other", "Other"
+
+
 @track_changes()
 class TreatmentCourse(models.Model):
     """A planned series of PIT sessions for one condition, e.g. 6 sessions a week apart."""
@@ -33,7 +44,12 @@ class TreatmentCourse(models.Model):
     planned_sessions = models.PositiveSmallIntegerField(default=6)
     interval_days = models.PositiveSmallIntegerField("interval (days)", default=7)
     status = models.CharField(max_length=12, choices=CourseStatus.choices, default=CourseStatus.ACTIVE)
-    discontinued_reason = models.CharField(max_length=500, blank=True)
+    stop_reason = models.CharField("reason for stopping", max_length=20, choices=StopReason.choices, blank=True)
+    discontinued_reason = models.CharField("details", max_length=500, blank=True)
+    closed_on = models.DateField(null=True, blank=True)
+    final_pgic = models.PositiveSmallIntegerField(
+        "impression of change at the end", choices=PGIC.choices, null=True, blank=True
+    )
     baseline_assessment = models.ForeignKey(
         "assessments.Assessment", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
@@ -53,9 +69,20 @@ class TreatmentCourse(models.Model):
                 name="course_interval_in_range",
             ),
             models.CheckConstraint(
-                condition=~Q(status=CourseStatus.DISCONTINUED) | ~Q(discontinued_reason=""),
-                name="course_discontinued_needs_reason",
+                condition=Q(status=CourseStatus.DISCONTINUED, stop_reason__gt="")
+                | (~Q(status=CourseStatus.DISCONTINUED) & Q(stop_reason="")),
+                name="course_stop_reason_when_discontinued",
             ),
+            models.CheckConstraint(
+                condition=~Q(stop_reason=StopReason.OTHER) | ~Q(discontinued_reason=""),
+                name="course_other_reason_explained",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=CourseStatus.ACTIVE, closed_on__isnull=True, final_pgic__isnull=True)
+                | (~Q(status=CourseStatus.ACTIVE) & Q(closed_on__isnull=False, closed_on__gte=F("started_on"))),
+                name="course_closed_on_when_closed",
+            ),
+            score_in_range("final_pgic", 1, 7),
             # No record of a living patient is older; the patient's own birth date is checked by a trigger.
             models.CheckConstraint(condition=Q(started_on__gte=EARLIEST_BIRTH_DATE), name="course_started_after_1900"),
         ]

@@ -1,6 +1,7 @@
 """Clinical actions on courses and session notes: draft, sign, correct by addendum."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -9,6 +10,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from documents.services import documents_request, documents_request_first
+from outcomes.models import Moment
+from outcomes.services import course_followups_schedule, course_requests_cancel
 from patients.models import Intake, Patient
 from patients.services import valid_consent_id
 from portal.models import CheckIn
@@ -115,14 +118,44 @@ def course_start(*, patient: Patient, baseline_assessment=None, by: User, **plan
 
 
 @transaction.atomic
-def course_close(*, course: TreatmentCourse, status: str, reason: str = "") -> TreatmentCourse:
+def course_close(
+    *,
+    course: TreatmentCourse,
+    status: str,
+    stop_reason: str = "",
+    details: str = "",
+    final_pgic: int | None = None,
+    closed_on: date | None = None,
+) -> TreatmentCourse:
+    """Close the course with its outcome: completed, or discontinued for a reason from the list ("other" needs
+    details), with the patient's final impression of change if given. In the same transaction, its remaining
+    pre-session questions are cancelled and the end-of-course and follow-up questions owed (outcomes)."""
     if status not in (CourseStatus.COMPLETED, CourseStatus.DISCONTINUED):
         raise ValidationError("A course can only be completed or discontinued.")
-    if status == CourseStatus.DISCONTINUED and not reason.strip():
-        raise ValidationError({"discontinued_reason": "Give the reason for discontinuing."})
+    if not course.is_active:
+        raise ValidationError("This course is already closed.")
     course.status = status
-    course.discontinued_reason = reason.strip() if status == CourseStatus.DISCONTINUED else ""
-    course.save(update_fields=["status", "discontinued_reason"])
+    course.stop_reason = stop_reason if status == CourseStatus.DISCONTINUED else ""
+    course.discontinued_reason = details.strip()
+    course.final_pgic = final_pgic
+    course.closed_on = closed_on or timezone.localdate()
+    course.full_clean(exclude=["patient", "condition", "baseline_assessment", "created_by"])
+    course.save(update_fields=["status", "stop_reason", "discontinued_reason", "final_pgic", "closed_on"])
+    course_requests_cancel(course, moments=[Moment.BEFORE_SESSION], reason="The course was closed.")
+    course_followups_schedule(course)
+    return course
+
+
+@transaction.atomic
+def course_reopen(*, course: TreatmentCourse) -> TreatmentCourse:
+    """Make a closed course active again (closed by mistake, or the patient is back): its outcome is cleared and
+    the end-of-course and follow-up questions not yet answered are cancelled; closing it again owes new ones."""
+    if course.is_active:
+        raise ValidationError("This course is already active.")
+    course.status, course.stop_reason, course.discontinued_reason = CourseStatus.ACTIVE, "", ""
+    course.final_pgic, course.closed_on = None, None
+    course.save(update_fields=["status", "stop_reason", "discontinued_reason", "final_pgic", "closed_on"])
+    course_requests_cancel(course, moments=[Moment.COURSE_END, Moment.AFTER_COURSE], reason="The course was reopened.")
     return course
 
 

@@ -8,6 +8,7 @@ urlpatterns = [
     path("patients/<id:patient_pk>/courses/new/", views.course_new, name="course_new"),
     path("courses/<id:pk>/", views.course_detail, name="course"),
     path("courses/<id:pk>/close/", views.course_close, name="course_close"),
+    path("courses/<id:pk>/reopen/", views.course_reopen, name="course_reopen"),
     path("courses/<id:course_pk>/sessions/new/", views.session_new, name="session_new"),
     path("sessions/<id:pk>/", views.session_detail, name="session"),
     path("sessions/<id:pk>/edit/", views.session_edit, name="session_edit"),

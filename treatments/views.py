@@ -61,20 +61,35 @@ def course_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if clinical:
         assessments = list(course_assessments(course.pk))
         context["progress"] = progress.course_progress(course, sessions=sessions, assessments=assessments)
-        context["close_form"] = CourseCloseForm()
     return render(request, "treatments/course_detail.html", context)
+
+
+@permission_required("treatments.change_treatmentcourse")
+def course_close(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Close an active course with its outcome; the form on its own page (GET, or a POST with errors, 400)."""
+    course = get_course_for(request.user, pk)
+    if not course.is_active:
+        messages.info(request, "This course is already closed.")
+        return redirect("treatments:course", pk=course.pk)
+    form = CourseCloseForm(request.POST or None, course=course)
+    if request.method == "POST" and form.is_valid():
+        services.course_close(course=course, **form.cleaned_data)
+        messages.success(request, f"Course marked {course.get_status_display().lower()}.")
+        return redirect("treatments:course", pk=course.pk)
+    status = 400 if request.method == "POST" else 200
+    context = {"course": course, "patient": course.patient, "form": form}
+    return render(request, "treatments/course_close.html", context, status=status)
 
 
 @require_POST
 @permission_required("treatments.change_treatmentcourse")
-def course_close(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+def course_reopen(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     course = get_course_for(request.user, pk)
-    form = CourseCloseForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, " ".join(str(error) for errors in form.errors.values() for error in errors))
-        return redirect("treatments:course", pk=course.pk)
-    services.course_close(course=course, status=form.cleaned_data["status"], reason=form.cleaned_data["reason"])
-    messages.success(request, f"Course marked {course.get_status_display().lower()}.")
+    if course.is_active:
+        messages.info(request, "This course is already active.")
+    else:
+        services.course_reopen(course=course)
+        messages.success(request, "Course reopened; its end-of-course questions not yet answered were cancelled.")
     return redirect("treatments:course", pk=course.pk)
 
 

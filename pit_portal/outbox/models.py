@@ -10,6 +10,8 @@ class EmailKind(models.TextChoices):
     INVITATION = "invitation", "Portal invitation"
     DESK_CANCELLATION = "desk_cancellation", "Online cancellation, to the front desk"
     PASSWORD_RESET = "password_reset", "Password reset"
+    MEASURE_REQUEST = "measure_request", "Between-visit questions"
+    MEASURE_REMINDER = "measure_reminder", "Between-visit questions, reminder"
 
 
 class EmailStatus(models.TextChoices):

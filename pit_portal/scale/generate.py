@@ -50,7 +50,8 @@ SPECS = (
     (AnalgesicUse, ("id", "assessment_id", "drug", "dose", "doses_per_week")),
     (FunctionalActivity, ("id", "assessment_id", "activity", "score")),
     (TreatmentCourse, ("id", "patient_id", "condition_id", "planned_sessions", "interval_days", "status",
-                       "discontinued_reason", "baseline_assessment_id", "started_on", "created_by_id", "created_at")),
+                       "stop_reason", "discontinued_reason", "closed_on", "final_pgic", "baseline_assessment_id",
+                       "started_on", "created_by_id", "created_at")),
     (InjectionSession, ("id", "course_id", "number", "performed_at", "clinician_id", "consent_id", "pre_nrs",
                         "post_nrs", "dextrose_percent", "diluent", "buffered", "additive", "additive_percent",
                         "lot_number", "lot_expiry", "technique", "needle_gauge", "aftercare_given",
@@ -83,6 +84,8 @@ PORTAL_USER_SHARE = 0.2
 NO_SHOW_SHARE = 0.03
 CANCELLED_SHARE = 0.04
 DISCONTINUED_SHARE = 0.07
+# Why a discontinued course stopped, as the closing form lists it ("other" carries the words chosen beside it).
+STOP_REASONS = ("no_benefit", "patient_choice", "patient_choice", "adverse_event", "lost_to_follow_up", "other")
 ADVERSE_EVENT_SHARE = 0.04
 ADDENDUM_SHARE = 0.02
 # A course starts about this long after the review that closed the one before.
@@ -397,6 +400,7 @@ class Clinic:
         recipe = self._recipe(visit.intake, condition_id)
         started_on, last_day, pain = None, earliest, rng.randint(6, 9)
         status, reason, review = "active", "", None
+        stop_reason, closed_on, final_pgic = "", None, None
         created_at = booked_at
         for number in range(1, planned + 1):
             slot = self._attend(visit, clinician, last_day if number == 1 else last_day + timedelta(days=interval),
@@ -409,6 +413,7 @@ class Clinic:
             self._session(visit, slot, course_id, number, recipe, pain, interval if number < planned else None)
             if number == stop_after:
                 status, reason = "discontinued", rng.choice(words.DISCONTINUED_REASONS)
+                stop_reason, closed_on = rng.choice(STOP_REASONS), last_day
                 break
         else:
             review_slot = self._attend(visit, clinician, last_day + timedelta(days=rng.randint(7, 21)), REVIEW,
@@ -417,9 +422,10 @@ class Clinic:
                 review_id, _ = self._assessment(visit, review_slot, kind="review", course_id=course_id,
                                                 condition_id=condition_id, improvement=rng.randint(0, 5))  # fmt: skip
                 status, review = "completed", (review_id, review_slot)
+                closed_on, final_pgic = review_slot.day, rng.choice((1, 2, 2, 3, 3, 4, 5))
         self.t[TreatmentCourse].add((
-            course_id, visit.patient_id, condition_id, planned, interval, status, reason, baseline_id,
-            started_on or earliest, self.ref.clinicians[clinician], created_at,
+            course_id, visit.patient_id, condition_id, planned, interval, status, stop_reason, reason, closed_on,
+            final_pgic, baseline_id, started_on or earliest, self.ref.clinicians[clinician], created_at,
         ))  # fmt: skip
         return review
 

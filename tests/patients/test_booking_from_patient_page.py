@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from scheduling.models import AppointmentStatus
 from tests.factories import SessionFactory
+from tests.factories import closed as closed_columns
 from tests.scheduling.followup_helpers import appointment, course_for, signed_session
 from treatments.models import CourseStatus
 
@@ -48,7 +49,7 @@ def open_course(clinician):
     """An active course with a closed, older course of the same patient beside it."""
     course = course_for(clinician)
     older = course_for(clinician, patient=course.patient, started_on=course.started_on - timedelta(days=200))
-    type(older).objects.filter(pk=older.pk).update(status=CourseStatus.COMPLETED)
+    type(older).objects.filter(pk=older.pk).update(**closed_columns(CourseStatus.COMPLETED))
     return course
 
 
@@ -64,7 +65,7 @@ def test_book_button_carries_the_patient_and_their_open_course(request, persona,
 
 def test_without_an_open_course_the_book_button_carries_the_patient_only(front_desk_client, clinician):
     closed = course_for(clinician)
-    type(closed).objects.filter(pk=closed.pk).update(status=CourseStatus.DISCONTINUED, discontinued_reason="Moved")
+    type(closed).objects.filter(pk=closed.pk).update(**closed_columns(CourseStatus.DISCONTINUED, "Moved"))
     assert _book_button(_page(front_desk_client, closed.patient)) == {"patient": [str(closed.patient.pk)]}
 
 
@@ -126,7 +127,7 @@ def test_a_draft_last_session_offers_no_book_next(clinician_client, open_course)
 def test_a_closed_course_offers_no_book_next(clinician_client, clinician):
     course = course_for(clinician)
     signed_session(course, _days(-7), number=1)
-    type(course).objects.filter(pk=course.pk).update(status=CourseStatus.COMPLETED)
+    type(course).objects.filter(pk=course.pk).update(**closed_columns(CourseStatus.COMPLETED))
     assert _book_next_links(_page(clinician_client, course.patient)) == []
 
 
@@ -166,5 +167,5 @@ def test_a_signed_note_whose_course_has_an_appointment_to_come_offers_no_book_ne
 def test_a_signed_note_of_a_closed_course_offers_no_book_next(clinician_client, clinician):
     course = course_for(clinician)
     last = signed_session(course, _days(-7), number=1)
-    type(course).objects.filter(pk=course.pk).update(status=CourseStatus.COMPLETED)
+    type(course).objects.filter(pk=course.pk).update(**closed_columns(CourseStatus.COMPLETED))
     assert _book_next_links(_session_page(clinician_client, last)) == []

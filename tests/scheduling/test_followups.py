@@ -11,7 +11,7 @@ from django.utils import timezone
 from accounts.models import Role
 from scheduling import followups
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TimeOff
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import PatientFactory, UserFactory, closed
 from tests.scheduling.followup_helpers import (
     appointment,
     at,
@@ -272,7 +272,7 @@ def test_bad_series_input_is_refused_next_to_the_field_and_nothing_is_saved(
 
 @pytest.mark.parametrize("status", [CourseStatus.COMPLETED, CourseStatus.DISCONTINUED])
 def test_a_closed_course_is_refused_and_nothing_is_saved(clinician_client, clinician, course, target, status):
-    type(course).objects.filter(pk=course.pk).update(status=status, discontinued_reason="Moved away")
+    type(course).objects.filter(pk=course.pk).update(**closed(status))
     for url in (f"{NEXT}?course={course.pk}", f"{SERIES}?course={course.pk}"):
         assert clinician_client.get(url).status_code == 409
         response = clinician_client.post(url, {**series_data(clinician, at(target, 10)), "confirm": "1"})

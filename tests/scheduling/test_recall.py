@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from scheduling.models import AppointmentStatus
 from scheduling.queries import appointments_for_patient, recall_list
-from tests.factories import AssessmentFactory, PatientFactory, SessionFactory, signed_session
+from tests.factories import AssessmentFactory, PatientFactory, SessionFactory, closed, signed_session
 from tests.scheduling.followup_helpers import appointment, course_for
 from treatments.models import CourseStatus
 
@@ -40,7 +40,7 @@ def courses(clinician):
         signed_session(course=made["booked_but_due_review"], number=number, performed_at=days(-30 + 7 * number))
     SessionFactory(course=made["never_booked"], number=1, performed_at=days(-10))
     for name, status in (("completed", CourseStatus.COMPLETED), ("discontinued", CourseStatus.DISCONTINUED)):
-        type(made[name]).objects.filter(pk=made[name].pk).update(status=status, discontinued_reason="Better")
+        type(made[name]).objects.filter(pk=made[name].pk).update(**closed(status, "Better"))
     appointment(days(7, hours=2), clinician=clinician, patient=made["booked_without_course_link"].patient)
     return made
 

@@ -115,12 +115,20 @@ def test_front_desk_sees_that_sessions_happened_but_not_their_content(front_desk
 
 def test_discontinuing_a_course_needs_a_reason(clinician_client, course_with_sessions):
     url = reverse("treatments:course_close", args=[course_with_sessions.pk])
-    clinician_client.post(url, {"status": "discontinued", "reason": ""})
+    today = timezone.localdate().isoformat()
+    refused = clinician_client.post(url, {"status": "discontinued", "stop_reason": "", "closed_on": today})
+    assert refused.status_code == 400
+    assert "Choose why the course was discontinued." in refused.content.decode()
+    other = clinician_client.post(url, {"status": "discontinued", "stop_reason": "other", "closed_on": today})
+    assert "Say what the other reason was." in other.content.decode()
     course_with_sessions.refresh_from_db()
     assert course_with_sessions.status == CourseStatus.ACTIVE
-    clinician_client.post(url, {"status": "discontinued", "reason": "Moved away"})
+    clinician_client.post(
+        url, {"status": "discontinued", "stop_reason": "other", "details": "Moved away", "closed_on": today}
+    )
     course_with_sessions.refresh_from_db()
-    assert (course_with_sessions.status, course_with_sessions.discontinued_reason) == ("discontinued", "Moved away")
+    assert (course_with_sessions.status, course_with_sessions.stop_reason) == ("discontinued", "other")
+    assert course_with_sessions.discontinued_reason == "Moved away"
 
 
 def test_no_new_sessions_on_a_closed_course(clinician_client, course_with_sessions):
