@@ -34,6 +34,8 @@ class Action(models.TextChoices):
     CSRF_FAILED = "csrf_failed", "Form refused (no CSRF token)"
     PASSWORD_RESET_REQUESTED = "password_reset_requested", "Password reset asked for"
     SIGNED_NOTE_ALTERED = "signed_note_altered", "Signed note no longer matches its signature"
+    MEASURES_LINK_OPENED = "measures_link_opened", "Between-visit questions opened by emailed link"
+    MEASURES_ANSWERED = "measures_answered", "Between-visit questions answered"
 
 
 class Source(models.TextChoices):

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -24,6 +24,7 @@ from patients.models import Patient, PatientConsent
 from patients.services import valid_consent
 from pit_portal.outbox.models import EmailKind
 from pit_portal.outbox.services import email_owe
+from portal.models import CheckIn
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import CourseStatus, TreatmentCourse
 
@@ -80,8 +81,8 @@ def _local(day: date, at: time = SEND_AT) -> datetime:
 
 def course_followups_schedule(course: TreatmentCourse, now: datetime | None = None) -> int:
     """Owe the end-of-course request (due now) and those after it (due from SEND_AT on the day), as the clinic's
-    schedule sets them; in the caller's transaction, which closes the course. Returns how many were made; a live
-    request already there is kept (the unique constraint, with ON CONFLICT DO NOTHING)."""
+    schedule sets them; in the caller's transaction, which closes the course. Returns how many were asked for; a
+    live request already there is kept instead (the unique constraint, with ON CONFLICT DO NOTHING)."""
     now = now or timezone.now()
     assert course.closed_on is not None
     requests = []
@@ -91,8 +92,8 @@ def course_followups_schedule(course: TreatmentCourse, now: datetime | None = No
         else:
             due_at = max(now, _local(course.closed_on + timedelta(days=schedule.days_after_course or 0)))
         requests.append(_request_from(schedule, course, due_at=due_at, expires_at=due_at + ANSWER_WINDOW))
-    made = MeasureRequest.objects.bulk_create(requests, ignore_conflicts=True)
-    return len(made)
+    MeasureRequest.objects.bulk_create(requests, ignore_conflicts=True)
+    return len(requests)
 
 
 def course_requests_cancel(course: TreatmentCourse, *, moments: list[str], reason: str) -> int:
@@ -111,12 +112,17 @@ def before_session_requests_make(now: datetime | None = None) -> int:
     schedule = MeasureSchedule.objects.filter(active=True, moment=Moment.BEFORE_SESSION).first()
     if schedule is None:
         return 0
-    coming = Appointment.objects.filter(
-        status=AppointmentStatus.BOOKED,
-        starts_at__gt=now,
-        starts_at__lte=now + BEFORE_SESSION_LEAD,
-        course__status=CourseStatus.ACTIVE,
-    ).select_related("course")
+    asked = MeasureRequest.objects.filter(appointment=OuterRef("pk"), cancelled_at__isnull=True)
+    coming = (
+        Appointment.objects.filter(
+            status=AppointmentStatus.BOOKED,
+            starts_at__gt=now,
+            starts_at__lte=now + BEFORE_SESSION_LEAD,
+            course__status=CourseStatus.ACTIVE,
+        )
+        .exclude(Exists(asked))
+        .select_related("course")
+    )
     requests = [
         _request_from(
             schedule, appointment.course, due_at=now, expires_at=appointment.starts_at, appointment=appointment
@@ -124,7 +130,9 @@ def before_session_requests_make(now: datetime | None = None) -> int:
         for appointment in coming
         if appointment.course is not None
     ]
-    return len(MeasureRequest.objects.bulk_create(requests, ignore_conflicts=True))
+    # A run beside this one may have made some meanwhile: the unique constraint keeps one of each.
+    MeasureRequest.objects.bulk_create(requests, ignore_conflicts=True)
+    return len(requests)
 
 
 def due_requests_owe(now: datetime | None = None) -> tuple[int, int]:
@@ -187,7 +195,10 @@ def link_token(request: MeasureRequest) -> str:
 
 
 def link_url(request: MeasureRequest) -> str:
-    """A portal user answers in the portal (signed in); anyone else through the signed, single-use link."""
+    """A portal user answers in the portal (signed in): before a session, in the visit's check-in, which asks the
+    same questions; anyone else through the signed, single-use link."""
+    if request.patient.user_id is not None and request.appointment_id is not None:
+        return settings.SITE_URL + reverse("portal:check_in", kwargs={"pk": request.appointment_id})
     if request.patient.user_id is not None:
         return settings.SITE_URL + reverse("portal:measures", kwargs={"pk": request.pk})
     return settings.SITE_URL + reverse("outcomes:answer_by_link", kwargs={"token": link_token(request)})
@@ -248,6 +259,8 @@ def _send(request_id: int, *, reminder: bool) -> bool:
             return False
         if not reminder and request.sent_at is not None:
             return False
+        if request.appointment_id is not None and _answered_by_check_in(request):
+            return False
         if not request.patient.email:
             request.not_sent_reason = "No email address on file."
             request.save(update_fields=["not_sent_reason"])
@@ -300,21 +313,59 @@ def report_record(*, request_id: int, answers: dict, via: EnteredVia, by: User |
     return report
 
 
-def open_requests_for_patient(patient_id: int):
-    """The patient's requests that can be answered now, oldest first (for the portal)."""
+def _report_from_check_in(request: MeasureRequest, check_in: CheckIn, by: User | None) -> PatientReport:
+    answers = {"nrs_now": check_in.nrs_now} if request.ask_nrs else {}
+    if request.ask_nrs or request.ask_peg:
+        answers["nrs_average"] = check_in.peg_pain  # the PEG's pain item is the average pain
+    if request.ask_peg:
+        answers.update(peg_enjoyment=check_in.peg_enjoyment, peg_activity=check_in.peg_activity)
+    report = PatientReport.objects.create(
+        request=request, patient_id=request.patient_id, course_id=request.course_id, entered_via=EnteredVia.PORTAL,
+        entered_by=by, submitted_at=check_in.submitted_at, **answers,
+    )  # fmt: skip
+    request.answered_at = report.submitted_at
+    request.save(update_fields=["answered_at"])
+    return report
+
+
+def _answered_by_check_in(request: MeasureRequest) -> bool:
+    """A portal user who already checked in for the appointment has answered its pre-session questions there:
+    the check-in's scores become the request's answer (the request row is locked by the caller)."""
+    check_in = CheckIn.objects.filter(appointment=request.appointment).first()
+    if check_in is None or request.patient.user_id is None:
+        return False
+    _report_from_check_in(request, check_in, request.patient.user)
+    return True
+
+
+def answer_from_check_in(check_in: CheckIn, by: User) -> PatientReport | None:
+    """In the check-in's transaction: the open pre-session request of its appointment, if any, is answered by it.
+    A check-in changed later leaves the report as first given (the check-in itself keeps the change)."""
+    request = (
+        MeasureRequest.objects.select_for_update(of=("self",))
+        .select_related("course", "appointment", "patient")
+        .filter(appointment_id=check_in.appointment_id, moment=Moment.BEFORE_SESSION, cancelled_at__isnull=True)
+        .first()
+    )
+    if request is None or why_closed(request):
+        return None
+    return _report_from_check_in(request, check_in, by)
+
+
+def open_requests_for_patient(patient_id: int) -> QuerySet[MeasureRequest]:
+    """The patient's questions to answer in the portal now, oldest first: at and after the end of a course (those
+    before a session are the visit's check-in)."""
     now = timezone.now()
     return (
         MeasureRequest.objects.filter(
             patient_id=patient_id,
+            moment__in=[Moment.COURSE_END, Moment.AFTER_COURSE],
             answered_at__isnull=True,
             cancelled_at__isnull=True,
             expires_at__gt=now,
             due_at__lte=now,
         )
-        .filter(
-            Q(moment=Moment.BEFORE_SESSION, course__status=CourseStatus.ACTIVE)
-            | (~Q(moment=Moment.BEFORE_SESSION) & ~Q(course__status=CourseStatus.ACTIVE))
-        )
-        .select_related("course__condition", "appointment")
+        .exclude(course__status=CourseStatus.ACTIVE)
+        .select_related("course__condition")
         .order_by("due_at", "pk")
     )

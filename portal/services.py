@@ -139,12 +139,17 @@ def invite_accept(*, invite: PatientInvite, username: str, password: str) -> Use
     return user
 
 
-def check_in_submit(*, appointment: Appointment, patient: Patient, answers: dict) -> CheckIn:
-    """Record the patient's answers, or replace their earlier ones for the same appointment.
+@transaction.atomic
+def check_in_submit(*, appointment: Appointment, patient: Patient, answers: dict, by: User) -> CheckIn:
+    """Record the patient's answers, or replace their earlier ones for the same appointment; the first answers
+    also answer the visit's pre-session questions (outcomes), so the patient is not asked twice.
 
     update_or_create, not a form save: a double-click sends two first check-ins at once, and the second
     must update the row the first made instead of failing on the one-check-in-per-appointment key."""
+    from outcomes.services import answer_from_check_in  # outcomes reads portal's CheckIn
+
     check_in, _ = CheckIn.objects.update_or_create(appointment=appointment, defaults={"patient": patient, **answers})
+    answer_from_check_in(check_in, by)
     return check_in
 
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from outcomes import views as outcomes_views
 from portal import views
 
 app_name = "portal"
@@ -12,6 +13,7 @@ urlpatterns = [
     path("documents/", views.documents, name="documents"),
     path("documents/<id:pk>/download/", views.document_download, name="document_download"),
     path("contact/", views.contact_details, name="contact"),
+    path("questions/<id:pk>/", outcomes_views.answer_in_portal, name="measures"),
     path("invites/new/<id:patient_pk>/", views.invite_new, name="invite_new"),
     # The token is the only secret; it is compared by its SHA-256, never stored.
     path("invite/<str:token>/", views.invite_accept, name="invite_accept"),

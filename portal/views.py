@@ -17,6 +17,7 @@ from icalendar import Calendar
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from documents.downloads import document_response
+from outcomes.services import open_requests_for_patient
 from patients.access import get_patient_for
 from patients.models import Patient
 from portal import queries, services
@@ -95,6 +96,7 @@ def home(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
         "cancellable": {appointment.pk for appointment in appointments if queries.can_cancel_online(appointment, now)},
         "check_in_open": {appointment.pk for appointment in appointments if queries.check_in_open(appointment, now)},
         "document_count": queries.portal_document_count(patient),
+        "questions": list(open_requests_for_patient(patient.pk)),
         "notice_hours": queries.CANCEL_NOTICE_HOURS,
         "section": "home",
     }
@@ -158,7 +160,7 @@ def check_in(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> Ht
     instance = existing or CheckIn(appointment=appointment, patient=patient)
     form = CheckInForm(request.POST if request.method == "POST" else None, instance=instance)
     if request.method == "POST" and form.is_valid():
-        services.check_in_submit(appointment=appointment, patient=patient, answers=form.cleaned_data)
+        services.check_in_submit(appointment=appointment, patient=patient, answers=form.cleaned_data, by=request.user)
         messages.success(request, "Thank you. Your clinician will read your answers before your appointment.")
         return redirect("portal:home")
     context.update(form=form, existing=existing)

@@ -72,7 +72,7 @@ def test_a_second_first_check_in_updates_the_row_the_first_made(patient, tomorro
     forms = [CheckInForm({**ANSWERS, "nrs_now": score}, instance=CheckIn(appointment=tomorrows)) for score in "34"]
     for form in forms:
         assert form.is_valid()
-        check_in_submit(appointment=tomorrows, patient=patient, answers=form.cleaned_data)
+        check_in_submit(appointment=tomorrows, patient=patient, answers=form.cleaned_data, by=patient.user)
     assert list(CheckIn.objects.values_list("nrs_now", flat=True)) == [4]
 
 

@@ -4,15 +4,27 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('outbox', '0002_ready_emails_from_documents'),
+        ("outbox", "0002_ready_emails_from_documents"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='outboxemail',
-            name='kind',
-            field=models.CharField(choices=[('aftercare_ready', 'Aftercare sheet ready'), ('reminder', 'Appointment reminder'), ('rescheduled', 'Appointment moved'), ('cancelled', 'Appointment cancelled'), ('invitation', 'Portal invitation'), ('desk_cancellation', 'Online cancellation, to the front desk'), ('password_reset', 'Password reset'), ('measure_request', 'Between-visit questions'), ('measure_reminder', 'Between-visit questions, reminder')], max_length=20),
+            model_name="outboxemail",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("aftercare_ready", "Aftercare sheet ready"),
+                    ("reminder", "Appointment reminder"),
+                    ("rescheduled", "Appointment moved"),
+                    ("cancelled", "Appointment cancelled"),
+                    ("invitation", "Portal invitation"),
+                    ("desk_cancellation", "Online cancellation, to the front desk"),
+                    ("password_reset", "Password reset"),
+                    ("measure_request", "Between-visit questions"),
+                    ("measure_reminder", "Between-visit questions, reminder"),
+                ],
+                max_length=20,
+            ),
         ),
     ]
