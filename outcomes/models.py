@@ -47,7 +47,7 @@ class MeasureSchedule(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["moment", "days_after_course"], nulls_distinct=False, name="schedule_once"),
             models.CheckConstraint(
-                condition=(Q(moment=Moment.AFTER_COURSE) & Q(days_after_course__gte=1))
+                condition=Q(moment=Moment.AFTER_COURSE, days_after_course__isnull=False)
                 | (~Q(moment=Moment.AFTER_COURSE) & Q(days_after_course__isnull=True)),
                 name="schedule_days_only_after_course",
             ),

@@ -215,7 +215,7 @@ class Migration(migrations.Migration):
                     ),
                     models.CheckConstraint(
                         condition=models.Q(
-                            models.Q(("moment", "after_course"), ("days_after_course__gte", 1)),
+                            models.Q(("days_after_course__isnull", False), ("moment", "after_course")),
                             models.Q(
                                 models.Q(("moment", "after_course"), _negated=True), ("days_after_course__isnull", True)
                             ),

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from django.core import mail
+from django.urls import reverse
 from django.utils import timezone
 
 from outcomes import services
@@ -160,3 +161,35 @@ def test_a_cancelled_appointment_cancels_its_pre_session_questions():
     assert not services.request_send(request.pk)
     request.refresh_from_db()
     assert "appointment it was for has changed" in request.cancel_reason
+
+
+def test_a_manager_sets_what_is_asked_and_the_database_refuses_a_schedule_that_makes_no_sense(manager_client):
+    schedule = MeasureSchedule.objects.get(moment=Moment.AFTER_COURSE, days_after_course=91)
+    url = reverse("admin:outcomes_measureschedule_change", args=[schedule.pk])
+    fields = {"moment": "after_course", "days_after_course": "120", "ask_nrs": "on", "active": "on"}
+    assert manager_client.post(url, fields).status_code == 302
+    schedule.refresh_from_db()
+    assert (schedule.days_after_course, schedule.ask_peg, schedule.ask_pgic) == (120, False, False)
+    refused = manager_client.post(url, {**fields, "days_after_course": ""})
+    assert refused.status_code == 200 and "errornote" in refused.content.decode()
+    nothing = manager_client.post(url, {"moment": "after_course", "days_after_course": "120", "active": "on"})
+    assert "errornote" in nothing.content.decode()
+    schedule.refresh_from_db()
+    assert schedule.days_after_course == 120 and schedule.ask_nrs
+
+
+def test_discontinuing_a_course_cancels_its_pre_session_questions_and_their_link(client):
+    course = CourseFactory(patient=PatientFactory(email="ann@example.org"))
+    appointment = make_appointment(course.patient, timezone.now() + timedelta(days=1))
+    appointment.course = course
+    appointment.save()
+    services.before_session_requests_make()
+    request = MeasureRequest.objects.get(course=course)
+    from tests.outcomes.helpers import emailed_link_path
+
+    path = emailed_link_path(request)
+    treatment_services.course_close(course=course, status=CourseStatus.DISCONTINUED, stop_reason="patient_choice")
+    request.refresh_from_db()
+    assert request.cancel_reason == "The course was closed."
+    page = client.get(path)
+    assert page.status_code == 410 and "no longer needed" in page.content.decode()
