@@ -11,13 +11,14 @@ from django.utils import timezone
 from accounts import mfa
 from accounts.models import Role, User
 from assessments.models import AnalgesicUse, Assessment, AssessmentKind, Nerve, PainArea, Side
+from outcomes.models import EnteredVia, MeasureRequest, Moment, PatientReport
 from patients import services
 from patients.models import Condition, ConsentText, Medication, Patient
 from patients.services import valid_consent
 from scheduling import services as scheduling_services
 from scheduling.models import AppointmentType, WorkingHours
 from treatments import services as treatment_services
-from treatments.models import InjectionSession, InjectionSite, TreatmentCourse
+from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
 
 DEMO_PASSWORD = "demo-pass-2026"  # noqa: S105 (demo only; printed by `make run`)
 
@@ -67,6 +68,14 @@ class Command(BaseCommand):
             user=users[Role.PATIENT], email="pat.morgan@example.org", preferred_contact="email"
         )
         self._course_in_progress(Patient.objects.get(given_name="Anna", family_name="Smith"), users[Role.CLINICIAN])
+        # Pat's course ended this week: the portal asks the end-of-course questions. Tomasz's ended three months
+        # ago and he has answered both, so the outcomes have a follow-up to show.
+        clinician = users[Role.CLINICIAN]
+        self._finished_course(Patient.objects.get(given_name="Pat", family_name="Morgan"), clinician, 5, [8, 6, 4, 3])
+        tomasz = self._finished_course(Patient.objects.get(family_name="Kowalski"), clinician, 95, [7, 5, 4, 3, 3])
+        if tomasz is not None:
+            self._answered(tomasz, Moment.COURSE_END, days_ago=93, nrs=3, pgic=2)
+            self._answered(tomasz, Moment.AFTER_COURSE, days_ago=2, nrs=4, pgic=2, further_treatment=False)
         self._clinic_week(users[Role.CLINICIAN], users[Role.FRONT_DESK])
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, _, _, role, _ in DEMO_USERS:
@@ -153,6 +162,60 @@ class Command(BaseCommand):
                 session=session, nerve=nerve, side="right", points=6, volume_per_point_ml=Decimal("0.5")
             )
             treatment_services.session_sign(session=session, by=clinician)
+
+    def _finished_course(
+        self, patient: Patient, clinician: User, closed_days_ago: int, pain_before: list[int]
+    ) -> TreatmentCourse | None:
+        """A first assessment, weekly signed sessions with these pain scores before each, closed as completed
+        `closed_days_ago` days ago through the service (which owes the end-of-course and follow-up questions)."""
+        consent = valid_consent(patient)
+        if consent is None or patient.courses.exists():
+            return None
+        condition = patient.intake.conditions.first() or Condition.objects.get(code="low-back-pain")
+        first_day = timezone.now() - timedelta(days=closed_days_ago + 7 * len(pain_before))
+        assessment = Assessment.objects.create(
+            patient=patient, kind=AssessmentKind.INITIAL, assessed_at=first_day - timedelta(days=1),
+            clinician=clinician, presenting_complaint="Aching pain with burning along the nerve, worse on walking.",
+            condition=condition, side=Side.LEFT, duration_months=30, nrs_current=pain_before[0], nrs_worst=9,
+            nrs_average=pain_before[0], peg_pain=pain_before[0], peg_enjoyment=7, peg_activity=7, dn4_burning=True,
+            dn4_tingling=True, proposed_sessions=len(pain_before), proposed_interval_days=7,
+        )  # fmt: skip
+        course = treatment_services.course_start(
+            patient=patient, condition=condition, planned_sessions=len(pain_before), interval_days=7,
+            started_on=timezone.localdate(first_day), baseline_assessment=assessment, by=clinician,
+        )  # fmt: skip
+        nerve = Nerve.objects.get(code="infrapatellar-branch-of-the-saphenous-nerve")
+        for number, before in enumerate(pain_before, start=1):
+            session = InjectionSession.objects.create(
+                course=course, number=number, performed_at=first_day + timedelta(days=7 * (number - 1)),
+                clinician=clinician, consent=consent, pre_nrs=before, post_nrs=max(0, before - 3),
+                lot_number="DX-5-2291", lot_expiry=timezone.localdate() + timedelta(days=300),
+                aftercare_given=True, next_interval_days=7,
+            )  # fmt: skip
+            InjectionSite.objects.create(
+                session=session, nerve=nerve, side="left", points=5, volume_per_point_ml=Decimal("0.5")
+            )
+            treatment_services.session_sign(session=session, by=clinician)
+        closed_on = timezone.localdate() - timedelta(days=closed_days_ago)
+        return treatment_services.course_close(
+            course=course, status=CourseStatus.COMPLETED, final_pgic=2, closed_on=closed_on
+        )
+
+    def _answered(self, course: TreatmentCourse, moment: str, *, days_ago: int, **answers) -> None:
+        """The patient's answer to the course's request at `moment`, as if given through the emailed link."""
+        request = MeasureRequest.objects.filter(course=course, moment=moment, cancelled_at__isnull=True).first()
+        if request is None or request.answered_at is not None:
+            return
+        when = timezone.now() - timedelta(days=days_ago)
+        MeasureRequest.objects.filter(pk=request.pk).update(
+            due_at=when - timedelta(hours=2), sent_at=when - timedelta(hours=1), answered_at=when,
+            expires_at=max(request.expires_at, when + timedelta(days=1)),
+        )  # fmt: skip
+        PatientReport.objects.create(
+            request=request, patient=course.patient, course=course, entered_via=EnteredVia.LINK, submitted_at=when,
+            nrs_now=answers["nrs"], nrs_average=answers["nrs"], peg_enjoyment=answers["nrs"],
+            peg_activity=answers["nrs"], pgic=answers.get("pgic"), further_treatment=answers.get("further_treatment"),
+        )  # fmt: skip
 
     def _patient(self, given, family, born, sex, phone, condition_codes, flags, *, by: User) -> None:
         if Patient.objects.filter(given_name=given, family_name=family, date_of_birth=born).exists():
