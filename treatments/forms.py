@@ -1,4 +1,5 @@
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import cached_property
 
 from crispy_forms.helper import FormHelper
@@ -347,6 +348,20 @@ class SiteForm(forms.ModelForm):
 SiteFormSet = forms.inlineformset_factory(
     InjectionSession, InjectionSite, form=SiteForm, extra=1, max_num=30, validate_max=True, can_delete=True
 )
+
+
+def entered_sites(sites) -> list[tuple[int, Decimal]]:
+    """Each site's (points, mL per point) as the site formset holds them: unbound, the saved sites; bound (the form
+    as posted), the rows whose two values are valid, less those ticked for removal."""
+    if not sites.is_bound:
+        return [(form.instance.points, form.instance.volume_per_point_ml) for form in sites.initial_forms]
+    sites.is_valid()  # cleans every row, once: a formset already validated is not cleaned again
+    entered = []
+    for form in sites.forms:
+        points, volume = form.cleaned_data.get("points"), form.cleaned_data.get("volume_per_point_ml")
+        if points is not None and volume is not None and not form.cleaned_data.get("DELETE"):
+            entered.append((points, volume))
+    return entered
 
 
 class AdverseEventForm(forms.ModelForm):

@@ -15,6 +15,7 @@ from outcomes.services import course_followups_schedule, course_requests_cancel
 from patients.models import Intake, Patient
 from patients.services import valid_consent_id
 from portal.models import CheckIn
+from treatments.doses import DoseSummary, shown
 from treatments.models import (
     Additive,
     AdverseEvent,
@@ -82,25 +83,40 @@ def _allergy_alerts(intake: Intake, check_in: CheckIn | None, additive: str) -> 
     return alerts
 
 
-def _warning_alerts(intake: Intake, check_in: CheckIn | None) -> list[Alert]:
+def _diabetes_message(dose: DoseSummary | None) -> str:
+    """The dextrose this note gives, and with it the course's and the last 30 days' (signed notes only)."""
+    if dose is None:
+        return "Diabetes: note the dextrose load."
+    note, percent = dose.this_note, f"{dose.dextrose_percent.normalize():f}"
+    return (
+        f"Diabetes: this note gives {shown(note.dextrose_g)} g of dextrose ({shown(note.volume_ml)} mL of "
+        f"{percent}%); with it, {shown(dose.course_total.dextrose_g)} g in this course and "
+        f"{shown(dose.recent_total.dextrose_g)} g over the last 30 days."
+    )
+
+
+def _warning_alerts(intake: Intake, check_in: CheckIn | None, dose: DoseSummary | None) -> list[Alert]:
     reported = check_in or CheckIn()
     warnings = [
         (intake.anticoagulant_or_bleeding_disorder, "Anticoagulant or bleeding disorder: higher risk of bruising."),
         (reported.new_blood_thinner, "Reported at check-in: a new blood thinner. Higher risk of bruising."),
-        (intake.diabetes, "Diabetes: note the dextrose load (10 mL of 5% is 0.5 g glucose)."),
+        (intake.diabetes, _diabetes_message(dose)),
         (intake.pregnant_or_breastfeeding, "Pregnant or breastfeeding."),
         (reported.pregnant, "Reported at check-in: pregnant or breastfeeding."),
     ]
     return [Alert(message, blocking=False) for applies, message in warnings if applies]
 
 
-def session_alerts(*, intake: Intake, additive: str, check_in: CheckIn | None = None) -> list[Alert]:
+def session_alerts(
+    *, intake: Intake, additive: str, check_in: CheckIn | None = None, dose: DoseSummary | None = None
+) -> list[Alert]:
     """Every precaution of the patient's medical background, and of what they reported at check-in for today's
-    visit, that applies to a session: red ones first. Blocking ones need an override reason."""
+    visit, that applies to a session: red ones first. Blocking ones need an override reason. With the note's
+    `dose` (treatments.doses), the diabetes warning gives the patient's figures; without it, only a reminder."""
     return [
         *_infection_alerts(intake, check_in),
         *_allergy_alerts(intake, check_in, additive),
-        *_warning_alerts(intake, check_in),
+        *_warning_alerts(intake, check_in, dose),
     ]
 
 

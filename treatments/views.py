@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -14,7 +12,7 @@ from audit.services import record, record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
 from portal.queries import check_in_for_session_form
-from treatments import progress, services
+from treatments import doses, progress, services
 from treatments.access import get_course_for, get_session_for
 from treatments.forms import (
     AddendumForm,
@@ -24,6 +22,7 @@ from treatments.forms import (
     SessionForm,
     SiteFormSet,
     active_nerves,
+    entered_sites,
 )
 from treatments.models import InjectionSession
 from treatments.queries import course_assessments, course_sessions
@@ -118,6 +117,12 @@ def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) 
         else:
             messages.success(request, f"Draft of session {session.number} saved. Check it, then sign.")
             return redirect("treatments:session", pk=session.pk)
+    # The dextrose given is drawn from the values as entered (validated above) and read with one query, so only
+    # for a form that is drawn; the precautions are drawn with it (their save-stopping ones do not depend on it).
+    dose = doses.dose_summary(form.instance, entered_sites(sites))
+    form.alerts = services.session_alerts(
+        intake=session.course.patient.intake, additive=additive, check_in=check_in, dose=dose
+    )
     context = {
         "form": form,
         "sites": sites,
@@ -125,6 +130,7 @@ def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) 
         "session": session,
         "course": session.course,
         "check_in": check_in,
+        "dose": dose,
     }
     return render(request, "treatments/session_form.html", context)
 
@@ -156,6 +162,7 @@ def _session_page(
     request: AuthenticatedHttpRequest, session: InjectionSession, *, status: int = 200, addendum_form=None
 ):
     sites, adverse_events = list(session.sites.select_related("nerve")), list(session.adverse_events.all())
+    dose = doses.dose_summary(session, [(site.points, site.volume_per_point_ml) for site in sites])
     context = {
         "session": session,
         "course": session.course,
@@ -163,9 +170,10 @@ def _session_page(
         "sites": sites,
         "adverse_events": adverse_events,
         "addenda": session.addenda.select_related("author"),
-        "alerts": services.session_alerts(intake=session.course.patient.intake, additive=session.additive),
+        "alerts": services.session_alerts(intake=session.course.patient.intake, additive=session.additive, dose=dose),
+        "dose": dose,
         "addendum_form": addendum_form or AddendumForm(),
-        "total_volume_ml": sum((site.total_volume_ml for site in sites), Decimal("0")),
+        "total_volume_ml": dose.this_note.volume_ml,
         "signature_broken": _signature_broken(request, session, sites, adverse_events),
     }
     return render(request, "treatments/session_detail.html", context, status=status)

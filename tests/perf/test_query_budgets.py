@@ -17,7 +17,15 @@ from accounts.models import Role
 from assessments.models import Nerve, PainArea
 from patients.models import Medication
 from portal.models import PatientInvite
-from tests.factories import AssessmentFactory, CourseFactory, PatientFactory, SessionFactory, UserFactory, consent_for
+from tests.factories import (
+    AssessmentFactory,
+    CourseFactory,
+    PatientFactory,
+    SessionFactory,
+    UserFactory,
+    consent_for,
+    signed_session,
+)
 from tests.portal.helpers import make_appointment, make_document
 from tests.scheduling.factories import AppointmentFactory, appointment_type, at, every_day, local_input, tomorrow
 from treatments.models import AdverseEvent
@@ -117,6 +125,28 @@ def test_session_save(clinician_client, clinician):
     for number in range(2, 8):
         SessionFactory(course=course, number=number, sites=3)
     _assert_fixed(few, _queries(clinician_client, "post", url, _session_form(nerves[:6]), status=302))
+
+
+def test_session_form(clinician_client, clinician):
+    """The form shows the dextrose given in the course and the last 30 days: one query however many notes."""
+    course = CourseFactory(created_by=clinician, planned_sessions=20)
+    consent_for(course.patient)
+    url = reverse("treatments:session_new", args=[course.pk])
+    signed_session(course=course, number=1)
+    few = _queries(clinician_client, "get", url)
+    for number in range(2, 8):
+        signed_session(course=course, number=number, sites=3)
+    signed_session(course=CourseFactory(patient=course.patient), number=1, sites=3)
+    _assert_fixed(few, _queries(clinician_client, "get", url))
+
+
+def test_session_page(clinician_client, clinician):
+    course = CourseFactory(created_by=clinician, planned_sessions=20)
+    url = reverse("treatments:session", args=[signed_session(course=course, number=1).pk])
+    few = _queries(clinician_client, "get", url)
+    for number in range(2, 8):
+        signed_session(course=course, number=number, sites=3)
+    _assert_fixed(few, _queries(clinician_client, "get", url))
 
 
 def _draft(clinician, sites: int):
