@@ -36,6 +36,7 @@ CLINICAL_RECORD = [
     "documents.view_document",
     "documents.change_document",
     "audit.view_history",
+    "treatments.recall_lot",
 ]
 
 INVITES = ["portal.add_patientinvite", "portal.view_patientinvite"]
@@ -90,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "audit.view_auditevent",
         "audit.export_auditevent",
         "audit.view_history",
+        "treatments.recall_lot",
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],

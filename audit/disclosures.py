@@ -5,6 +5,7 @@ content) and how. The documents named are loaded in one query per patient, whate
 """
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -21,11 +22,15 @@ EXPORTS = {
     "audit_report": "An extract of the audit trail about this patient",
     "disclosures": "This accounting of disclosures",
 }
+# A lot recall (treatments.lots) lists every patient injected from a product lot: an EXPORT event per patient
+# listed, its detail the lot, the dates searched and "via" (the page or the CSV).
+LOT_RECALL = "lot_recall"
 HOW: dict[tuple[str, str], str] = {
     (Action.DOCUMENT_DOWNLOADED, "portal"): "Downloaded by the patient through the patient portal",
     (Action.DOCUMENT_DOWNLOADED, "staff"): "Downloaded from the clinic's pages",
     (Action.DOCUMENT_SENT, "email"): "Emailed to the patient: a notice with a link to the portal, no attachment",
     (Action.EXPORT, "csv"): "Exported as a CSV file",
+    (Action.EXPORT, "page"): "Shown on a page of the clinic's system",
 }
 
 CSV_HEADER = ["when", "who", "what", "how"]
@@ -61,8 +66,29 @@ def _who(event: AuditEvent, patient: Patient) -> str:
     return event.actor.get_full_name() or event.actor.get_username()
 
 
+def _day(iso: str) -> str:
+    try:
+        return date.fromisoformat(iso).strftime("%d/%m/%Y")
+    except (TypeError, ValueError):
+        return str(iso)
+
+
+def _lot_recall(detail: dict) -> str:
+    """What was searched and how it was seen: Lot recall search for lot DX-2291, injections from 01/03/2026 to
+    31/03/2026 (CSV)."""
+    dates = ""
+    if detail.get("from") or detail.get("to"):
+        start = f" from {_day(detail['from'])}" if detail.get("from") else ""
+        end = f" to {_day(detail['to'])}" if detail.get("to") else ""
+        dates = f", injections{start}{end}"
+    shown = "CSV" if detail.get("via") == "csv" else "page"
+    return f"Lot recall search for lot {detail.get('lot', '')}{dates} ({shown})"
+
+
 def _what(event: AuditEvent, documents: dict[str, Document]) -> str:
     if event.action == Action.EXPORT:
+        if event.detail.get("export") == LOT_RECALL:
+            return _lot_recall(event.detail)
         return EXPORTS.get(event.detail.get("export"), "Audit data about this patient")
     document = documents.get(event.object_id) if event.object_type == DOCUMENT_TYPE else None
     if document is None:

@@ -184,6 +184,15 @@ MATRIX: dict[str, Row] = {
     "treatments:session_sign": Row(_about_session("treatments:session_sign"), CLINICAL_ACTION, method="post"),
     "treatments:session_addendum": Row(_about_session("treatments:session_addendum"), CLINICAL_ACTION, method="post"),
     "treatments:site_row": Row(_named("treatments:site_row"), CLINICAL),
+    # Lot recall (treatments.recall_lot): clinicians and managers; the CSV asked for with a lot, as its page links it.
+    "treatments:lot_recall": Row(
+        _named("treatments:lot_recall"),
+        _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED),
+    ),
+    "treatments:lot_recall_csv": Row(
+        lambda patient: f"{reverse('treatments:lot_recall_csv')}?lot=DX-2291",
+        _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED),
+    ),
     "scheduling:day": Row(_named("scheduling:day"), STAFF),
     "scheduling:week": Row(_named("scheduling:week"), STAFF),
     "scheduling:day_sheet": Row(_named("scheduling:day_sheet"), STAFF),

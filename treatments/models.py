@@ -1,8 +1,10 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 
 from assessments.models import PGIC, score_in_range
 from patients.models import EARLIEST_BIRTH_DATE, EARLIEST_MOMENT, Condition, Patient, PatientConsent
@@ -163,8 +165,16 @@ class InjectionSession(models.Model):
 
     class Meta:
         ordering = ["course", "number"]
-        permissions = [("sign_injectionsession", "Can sign injection session notes")]
-        indexes = [models.Index(fields=["performed_at"], name="session_performed_at")]
+        permissions = [
+            ("sign_injectionsession", "Can sign injection session notes"),
+            ("recall_lot", "Can list the patients injected from a product lot"),
+        ]
+        indexes = [
+            models.Index(fields=["performed_at"], name="session_performed_at"),
+            # Lot recall (treatments.lots) matches the lot case-insensitively, exactly or by its first characters:
+            # text_pattern_ops serves both "=" and LIKE 'ABC%' whatever the database's collation.
+            models.Index(OpClass(Upper("lot_number"), name="text_pattern_ops"), name="session_lot_number"),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["course", "number"], name="session_number_once_per_course"),
             models.CheckConstraint(condition=Q(number__gte=1), name="session_number_positive"),

@@ -1,10 +1,12 @@
 from django.urls import path
 
-from treatments import views
+from treatments import lot_views, views
 
 app_name = "treatments"
 
 urlpatterns = [
+    path("treatments/lots/", lot_views.lot_recall, name="lot_recall"),
+    path("treatments/lots/recall.csv", lot_views.lot_recall_csv, name="lot_recall_csv"),
     path("patients/<id:patient_pk>/courses/new/", views.course_new, name="course_new"),
     path("courses/<id:pk>/", views.course_detail, name="course"),
     path("courses/<id:pk>/close/", views.course_close, name="course_close"),

@@ -21,6 +21,7 @@ MENU_PAGES = {
     "Calendar": "scheduling:day",
     "Find a slot": "scheduling:slots",
     "Recall": "scheduling:recall",
+    "Lot recall": "treatments:lot_recall",
     "User accounts": "security_users",
     "Audit trail": "audit:events",
     "Administration": "admin:index",

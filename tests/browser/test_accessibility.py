@@ -97,6 +97,8 @@ def clinician_pages(record: Record) -> list[str]:
         f"{reverse('scheduling:day')}?date={timezone.localdate() + timedelta(days=1):%Y-%m-%d}",
         reverse("scheduling:week"),
         reverse("scheduling:recall"),
+        f"{reverse('treatments:lot_recall')}?lot={record.signed.lot_number}",
+        f"{reverse('treatments:lot_recall')}?lot=DX",
     ]
 
 
