@@ -18,6 +18,7 @@ from django.urls.resolvers import RegexPattern
 from patients.models import Patient
 from tests.documents.helpers import pending_document_for, ready_document_for
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.outcomes.helpers import closed_course, end_request
 from tests.portal.helpers import in_days, make_appointment, make_document
 from tests.scheduling.factories import AppointmentFactory
 
@@ -233,6 +234,14 @@ MATRIX: dict[str, Row] = {
     # An unknown invitation token is "not found" for everyone, signed in or not.
     "portal:invite_accept": Row(
         _named("portal:invite_accept", token="not-a-token"),
+        _for(DENIED, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED),
+    ),
+    # Between-visit questions: the patient's own in the portal; an unknown link is "not found" for everyone.
+    "portal:measures": Row(
+        lambda patient: reverse("portal:measures", kwargs={"pk": end_request(closed_course(patient)).pk}), PORTAL
+    ),
+    "outcomes:answer_by_link": Row(
+        _named("outcomes:answer_by_link", token="not-a-token"),
         _for(DENIED, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED),
     ),
     # The audit trail and a patient's accounting of disclosures: managers only (audit.view_auditevent,
