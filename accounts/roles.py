@@ -87,6 +87,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "audit.view_auditevent",
         "audit.export_auditevent",
         "audit.view_history",
+        # The de-identified registry export (outcomes.registry): ask for one, follow it, download it.
+        "outcomes.view_registryexport",
+        "outcomes.add_registryexport",
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],
