@@ -92,6 +92,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "audit.export_auditevent",
         "audit.view_history",
         "treatments.recall_lot",
+        # The de-identified registry export (outcomes.registry): ask for one, follow it, download it.
+        "outcomes.view_registryexport",
+        "outcomes.add_registryexport",
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import FileSystemStorage, Storage, default_storage
 from django.db import transaction
 from django.utils import timezone
@@ -79,16 +79,16 @@ def storage_name(document: Document) -> str:
     return f"sessions/{document.session_id}/{document.kind}-v{document.version}-{document.pk}.pdf"
 
 
-def write_atomically(storage: Storage, name: str, content: bytes) -> str:
-    """Write `content` as `name`, all or nothing; returns the name actually used. Raises StorageUnavailable when
-    the store cannot take it (the render task retries that)."""
+def write_atomically(storage: Storage, name: str, content: bytes | File) -> str:
+    """Write `content` (bytes, or a File, read from its start) as `name`, all or nothing; returns the name actually
+    used. Raises StorageUnavailable when the store cannot take it (the render task retries that)."""
     with store_errors():
-        return _write(storage, name, content)
+        return _write(storage, name, content if isinstance(content, File) else ContentFile(content))
 
 
-def _write(storage: Storage, name: str, content: bytes) -> str:
+def _write(storage: Storage, name: str, content: File) -> str:
     if isinstance(storage, FileSystemStorage):
-        temporary = storage.save(f"{name}.{uuid.uuid4().hex}.partial", ContentFile(content))
+        temporary = storage.save(f"{name}.{uuid.uuid4().hex}.partial", content)
         try:
             # Same folder, same file system: os.replace is atomic and overwrites a leftover from a crashed run.
             os.replace(storage.path(temporary), storage.path(name))
@@ -96,8 +96,9 @@ def _write(storage: Storage, name: str, content: bytes) -> str:
             storage.delete(temporary)
             raise
         return name
-    # Object stores (S3 and the like) publish an object in one PUT: a single save is already atomic.
-    return storage.save(name, ContentFile(content))
+    # Object stores (S3 and the like) publish an object in one PUT (or a multipart upload completed in one call):
+    # a single save is already atomic.
+    return storage.save(name, content)
 
 
 def read_verified(document: Document) -> bytes | None:

@@ -20,6 +20,7 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from assessments.models import PGIC, Assessment, AssessmentKind
 from outcomes.models import MeasureRequest, Moment, PatientReport
@@ -73,6 +74,7 @@ class CourseOutcome:
     end_peg: Decimal | None = None
     final_pgic: int | None = None
     follow_up_nrs: dict[int, int | None] = field(default_factory=dict)  # months -> pain now then
+    follow_up_on: dict[int, date] = field(default_factory=dict)  # months -> the day (local) that answer came
     further_treatment: dict[int, bool | None] = field(default_factory=dict)
     follow_ups_sent: int = 0
     follow_ups_answered: int = 0
@@ -204,13 +206,14 @@ def _add_follow_ups(outcomes: dict[int, CourseOutcome], ids: QuerySet) -> None:
     answers = PatientReport.objects.filter(course_id__in=ids, request__moment=Moment.AFTER_COURSE).order_by(
         "submitted_at", "pk"
     )
-    for course_id, days, nrs, further in answers.values_list(
-        "course_id", "request__days_after_course", "nrs_now", "further_treatment"
+    for course_id, days, nrs, further, submitted_at in answers.values_list(
+        "course_id", "request__days_after_course", "nrs_now", "further_treatment", "submitted_at"
     ):
         months = _band(days)
         if months is not None:
             outcomes[course_id].follow_up_nrs[months] = nrs
             outcomes[course_id].further_treatment[months] = further
+            outcomes[course_id].follow_up_on[months] = timezone.localdate(submitted_at)
     asked = MeasureRequest.objects.filter(course_id__in=ids, moment=Moment.AFTER_COURSE, sent_at__isnull=False)
     counts = asked.values_list("course_id").annotate(
         sent=Count("pk"), answered=Count("pk", filter=Q(answered_at__isnull=False))

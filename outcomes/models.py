@@ -235,3 +235,99 @@ class PatientReport(models.Model):
             return None
         total = Decimal(self.nrs_average + self.peg_enjoyment + self.peg_activity)
         return (total / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the worker"
+    RUNNING = "running", "Being prepared"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+LIVE_EXPORT = (ExportStatus.PENDING, ExportStatus.RUNNING)
+
+
+class RegistryExport(models.Model):
+    """One de-identified registry export (outcomes.registry): asked for by a manager, built by the worker into a
+    zip in private document storage. The row is the source of truth for the work owed: the sweeper sends again
+    an export left pending, or held past the time limit by a worker that died (`claimed_at`)."""
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_from = models.DateField("courses started from", null=True, blank=True)
+    started_to = models.DateField("courses started up to", null=True, blank=True)
+    status = models.CharField(max_length=10, choices=ExportStatus.choices, default=ExportStatus.PENDING)
+    rows_done = models.PositiveIntegerField(default=0)
+    rows_total = models.PositiveIntegerField(null=True, blank=True, help_text="Courses in the period, once counted.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to the worker.")
+    # Set by the run building it, cleared when that run ends: a run that holds it past the stale threshold died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # While pending: the last failure, which may clear by itself; when failed, why. Never patient data.
+    error = models.CharField(max_length=300, blank=True)
+    file_name = models.CharField(max_length=200, blank=True, help_text="Name in private document storage.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [models.Index(fields=["status", "enqueued_at"], name="registry_export_sweep")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(started_from__isnull=True)
+                | Q(started_to__isnull=True)
+                | Q(started_from__lte=F("started_to")),
+                name="registry_export_period_in_order",
+            ),
+            models.CheckConstraint(
+                condition=Q(rows_total__isnull=True) | Q(rows_done__lte=F("rows_total")),
+                name="registry_export_progress_within_total",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.READY)
+                | (~Q(file_name="") & ~Q(sha256="") & Q(size_bytes__isnull=False, rows_total__isnull=False)),
+                name="registry_export_ready_has_file",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=ExportStatus.FAILED) | ~Q(error=""), name="registry_export_failure_explained"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ExportStatus.RUNNING, claimed_at__isnull=False)
+                | (~Q(status=ExportStatus.RUNNING) & Q(claimed_at__isnull=True)),
+                name="registry_export_claimed_while_running",
+            ),
+            # One export being prepared per manager: a second click waits for the first.
+            models.UniqueConstraint(
+                fields=["requested_by"], condition=Q(status__in=LIVE_EXPORT), name="registry_export_one_live_each"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Registry export {self.pk} ({self.get_status_display().lower()})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.status in LIVE_EXPORT
+
+    @property
+    def is_ready(self) -> bool:
+        return self.status == ExportStatus.READY
+
+    @property
+    def period_label(self) -> str:
+        start, end = self.started_from, self.started_to
+        if start and end:
+            return f"{start:%d/%m/%Y} to {end:%d/%m/%Y}"
+        if start:
+            return f"from {start:%d/%m/%Y}"
+        if end:
+            return f"up to {end:%d/%m/%Y}"
+        return "all courses"
+
+    @property
+    def progress(self) -> str:
+        """How far its run has got, in courses: "1,200 of 3,400 courses"."""
+        if self.rows_total is None:
+            return "waiting to start"
+        return f"{self.rows_done:,} of {self.rows_total:,} course{'' if self.rows_total == 1 else 's'}"

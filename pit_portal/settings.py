@@ -338,6 +338,11 @@ DOCUMENTS_RETRY_BACKOFF_MAX = int(env("DOCUMENTS_RETRY_BACKOFF_MAX", "900"))
 # are retried as documents are.
 OUTBOX_RESEND_AFTER_SECONDS = int(env("OUTBOX_RESEND_AFTER_SECONDS", "60"))
 OUTBOX_SWEEP_SECONDS = int(env("OUTBOX_SWEEP_SECONDS", "60"))
+# Registry exports (outcomes.registry): one held by its run this long is taken for lost (a killed worker), and one
+# pending this long for a lost message; longer than the export task's hard time limit (600 s), so a run still
+# building is never doubled. The sweeper runs this often.
+REGISTRY_EXPORT_STALE_AFTER_SECONDS = int(env("REGISTRY_EXPORT_STALE_AFTER_SECONDS", "660"))
+REGISTRY_EXPORT_SWEEP_SECONDS = int(env("REGISTRY_EXPORT_SWEEP_SECONDS", "60"))
 
 # Celery beat (exactly one per installation). Here, not in pit_portal/celery.py, so that importing the Celery
 # app reads no setting: `python -m pit_portal.embedded_db` runs before any DATABASE_URL exists.
@@ -377,6 +382,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outcomes.tasks.send_due_measure_requests",
         "schedule": crontab(minute="*/15"),
         "options": {"expires": 14 * 60},
+    },
+    # The database is the source of truth for registry exports: re-send any a lost message or a killed worker left.
+    "sweep-registry-exports": {
+        "task": "outcomes.tasks.sweep_registry_exports",
+        "schedule": timedelta(seconds=REGISTRY_EXPORT_SWEEP_SECONDS),
+        "options": {"expires": REGISTRY_EXPORT_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
     },
     # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
     "record-audit-chain-head": {

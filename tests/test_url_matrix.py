@@ -19,6 +19,7 @@ from patients.models import Patient
 from tests.documents.helpers import pending_document_for, ready_document_for
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
 from tests.outcomes.helpers import closed_course, end_request
+from tests.outcomes.registry_helpers import ready_registry_export
 from tests.portal.helpers import in_days, make_appointment, make_document
 from tests.scheduling.factories import AppointmentFactory
 
@@ -85,6 +86,10 @@ def _about_account(name: str) -> Callable[[Patient], str]:
 
 def _with_course(name: str) -> Callable[[Patient], str]:
     return lambda patient: f"{reverse(name)}?course={CourseFactory(patient=patient).pk}"
+
+
+def _registry_export(name: str) -> Callable[[Patient], str]:
+    return lambda patient: reverse(name, kwargs={"pk": ready_registry_export().pk})
 
 
 SIGNED_IN_ANY_ROLE = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
@@ -251,6 +256,11 @@ MATRIX: dict[str, Row] = {
     "audit:verify": Row(_named("audit:verify"), AUDIT),
     "audit:disclosures": Row(_about_patient("audit:disclosures"), AUDIT),
     "audit:disclosures_export": Row(_about_patient("audit:disclosures_export"), AUDIT),
+    # The de-identified registry export: managers only (outcomes.view_registryexport; add_ to ask for one).
+    "registry:exports": Row(_named("registry:exports"), AUDIT),
+    "registry:progress": Row(_registry_export("registry:progress"), AUDIT),
+    # A ready export is sent to a manager; anyone else gets the 404 a missing id gets.
+    "registry:download": Row(_registry_export("registry:download"), AUDIT),
     # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
     # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.
     ADMIN: Row(

@@ -24,6 +24,7 @@ MENU_PAGES = {
     "Lot recall": "treatments:lot_recall",
     "User accounts": "security_users",
     "Audit trail": "audit:events",
+    "Registry export": "registry:exports",
     "Administration": "admin:index",
 }
 NAV = re.compile(r'<nav class="navbar[^>]*aria-label="Main">(.*?)</nav>', re.S)
