@@ -21,7 +21,8 @@ from django.utils.safestring import SafeString
 
 from treatments.outcomes import NRS_MAX, NRS_MIN, PainChange, check_nrs, pain_change, responder_label, responder_status
 
-KINDS = frozenset({"session", "review", "baseline"})
+# "patient": pain now as the patient reported it (a check-in or an answer between visits), in `before`.
+KINDS = frozenset({"session", "review", "baseline", "patient"})
 EMPTY_PAIN_MESSAGE = "No scores recorded yet"
 EMPTY_ANALGESIC_MESSAGE = "No analgesic use recorded yet"
 
@@ -34,7 +35,8 @@ LABEL_SIZE = 10
 
 @dataclass(frozen=True)
 class PainPoint:
-    """One dot on the pain chart: a session (before and after scores), a review or a pre-treatment baseline."""
+    """One dot on the pain chart: a session (before and after scores), a review, a pre-treatment baseline or pain
+    the patient reported."""
 
     when: datetime.date
     before: int | None
@@ -143,7 +145,7 @@ class _Style:
     name: str
     legend: str
     colour: str
-    marker: str  # "circle" | "square" | "diamond" | "" for a plain line
+    marker: str  # "circle" | "square" | "diamond" | "triangle" | "" for a plain line
     filled: bool = False
     dash: str | None = None
     line: bool = True
@@ -157,16 +159,21 @@ class _Style:
 BEFORE = _Style("before", "Before injection", "#1f4e79", "circle", filled=True)
 AFTER = _Style("after", "After injection", "#c0504d", "square", filled=False, dash="6 4")
 REVIEW = _Style("review", "Review", "#6a3d9a", "diamond", filled=True, line=False)
+# What the patient reported stands apart from the clinic's scores: its own colour and an open triangle, no line.
+PATIENT = _Style("patient", "Reported by the patient", "#a14f00", "triangle", filled=False, line=False)
 DOSES = _Style("doses", "Doses per week", "#2a7f62", "circle", filled=True)
 BASELINE = _Style("baseline", "Baseline", "#444444", "", dash="5 3")
 THRESHOLD = _Style("threshold", "30% / 50% reduction", "#9a9a9a", "", dash="2 3")  # faint: a target, not data
 
 
 def _marker(style: _Style, x: float, y: float, tooltip: str = "") -> dict:
-    """Where the marker's shape (style.marker) goes: its centre, its corner as a square, its corners as a diamond."""
+    """Where the marker's shape (style.marker) goes: its centre, its corner as a square, its corners as a diamond
+    or a triangle (pointing up, its corners' mean at the centre)."""
     diamond = ((x, y - 5.5), (x + 5.5, y), (x, y + 5.5), (x - 5.5, y))
+    triangle = ((x, y - 5.5), (x + 5.5, y + 2.75), (x - 5.5, y + 2.75))
     corner = {"left": _num(x - 3.5), "top": _num(y - 3.5)}
-    return {"style": style, "x": _num(x), "y": _num(y), **corner, "diamond": _points(diamond), "tooltip": tooltip}
+    shapes = {"diamond": _points(diamond), "triangle": _points(triangle)}
+    return {"style": style, "x": _num(x), "y": _num(y), **corner, **shapes, "tooltip": tooltip}
 
 
 def _series(scale: _Scale, style: _Style, data: Sequence[_Datum], describe: str, **extra: object) -> dict:
@@ -251,13 +258,20 @@ def _reference_lines(scale: _Scale, baseline: int | None) -> list[dict]:
     return shown
 
 
-def _legend(entries: Sequence[_Style], y: float = 38) -> list[dict]:
-    """A row of samples: a line (26px, so a "6 4" dash looks the same either side of the marker) and a marker."""
+LEGEND_ROW = 16  # pixels between rows of the legend
+
+
+def _legend(entries: Sequence[_Style], width: float, y: float = 38) -> list[dict]:
+    """Samples in rows: a line (26px, so a "6 4" dash looks the same either side of the marker) and a marker, then
+    the name; an entry that would run past `width` starts the next row."""
     x, row = 12.0, []
     for style in entries:
+        span = 32 + _text_width(style.legend)
+        if x > 12 and x + span > width - 4:
+            x, y = 12.0, y + LEGEND_ROW
         sample = {"x": _num(x), "line_end": _num(x + 26), "y": _num(y), "marker": _marker(style, x + 13, y)}
-        row.append({"style": style, "label_x": _num(x + 32), "label_y": _num(y + 3.5), **sample})
-        x += 32 + _text_width(style.legend) + 16
+        row.append({"style": style, "label_x": _num(x + 32), "label_y": _num(y + 3.5), "row_y": y, **sample})
+        x += span + 16
     return row
 
 
@@ -269,6 +283,10 @@ class _PainSeries:
     before: tuple[_Datum, ...]
     after: tuple[_Datum, ...]
     reviews: tuple[_Datum, ...]
+    reported: tuple[_Datum, ...]
+    # What the baseline is compared with, in the points' order: scores before an injection (and any baseline
+    # point), at a review or reported by the patient; never an after-injection score (that would flatter).
+    comparable: tuple[_Datum, ...]
     sessions: int
 
     @property
@@ -279,20 +297,27 @@ class _PainSeries:
     @classmethod
     def split(cls, points: Sequence[PainPoint]) -> _PainSeries:
         """Points must already be in date order."""
-        before, after, reviews = [], [], []
+        before: list[_Datum] = []
+        after: list[_Datum] = []
+        reviews: list[_Datum] = []
+        reported: list[_Datum] = []
+        comparable: list[_Datum] = []
         for point in points:
-            # Reviews and baselines carry one score, in whichever field the caller had to hand.
+            # Reviews, baselines and reports carry one score, in whichever field the caller had to hand.
             single = point.before if point.before is not None else point.after
+            datum = _Datum(point.when, single, point.label) if single is not None else None
             if point.kind == "session" and point.before is not None:
                 before.append(_Datum(point.when, point.before, point.label))
+                comparable.append(before[-1])
             if point.kind == "session" and point.after is not None:
                 change = pain_change(point.before, point.after)
                 after.append(_Datum(point.when, point.after, point.label, change))
-            if point.kind == "baseline" and single is not None:
-                before.append(_Datum(point.when, single, point.label))  # pain before any injection starts the line
-            if point.kind == "review" and single is not None:
-                reviews.append(_Datum(point.when, single, point.label))  # a review stands apart from the lines
-        return cls(tuple(before), tuple(after), tuple(reviews), sum(p.kind == "session" for p in points))
+            if datum is not None and point.kind != "session":
+                # Pain before any injection starts the line; a review, or what the patient reported, stands apart.
+                {"baseline": before, "review": reviews, "patient": reported}[point.kind].append(datum)
+                comparable.append(datum)
+        sessions = sum(p.kind == "session" for p in points)
+        return cls(tuple(before), tuple(after), tuple(reviews), tuple(reported), tuple(comparable), sessions)
 
 
 def pain_chart_svg(
@@ -303,18 +328,23 @@ def pain_chart_svg(
     height: int = 260,
     title: str = "Pain over the course",
 ) -> SafeString:
-    """Before/after NRS scores per injection session against real time, with reviews and the responder thresholds."""
+    """Before/after NRS scores per injection session against real time, with reviews, what the patient reported
+    and the responder thresholds. Points are drawn in date order; points of one day keep the caller's order (which
+    decides the latest score the description compares with the baseline)."""
     check_nrs(baseline, "baseline")
     ordered = sorted(points, key=lambda p: p.when)  # stable, so same-day entries keep the caller's order
     series = _PainSeries.split(ordered)
     head = _head("pain-chart", width, height, title, tuple(ordered), baseline)
-    if not (series.before or series.after or series.reviews):
+    if not (series.before or series.after or series.reviews or series.reported):
         return _empty_svg(head, EMPTY_PAIN_MESSAGE)
+    extra = [style for style, data in ((REVIEW, series.reviews), (PATIENT, series.reported)) if data]
+    legend = _legend([BEFORE, AFTER, *extra, *([BASELINE, THRESHOLD] if baseline is not None else [])], width)
+    top = legend[-1]["row_y"] + 26  # the plot starts below the legend's last row
     right = width - (74 if baseline is not None else 22)
-    scale = _Scale.fit([p.when for p in ordered], NRS_MAX, left=40, top=64, right=right, bottom=height - 38)
+    scale = _Scale.fit([p.when for p in ordered], NRS_MAX, left=40, top=top, right=right, bottom=height - 38)
     after = _series(scale, AFTER, series.after, "pain after injection", flags=_worse_flags(scale, series.worse_after))
     reviews = [_series(scale, REVIEW, series.reviews, "pain at review")] if series.reviews else []
-    extra = ([REVIEW] if series.reviews else []) + ([BASELINE, THRESHOLD] if baseline is not None else [])
+    patient = [_series(scale, PATIENT, series.reported, "pain now, reported by the patient")] if series.reported else []
     return _render(
         head,
         _pain_description(series, baseline),
@@ -326,8 +356,8 @@ def pain_chart_svg(
         point_label_y=_num(scale.bottom + 15),
         x_labels=_x_labels(scale, [p.when for p in ordered]),
         x_label_y=_num(scale.bottom + 29),
-        series=[_series(scale, BEFORE, series.before, "pain before injection"), after, *reviews],
-        legend=_legend([BEFORE, AFTER, *extra]),
+        series=[_series(scale, BEFORE, series.before, "pain before injection"), after, *reviews, *patient],
+        legend=legend,
         worse_colour=WORSE_COLOUR,
     )
 
@@ -349,6 +379,8 @@ def _pain_description(series: _PainSeries, baseline: int | None) -> str:
     if series.reviews:
         latest = _format_number(series.reviews[-1].value)
         sentences.append(f"{_plural(len(series.reviews), 'review')}, latest score {latest}.")
+    reports = f" over {_plural(len(series.reported), 'report')}"
+    sentences.append(_trend("Pain now as reported by the patient", series.reported, reports))
     if baseline is not None:
         sentences.append(_baseline_sentence(baseline, series))
     return " ".join(sentence for sentence in sentences if sentence)
@@ -371,10 +403,9 @@ def _trend(subject: str, data: Sequence[_Datum], span: str) -> str:
 
 
 def _baseline_sentence(baseline: int, series: _PainSeries) -> str:
-    # Like the course page: compare with the newest score taken before an injection or at a review, never with
-    # an after-injection score (that would flatter the result).
-    comparable = sorted([*series.before, *series.reviews], key=lambda d: d.when)
-    latest = int(comparable[-1].value) if comparable else None
+    # Like the course page: compare with the newest score taken before an injection, at a review or reported by
+    # the patient, never with an after-injection score (that would flatter the result).
+    latest = int(series.comparable[-1].value) if series.comparable else None
     change = pain_change(baseline, latest)
     if change is None:
         return f"Baseline pain {baseline}."

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from assessments.models import AnalgesicUse, Assessment
+from outcomes.models import MeasureRequest
+from portal.models import CheckIn
 from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
 
 
@@ -70,6 +72,23 @@ def with_analgesic_doses(assessments: QuerySet[Assessment]) -> "QuerySet[Assessm
 def course_assessments(course_id: int) -> "QuerySet[AssessmentWithDoses]":
     """The course's assessments, oldest first, with their analgesic doses."""
     return with_analgesic_doses(Assessment.objects.filter(course_id=course_id)).order_by("assessed_at")
+
+
+def course_measure_requests(course_id: int, *, with_answers: bool) -> QuerySet[MeasureRequest]:
+    """What the clinic asked the patient about the course, in the order it was due, each with its appointment
+    and, `with_answers` (for users who may read clinical content), the patient's report: one query."""
+    related = ("appointment", "report") if with_answers else ("appointment",)
+    return MeasureRequest.objects.filter(course_id=course_id).select_related(*related).order_by("due_at", "pk")
+
+
+def course_check_ins(course: TreatmentCourse) -> QuerySet[CheckIn]:
+    """The patient's pre-visit check-ins for the course's appointments, oldest first, each with its appointment:
+    one query."""
+    return (
+        CheckIn.objects.filter(appointment__course_id=course.pk, patient_id=course.patient_id)
+        .select_related("appointment")
+        .order_by("submitted_at", "pk")
+    )
 
 
 def sessions_today(clinician: User) -> QuerySet[InjectionSession]:

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
@@ -12,7 +13,7 @@ from audit.services import record, record_page_view
 from patients.access import get_patient_for
 from patients.services import valid_consent
 from portal.queries import check_in_for_session_form
-from treatments import doses, progress, services
+from treatments import doses, durability, progress, reported, services
 from treatments.access import get_course_for, get_session_for
 from treatments.forms import (
     AddendumForm,
@@ -25,7 +26,7 @@ from treatments.forms import (
     entered_sites,
 )
 from treatments.models import InjectionSession
-from treatments.queries import course_assessments, course_sessions
+from treatments.queries import course_assessments, course_check_ins, course_measure_requests, course_sessions
 from treatments.signature import signature_matches
 
 
@@ -56,10 +57,27 @@ def course_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     record_page_view(request, Action.RECORD_VIEWED, patient=course.patient, obj=course)
     clinical = request.user.has_perm("treatments.view_injectionsession")
     sessions = list(course_sessions(course.pk))
-    context = {"course": course, "patient": course.patient, "sessions": sessions, "clinical": clinical}
+    # What was asked is for all staff who see the course (the front desk can add a missing email address); what
+    # the patient answered is clinical content.
+    requests = list(course_measure_requests(course.pk, with_answers=clinical))
+    context = {
+        "course": course,
+        "patient": course.patient,
+        "clinical": clinical,
+        "measure_requests": reported.request_lines(requests, timezone.now()),
+        "session_rows": [(session, None) for session in sessions],
+        "sessions": sessions,
+    }
     if clinical:
         assessments = list(course_assessments(course.pk))
-        context["progress"] = progress.course_progress(course, sessions=sessions, assessments=assessments)
+        answers = reported.reported_answers(reported.answered_reports(requests), course_check_ins(course))
+        pain = reported.reported_pain(answers)
+        relief = durability.relief_by_session(sessions, pain, course.interval_days)
+        context |= {
+            "progress": progress.course_progress(course, sessions=sessions, assessments=assessments, reported=pain),
+            "reported_answers": answers,
+            "session_rows": [(session, relief.get(session.number)) for session in sessions],
+        }
     return render(request, "treatments/course_detail.html", context)
 
 

@@ -20,6 +20,7 @@ from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from accounts.models import Role, User
+from outcomes.models import Moment
 from patients.models import Patient
 from scheduling.models import Appointment
 from tests.browser.conftest import TIMEOUT_MS
@@ -28,6 +29,7 @@ from tests.browser.test_registration_journey import watch_for_problems
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, UserFactory
 from tests.portal.helpers import in_days, make_appointment, make_document
 from tests.scheduling.factories import every_day
+from tests.treatments.reported_rows import measure_request, patient_report
 from treatments import services as treatment_services
 from treatments.models import InjectionSession, TreatmentCourse
 
@@ -62,6 +64,9 @@ def record(reference_data, document_storage, clinician: User, patient: Patient) 
     course = CourseFactory(patient=patient, created_by=clinician)
     signed = treatment_services.session_sign(session=SessionFactory(course=course, sites=2), by=clinician)
     draft = SessionFactory(course=course, sites=1)
+    # What the patient reported, and a question not sent, on the course page.
+    patient_report(measure_request(course), nrs_now=3, nrs_average=4, peg_enjoyment=4, peg_activity=3, pgic=2)
+    measure_request(course, Moment.AFTER_COURSE, days_after_course=91, not_sent_reason="No email address on file.")
     every_day(clinician)  # working hours, so the calendars show free times to book
     make_appointment(
         patient, timezone.localtime().replace(hour=10, minute=0, second=0, microsecond=0), clinician=clinician

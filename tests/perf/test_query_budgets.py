@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from assessments.models import Nerve, PainArea
+from outcomes.models import Moment
 from patients.models import Medication
 from portal.models import PatientInvite
 from tests.factories import (
@@ -28,9 +29,13 @@ from tests.factories import (
 )
 from tests.portal.helpers import make_appointment, make_document
 from tests.scheduling.factories import AppointmentFactory, appointment_type, at, every_day, local_input, tomorrow
+from tests.treatments.reported_rows import check_in, measure_request, patient_report
 from treatments.models import AdverseEvent
 
 QUERY_BUDGET = 12
+# The course page: 8 queries, plus the course's measure requests read with the patient's answers (one query, a
+# join) and its pre-visit check-ins (one), however many of each: 10 for a clinician.
+COURSE_PAGE_QUERIES = 10
 pytestmark = pytest.mark.usefixtures("warm_worker")
 
 
@@ -86,16 +91,29 @@ def test_patient_page(clinician_client, clinician, other_patient):
     _assert_fixed(few, _queries(clinician_client, "get", url))
 
 
+def _reported(course, days_after: list[int]) -> None:
+    """Requests after the course (each answered), one unanswered, and a check-in per request."""
+    for days in days_after:
+        request = measure_request(course, Moment.AFTER_COURSE, days_after_course=days)
+        patient_report(request, nrs_now=4, nrs_average=5, peg_enjoyment=4, peg_activity=3, pgic=2)
+        check_in(course, submitted_at=timezone.now() - timedelta(days=days % 20 + 1), nrs_now=5)
+    measure_request(course, Moment.AFTER_COURSE, days_after_course=max(days_after) + 1)
+
+
 def test_course_page(clinician_client, clinician):
     course = CourseFactory(created_by=clinician, planned_sessions=20)
     url = reverse("treatments:course", args=[course.pk])
     SessionFactory(course=course, number=1, sites=2)
     AssessmentFactory(patient=course.patient, course=course)
+    _reported(course, [30])
     few = _queries(clinician_client, "get", url)
     for number in range(2, 10):
         SessionFactory(course=course, number=number, sites=4)
         AssessmentFactory(patient=course.patient, course=course)
-    _assert_fixed(few, _queries(clinician_client, "get", url))
+    _reported(course, [60, 91, 120, 182, 270, 365])
+    many = _queries(clinician_client, "get", url)
+    _assert_fixed(few, many)
+    assert many == COURSE_PAGE_QUERIES
 
 
 def _session_form(nerves: list[Nerve]) -> dict:

@@ -349,3 +349,66 @@ def test_points_on_the_same_day_share_one_label():
         ]
     )
     assert "B/S1" in svg
+
+
+# --- What the patient reported -----------------------------------------------------------------------------------
+
+
+def with_reports() -> list[PainPoint]:
+    """The course, with pain now as the patient reported it 3 and 10 days after the last session: 5, then 4."""
+    return [*course(), PainPoint(day(45), 5, None, kind="patient"), PainPoint(day(52), 4, None, kind="patient")]
+
+
+def test_patient_reports_are_open_triangles_apart_from_the_lines():
+    root = parse(pain_chart_svg(with_reports()))
+    reported = group(root, series="patient")
+    triangles = reported.findall("svg:polygon", NS)
+    assert len(triangles) == 2 and reported.find("svg:polyline", NS) is None
+    assert {t.get("fill") for t in triangles} == {"#ffffff"}  # open, where the review's diamond is filled
+    assert len(polyline_points(group(root, series="before"))) == 6  # not joined to the clinic's own scores
+    (first_x, first_y), (second_x, second_y) = marker_centres(reported)
+    (_, s4_y), (_, s5_y) = polyline_points(group(root, series="before"))[3:5]
+    assert first_y == pytest.approx(s4_y, abs=0.11) and second_y == pytest.approx(s5_y, abs=0.11)  # 5 and 4
+    last_session_x = polyline_points(group(root, series="before"))[-1][0]
+    assert last_session_x < first_x < second_x
+    tips = [t.text for t in reported.iter(f"{SVG}title")]
+    assert tips == ["17 Apr: pain now, reported by the patient 5", "24 Apr: pain now, reported by the patient 4"]
+
+
+def test_legend_and_description_name_what_the_patient_reported():
+    root = parse(pain_chart_svg(with_reports(), baseline=8))
+    assert "Reported by the patient" in texts(group(root, role="legend"))
+    desc = root.find("svg:desc", NS).text
+    assert "Pain now as reported by the patient fell from 5 to 4 over 2 reports." in desc
+    # The review (day 63, score 3) is still the newest: (8 - 3) / 8 = 62.5%.
+    assert "latest score 3, 63% better" in desc
+
+
+def test_a_later_patient_report_is_the_score_compared_with_the_baseline():
+    points = [PainPoint(day(0), 8, 2, "S1"), PainPoint(day(10), 5, None, kind="patient")]
+    desc = parse(pain_chart_svg(points, baseline=8)).find("svg:desc", NS).text
+    assert "Baseline pain 8; latest score 5, 38% better (response: ≥ 30% better)." in desc  # 3 / 8 = 37.5%
+    assert "Pain now as reported by the patient was 5 over 1 report." in desc
+
+
+def test_a_chart_of_patient_reports_alone_is_not_empty():
+    root = parse(pain_chart_svg([PainPoint(day(0), 6, None, kind="patient")]))
+    assert "No scores recorded yet" not in texts(root)
+    assert len(group(root, series="patient").findall("svg:polygon", NS)) == 1
+
+
+def test_a_legend_too_wide_for_one_row_wraps_and_the_plot_starts_below_it():
+    root = parse(pain_chart_svg(with_reports(), baseline=8))
+    legend = group(root, role="legend")
+    labels = legend.findall("svg:text", NS)
+    assert [t.text for t in labels] == [
+        "Before injection", "After injection", "Review", "Reported by the patient", "Baseline", "30% / 50% reduction",
+    ]  # fmt: skip
+    rows = sorted({float(t.get("y")) for t in labels})
+    assert len(rows) == 2  # six entries need about 820px at 10px DejaVu Sans: two rows in 640
+    for label in labels:  # none runs past the chart's right edge
+        assert float(label.get("x")) + charts._text_width(label.text) <= 640
+    top_gridline = min(float(line.get("y1")) for line in group(root, role="y-axis").findall("svg:line", NS))
+    assert top_gridline > rows[-1] + 10  # the "NRS" unit and the top of the plot are clear of the second row
+    one_row = group(parse(pain_chart_svg(course(), baseline=8)), role="legend")
+    assert len({t.get("y") for t in one_row.findall("svg:text", NS)}) == 1
