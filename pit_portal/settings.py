@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "scheduling",
     "documents",
     "portal",
+    "safety",
     "audit",
     "pit_portal.backups",
     "pit_portal.outbox",
