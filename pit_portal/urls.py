@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("scheduling.urls")),
     path("", include("documents.urls")),
     path("portal/", include("portal.urls")),
+    path("safety/", include("safety.urls")),
     path("", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -21,6 +21,7 @@ MENU_PAGES = {
     "Calendar": "scheduling:day",
     "Find a slot": "scheduling:slots",
     "Recall": "scheduling:recall",
+    "Adverse events": "safety:log",
     "User accounts": "security_users",
     "Audit trail": "audit:events",
     "Administration": "admin:index",
