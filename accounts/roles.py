@@ -41,6 +41,10 @@ CLINICAL_RECORD = [
 
 INVITES = ["portal.add_patientinvite", "portal.view_patientinvite"]
 
+# Adverse events followed up (safety): clinicians update a follow-up; the log and its rates are read by managers too.
+SAFETY_LOG = ["safety.view_adverseeventfollowup"]
+SAFETY_FOLLOW_UP = [*SAFETY_LOG, "safety.change_adverseeventfollowup"]
+
 SCHEDULING = [
     "scheduling.view_appointment",
     "scheduling.add_appointment",
@@ -48,7 +52,7 @@ SCHEDULING = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES,
+    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES + SAFETY_FOLLOW_UP,
     # The front desk sees that courses and sessions exist (dates, status), never their content.
     Role.FRONT_DESK: [*PATIENT_RECORD, *SCHEDULING, *INVITES, "treatments.view_treatmentcourse"],
     Role.MANAGER: [
@@ -95,6 +99,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # The de-identified registry export (outcomes.registry): ask for one, follow it, download it.
         "outcomes.view_registryexport",
         "outcomes.add_registryexport",
+        *SAFETY_LOG,
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],

@@ -25,6 +25,7 @@ from assessments.models import AnalgesicUse, Assessment, ContributingNerve, Func
 from documents.models import Document
 from patients.models import Condition, ConsentText, Intake, IntakeCondition, Medication, Patient, PatientConsent
 from pit_portal.history import WRITE_LABELS
+from safety.models import AdverseEventFollowUp, DelayedReaction
 from scheduling.models import Appointment, AppointmentType
 from treatments.models import AdverseEvent, InjectionSession, InjectionSite, SessionAddendum, TreatmentCourse
 
@@ -63,6 +64,8 @@ KINDS: dict[type[models.Model], Kind] = {
     InjectionSite: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
     AdverseEvent: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
     SessionAddendum: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
+    DelayedReaction: Kind("treatments.view_injectionsession", "treatments:session", "session_id"),
+    AdverseEventFollowUp: Kind("treatments.view_injectionsession"),
     Appointment: Kind("scheduling.view_appointment", "scheduling:appointment", "id"),
     Document: Kind("documents.view_document"),
 }
@@ -84,6 +87,8 @@ def patient_scopes(patient_pk: int) -> dict[type[models.Model], Q]:
     assessments = _ever(Assessment, patient_id=patient_pk)
     courses = _ever(TreatmentCourse, patient_id=patient_pk)
     sessions = _ever(InjectionSession, course_id__in=courses)
+    adverse_events = _ever(AdverseEvent, session_id__in=sessions)
+    reactions = _ever(DelayedReaction, patient_id=patient_pk)
     return {
         Patient: Q(pgh_obj_id=patient_pk),
         Intake: Q(patient_id=patient_pk),
@@ -100,6 +105,8 @@ def patient_scopes(patient_pk: int) -> dict[type[models.Model], Q]:
         InjectionSite: Q(session_id__in=sessions),
         AdverseEvent: Q(session_id__in=sessions),
         SessionAddendum: Q(session_id__in=sessions),
+        DelayedReaction: Q(patient_id=patient_pk),
+        AdverseEventFollowUp: Q(adverse_event_id__in=adverse_events) | Q(delayed_reaction_id__in=reactions),
         Appointment: Q(patient_id=patient_pk),
         Document: Q(patient_id=patient_pk),
     }

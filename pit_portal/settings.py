@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "documents",
     "portal",
     "outcomes",
+    "safety",
     "audit",
     "pit_portal.backups",
     "pit_portal.outbox",

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("documents.urls")),
     path("portal/", include("portal.urls")),
     path("", include("outcomes.urls")),
+    path("safety/", include("safety.urls")),
     path("", include("audit.urls")),
     path("registry-exports/", include("outcomes.registry.urls")),
     path("admin/", admin.site.urls),

@@ -17,7 +17,7 @@ from django.urls.resolvers import RegexPattern
 
 from patients.models import Patient
 from tests.documents.helpers import pending_document_for, ready_document_for
-from tests.factories import AssessmentFactory, CourseFactory, SessionFactory
+from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, signed_session
 from tests.outcomes.helpers import closed_course, end_request
 from tests.outcomes.registry_helpers import ready_registry_export
 from tests.portal.helpers import in_days, make_appointment, make_document
@@ -92,6 +92,33 @@ def _registry_export(name: str) -> Callable[[Patient], str]:
     return lambda patient: reverse(name, kwargs={"pk": ready_registry_export().pk})
 
 
+def _about_adverse_event(name: str) -> Callable[[Patient], str]:
+    # An event in a signed note: a draft's events are followed up once it is signed.
+    def url(patient: Patient) -> str:
+        from treatments.models import AdverseEvent
+        from treatments.services import session_sign
+
+        draft = SessionFactory(course=CourseFactory(patient=patient), sites=1)
+        event = AdverseEvent.objects.create(session=draft, kind="bruising", severity="mild")
+        session_sign(session=draft, by=draft.clinician)
+        return reverse(name, kwargs={"pk": event.pk})
+
+    return url
+
+
+def _about_delayed_reaction(name: str) -> Callable[[Patient], str]:
+    def url(patient: Patient) -> str:
+        from safety.services import delayed_reaction_report
+
+        signed_session(course=CourseFactory(patient=patient))
+        reaction = delayed_reaction_report(
+            patient=patient, description="Sore", severity="mild", via="between_visit_form"
+        )
+        return reverse(name, kwargs={"pk": reaction.pk})
+
+    return url
+
+
 SIGNED_IN_ANY_ROLE = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
 SIGNED_IN_ACTION = _for(LOGIN, clinician=ACTED, front_desk=ACTED, manager=ACTED, patient=ACTED, outsider=ACTED)
 PUBLIC = _for(OK, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
@@ -109,6 +136,8 @@ MANAGE_ACCOUNTS_ACTION = _for(
 )
 CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
 AUDIT = _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
+# The adverse-event log and its rates: clinicians and managers; following an event up: clinicians.
+SAFETY_LOG = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
 
 MATRIX: dict[str, Row] = {
     "home": Row(_named("home"), SIGNED_IN_ANY_ROLE),
@@ -249,6 +278,11 @@ MATRIX: dict[str, Row] = {
         _named("outcomes:answer_by_link", token="not-a-token"),
         _for(DENIED, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED),
     ),
+    "safety:log": Row(_named("safety:log"), SAFETY_LOG),
+    "safety:log_csv": Row(_named("safety:log_csv"), SAFETY_LOG),
+    "safety:event_follow_up": Row(_about_adverse_event("safety:event_follow_up"), CLINICAL),
+    "safety:reaction_follow_up": Row(_about_delayed_reaction("safety:reaction_follow_up"), CLINICAL),
+    "safety:report_reaction": Row(_named("safety:report_reaction"), PORTAL),
     # The audit trail and a patient's accounting of disclosures: managers only (audit.view_auditevent,
     # and audit.export_auditevent for the CSVs). The chain check runs on POST; its GET shows the button.
     "audit:events": Row(_named("audit:events"), AUDIT),

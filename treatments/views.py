@@ -179,7 +179,9 @@ def session_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def _session_page(
     request: AuthenticatedHttpRequest, session: InjectionSession, *, status: int = 200, addendum_form=None
 ):
-    sites, adverse_events = list(session.sites.select_related("nerve")), list(session.adverse_events.all())
+    sites = list(session.sites.select_related("nerve"))
+    # Each event with its follow-up (safety), which the page shows beside it.
+    adverse_events = list(session.adverse_events.select_related("follow_up"))
     dose = doses.dose_summary(session, [(site.points, site.volume_per_point_ml) for site in sites])
     context = {
         "session": session,

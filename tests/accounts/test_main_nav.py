@@ -22,6 +22,7 @@ MENU_PAGES = {
     "Find a slot": "scheduling:slots",
     "Recall": "scheduling:recall",
     "Lot recall": "treatments:lot_recall",
+    "Adverse events": "safety:log",
     "User accounts": "security_users",
     "Audit trail": "audit:events",
     "Registry export": "registry:exports",
