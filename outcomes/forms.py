@@ -5,6 +5,8 @@ from django import forms
 from assessments.models import PGIC
 from outcomes.models import MeasureRequest
 from portal.forms import _scale, _yes_no
+from safety.forms import KIND_FOR_PATIENTS, SEVERITY_FOR_PATIENTS
+from safety.models import MAX_DESCRIPTION_LENGTH
 
 
 class MeasureAnswerForm(forms.Form):
@@ -13,9 +15,11 @@ class MeasureAnswerForm(forms.Form):
     average pain (asked once)."""
 
     scale_fields = ("nrs_now", "nrs_average", "peg_enjoyment", "peg_activity")
-    yes_no_fields = ("further_treatment",)
+    yes_no_fields = ("further_treatment", "had_reaction")
+    REACTION_FIELDS = ("reaction_kind", "reaction_severity", "reaction_description")
 
-    def __init__(self, *args, request: MeasureRequest, **kwargs):
+    def __init__(self, *args, request: MeasureRequest, offer_reaction: bool = False, **kwargs):
+        """`offer_reaction`: ask about a reaction since the last injection (the patient has a signed session)."""
         super().__init__(*args, **kwargs)
         if request.ask_nrs:
             self.fields["nrs_now"] = _scale("How bad is your pain right now?", "No pain", "Worst pain you can imagine")
@@ -46,3 +50,46 @@ class MeasureAnswerForm(forms.Form):
             self.fields["further_treatment"] = _yes_no(
                 "Since your treatment ended, have you needed further treatment for this pain?"
             )
+        if offer_reaction:
+            self._add_reaction_fields()
+
+    def _add_reaction_fields(self) -> None:
+        self.fields["had_reaction"] = _yes_no("Since your last injection, have you had a reaction you think it caused?")
+        self.fields["reaction_kind"] = forms.ChoiceField(
+            label="If yes: what kind of reaction?", choices=list(KIND_FOR_PATIENTS.items()), required=False,
+            widget=forms.RadioSelect,
+        )  # fmt: skip
+        self.fields["reaction_severity"] = forms.ChoiceField(
+            label="If yes: how bad is it?", choices=list(SEVERITY_FOR_PATIENTS.items()), required=False,
+            widget=forms.RadioSelect,
+        )  # fmt: skip
+        self.fields["reaction_description"] = forms.CharField(
+            label="If yes: what happened?", required=False, max_length=MAX_DESCRIPTION_LENGTH,
+            help_text="When it started, where on your body, and how it is now. Your clinician will be told.",
+            widget=forms.Textarea(attrs={"rows": 4}),
+        )  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("had_reaction"):
+            messages = {
+                "reaction_kind": "Choose the kind of reaction.",
+                "reaction_severity": "Choose how bad it is.",
+                "reaction_description": "Please tell us what happened.",
+            }
+            for field, message in messages.items():
+                if not str(cleaned.get(field) or "").strip() and field not in self.errors:
+                    self.add_error(field, message)
+        return cleaned
+
+    @property
+    def reaction(self) -> dict | None:
+        """The reaction reported, for safety.services.delayed_reaction_report; None when none was."""
+        if not self.cleaned_data.get("had_reaction"):
+            return None
+        data = self.cleaned_data
+        return {
+            "kind": data["reaction_kind"],
+            "severity": data["reaction_severity"],
+            "description": data["reaction_description"],
+        }

@@ -25,6 +25,8 @@ from patients.services import valid_consent
 from pit_portal.outbox.models import EmailKind
 from pit_portal.outbox.services import email_owe
 from portal.models import CheckIn
+from safety.models import ReportedVia
+from safety.services import delayed_reaction_report, reportable_sessions
 from scheduling.models import Appointment, AppointmentStatus
 from treatments.models import CourseStatus, TreatmentCourse
 
@@ -287,9 +289,13 @@ REPORT_FIELDS = ("nrs_now", "nrs_average", "peg_enjoyment", "peg_activity", "pgi
 
 
 @transaction.atomic
-def report_record(*, request_id: int, answers: dict, via: EnteredVia, by: User | None = None) -> PatientReport:
+def report_record(
+    *, request_id: int, answers: dict, via: EnteredVia, by: User | None = None, reaction: dict | None = None
+) -> PatientReport:
     """Keep the patient's answers and close the request, in one transaction; raises RequestClosed (nothing saved)
-    when the request was answered meanwhile (a second tab, a link used twice) or no longer applies."""
+    when the request was answered meanwhile (a second tab, a link used twice) or no longer applies. A `reaction`
+    (kind, severity, description) reaches the clinician as an open delayed reaction (safety), in the same
+    transaction: its ValidationError saves nothing either."""
     request = (
         MeasureRequest.objects.select_for_update(of=("self",))
         .select_related("course", "appointment", "patient")
@@ -310,7 +316,18 @@ def report_record(*, request_id: int, answers: dict, via: EnteredVia, by: User |
     report.save()
     request.answered_at = report.submitted_at
     request.save(update_fields=["answered_at"])
+    if reaction is not None:
+        portal = via == EnteredVia.PORTAL
+        delayed_reaction_report(
+            patient=request.patient, via=ReportedVia.PORTAL if portal else ReportedVia.BETWEEN_VISIT_FORM,
+            by=by if portal else None, **reaction,
+        )  # fmt: skip
     return report
+
+
+def reaction_can_be_reported(patient: Patient) -> bool:
+    """Whether the patient has a signed session a reaction could follow (the between-visit form then asks)."""
+    return reportable_sessions(patient).exists()
 
 
 def _report_from_check_in(request: MeasureRequest, check_in: CheckIn, by: User | None) -> PatientReport:

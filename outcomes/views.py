@@ -3,7 +3,11 @@
 The link opens that one form and nothing else: no name, no appointment, no record. It is refused once answered,
 cancelled or expired, with a page that says so (410), and every opening and answer is audited."""
 
+from collections.abc import Callable
+from functools import partial
+
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
@@ -20,14 +24,29 @@ from patients.models import Patient
 from portal.access import patient_view
 
 
-def _keep(request: HttpRequest, form: MeasureAnswerForm, measure_request: MeasureRequest, by: User | None):
-    """Keep the valid answers (by the signed-in patient, or through the link when `by` is None), audited; the 410
-    page when the request closed meanwhile (nothing kept), else None."""
+def answer_form(request: HttpRequest, measure_request: MeasureRequest) -> MeasureAnswerForm:
+    offer_reaction = services.reaction_can_be_reported(measure_request.patient)
+    data = request.POST if request.method == "POST" else None
+    return MeasureAnswerForm(data, request=measure_request, offer_reaction=offer_reaction)
+
+
+def _keep(
+    request: HttpRequest, form: MeasureAnswerForm, measure_request: MeasureRequest, *, by: User | None,
+    form_again: Callable[[], HttpResponse],
+) -> HttpResponse | None:  # fmt: skip
+    """Keep the valid answers (by the signed-in patient, or through the link when `by` is None), audited; None once
+    kept. Nothing is kept when the request closed meanwhile (the 410 page) or the reaction was refused (the form
+    again, `form_again`, with the reason)."""
     via = EnteredVia.LINK if by is None else EnteredVia.PORTAL
     try:
-        services.report_record(request_id=measure_request.pk, answers=form.cleaned_data, via=via, by=by)
+        services.report_record(
+            request_id=measure_request.pk, answers=form.cleaned_data, via=via, by=by, reaction=form.reaction
+        )
     except services.RequestClosed as closed:
         return render(request, "outcomes/answer_closed.html", {"reason": closed.reason}, status=410)
+    except ValidationError as refused:
+        form.add_error(None, refused)
+        return form_again()
     record(Action.MEASURES_ANSWERED, request=request, patient=measure_request.patient_id, obj=measure_request)
     return None
 
@@ -44,11 +63,13 @@ def answer_by_link(request: HttpRequest, token: str) -> HttpResponse:
     closed = services.why_closed(measure_request)
     if closed:
         return render(request, "outcomes/answer_closed.html", {"reason": closed}, status=410)
-    form = MeasureAnswerForm(request.POST or None, request=measure_request)
+    form = answer_form(request, measure_request)
     if request.method == "POST":
-        if form.is_valid():
-            return _keep(request, form, measure_request, None) or render(request, "outcomes/answer_thanks.html")
-        return render(request, "outcomes/answer_by_link.html", {"form": form}, status=400)
+        form_again = partial(render, request, "outcomes/answer_by_link.html", {"form": form}, status=400)
+        if not form.is_valid():
+            return form_again()
+        refused = _keep(request, form, measure_request, by=None, form_again=form_again)
+        return refused or render(request, "outcomes/answer_thanks.html")
     record(Action.MEASURES_LINK_OPENED, request=request, patient=measure_request.patient_id, obj=measure_request)
     return render(request, "outcomes/answer_by_link.html", {"form": form})
 
@@ -72,11 +93,12 @@ def answer_in_portal(request: AuthenticatedHttpRequest, patient: Patient, pk: in
     context = {"section": "home", "request_": measure_request}
     if closed:
         return render(request, "outcomes/portal_answer_closed.html", {**context, "reason": closed}, status=410)
-    form = MeasureAnswerForm(request.POST or None, request=measure_request)
+    form = answer_form(request, measure_request)
     if request.method == "POST":
+        form_again = partial(render, request, "outcomes/portal_answer.html", {**context, "form": form}, status=400)
         if not form.is_valid():
-            return render(request, "outcomes/portal_answer.html", {**context, "form": form}, status=400)
-        refused = _keep(request, form, measure_request, request.user)
+            return form_again()
+        refused = _keep(request, form, measure_request, by=request.user, form_again=form_again)
         if refused is not None:
             return refused
         messages.success(request, "Thank you: your answers are in your record for your clinician to see.")

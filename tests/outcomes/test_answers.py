@@ -12,6 +12,7 @@ from audit.models import Action, AuditEvent
 from outcomes import services
 from outcomes.models import EnteredVia, MeasureRequest, PatientReport
 from portal.models import CheckIn
+from safety.models import DelayedReaction, ReportedVia, follow_up_of
 from tests.factories import CourseFactory, PatientFactory, consent_for
 from tests.outcomes.helpers import closed_course, emailed_link_path, end_request
 from tests.portal.helpers import make_appointment
@@ -19,7 +20,13 @@ from treatments import services as treatment_services
 
 pytestmark = pytest.mark.django_db
 
-END_ANSWERS = {"nrs_now": "2", "nrs_average": "3", "peg_enjoyment": "4", "peg_activity": "5", "pgic": "2"}
+END_ANSWERS = {
+    "nrs_now": "2", "nrs_average": "3", "peg_enjoyment": "4", "peg_activity": "5", "pgic": "2", "had_reaction": "False",
+}  # fmt: skip
+REACTION = {
+    "had_reaction": "True", "reaction_kind": "bruising", "reaction_severity": "moderate",
+    "reaction_description": "A dark bruise on the knee two days later, still sore.",
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -161,3 +168,44 @@ def test_the_check_in_answers_the_visits_pre_session_questions(patient, client):
     assert (report.nrs_now, report.nrs_average, report.peg_enjoyment, report.peg_activity) == (6, 5, 4, 3)
     assert MeasureRequest.objects.get(course=course).answered_at is not None
     assert CheckIn.objects.count() == 1
+
+
+def test_a_reaction_reported_on_the_form_reaches_the_clinician_as_an_open_event(client, course):
+    path = emailed_link_path(end_request(course))
+    assert client.post(path, {**END_ANSWERS, **REACTION}).status_code == 200
+    reaction = DelayedReaction.objects.get()
+    assert (reaction.patient_id, reaction.kind, reaction.severity) == (course.patient_id, "bruising", "moderate")
+    assert reaction.reported_via == ReportedVia.BETWEEN_VISIT_FORM and reaction.reported_by is None
+    assert reaction.session == course.sessions.get()
+    assert follow_up_of(reaction) is None  # no follow-up yet: open
+
+
+@pytest.mark.parametrize("missing", ["reaction_kind", "reaction_severity", "reaction_description"])
+def test_a_reaction_without_its_details_is_refused_and_nothing_is_kept(client, course, missing):
+    path = emailed_link_path(end_request(course))
+    refused = client.post(path, {**END_ANSWERS, **REACTION, missing: ""})
+    assert refused.status_code == 400
+    assert PatientReport.objects.count() == 0 and DelayedReaction.objects.count() == 0
+
+
+def test_before_any_signed_session_the_form_does_not_ask_about_a_reaction(client):
+    course = CourseFactory(patient=PatientFactory(email="ann@example.org"))
+    appointment = make_appointment(course.patient, timezone.now() + timedelta(days=1))
+    appointment.course = course
+    appointment.save()
+    services.before_session_requests_make()
+    path = emailed_link_path(MeasureRequest.objects.get(course=course))
+    page = client.get(path).content.decode()
+    assert 'name="nrs_now"' in page and 'name="had_reaction"' not in page
+    assert (
+        client.post(path, {"nrs_now": "5", "nrs_average": "5", "peg_enjoyment": "5", "peg_activity": "5"}).status_code
+        == 200
+    )
+
+
+def test_a_reaction_reported_in_the_portal_names_the_patient_who_wrote_it(patient, client):
+    request = end_request(closed_course(patient))
+    client.force_login(patient.user)
+    assert client.post(reverse("portal:measures", args=[request.pk]), {**END_ANSWERS, **REACTION}).status_code == 302
+    reaction = DelayedReaction.objects.get()
+    assert (reaction.reported_via, reaction.reported_by) == (ReportedVia.PORTAL, patient.user)
