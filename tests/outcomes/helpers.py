@@ -6,6 +6,7 @@ from django.core import mail
 
 from outcomes.models import MeasureRequest, Moment
 from tests.factories import CourseFactory, PatientFactory, signed_session
+from tests.portal.helpers import in_days, make_appointment
 from treatments import services as treatment_services
 from treatments.models import CourseStatus, TreatmentCourse
 
@@ -33,3 +34,11 @@ def emailed_link_path(request: MeasureRequest) -> str:
     match = LINK.search(mail.outbox[-1].body)
     assert match, mail.outbox[-1].body
     return f"/measures/{match.group(1)}/"
+
+
+def appointment_in_course(course: TreatmentCourse, days: float = 1):
+    """A booked appointment of the course `days` from now (inside the pre-session questions' two days by default)."""
+    appointment = make_appointment(course.patient, in_days(days))
+    appointment.course = course
+    appointment.save(update_fields=["course"])
+    return appointment

@@ -14,8 +14,7 @@ from outcomes.models import EnteredVia, MeasureRequest, PatientReport
 from portal.models import CheckIn
 from safety.models import DelayedReaction, ReportedVia, follow_up_of
 from tests.factories import CourseFactory, PatientFactory, consent_for
-from tests.outcomes.helpers import closed_course, emailed_link_path, end_request
-from tests.portal.helpers import make_appointment
+from tests.outcomes.helpers import appointment_in_course, closed_course, emailed_link_path, end_request
 from treatments import services as treatment_services
 
 pytestmark = pytest.mark.django_db
@@ -155,9 +154,7 @@ def test_a_portal_patients_email_points_to_the_portal_not_a_link(patient):
 
 def test_the_check_in_answers_the_visits_pre_session_questions(patient, client):
     course = CourseFactory(patient=patient)
-    appointment = make_appointment(patient, timezone.now() + timedelta(days=1))
-    appointment.course = course
-    appointment.save()
+    appointment = appointment_in_course(course)
     services.before_session_requests_make()
     client.force_login(patient.user)
     answers = {"nrs_now": "6", "peg_pain": "5", "peg_enjoyment": "4", "peg_activity": "3",
@@ -190,9 +187,7 @@ def test_a_reaction_without_its_details_is_refused_and_nothing_is_kept(client, c
 
 def test_before_any_signed_session_the_form_does_not_ask_about_a_reaction(client):
     course = CourseFactory(patient=PatientFactory(email="ann@example.org"))
-    appointment = make_appointment(course.patient, timezone.now() + timedelta(days=1))
-    appointment.course = course
-    appointment.save()
+    appointment_in_course(course)
     services.before_session_requests_make()
     path = emailed_link_path(MeasureRequest.objects.get(course=course))
     page = client.get(path).content.decode()

@@ -14,8 +14,7 @@ from outcomes.tasks import send_due_measure_requests
 from pit_portal.outbox.models import EmailKind, OutboxEmail
 from tests.factories import CourseFactory, PatientFactory, consent_for
 from tests.outbox.helpers import owed, record_sends
-from tests.outcomes.helpers import closed_course, end_request
-from tests.portal.helpers import make_appointment
+from tests.outcomes.helpers import appointment_in_course, closed_course, emailed_link_path, end_request
 from treatments import services as treatment_services
 from treatments.models import CourseStatus
 
@@ -74,10 +73,7 @@ def test_reopening_cancels_the_unanswered_follow_ups_and_closing_again_owes_new_
 def test_beat_run_twice_owes_each_email_once(sends):
     course = closed_course()
     with_appointment = CourseFactory(patient=PatientFactory(email="ann@example.org"))
-    make_appointment(with_appointment.patient, timezone.now() + timedelta(days=1))
-    appointment = with_appointment.patient.appointments.get()
-    appointment.course = with_appointment
-    appointment.save()
+    appointment = appointment_in_course(with_appointment)
     assert send_due_measure_requests() == {"made": 1, "emails": 2, "reminders": 0}
     assert send_due_measure_requests() == {"made": 0, "emails": 2, "reminders": 0}  # owed already: no new rows
     before = MeasureRequest.objects.get(course=with_appointment)
@@ -90,9 +86,7 @@ def test_beat_run_twice_owes_each_email_once(sends):
 
 def test_an_appointment_too_far_ahead_or_of_a_closed_course_is_not_asked_about_yet():
     far = CourseFactory()
-    appointment = make_appointment(far.patient, timezone.now() + timedelta(days=5))
-    appointment.course = far
-    appointment.save()
+    appointment = appointment_in_course(far, days=5)
     assert services.before_session_requests_make() == 0
     appointment.starts_at = timezone.now() + timedelta(days=1)
     appointment.ends_at = appointment.starts_at + timedelta(minutes=20)
@@ -151,9 +145,7 @@ def test_withdrawn_consent_cancels_the_request_when_it_is_sent():
 
 def test_a_cancelled_appointment_cancels_its_pre_session_questions():
     course = CourseFactory(patient=PatientFactory(email="ann@example.org"))
-    appointment = make_appointment(course.patient, timezone.now() + timedelta(days=1))
-    appointment.course = course
-    appointment.save()
+    appointment = appointment_in_course(course)
     services.before_session_requests_make()
     appointment.status, appointment.cancel_reason = "cancelled", "Patient has flu"
     appointment.save()
@@ -180,13 +172,9 @@ def test_a_manager_sets_what_is_asked_and_the_database_refuses_a_schedule_that_m
 
 def test_discontinuing_a_course_cancels_its_pre_session_questions_and_their_link(client):
     course = CourseFactory(patient=PatientFactory(email="ann@example.org"))
-    appointment = make_appointment(course.patient, timezone.now() + timedelta(days=1))
-    appointment.course = course
-    appointment.save()
+    appointment_in_course(course)
     services.before_session_requests_make()
     request = MeasureRequest.objects.get(course=course)
-    from tests.outcomes.helpers import emailed_link_path
-
     path = emailed_link_path(request)
     treatment_services.course_close(course=course, status=CourseStatus.DISCONTINUED, stop_reason="patient_choice")
     request.refresh_from_db()
