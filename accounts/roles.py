@@ -40,6 +40,9 @@ CLINICAL_RECORD = [
 
 INVITES = ["portal.add_patientinvite", "portal.view_patientinvite"]
 
+# Aggregate figures only: no patient is named in the outcomes report.
+OUTCOMES_REPORT = ["outcomes.view_outcomes_report"]
+
 SCHEDULING = [
     "scheduling.view_appointment",
     "scheduling.add_appointment",
@@ -47,7 +50,7 @@ SCHEDULING = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES,
+    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES + OUTCOMES_REPORT,
     # The front desk sees that courses and sessions exist (dates, status), never their content.
     Role.FRONT_DESK: [*PATIENT_RECORD, *SCHEDULING, *INVITES, "treatments.view_treatmentcourse"],
     Role.MANAGER: [
@@ -87,6 +90,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "audit.view_auditevent",
         "audit.export_auditevent",
         "audit.view_history",
+        *OUTCOMES_REPORT,
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],

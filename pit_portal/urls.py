@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("documents.urls")),
     path("portal/", include("portal.urls")),
     path("", include("audit.urls")),
+    path("", include("outcomes.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -103,6 +103,8 @@ MANAGE_ACCOUNTS_ACTION = _for(
 )
 CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
 AUDIT = _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
+# Aggregate outcomes, no patient named: clinicians and managers (outcomes.view_outcomes_report).
+OUTCOMES_REPORT = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
 
 MATRIX: dict[str, Row] = {
     "home": Row(_named("home"), SIGNED_IN_ANY_ROLE),
@@ -233,6 +235,8 @@ MATRIX: dict[str, Row] = {
     "audit:verify": Row(_named("audit:verify"), AUDIT),
     "audit:disclosures": Row(_about_patient("audit:disclosures"), AUDIT),
     "audit:disclosures_export": Row(_about_patient("audit:disclosures_export"), AUDIT),
+    "outcomes:report": Row(_named("outcomes:report"), OUTCOMES_REPORT),
+    "outcomes:report_export": Row(_named("outcomes:report_export"), OUTCOMES_REPORT),
     # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
     # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.
     ADMIN: Row(
