@@ -12,7 +12,7 @@ What each column counts (the page states the same, beside the tables):
   with one.
 - Durability at 3 and 6 months: responders whose pain at that follow-up is still at least 30% below baseline, out
   of the responders who answered then.
-- Follow-up response rate: follow-up questions answered, out of those sent.
+- Follow-up response rate: follow-up questions answered, out of those sent (less any cancelled as no longer needed).
 - Sessions per responder: the mean number of signed sessions of the responding courses.
 """
 
@@ -36,6 +36,7 @@ MIN_COURSES_FOR_RATES = 5
 TOO_FEW = "too few"
 NO_SIGNED_SESSION = "No signed session yet"
 FOLLOW_UP_MONTHS = (3, 6)
+NAME_FIELDS = ("first_name", "last_name", "username")
 
 COLUMNS = [
     "Courses started",
@@ -250,9 +251,9 @@ def _grouped(
 
 
 def _clinician_labels(ids: set[int | None]) -> dict:
+    """The clinicians' names by id, in alphabetical order."""
     users = get_user_model().objects.filter(pk__in=[pk for pk in ids if pk is not None])
-    named = {user.pk: user.get_full_name() or user.get_username() for user in users.only("first_name", "last_name",
-                                                                                          "username")}  # fmt: skip
+    named = {user.pk: user.get_full_name() or user.get_username() for user in users.only(*NAME_FIELDS)}
     return dict(sorted(named.items(), key=lambda item: item[1].casefold()))
 
 

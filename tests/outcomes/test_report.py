@@ -360,9 +360,10 @@ def _change(values: list) -> str:
     if not values:
         return "none (n=0)"
     middle = Decimal(str(statistics.median(values))).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    words = "no change" if middle == 0 else f"{abs(middle):f}".removesuffix(".0") + (
-        " better" if middle > 0 else " worse")  # fmt: skip
-    return f"{words} (n={len(values)})"
+    if middle == 0:
+        return f"no change (n={len(values)})"
+    size = f"{abs(middle):f}".removesuffix(".0")
+    return f"{size} {'better' if middle > 0 else 'worse'} (n={len(values)})"
 
 
 def expected(courses: list[Truth]) -> list[str]:
