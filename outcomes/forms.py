@@ -12,8 +12,8 @@ from patients.models import EARLIEST_BIRTH_DATE
 # With no period given, the report counts the courses started in the last year, today included.
 DEFAULT_PERIOD = timedelta(days=365)
 # The longest period counted at once: the report reads every course started in it, so its time grows with the
-# period (docs/performance.md: about 0.6 s for a year at 100,000 patients, 4.7 s for five); two years keeps the
-# page well within a request's time. Longer spans are read a period at a time.
+# period (docs/performance.md, at 100,000 patients: about 0.55 s for a year, 1 s for two, 2.5 s for five, 17 s
+# since 1900). Longer spans are read a period at a time.
 MAX_PERIOD = timedelta(days=731)
 # Dates outside these are typing mistakes (no course starts before a living patient was born).
 LATEST_DAY = date(2999, 12, 31)

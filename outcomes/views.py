@@ -2,6 +2,7 @@
 
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
@@ -16,7 +17,7 @@ REPORT_PERMISSION = "outcomes.view_outcomes_report"
 RESPONDER_CHART_TITLE = "Responders (pain at least 30% lower at the end of the course), by condition"
 
 
-def _responder_chart(report: outcomes_report.Report):
+def _responder_chart(report: outcomes_report.Report) -> SafeString:
     condition = next(table for table in report.tables if table.key == "condition")
     bars = [Bar(row.label, None if row.figures.too_few else row.figures.responders_30) for row in condition.rows]
     return bar_chart_svg(bars, title=RESPONDER_CHART_TITLE)

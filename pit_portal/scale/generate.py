@@ -574,7 +574,7 @@ class Clinic:
         the pain reported is near the score the clinician then took."""
         due_at = slot.starts_at - BEFORE_SESSION_LEAD
         ask = _Ask(visit, course_id, Moment.BEFORE_SESSION, due_at, slot.starts_at, due_at, slot.appointment_id)
-        self._request(ask, BEFORE_SESSION_ANSWERED, lambda: self._scores(pain))
+        self._request(ask, BEFORE_SESSION_ANSWERED, self._scores(pain))
 
     def _course_closed(self, visit: "_Visit", course_id: int, closed_at: datetime, closed_on: date, pain: int,
                        final_pgic: int | None) -> None:  # fmt: skip
@@ -584,21 +584,20 @@ class Clinic:
         impression = final_pgic or rng.choice((3, 4, 4, 5))
         end = _nrs(pain + rng.choice((-1, 0, 0, 1)))
         ask = _Ask(visit, course_id, Moment.COURSE_END, closed_at, closed_at + ANSWER_WINDOW, closed_at)
-        self._request(ask, AFTER_COURSE_ANSWERED, lambda: self._scores(end, pgic=impression))
+        self._request(ask, AFTER_COURSE_ANSWERED, self._scores(end, pgic=impression))
         later = end
         for days in FOLLOW_UP_DAYS:
             later = _nrs(later + rng.choice((-1, 0, 0, 0, 1, 1, 2, 3)))
-            worse = later > end + 1
+            relapsed = later > end + 1
+            scores = self._scores(later, pgic=min(7, impression + relapsed), further=relapsed or rng.random() < 0.1)
             due_at = self.clock.at(closed_on + timedelta(days=days), SEND_AT.hour * 60 + SEND_AT.minute)
             ask = _Ask(visit, course_id, Moment.AFTER_COURSE, due_at, due_at + ANSWER_WINDOW, closed_at, days=days)
-            then = later
-            self._request(ask, AFTER_COURSE_ANSWERED, lambda then=then, worse=worse: self._scores(
-                then, pgic=min(7, impression + worse), further=worse or rng.random() < 0.1))  # fmt: skip
+            self._request(ask, AFTER_COURSE_ANSWERED, scores)
 
-    def _request(self, ask: "_Ask", answered_share: float, answers) -> None:
+    def _request(self, ask: "_Ask", answered_share: float, scores: tuple) -> None:
         """One request as the worker has left it by now: waiting (not due yet), not sent (no email address),
-        cancelled, sent and unanswered (reminded once if its link lasts long enough), or answered with
-        `answers()` (the report's scores) through the portal by a portal user, else through the emailed link."""
+        cancelled, sent and unanswered (reminded once if its link lasts long enough), or answered with `scores`
+        (the report's, as _scores gives them) through the portal by a portal user, else through the emailed link."""
         rng, now = self.answers, self.at.now
         sent_at = reminded_at = answered_at = cancelled_at = None
         not_sent = cancel_reason = ""
@@ -628,7 +627,7 @@ class Clinic:
             return
         portal = ask.visit.user_id is not None
         self.t[PatientReport].add((
-            self.t[PatientReport].new_id(), request_id, ask.visit.patient_id, ask.course_id, *answers(),
+            self.t[PatientReport].new_id(), request_id, ask.visit.patient_id, ask.course_id, *scores,
             EnteredVia.PORTAL if portal else EnteredVia.LINK, ask.visit.user_id, answered_at,
         ))  # fmt: skip
 
