@@ -23,6 +23,7 @@ MENU_PAGES = {
     "Recall": "scheduling:recall",
     "User accounts": "security_users",
     "Audit trail": "audit:events",
+    "Outcomes": "outcomes:report",
     "Administration": "admin:index",
 }
 NAV = re.compile(r'<nav class="navbar[^>]*aria-label="Main">(.*?)</nav>', re.S)
