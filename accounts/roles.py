@@ -44,6 +44,8 @@ INVITES = ["portal.add_patientinvite", "portal.view_patientinvite"]
 # Adverse events followed up (safety): clinicians update a follow-up; the log and its rates are read by managers too.
 SAFETY_LOG = ["safety.view_adverseeventfollowup"]
 SAFETY_FOLLOW_UP = [*SAFETY_LOG, "safety.change_adverseeventfollowup"]
+# Aggregate figures only: no patient is named in the outcomes report.
+OUTCOMES_REPORT = ["outcomes.view_outcomes_report"]
 
 SCHEDULING = [
     "scheduling.view_appointment",
@@ -52,7 +54,7 @@ SCHEDULING = [
 ]
 
 ROLE_PERMISSIONS: dict[Role, list[str]] = {
-    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES + SAFETY_FOLLOW_UP,
+    Role.CLINICIAN: PATIENT_RECORD + CLINICAL_RECORD + SCHEDULING + INVITES + SAFETY_FOLLOW_UP + OUTCOMES_REPORT,
     # The front desk sees that courses and sessions exist (dates, status), never their content.
     Role.FRONT_DESK: [*PATIENT_RECORD, *SCHEDULING, *INVITES, "treatments.view_treatmentcourse"],
     Role.MANAGER: [
@@ -100,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "outcomes.view_registryexport",
         "outcomes.add_registryexport",
         *SAFETY_LOG,
+        *OUTCOMES_REPORT,
     ],
     # Patients see only their own portal pages, which check ownership themselves.
     Role.PATIENT: ["portal.use_portal"],

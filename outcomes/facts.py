@@ -8,10 +8,13 @@ What counts, and why:
   session or at the end of the course; follow-up answers (after the course) are not the end, they are durability.
 - Final impression of change (PGIC): the patient's own end-of-course answer, else what was recorded when the course
   closed, else the newest review's.
-- Durability at 3 and 6 months: the follow-up answer nearest each mark (FOLLOW_UP_BANDS), compared with baseline.
+- Durability at 3 and 6 months: the follow-up answer nearest each mark (FOLLOW_UP_MARKS, within FOLLOW_UP_BANDS),
+  compared with baseline.
+- Follow-ups sent and answered: the questions after the course that were emailed, less those the clinic cancelled
+  (no longer needed: the patient could not answer them), and how many of those were answered.
 
-Every reading is a handful of grouped queries over the courses asked for (DISTINCT ON per course for "the newest"),
-the same number whatever their count."""
+Every reading is one of four queries over the courses asked for, grouped per course in the database where it can be
+(DISTINCT ON, or the first value of an ordered ARRAY_AGG, for "the newest"): the same number whatever their count."""
 
 from collections import defaultdict
 from collections.abc import Iterable
@@ -19,17 +22,19 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Q, QuerySet
+from django.contrib.postgres.aggregates import ArrayAgg
+from django.db.models import BooleanField, Count, ExpressionWrapper, Field, Func, IntegerField, Max, Q, QuerySet
 from django.utils import timezone
 
 from assessments.models import PGIC, Assessment, AssessmentKind
-from outcomes.models import MeasureRequest, Moment, PatientReport
-from treatments.models import AdverseEvent, CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
+from outcomes.models import MeasureRequest, Moment
+from treatments.models import CourseStatus, InjectionSession, TreatmentCourse
 from treatments.outcomes import responder_status
 
 # Follow-up answers count as "3 months" or "6 months" when asked this many days after the course ended (the
 # clinic's schedule asks at 91 and 182 days by default, and may move them a little).
 FOLLOW_UP_BANDS: dict[int, range] = {3: range(60, 121), 6: range(150, 241)}
+FOLLOW_UP_MARKS: dict[int, int] = {3: 91, 6: 182}
 IMPROVED_PGIC = (PGIC.VERY_MUCH_IMPROVED, PGIC.MUCH_IMPROVED)
 RESPONDED = ("moderate", "substantial")
 END_MOMENTS = (Moment.BEFORE_SESSION, Moment.COURSE_END)
@@ -129,9 +134,20 @@ def _newest_per_course(queryset: QuerySet, order: str) -> QuerySet:
     return queryset.order_by("course_id", f"-{order}", "-pk").distinct("course_id")
 
 
+class FirstOf(Func):
+    """The first element of an array (PostgreSQL counts from 1): of an ordered ARRAY_AGG, each group's first value
+    in that order."""
+
+    template = "(%(expressions)s)[1]"
+
+
+def _first(field: str, order_by: tuple[str, ...], output_field: Field, filter: Q | None = None) -> FirstOf:
+    return FirstOf(ArrayAgg(field, order_by=order_by, filter=filter), output_field=output_field)
+
+
 def course_outcomes(courses: QuerySet[TreatmentCourse]) -> list[CourseOutcome]:
-    """The outcome of each course in `courses` (a queryset, used as a subquery by every reading)."""
-    rows = courses.values_list(
+    """The outcome of each course in `courses` (a queryset, used as a subquery by every reading): four queries."""
+    rows = courses.order_by().values_list(
         "pk", "patient_id", "condition_id", "status", "stop_reason", "started_on", "closed_on", "final_pgic",
         "baseline_assessment__nrs_current", "baseline_assessment__nrs_average",
         "baseline_assessment__peg_enjoyment", "baseline_assessment__peg_activity",
@@ -143,92 +159,109 @@ def course_outcomes(courses: QuerySet[TreatmentCourse]) -> list[CourseOutcome]:
                                      peg_of(average, enjoyment, activity))  # fmt: skip
         recorded_pgic[pk] = pgic
     ids = courses.values("pk")
-    _add_sessions(outcomes, ids)
-    _add_end_scores(outcomes, ids, recorded_pgic)
-    _add_follow_ups(outcomes, ids)
-    _add_nerves_and_events(outcomes, ids)
+    candidates: dict[int, list[Score]] = defaultdict(list)
+    _add_sessions(outcomes, ids, candidates)
+    _add_reviews(ids, candidates)
+    patients_pgic = _add_answers(outcomes, ids, candidates)
+    for course_id, outcome in outcomes.items():
+        scores = candidates[course_id]
+        with_nrs = _newest(*(score for score in scores if score.nrs is not None))
+        with_peg = _newest(*(score for score in scores if score.peg is not None))
+        reviewed = _newest(*(score for score in scores if score.pgic is not None))
+        outcome.end_nrs = with_nrs.nrs if with_nrs else None
+        outcome.end_peg = with_peg.peg if with_peg else None
+        # The patient's own end-of-course answer, else what the clinician recorded on closing, else a review's.
+        outcome.final_pgic = patients_pgic.get(course_id) or recorded_pgic[course_id] or (
+            reviewed.pgic if reviewed else None)  # fmt: skip
     return list(outcomes.values())
 
 
-def _add_sessions(outcomes: dict[int, CourseOutcome], ids: QuerySet) -> None:
+def _add_sessions(outcomes: dict[int, CourseOutcome], ids: QuerySet, candidates: dict[int, list[Score]]) -> None:
+    """Signed sessions, one row per course: how many, who signed the first, the nerves injected, the adverse events,
+    and the newest pain before an injection as a candidate for the end score. Sites and events are joined, so
+    sessions and events are counted once each."""
     signed = InjectionSession.objects.filter(course_id__in=ids, signed_at__isnull=False)
-    for course_id, count in signed.values_list("course_id").annotate(count=Count("pk")).order_by():
-        outcomes[course_id].signed_sessions = count
-    first = signed.order_by("course_id", "performed_at", "pk").distinct("course_id")
-    for course_id, clinician_id in first.values_list("course_id", "clinician_id"):
-        outcomes[course_id].clinician_id = clinician_id
-
-
-def _end_candidates(ids: QuerySet) -> dict[int, list[Score]]:
-    """The newest pain score of each source, per course: a signed session, a review, a patient's answer."""
-    candidates: dict[int, list[Score]] = defaultdict(list)
-    sessions = InjectionSession.objects.filter(course_id__in=ids, signed_at__isnull=False, pre_nrs__isnull=False)
-    for course_id, at, nrs in _newest_per_course(sessions, "performed_at").values_list(
-        "course_id", "performed_at", "pre_nrs"
+    scored = Q(pre_nrs__isnull=False)
+    per_course = (
+        signed.values("course_id")
+        .order_by()
+        .annotate(
+            count=Count("pk", distinct=True),
+            first_clinician=_first("clinician_id", ("performed_at", "pk"), IntegerField()),
+            newest_at=Max("performed_at", filter=scored),
+            newest_nrs=_first("pre_nrs", ("-performed_at", "-pk"), IntegerField(), filter=scored),
+            nerves=ArrayAgg("sites__nerve_id", distinct=True),
+            events=Count("adverse_events", distinct=True),
+        )
+    )
+    for course_id, count, clinician_id, at, nrs, nerves, events in per_course.values_list(
+        "course_id", "count", "first_clinician", "newest_at", "newest_nrs", "nerves", "events"
     ):
-        candidates[course_id].append(Score(at, nrs=nrs))
-    reviews = Assessment.objects.filter(course_id__in=ids, kind=AssessmentKind.REVIEW)
-    for course_id, at, nrs, average, enjoyment, activity, pgic in _newest_per_course(
-        reviews, "assessed_at"
-    ).values_list("course_id", "assessed_at", "nrs_current", "nrs_average", "peg_enjoyment", "peg_activity", "pgic"):
-        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_of(average, enjoyment, activity), pgic=pgic))
-    reports = PatientReport.objects.filter(course_id__in=ids, request__moment__in=END_MOMENTS).filter(
-        Q(nrs_now__isnull=False) | Q(peg_activity__isnull=False)
-    )
-    for course_id, at, nrs, average, enjoyment, activity, pgic in _newest_per_course(
-        reports, "submitted_at"
-    ).values_list("course_id", "submitted_at", "nrs_now", "nrs_average", "peg_enjoyment", "peg_activity", "pgic"):
-        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_of(average, enjoyment, activity), pgic=pgic))
-    return candidates
-
-
-def _add_end_scores(outcomes: dict[int, CourseOutcome], ids: QuerySet, recorded_pgic: dict[int, int | None]) -> None:
-    patients_pgic = dict(
-        _newest_per_course(
-            PatientReport.objects.filter(course_id__in=ids, request__moment=Moment.COURSE_END, pgic__isnull=False),
-            "submitted_at",
-        ).values_list("course_id", "pgic")
-    )
-    for course_id, scores in _end_candidates(ids).items():
         outcome = outcomes[course_id]
-        with_nrs = _newest(*(score for score in scores if score.nrs is not None))
-        with_peg = _newest(*(score for score in scores if score.peg is not None))
-        with_pgic = _newest(*(score for score in scores if score.pgic is not None))
-        outcome.end_nrs = with_nrs.nrs if with_nrs else None
-        outcome.end_peg = with_peg.peg if with_peg else None
-        outcome.final_pgic = with_pgic.pgic if with_pgic else None
-    for course_id, outcome in outcomes.items():
-        # The patient's own end-of-course answer, else what the clinician recorded on closing, else a review's.
-        outcome.final_pgic = patients_pgic.get(course_id) or recorded_pgic[course_id] or outcome.final_pgic
+        outcome.signed_sessions, outcome.clinician_id, outcome.adverse_events = count, clinician_id, events
+        outcome.nerve_ids = {nerve for nerve in nerves if nerve is not None}
+        if nrs is not None:
+            candidates[course_id].append(Score(at, nrs=nrs))
 
 
-def _add_follow_ups(outcomes: dict[int, CourseOutcome], ids: QuerySet) -> None:
-    answers = PatientReport.objects.filter(course_id__in=ids, request__moment=Moment.AFTER_COURSE).order_by(
-        "submitted_at", "pk"
-    )
-    for course_id, days, nrs, further, submitted_at in answers.values_list(
-        "course_id", "request__days_after_course", "nrs_now", "further_treatment", "submitted_at"
+def _add_reviews(ids: QuerySet, candidates: dict[int, list[Score]]) -> None:
+    """The newest review of each course: its pain, PEG and impression of change are candidates."""
+    reviews = _newest_per_course(Assessment.objects.filter(course_id__in=ids, kind=AssessmentKind.REVIEW),
+                                 "assessed_at")  # fmt: skip
+    for course_id, at, nrs, average, enjoyment, activity, pgic in reviews.values_list(
+        "course_id", "assessed_at", "nrs_current", "nrs_average", "peg_enjoyment", "peg_activity", "pgic"
     ):
-        months = _band(days)
-        if months is not None:
-            outcomes[course_id].follow_up_nrs[months] = nrs
-            outcomes[course_id].further_treatment[months] = further
-            outcomes[course_id].follow_up_on[months] = timezone.localdate(submitted_at)
-    asked = MeasureRequest.objects.filter(course_id__in=ids, moment=Moment.AFTER_COURSE, sent_at__isnull=False)
-    counts = asked.values_list("course_id").annotate(
-        sent=Count("pk"), answered=Count("pk", filter=Q(answered_at__isnull=False))
+        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_of(average, enjoyment, activity), pgic=pgic))
+
+
+def _add_answers(outcomes: dict[int, CourseOutcome], ids: QuerySet, candidates: dict[int, list[Score]]) -> dict:
+    """What the patients were asked and answered, in one query: every request after the course (to count those
+    sent and answered) and every answered one, with its answer. The newest answer before a session or at the end
+    with a pain or PEG score is a candidate for the end score; follow-ups go to their 3- or 6-month band. Returns
+    each course's newest end-of-course impression of change, the patient's own."""
+    requests = (
+        MeasureRequest.objects.filter(course_id__in=ids)
+        .filter(Q(moment=Moment.AFTER_COURSE) | Q(answered_at__isnull=False))
+        .order_by()
     )
-    for course_id, sent, answered in counts.order_by():
-        outcomes[course_id].follow_ups_sent, outcomes[course_id].follow_ups_answered = sent, answered
+    follow_up_sent = Q(moment=Moment.AFTER_COURSE, sent_at__isnull=False, cancelled_at__isnull=True)
+    rows = requests.annotate(sent=ExpressionWrapper(follow_up_sent, output_field=BooleanField())).values_list(
+        "course_id", "moment", "days_after_course", "sent", "report__pk", "report__submitted_at",
+        "report__nrs_now", "report__nrs_average", "report__peg_enjoyment", "report__peg_activity", "report__pgic",
+        "report__further_treatment",
+    )  # fmt: skip
+    newest_end: dict = {}
+    patients_pgic: dict = {}
+    follow_ups: dict = {}
+    for course_id, moment, days, sent, report, at, nrs, average, enjoyment, activity, pgic, further in rows:
+        outcome = outcomes[course_id]
+        if sent:
+            outcome.follow_ups_sent += 1
+            outcome.follow_ups_answered += report is not None
+        if report is None:
+            continue
+        newest = (at, report)
+        if moment in END_MOMENTS and (nrs is not None or activity is not None):
+            _keep(newest_end, course_id, newest, (at, nrs, average, enjoyment, activity))
+        if moment == Moment.COURSE_END and pgic is not None:
+            _keep(patients_pgic, course_id, newest, pgic)
+        months = _band(days) if moment == Moment.AFTER_COURSE else None
+        if months is not None and days is not None:
+            # Per band, the answer asked nearest the band's mark; of two as near, the later answer.
+            _keep(follow_ups, (course_id, months), (-abs(days - FOLLOW_UP_MARKS[months]), newest), (nrs, further, at))
+    for course_id, (_, (at, nrs, average, enjoyment, activity)) in newest_end.items():
+        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_of(average, enjoyment, activity)))
+    for (course_id, months), (_, (nrs, further, at)) in follow_ups.items():
+        outcomes[course_id].follow_up_nrs[months] = nrs
+        outcomes[course_id].further_treatment[months] = further
+        outcomes[course_id].follow_up_on[months] = timezone.localdate(at)
+    return {course_id: pgic for course_id, (_, pgic) in patients_pgic.items()}
 
 
-def _add_nerves_and_events(outcomes: dict[int, CourseOutcome], ids: QuerySet) -> None:
-    sites = InjectionSite.objects.filter(session__course_id__in=ids, session__signed_at__isnull=False)
-    for course_id, nerve_id in sites.values_list("session__course_id", "nerve_id").distinct():
-        outcomes[course_id].nerve_ids.add(nerve_id)
-    events = AdverseEvent.objects.filter(session__course_id__in=ids, session__signed_at__isnull=False)
-    for course_id, count in events.values_list("session__course_id").annotate(count=Count("pk")).order_by():
-        outcomes[course_id].adverse_events = count
+def _keep(best: dict, key: object, rank: tuple, value: object) -> None:
+    """Keep `value` under `key` when its `rank` is the highest so far."""
+    if key not in best or best[key][0] < rank:
+        best[key] = (rank, value)
 
 
 def median(values: Iterable) -> Decimal | None:

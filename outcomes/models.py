@@ -203,6 +203,8 @@ class PatientReport(models.Model):
 
     class Meta:
         ordering = ["submitted_at", "id"]
+        # The outcomes report counts what patients answered (with the clinic's own scores), course by course.
+        permissions = [("view_outcomes_report", "Can view the outcomes report")]
         indexes = [models.Index(fields=["course", "submitted_at"], name="report_course_time")]
         constraints = [
             score_in_range("nrs_now"),

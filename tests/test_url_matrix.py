@@ -138,6 +138,8 @@ CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED
 AUDIT = _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
 # The adverse-event log and its rates: clinicians and managers; following an event up: clinicians.
 SAFETY_LOG = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
+# Aggregate outcomes, no patient named: clinicians and managers (outcomes.view_outcomes_report).
+OUTCOMES_REPORT = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
 
 MATRIX: dict[str, Row] = {
     "home": Row(_named("home"), SIGNED_IN_ANY_ROLE),
@@ -295,6 +297,8 @@ MATRIX: dict[str, Row] = {
     "registry:progress": Row(_registry_export("registry:progress"), AUDIT),
     # A ready export is sent to a manager; anyone else gets the 404 a missing id gets.
     "registry:download": Row(_registry_export("registry:download"), AUDIT),
+    "outcomes:report": Row(_named("outcomes:report"), OUTCOMES_REPORT),
+    "outcomes:report_export": Row(_named("outcomes:report_export"), OUTCOMES_REPORT),
     # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
     # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.
     ADMIN: Row(

@@ -61,6 +61,8 @@ class TreatmentCourse(models.Model):
 
     class Meta:
         ordering = ["-started_on", "-id"]
+        # The outcomes report reads the courses started in a period.
+        indexes = [models.Index(fields=["started_on"], name="course_started_on")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(planned_sessions__gte=1, planned_sessions__lte=MAX_SESSIONS_PER_COURSE),
@@ -174,6 +176,14 @@ class InjectionSession(models.Model):
             # Lot recall (treatments.lots) matches the lot case-insensitively, exactly or by its first characters:
             # text_pattern_ops serves both "=" and LIKE 'ABC%' whatever the database's collation.
             models.Index(OpClass(Upper("lot_number"), name="text_pattern_ops"), name="session_lot_number"),
+            # The outcomes report reads each course's signed sessions from this index alone (an index-only scan):
+            # how many, who signed the first, the newest pain score, and their ids to find the nerves injected.
+            models.Index(
+                fields=["course", "performed_at"],
+                include=["id", "clinician", "pre_nrs"],
+                condition=Q(signed_at__isnull=False),
+                name="session_signed_by_course",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["course", "number"], name="session_number_once_per_course"),
@@ -250,6 +260,8 @@ class InjectionSite(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # The nerves each session injected, read without the table (the outcomes report's "by nerve").
+        indexes = [models.Index(fields=["session", "nerve"], name="site_session_nerve")]
         constraints = [
             models.CheckConstraint(
                 condition=Q(points__gte=1, points__lte=MAX_POINTS_PER_SITE), name="site_points_in_range"

@@ -16,6 +16,8 @@ from decimal import Decimal
 from accounts.models import User
 from assessments.models import AnalgesicUse, Assessment, ContributingNerve, FunctionalActivity, PainArea
 from documents.models import Document
+from outcomes.models import EnteredVia, MeasureRequest, Moment, PatientReport
+from outcomes.services import ANSWER_WINDOW, BEFORE_SESSION_LEAD, REMINDER_AFTER, SEND_AT
 from patients.models import Intake, Medication, Patient, PatientConsent
 from pit_portal.scale import vocabulary as words
 from pit_portal.scale.diary import WORKING_MINUTES_PER_DAY, Clock, Diary, next_working_day
@@ -66,6 +68,12 @@ SPECS = (
     (Document, ("id", "patient_id", "session_id", "kind", "version", "status", "superseded_at", "file_name",
                 "sha256", "size_bytes", "page_count", "attempts", "last_error", "enqueued_at", "created_at",
                 "ready_at")),
+    (MeasureRequest, ("id", "patient_id", "course_id", "appointment_id", "moment", "days_after_course", "ask_nrs",
+                      "ask_peg", "ask_pgic", "ask_further_treatment", "due_at", "expires_at", "link_nonce", "sent_at",
+                      "reminded_at", "not_sent_reason", "answered_at", "cancelled_at", "cancel_reason",
+                      "created_at")),
+    (PatientReport, ("id", "request_id", "patient_id", "course_id", "nrs_now", "nrs_average", "peg_enjoyment",
+                     "peg_activity", "pgic", "further_treatment", "entered_via", "entered_by_id", "submitted_at")),
 )  # fmt: skip
 
 # The fields a signature covers, as treatments.services.session_content lists them.
@@ -100,6 +108,15 @@ MIN_HISTORY_DAYS = 2 * 365
 # The average share of working time booked, over the whole history.
 DIARY_FILL = 0.7
 POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+# What patients answer between visits, as the clinic's default schedule asks (outcomes migration 0002): pain and
+# PEG before each session, and with the impression of change at the end of a course and 91 and 182 days after it.
+# Only patients with an email address are sent the questions (70%); of those, this share answers.
+BEFORE_SESSION_ANSWERED = 0.57  # so about 40% of sessions have the patient's own report from before it
+AFTER_COURSE_ANSWERED = 0.6
+REQUEST_CANCELLED_SHARE = 0.04  # no longer needed when sent (a course reopened, consent withdrawn)
+FOLLOW_UP_DAYS = (91, 182)
+NO_EMAIL = "No email address on file."
+NO_LONGER_NEEDED = "This form is no longer needed."
 # Starts with "!": Django treats it as unusable, so nobody can sign in with it.
 UNUSABLE_PASSWORD = "!seed-scale"  # noqa: S105
 
@@ -156,6 +173,9 @@ class Clinic:
         self.clock = clock
         self.at = moments
         self.rng = random.Random(seed)
+        # The patients' answers draw from a stream of their own, so the rest of the data set is the same as before
+        # they were seeded.
+        self.answers = random.Random(f"answers-{seed}")
         self.span = (moments.last_first_visit - moments.first_day).days
         self.condition_codes = dict(ref.conditions)
 
@@ -169,17 +189,18 @@ class Clinic:
         first_visit_at = self.clock.at(day, minute)
         registered_at = min(first_visit_at - timedelta(days=rng.randint(3, 20)), self.at.now - timedelta(hours=1))
         desk = rng.choice(self.ref.front_desk)
-        patient_id, full_name = self._patient_row(clinic_number, registered_at, first_visit_at, desk)
+        patient_id, full_name, has_email, user_id = self._patient_row(clinic_number, registered_at, first_visit_at,
+                                                                      desk)  # fmt: skip
         intake = self._intake(patient_id, registered_at, desk)
         consent_id = self._consent(patient_id, full_name, registered_at + timedelta(minutes=10), desk)
-        visit = _Visit(patient_id, consent_id, intake)
+        visit = _Visit(patient_id, consent_id, intake, has_email, user_id)
         initial = self._appointment(visit, clinician_index, day, minute, INITIAL, registered_at, desk)
         if initial is None:
             return  # a new referral: seen for the first time after today
         first_course_on = initial.day + timedelta(days=rng.randint(7, 14))
         # The first assessment belongs to the course it starts (as course_start links it).
         first_course_id = self.t[TreatmentCourse].new_id() if self._plans(first_course_on) else None
-        assessment_id, condition_id = self._assessment(visit, initial, kind="initial", course_id=first_course_id)
+        assessment_id, condition_id, _ = self._assessment(visit, initial, kind="initial", course_id=first_course_id)
         if first_course_id is not None:
             self._courses(visit, clinician_index, initial, first_course_id, first_course_on, assessment_id,
                           condition_id)  # fmt: skip
@@ -214,7 +235,7 @@ class Clinic:
             rng.choice(words.GP_NAMES), rng.choice(words.GP_PRACTICES), self._phone(), "", user_id, registered_at,
             registered_at, desk,
         ))  # fmt: skip
-        return patient_id, f"{given} {family}"
+        return patient_id, f"{given} {family}", bool(email), user_id
 
     def _portal_user(self, given: str, family: str, email: str, registered_at: datetime) -> int:
         user_id = self.t[User].new_id()
@@ -321,7 +342,8 @@ class Clinic:
     # --- Clinical record --------------------------------------------------------------------------------------
 
     def _assessment(self, visit: "_Visit", slot: "_Slot", *, kind: str, course_id: int | None = None,
-                    condition_id: int | None = None, improvement: int = 0) -> tuple[int, int]:  # fmt: skip
+                    condition_id: int | None = None, improvement: int = 0) -> tuple[int, int, int]:  # fmt: skip
+        """Returns the assessment's id, its condition's and the patient's pain now."""
         rng = self.rng
         self._appointment_row(visit, slot, "completed", session_id=None)
         assessment_id = self.t[Assessment].new_id()
@@ -341,7 +363,7 @@ class Clinic:
             assessed_at + timedelta(minutes=30),
         ))  # fmt: skip
         self._body_map(assessment_id, condition_id, worst)
-        return assessment_id, condition_id
+        return assessment_id, condition_id, current
 
     def _areas(self, condition_id: int) -> tuple[str, tuple[str, ...]]:
         """(nerve region, body-map regions) typical of the condition; a fixed pairing for the others."""
@@ -414,15 +436,18 @@ class Clinic:
             if number == stop_after:
                 status, reason = "discontinued", rng.choice(words.DISCONTINUED_REASONS)
                 stop_reason, closed_on = rng.choice(STOP_REASONS), last_day
+                self._course_closed(visit, course_id, slot.ends_at, closed_on, pain, None)
                 break
         else:
             review_slot = self._attend(visit, clinician, last_day + timedelta(days=rng.randint(7, 21)), REVIEW,
                                        booked_at, course_id)  # fmt: skip
             if review_slot is not None:
-                review_id, _ = self._assessment(visit, review_slot, kind="review", course_id=course_id,
-                                                condition_id=condition_id, improvement=rng.randint(0, 5))  # fmt: skip
+                review_id, _, end_pain = self._assessment(visit, review_slot, kind="review", course_id=course_id,
+                                                          condition_id=condition_id,
+                                                          improvement=rng.randint(0, 5))  # fmt: skip
                 status, review = "completed", (review_id, review_slot)
                 closed_on, final_pgic = review_slot.day, rng.choice((1, 2, 2, 3, 3, 4, 5))
+                self._course_closed(visit, course_id, review_slot.ends_at, closed_on, end_pain, final_pgic)
         self.t[TreatmentCourse].add((
             course_id, visit.patient_id, condition_id, planned, interval, status, stop_reason, reason, closed_on,
             final_pgic, baseline_id, started_on or earliest, self.ref.clinicians[clinician], created_at,
@@ -483,6 +508,7 @@ class Clinic:
             row |= {"signed_at": None, "signed_by_id": None, "content_sha256": ""}
         self.t[InjectionSession].add(tuple(row[field] for field in SESSION_FIELDS))
         self._appointment_row(visit, slot, "completed", session_id=session_id)
+        self._before_session(visit, slot, course_id, pain)
         if signed_at is not None:
             self._documents(visit.patient_id, session_id, signed_at)
 
@@ -541,6 +567,100 @@ class Clinic:
                     pages, 1, "", made_at, made_at, ready_at,
                 ))  # fmt: skip
 
+    # --- Between visits (outcomes) ----------------------------------------------------------------------------
+
+    def _before_session(self, visit: "_Visit", slot: "_Slot", course_id: int, pain: int) -> None:
+        """The pre-session questions, due BEFORE_SESSION_LEAD ahead of the appointment and open until it starts;
+        the pain reported is near the score the clinician then took."""
+        due_at = slot.starts_at - BEFORE_SESSION_LEAD
+        ask = _Ask(visit, course_id, Moment.BEFORE_SESSION, due_at, slot.starts_at, due_at, slot.appointment_id)
+        self._request(ask, BEFORE_SESSION_ANSWERED, self._scores(pain))
+
+    def _course_closed(self, visit: "_Visit", course_id: int, closed_at: datetime, closed_on: date, pain: int,
+                       final_pgic: int | None) -> None:  # fmt: skip
+        """The requests a course's closing makes (outcomes.services.course_followups_schedule): at the end, due
+        at once, and 91 and 182 days later from SEND_AT; pain afterwards stays, or comes back a little."""
+        rng = self.answers
+        impression = final_pgic or rng.choice((3, 4, 4, 5))
+        end = _nrs(pain + rng.choice((-1, 0, 0, 1)))
+        ask = _Ask(visit, course_id, Moment.COURSE_END, closed_at, closed_at + ANSWER_WINDOW, closed_at)
+        self._request(ask, AFTER_COURSE_ANSWERED, self._scores(end, pgic=impression))
+        later = end
+        for days in FOLLOW_UP_DAYS:
+            later = _nrs(later + rng.choice((-1, 0, 0, 0, 1, 1, 2, 3)))
+            relapsed = later > end + 1
+            scores = self._scores(later, pgic=min(7, impression + relapsed), further=relapsed or rng.random() < 0.1)
+            due_at = self.clock.at(closed_on + timedelta(days=days), SEND_AT.hour * 60 + SEND_AT.minute)
+            ask = _Ask(visit, course_id, Moment.AFTER_COURSE, due_at, due_at + ANSWER_WINDOW, closed_at, days=days)
+            self._request(ask, AFTER_COURSE_ANSWERED, scores)
+
+    def _request(self, ask: "_Ask", answered_share: float, scores: tuple) -> None:
+        """One request as the worker has left it by now: waiting (not due yet), not sent (no email address),
+        cancelled, sent and unanswered (reminded once if its link lasts long enough), or answered with `scores`
+        (the report's, as _scores gives them) through the portal by a portal user, else through the emailed link."""
+        rng, now = self.answers, self.at.now
+        sent_at = reminded_at = answered_at = cancelled_at = None
+        not_sent = cancel_reason = ""
+        if ask.due_at < now and not ask.visit.has_email:
+            not_sent = NO_EMAIL
+        elif ask.due_at < now:
+            sent_at = ask.due_at  # the beat sends what is due
+            roll, window = rng.random(), ask.expires_at - sent_at
+            if roll < REQUEST_CANCELLED_SHARE:
+                cancelled_at = _before(now, sent_at + window * rng.random())
+                cancel_reason = NO_LONGER_NEEDED if cancelled_at else ""
+            elif roll < REQUEST_CANCELLED_SHARE + answered_share:
+                answered_at = _before(now, sent_at + window * rng.random() ** 2)  # most answer soon
+            closed = answered_at or cancelled_at or ask.expires_at
+            if sent_at + REMINDER_AFTER < closed:
+                reminded_at = _before(now, sent_at + REMINDER_AFTER)
+        request_id = self.t[MeasureRequest].new_id()
+        created_at = min(ask.created_at, now)
+        days = ask.days
+        self.t[MeasureRequest].add((
+            request_id, ask.visit.patient_id, ask.course_id, ask.appointment_id, ask.moment, days, True, True,
+            ask.moment != Moment.BEFORE_SESSION, days is not None, ask.due_at, ask.expires_at,
+            f"{rng.getrandbits(128):032x}", sent_at, reminded_at, not_sent, answered_at, cancelled_at, cancel_reason,
+            created_at,
+        ))  # fmt: skip
+        if answered_at is None:
+            return
+        portal = ask.visit.user_id is not None
+        self.t[PatientReport].add((
+            self.t[PatientReport].new_id(), request_id, ask.visit.patient_id, ask.course_id, *scores,
+            EnteredVia.PORTAL if portal else EnteredVia.LINK, ask.visit.user_id, answered_at,
+        ))  # fmt: skip
+
+    def _scores(self, pain: int, *, pgic: int | None = None, further: bool | None = None) -> tuple:
+        """Pain now, average pain, PEG's enjoyment and activity, the impression of change, further treatment."""
+        rng = self.answers
+        now = _nrs(pain + rng.choice((-1, 0, 0, 0, 1)))
+        average = _nrs(now + rng.choice((-1, 0, 1)))
+        return now, average, _nrs(average + rng.randint(-2, 1)), _nrs(average + rng.randint(-1, 2)), pgic, further
+
+
+def _before(now: datetime, moment: datetime) -> datetime | None:
+    """`moment` if it has come by `now`; None if it is still to come."""
+    return moment if moment < now else None
+
+
+def _nrs(value: int) -> int:
+    return max(0, min(10, value))
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """A request to be written: whom, for which course and moment, and when it is due, expires and was made."""
+
+    visit: "_Visit"
+    course_id: int
+    moment: str
+    due_at: datetime
+    expires_at: datetime
+    created_at: datetime
+    appointment_id: int | None = None
+    days: int | None = None
+
 
 @dataclass(frozen=True)
 class _Intake:
@@ -559,6 +679,8 @@ class _Visit:
     patient_id: int
     consent_id: int
     intake: _Intake
+    has_email: bool
+    user_id: int | None
 
 
 @dataclass(frozen=True)

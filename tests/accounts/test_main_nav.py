@@ -26,6 +26,7 @@ MENU_PAGES = {
     "User accounts": "security_users",
     "Audit trail": "audit:events",
     "Registry export": "registry:exports",
+    "Outcomes": "outcomes:report",
     "Administration": "admin:index",
 }
 NAV = re.compile(r'<nav class="navbar[^>]*aria-label="Main">(.*?)</nav>', re.S)

@@ -132,6 +132,7 @@ def manager_pages(record: Record) -> list[str]:
         reverse("audit:verify"),
         reverse("account_security"),
         reverse("password_change"),
+        reverse("outcomes:report"),
     ]
 
 

@@ -246,3 +246,36 @@ def test_portal_documents(patient_client, patient):
     for _ in range(5):
         make_document(patient)
     _assert_fixed(few, _queries(patient_client, "get", url))
+
+
+# --- The outcomes report -----------------------------------------------------------------------------------------
+
+
+def _treated_courses(count: int, clinicians: list) -> None:
+    """Closed courses with signed sessions on several nerves, reviews, drafts, adverse events and the patients'
+    answers before sessions, at the end and after: everything the report reads, under several conditions,
+    clinicians and nerves."""
+    from outcomes.models import Moment
+    from tests.outcomes.builders import ask, close, course, nerve, review, session
+
+    for index in range(count):
+        clinician = clinicians[index % len(clinicians)]
+        treated = course(condition=("low-back-pain", "osteoarthritis")[index % 2], clinician=clinician, started=100)
+        session(treated, 1, 7, days=90, nerves=[nerve(index % 3), nerve(3)], adverse_event=True)
+        session(treated, 2, 5, days=80, nerves=[nerve(4)])
+        session(treated, 3, 0, days=75, signed=False)
+        review(treated, 4, days=70, pgic=3)
+        close(treated, final_pgic=2)
+        ask(treated, Moment.BEFORE_SESSION, days=82, nrs=6)
+        ask(treated, Moment.COURSE_END, days=65, nrs=4, peg=(4, 3, 3), pgic=2)
+        ask(treated, Moment.AFTER_COURSE, days=5, after_course=91, nrs=3)
+
+
+@pytest.mark.parametrize("name", ["outcomes:report", "outcomes:report_export"])
+def test_outcomes_report(manager_client, name):
+    clinicians = [UserFactory(role=Role.CLINICIAN) for _ in range(3)]
+    url = reverse(name)
+    _treated_courses(1, clinicians)
+    few = _queries(manager_client, "get", url)
+    _treated_courses(8, clinicians)
+    _assert_fixed(few, _queries(manager_client, "get", url))

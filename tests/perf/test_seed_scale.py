@@ -19,13 +19,14 @@ from django.utils import timezone
 from accounts.models import Role, User
 from audit.services import verify_chain
 from documents.models import Document, DocumentStatus
+from outcomes.models import EnteredVia, MeasureRequest, Moment, PatientReport
 from patients.models import ConsentText, KnownName, Patient
 from patients.search import patient_search
 from pit_portal.scale.diary import UNIT_MINUTES, WORKING_BLOCKS, WORKING_MINUTES_PER_DAY, Clock, Diary
 from pit_portal.scale.generate import SPECS, Clinic, Moments, Reference
 from pit_portal.scale.loader import Loader
 from scheduling.models import ALL_DAYS, Appointment, AppointmentStatus, DiaryVersion
-from treatments.models import InjectionSession, InjectionSite, TreatmentCourse
+from treatments.models import CourseStatus, InjectionSession, InjectionSite, TreatmentCourse
 from treatments.services import session_signature_intact
 
 PATIENTS = 30
@@ -83,6 +84,45 @@ def test_no_row_points_at_a_missing_row(seeded):
             target = field.related_model._default_manager.filter(pk=OuterRef(field.attname))
             orphans = model._base_manager.filter(**{f"{field.attname}__isnull": False}).exclude(Exists(target))
             assert not orphans.exists(), f"{model._meta.db_table}.{field.attname}"
+
+
+def test_patients_are_asked_between_visits_as_the_clinic_schedules_it(seeded):
+    """Before each session (an appointment's questions), and at the end of every closed course and 91 and 182 days
+    after it; about 60% of what is sent answered, some requests cancelled or never sent, none answered early."""
+    before = MeasureRequest.objects.filter(moment=Moment.BEFORE_SESSION)
+    assert before.count() == InjectionSession.objects.count()  # one per session, for its appointment
+    assert not before.filter(appointment__session__isnull=True).exists()
+    reported = PatientReport.objects.filter(request__moment=Moment.BEFORE_SESSION).count()
+    assert 0.25 <= reported / InjectionSession.objects.count() <= 0.55  # about 40%
+    closed = TreatmentCourse.objects.exclude(status=CourseStatus.ACTIVE)
+    after = MeasureRequest.objects.exclude(moment=Moment.BEFORE_SESSION)
+    assert sorted(after.values_list("course_id", "moment", "days_after_course")) == sorted(
+        (pk, moment, days) for pk in closed.values_list("pk", flat=True)
+        for moment, days in ((Moment.COURSE_END, None), (Moment.AFTER_COURSE, 91), (Moment.AFTER_COURSE, 182))
+    )  # fmt: skip
+    sent = after.filter(sent_at__isnull=False, cancelled_at__isnull=True)
+    assert 0.4 <= sent.filter(answered_at__isnull=False).count() / sent.count() <= 0.8  # about 60%
+    assert after.filter(cancelled_at__isnull=False).exclude(cancel_reason="").exists()
+    assert after.filter(sent_at__isnull=True, due_at__gt=timezone.now()).exists()  # not due yet
+    assert MeasureRequest.objects.exclude(not_sent_reason="").filter(patient__email="").exists()
+    assert not MeasureRequest.objects.exclude(not_sent_reason="").exclude(patient__email="").exists()
+
+
+def test_every_answer_is_its_requests_and_names_who_entered_it(seeded):
+    answered = MeasureRequest.objects.filter(answered_at__isnull=False).select_related("report", "patient")
+    assert answered.count() == PatientReport.objects.count()
+    now = timezone.now()
+    for request in answered:
+        report = request.report
+        assert (report.patient_id, report.course_id) == (request.patient_id, request.course_id)
+        assert report.submitted_at == request.answered_at
+        assert request.sent_at <= report.submitted_at < min(request.expires_at, now)
+        portal = request.patient.user_id is not None
+        assert report.entered_via == (EnteredVia.PORTAL if portal else EnteredVia.LINK)
+        assert report.entered_by_id == request.patient.user_id
+        assert report.nrs_now is not None and report.peg_score is not None
+        assert (report.pgic is not None) == request.ask_pgic
+        assert (report.further_treatment is not None) == request.ask_further_treatment
 
 
 def test_the_seed_writes_no_history_and_leaves_the_triggers_on(seeded):
@@ -202,6 +242,7 @@ def test_seeded_records_open_in_the_clinical_pages(seeded, clinician_client):
         reverse("patients:detail", args=[patient.pk]),
         reverse("treatments:course", args=[course.pk]),
         reverse("treatments:session", args=[session.pk]),
+        reverse("outcomes:report"),
     ):
         response = clinician_client.get(url)
         assert response.status_code == 200, url
