@@ -16,17 +16,21 @@ What each column counts (the page states the same, beside the tables):
 - Sessions per responder: the mean number of signed sessions of the responding courses.
 """
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.core.cache import cache
+from django.db.models import QuerySet, Subquery
 
 from assessments.models import Nerve
 from outcomes.facts import RESPONDED, CourseOutcome, course_outcomes, median
+from outcomes.models import PatientReport
 from patients.models import Condition
 from treatments.models import TreatmentCourse
 
@@ -284,3 +288,46 @@ def outcomes_report(started_from: date, started_to: date) -> Report:
     ]
     overall = Row("All courses", Figures.of([counted for _, counted in courses]))
     return Report(started_from, started_to, overall, tables)
+
+
+# --- Kept in Django's cache, under the data's version ----------------------------------------------------------
+
+# A report is kept under its period and the data's version: the newest change of each table it reads. Every insert,
+# update and delete of those is recorded by django-pghistory (their *Event tables, ids from a sequence); answers are
+# insert-only and courses are counted from their newest id too. A change that commits after a later one was counted
+# can carry the older id, so an entry also lapses after this long: the report is never older than that. Names of
+# conditions, nerves and clinicians (reference rows) follow within the same time.
+REPORT_CACHE_SECONDS = 300
+CHANGES_READ = [
+    "treatments.TreatmentCourseEvent",
+    "treatments.InjectionSessionEvent",
+    "treatments.InjectionSiteEvent",
+    "treatments.AdverseEventEvent",
+    "assessments.AssessmentEvent",
+    "outcomes.MeasureRequestEvent",
+]
+
+
+def data_version() -> tuple | None:
+    """The newest course's id and creation time (a database rebuilt from scratch reuses ids, never times) with the
+    newest change of every table the report reads and the newest answer's id, in one query; None with no course."""
+    newest = {
+        label.replace(".", "_"): Subquery(apps.get_model(label).objects.order_by("-pgh_id").values("pgh_id")[:1])
+        for label in CHANGES_READ
+    }
+    newest["answers"] = Subquery(PatientReport.objects.order_by("-pk").values("pk")[:1])
+    row = TreatmentCourse.objects.order_by("-pk").annotate(**newest).values_list("pk", "created_at", *newest).first()
+    return tuple(row) if row is not None else None
+
+
+def cached_outcomes_report(started_from: date, started_to: date) -> Report:
+    """outcomes_report, from the cache all web processes share when the data has not changed since it was counted."""
+    version = data_version()
+    if version is None:
+        return outcomes_report(started_from, started_to)
+    key = "outcomes:report:" + hashlib.sha256(repr((started_from, started_to, version)).encode()).hexdigest()
+    report = cache.get(key)
+    if report is None:
+        report = outcomes_report(started_from, started_to)
+        cache.set(key, report, REPORT_CACHE_SECONDS)
+    return report
