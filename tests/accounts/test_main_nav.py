@@ -1,5 +1,5 @@
 """The site's main menu: the links each user may follow and no other, their own name, a logout that works, and
-the menu drawn afresh when what the user may do changes (accounts/templatetags/main_nav.py keeps it drawn)."""
+the menu drawn afresh when what the user may do changes."""
 
 import re
 
@@ -28,9 +28,11 @@ MENU_PAGES = {
     "Registry export": "registry:exports",
     "Outcomes": "outcomes:report",
     "Administration": "admin:index",
+    "Account security": "account_security",
+    "Change password": "password_change",
 }
 NAV = re.compile(r'<nav class="navbar[^>]*aria-label="Main">(.*?)</nav>', re.S)
-NAV_LINK = re.compile(r'<a class="nav-link" href="([^"]+)">([^<]+)</a>')
+NAV_LINK = re.compile(r'<a class="(?:nav-link|dropdown-item)" href="([^"]+)">([^<]+)</a>')
 LOGOUT_TOKEN = re.compile(r'action="/accounts/logout/"><input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
