@@ -27,6 +27,7 @@ from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.test_content_security_policy import signed_in_as
 from tests.browser.test_registration_journey import watch_for_problems
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, UserFactory
+from tests.outcomes.helpers import closed_course, end_request
 from tests.portal.helpers import in_days, make_appointment, make_document
 from tests.scheduling.factories import every_day
 from tests.treatments.reported_rows import measure_request, patient_report
@@ -54,6 +55,7 @@ class Record:
     assessment_pk: int
     appointment: Appointment
     staff: User
+    question_pk: int  # end-of-course questions the patient may answer in the portal
 
 
 @pytest.fixture
@@ -74,7 +76,8 @@ def record(reference_data, document_storage, clinician: User, patient: Patient) 
     tomorrow = make_appointment(patient, in_days(1), clinician=clinician)
     make_document(patient)
     staff = UserFactory(username="erin", first_name="Erin", last_name="Moss", role=Role.FRONT_DESK)
-    return Record(patient, course, signed, draft, assessment.pk, tomorrow, staff)
+    question = end_request(closed_course(patient))
+    return Record(patient, course, signed, draft, assessment.pk, tomorrow, staff, question.pk)
 
 
 @pytest.fixture
@@ -104,6 +107,7 @@ def clinician_pages(record: Record) -> list[str]:
         reverse("scheduling:recall"),
         f"{reverse('treatments:lot_recall')}?lot={record.signed.lot_number}",
         f"{reverse('treatments:lot_recall')}?lot=DX",
+        reverse("treatments:course_close", args=[record.course.pk]),
     ]
 
 
@@ -142,6 +146,7 @@ def patient_pages(record: Record) -> list[str]:
         reverse("portal:documents"),
         reverse("portal:check_in", args=[record.appointment.pk]),
         reverse("portal:contact"),
+        reverse("portal:measures", args=[record.question_pk]),
     ]
 
 
