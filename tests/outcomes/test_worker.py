@@ -17,7 +17,9 @@ LINK = re.compile(rb"https?://\S+?(/measures/\S+/)")
 TICK_DONE = re.compile(r"Task outcomes\.tasks\.send_due_measure_requests\[([0-9a-f-]+)\] succeeded")
 
 
-def test_duplicated_beat_ticks_email_once_and_the_link_keeps_the_answers(celery_worker_process, wait_for):
+def test_duplicated_beat_ticks_email_once_and_the_link_keeps_the_answers(
+    reference_data, celery_worker_process, wait_for
+):
     course = closed_course()
     request = end_request(course)
     send_due_measure_requests.apply()  # a tick in this process: owes the email, its message goes to the worker
@@ -39,6 +41,7 @@ def test_duplicated_beat_ticks_email_once_and_the_link_keeps_the_answers(celery_
 
     patient = Client()
     assert patient.get(path.decode()).status_code == 200
-    answers = {"nrs_now": "1", "nrs_average": "2", "peg_enjoyment": "2", "peg_activity": "3", "pgic": "1"}
+    answers = {"nrs_now": "1", "nrs_average": "2", "peg_enjoyment": "2", "peg_activity": "3", "pgic": "1",
+               "had_reaction": "False"}  # fmt: skip
     assert patient.post(path.decode(), answers).status_code == 200
     assert PatientReport.objects.get(course=course).nrs_now == 1
