@@ -82,7 +82,6 @@ class MeasureAnswerForm(forms.Form):
 
     scale_fields = ("nrs_now", "nrs_average", "peg_enjoyment", "peg_activity")
     yes_no_fields = ("further_treatment", "had_reaction")
-    REACTION_FIELDS = ("reaction_kind", "reaction_severity", "reaction_description")
 
     def __init__(self, *args, request: MeasureRequest, offer_reaction: bool = False, **kwargs):
         """`offer_reaction`: ask about a reaction since the last injection (the patient has a signed session)."""

@@ -46,9 +46,9 @@ SEND_AT = time(10, 0)
 class RequestClosed(Exception):
     """The request can no longer be answered; `reason` is what the patient is told."""
 
-    def __init__(self, reason: str, *, answered: bool = False):
+    def __init__(self, reason: str):
         super().__init__(reason)
-        self.reason, self.answered = reason, answered
+        self.reason = reason
 
 
 # --- Making requests ------------------------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def report_record(
     )
     closed = why_closed(request)
     if closed:
-        raise RequestClosed(closed, answered=request.answered_at is not None)
+        raise RequestClosed(closed)
     report = PatientReport(
         request=request,
         patient_id=request.patient_id,
