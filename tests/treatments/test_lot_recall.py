@@ -235,7 +235,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, url, seeded):
 
 
 def test_the_main_menu_links_the_page_for_those_who_may_use_it(clinician_client, manager_client, front_desk_client):
-    link = f'<a class="nav-link" href="{PAGE}">Lot recall</a>'
+    link = f'<a class="dropdown-item" href="{PAGE}">Lot recall</a>'
     assert link in clinician_client.get(reverse("home")).text
     assert link in manager_client.get(reverse("home")).text
     assert link not in front_desk_client.get(reverse("home")).text
