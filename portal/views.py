@@ -273,5 +273,5 @@ def consent_withdraw(request: AuthenticatedHttpRequest, patient: Patient) -> Htt
     except ValidationError:
         messages.info(request, "You have no consent on file to withdraw. Nothing was changed.")
     else:
-        messages.success(request, "Your consent is withdrawn. We have told the clinic; they will be in touch.")
+        messages.success(request, "Your consent is withdrawn. The clinic has been told.")
     return redirect("portal:consent")
