@@ -36,6 +36,8 @@ class Action(models.TextChoices):
     SIGNED_NOTE_ALTERED = "signed_note_altered", "Signed note no longer matches its signature"
     MEASURES_LINK_OPENED = "measures_link_opened", "Between-visit questions opened by emailed link"
     MEASURES_ANSWERED = "measures_answered", "Between-visit questions answered"
+    CONSENT_SIGNED = "consent_signed", "Consent signed"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
 
 
 class Source(models.TextChoices):

@@ -225,6 +225,20 @@ class ConsentForm(forms.Form):
         return typed
 
 
+class ConsentWithdrawForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (optional)",
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Only if the patient gave one. The clinic's email does not include it.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = _form_helper("reason")
+
+
 class PatientSearchForm(forms.Form):
     q = forms.CharField(
         label="Search",

@@ -274,14 +274,33 @@ class ConsentText(models.Model):
         return f"{self.title} (version {self.version})"
 
 
+class ConsentGiven(models.TextChoices):
+    """How a consent was signed, or withdrawn: at the clinic desk (a member of staff present) or by the patient
+    in the portal (signed in as themselves)."""
+
+    DESK = "desk", "At the clinic"
+    PORTAL = "portal", "In the patient portal"
+
+
 @track_changes()
 class PatientConsent(models.Model):
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
     consent_text = models.ForeignKey(ConsentText, on_delete=models.PROTECT, related_name="+")
     signed_name = models.CharField("patient's full name, typed as signature", max_length=2 * NAME_MAX + 1)
     signed_at = models.DateTimeField(default=timezone.now)
-    witnessed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_via = models.CharField(
+        max_length=10, choices=ConsentGiven.choices, default=ConsentGiven.DESK, db_default=ConsentGiven.DESK
+    )
+    # At the desk a member of staff witnesses; in the portal the patient's own sign-in stands for them.
+    witnessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    signed_by_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_via = models.CharField(max_length=10, choices=ConsentGiven.choices, blank=True, db_default="")
+    withdrawal_reason = models.CharField(max_length=500, blank=True, db_default="")
 
     class Meta:
         ordering = ["-signed_at"]
@@ -292,6 +311,18 @@ class PatientConsent(models.Model):
                 name="consent_once_per_text_version",
             ),
             models.CheckConstraint(condition=~models.Q(signed_name=""), name="consent_signed_name_not_blank"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    signed_via=ConsentGiven.DESK, witnessed_by__isnull=False, signed_by_user__isnull=True
+                )
+                | models.Q(signed_via=ConsentGiven.PORTAL, witnessed_by__isnull=True, signed_by_user__isnull=False),
+                name="consent_desk_witnessed_portal_signed_in",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(withdrawn_at__isnull=True, withdrawn_via="", withdrawal_reason="")
+                | models.Q(withdrawn_at__isnull=False, withdrawn_via__in=[ConsentGiven.DESK, ConsentGiven.PORTAL]),
+                name="consent_withdrawal_says_how",
+            ),
         ]
 
     def __str__(self) -> str:

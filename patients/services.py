@@ -1,11 +1,15 @@
 """Writes to the patient record that touch several rows; the search is patients.search."""
 
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet, Subquery
+from django.db.models import F, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from accounts.models import User
-from patients.models import ConsentText, Intake, Patient, PatientConsent
+from patients.models import ConsentGiven, ConsentText, Intake, Patient, PatientConsent
+from pit_portal.outbox.models import EmailKind
+from pit_portal.outbox.services import email_owe
 
 CLINIC_NUMBER_SEQUENCE = "patients_clinic_number_seq"
 CLINIC_NUMBER_PREFIX = "PIT-"
@@ -71,14 +75,45 @@ def valid_consent(patient: Patient) -> PatientConsent | None:
     return _valid_consents(patient.pk).select_related("consent_text", "witnessed_by").first()
 
 
+def newest_consent(patient: Patient) -> PatientConsent | None:
+    """The patient's newest consent to the current consent text, valid or withdrawn, in one query: the valid one
+    if there is one (`withdrawn_at` None), else the last withdrawn, whose date and manner staff are told of."""
+    return (
+        PatientConsent.objects.filter(patient_id=patient.pk, consent_text=current_consent_text_id())
+        .order_by(F("withdrawn_at").desc(nulls_first=True))
+        .only("pk", "signed_at", "withdrawn_at", "withdrawn_via")
+        .first()
+    )
+
+
+def _lock_patient(patient: Patient) -> None:
+    # Signing and withdrawing for one patient wait for each other, so two at once cannot both pass the check.
+    Patient.objects.select_for_update().filter(pk=patient.pk).values_list("pk").get()
+
+
 @transaction.atomic
-def consent_record(*, patient: Patient, consent_text: ConsentText, signed_name: str, by: User) -> PatientConsent:
+def consent_record(
+    *,
+    patient: Patient,
+    consent_text: ConsentText,
+    signed_name: str,
+    by: User,
+    via: ConsentGiven = ConsentGiven.DESK,
+) -> PatientConsent:
+    """Record the patient's consent to `consent_text`. At the desk `by` is the member of staff who witnessed it;
+    in the portal `by` is the patient's own sign-in. Refused (ValidationError, code "already_signed") while the
+    patient's consent to the current text is valid, so nothing is saved twice."""
+    _lock_patient(patient)
+    if valid_consent(patient) is not None:
+        raise ValidationError(f"Consent to version {consent_text.version} is already on file.", code="already_signed")
     consent = PatientConsent(
         patient=patient,
         consent_text=consent_text,
         signed_name=" ".join(signed_name.split()),
         signed_at=timezone.now(),
-        witnessed_by=by,
+        signed_via=via,
+        witnessed_by=by if via == ConsentGiven.DESK else None,
+        signed_by_user=by if via == ConsentGiven.PORTAL else None,
     )
     consent.full_clean()
     consent.save()
@@ -86,6 +121,29 @@ def consent_record(*, patient: Patient, consent_text: ConsentText, signed_name: 
 
 
 @transaction.atomic
-def consent_withdraw(*, consent: PatientConsent, by: User) -> None:
+def consent_withdraw(*, patient: Patient, via: ConsentGiven, reason: str = "") -> PatientConsent:
+    """Withdraw the patient's consent to the current consent text, from now: new session notes are refused at
+    once (they need a valid consent), and the clinic is emailed. Refused (ValidationError, code
+    "nothing_to_withdraw") when there is no valid consent, so withdrawing twice changes nothing.
+
+    Who withdrew it (the patient, or the member of staff at the desk) is in the change history, which records
+    the signed-in user of the request with each change."""
+    _lock_patient(patient)
+    consent = _valid_consents(patient.pk).select_related("consent_text").select_for_update(of=("self",)).first()
+    if consent is None:
+        raise ValidationError("There is no valid consent to withdraw.", code="nothing_to_withdraw")
     consent.withdrawn_at = timezone.now()
-    consent.save(update_fields=["withdrawn_at"])
+    consent.withdrawn_via = via
+    consent.withdrawal_reason = " ".join(reason.split())
+    consent.full_clean()
+    consent.save(update_fields=["withdrawn_at", "withdrawn_via", "withdrawal_reason"])
+    if settings.CLINIC_EMAIL:
+        email_owe(kind=EmailKind.CONSENT_WITHDRAWN, object_id=consent.pk)
+    return consent
+
+
+def consent_audit_detail(consent: PatientConsent, *, withdrawn: bool = False) -> dict:
+    """The audit event's detail for a consent signed or withdrawn: the version and the manner (desk or portal),
+    never the typed name or the reason."""
+    via = consent.withdrawn_via if withdrawn else consent.signed_via
+    return {"consent_text_version": consent.consent_text.version, "via": via}

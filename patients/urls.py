@@ -11,5 +11,6 @@ urlpatterns = [
     path("<id:pk>/edit/", views.patient_edit, name="edit"),
     path("<id:pk>/intake/", views.intake_edit, name="intake"),
     path("<id:pk>/consent/", views.consent_record, name="consent"),
+    path("<id:pk>/consent/withdraw/", views.consent_withdraw, name="consent_withdraw"),
     path("<id:pk>/history/", history_views.patient_history, name="history"),
 ]

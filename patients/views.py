@@ -1,25 +1,28 @@
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import FilteredRelation, Q, QuerySet, Subquery
+from django.db.models import FilteredRelation, OuterRef, Q, QuerySet, Subquery
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
 from audit.models import Action
-from audit.services import record_page_view
+from audit.services import record, record_page_view
 from documents.status import patient_box
 from patients import search, services
 from patients.access import get_patient_for
 from patients.forms import (
     ConsentForm,
+    ConsentWithdrawForm,
     IntakeForm,
     MedicationFormSet,
     PatientForm,
     PatientSearchForm,
     RegisterPatientForm,
 )
-from patients.models import ConsentText, Patient
+from patients.models import ConsentGiven, ConsentText, Patient, PatientConsent
 from portal.invite_status import invite_status_box, newest_invite_relation
 from portal.models import CheckIn
 from scheduling.booking_links import book_url, sessions_to_book_next
@@ -60,9 +63,15 @@ def patient_page_record() -> QuerySet[Patient]:
     current = ConsentText.objects.filter(published_at__isnull=False).order_by("-version")
     # At most one row: a patient has one unwithdrawn consent per consent text (consent_once_per_text_version).
     valid = Q(consents__consent_text=services.current_consent_text_id(), consents__withdrawn_at__isnull=True)
+    # The newest withdrawal of consent to the current text, shown as a warning while no valid consent replaces it.
+    withdrawn = PatientConsent.objects.filter(
+        patient=OuterRef("pk"), consent_text=services.current_consent_text_id(), withdrawn_at__isnull=False
+    ).order_by("-withdrawn_at")
     return (
         Patient.objects.annotate(
             current_consent_version=Subquery(current.values("version")[:1]),
+            consent_withdrawn_at=Subquery(withdrawn.values("withdrawn_at")[:1]),
+            consent_withdrawn_via=Subquery(withdrawn.values("withdrawn_via")[:1]),
             valid_consent=FilteredRelation("consents", condition=valid),
             newest_invite=newest_invite_relation(),
         )
@@ -163,20 +172,70 @@ def intake_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @permission_required("patients.add_patientconsent")
 def consent_record(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Record the patient's consent at the desk; while it is valid, the page shows it with a way to withdraw it."""
     patient = get_patient_for(request.user, pk)
     consent_text = ConsentText.objects.current()
     if consent_text is None:
         messages.error(request, "No consent text is published yet. A manager can publish one in the admin.")
         return redirect("patients:detail", pk=patient.pk)
-    if services.valid_consent(patient) is not None:
+    newest = services.newest_consent(patient)
+    valid = newest if newest is not None and newest.withdrawn_at is None else None
+    if valid is not None and request.method == "POST":
         messages.info(request, f"{patient.full_name} has already consented to the current version.")
         return redirect("patients:detail", pk=patient.pk)
     form = ConsentForm(request.POST or None, patient=patient)
     if request.method == "POST" and form.is_valid():
-        services.consent_record(
-            patient=patient, consent_text=consent_text, signed_name=form.cleaned_data["signed_name"], by=request.user
-        )
-        messages.success(request, f"Consent to version {consent_text.version} recorded.")
+        try:
+            with transaction.atomic():
+                consent = services.consent_record(
+                    patient=patient,
+                    consent_text=consent_text,
+                    signed_name=form.cleaned_data["signed_name"],
+                    by=request.user,
+                )
+                record(
+                    Action.CONSENT_SIGNED,
+                    request=request,
+                    patient=patient,
+                    obj=consent,
+                    detail=services.consent_audit_detail(consent),
+                )
+        except ValidationError as error:
+            messages.info(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Consent to version {consent_text.version} recorded.")
         return redirect("patients:detail", pk=patient.pk)
-    context = {"form": form, "patient": patient, "consent_text": consent_text}
-    return render(request, "patients/consent_record.html", context)
+    context = {
+        "form": form,
+        "patient": patient,
+        "consent_text": consent_text,
+        "valid": valid,
+        "withdrawn": newest if valid is None else None,
+        "withdraw_form": ConsentWithdrawForm(),
+    }
+    return render(request, "patients/consent_record.html", context, status=400 if form.is_bound else 200)
+
+
+@require_POST
+@permission_required("patients.add_patientconsent")
+def consent_withdraw(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Withdraw the patient's consent at the desk (told by the patient in person, by phone or by letter)."""
+    patient = get_patient_for(request.user, pk)
+    form = ConsentWithdrawForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(str(error) for error in form.errors.get("reason", [])))
+        return redirect("patients:consent", pk=patient.pk)
+    try:
+        with transaction.atomic():
+            consent = services.consent_withdraw(
+                patient=patient, via=ConsentGiven.DESK, reason=form.cleaned_data["reason"]
+            )
+            detail = services.consent_audit_detail(consent, withdrawn=True)
+            record(Action.CONSENT_WITHDRAWN, request=request, patient=patient, obj=consent, detail=detail)
+    except ValidationError as error:
+        messages.info(request, " ".join(error.messages) + " Nothing was changed.")
+    else:
+        messages.success(
+            request, "Consent withdrawn. No new session notes can be saved until the patient consents again."
+        )
+    return redirect("patients:detail", pk=patient.pk)

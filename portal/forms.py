@@ -185,3 +185,38 @@ class CancelForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         error_messages={"required": "Please tell us briefly why you are cancelling."},
     )
+
+
+def _name_words(name: str) -> str:
+    return " ".join(name.casefold().split())
+
+
+class ConsentSignForm(forms.Form):
+    """The patient's own signature: their full name as the clinic has it (case and spaces aside), and a tick."""
+
+    signed_name = forms.CharField(
+        label="Type your full name to sign",
+        max_length=201,
+        error_messages={"required": "Type your full name to sign."},
+    )
+    agree = forms.BooleanField(
+        label="I have read and agree",
+        error_messages={"required": "Tick “I have read and agree” to sign."},
+    )
+
+    def __init__(self, *args, patient, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        self.fields["signed_name"].widget.attrs.update(autocomplete="name")
+        self.helper = FormHelper()
+        self.helper.form_tag = False
+        self.helper.layout = Layout("signed_name", "agree")
+
+    def clean_signed_name(self) -> str:
+        typed = " ".join(self.cleaned_data["signed_name"].split())
+        if _name_words(typed) != _name_words(self.patient.full_name):
+            raise forms.ValidationError(
+                f"The name must match the name on your record: {self.patient.full_name}. "
+                "If that name is wrong, please tell the clinic."
+            )
+        return typed

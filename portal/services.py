@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
-from patients.models import Patient
+from patients.models import Patient, PatientConsent
 from pit_portal.outbox.models import EmailKind
 from pit_portal.outbox.services import email_owe
 from portal import queries
@@ -203,4 +203,24 @@ def front_desk_cancellation_send(appointment_id: int) -> bool:
     body = render_to_string("portal/email/cancelled_body.txt", context)
     send_mail(subject.strip(), body, None, [settings.CLINIC_EMAIL])
     logger.info("Told the front desk of the online cancellation of appointment %s", appointment_id)
+    return True
+
+
+def consent_withdrawal_send(consent_id: int) -> bool:
+    """Email the clinic that a patient's consent was withdrawn, so no one treats them unawares. Clinic number,
+    date and how it was withdrawn only: no name and no reason, as for an online cancellation."""
+    if not settings.CLINIC_EMAIL:
+        return False
+    consent = PatientConsent.objects.select_related("patient", "consent_text").filter(pk=consent_id).first()
+    if consent is None or consent.withdrawn_at is None:
+        return False
+    context = {
+        "consent": consent,
+        "withdrawn_at": timezone.localtime(consent.withdrawn_at),
+        "link": settings.SITE_URL + reverse("patients:detail", kwargs={"pk": consent.patient_id}),
+    }
+    subject = "".join(render_to_string("portal/email/consent_withdrawn_subject.txt", context).splitlines())
+    body = render_to_string("portal/email/consent_withdrawn_body.txt", context)
+    send_mail(subject.strip(), body, None, [settings.CLINIC_EMAIL])
+    logger.info("Told the clinic of the withdrawn consent %s", consent_id)
     return True

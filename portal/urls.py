@@ -13,6 +13,9 @@ urlpatterns = [
     path("documents/", views.documents, name="documents"),
     path("documents/<id:pk>/download/", views.document_download, name="document_download"),
     path("contact/", views.contact_details, name="contact"),
+    path("consent/", views.consent, name="consent"),
+    path("consent/withdraw/", views.consent_withdraw_confirm, name="consent_withdraw_confirm"),
+    path("consent/withdrawal/", views.consent_withdraw, name="consent_withdraw"),
     path("questions/<id:pk>/", outcomes_views.answer_in_portal, name="measures"),
     path("invites/new/<id:patient_pk>/", views.invite_new, name="invite_new"),
     # The token is the only secret; it is compared by its SHA-256, never stored.

@@ -7,6 +7,7 @@ patient can never reach another's appointment or document.
 from django.contrib import messages
 from django.contrib.auth import login
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
@@ -16,13 +17,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from icalendar import Calendar
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
+from audit.models import Action
+from audit.services import record
 from documents.downloads import document_response
 from outcomes.services import open_requests_for_patient
+from patients import services as patient_services
 from patients.access import get_patient_for
-from patients.models import Patient
+from patients.models import ConsentGiven, ConsentText, Patient
 from portal import queries, services
 from portal.access import get_own_appointment, get_own_document, patient_view
-from portal.forms import CancelForm, CheckInForm, ContactDetailsForm, InviteAcceptForm
+from portal.forms import CancelForm, CheckInForm, ConsentSignForm, ContactDetailsForm, InviteAcceptForm
 from portal.models import CheckIn
 from portal.services import InviteState
 from scheduling.models import Appointment
@@ -190,3 +194,84 @@ def contact_details(request: AuthenticatedHttpRequest, patient: Patient) -> Http
         return redirect("portal:contact")
     context = {"patient": patient, "form": form, "section": "contact"}
     return render(request, "portal/contact.html", context, status=400 if form.is_bound else 200)
+
+
+# --- Consent: the patient signs, or withdraws, their own consent to PIT ------------------------------------------
+
+
+def _consent_context(patient: Patient) -> dict:
+    """The current consent text and the patient's newest consent to it (valid, or withdrawn): two queries."""
+    newest = patient_services.newest_consent(patient)
+    valid = newest if newest is not None and newest.withdrawn_at is None else None
+    return {
+        "patient": patient,
+        "consent_text": ConsentText.objects.current(),
+        "valid": valid,
+        "withdrawn": newest if valid is None else None,
+        "section": "consent",
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@patient_view
+def consent(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
+    """Read the current consent text and sign it: the full name as on the record and a tick; the time is the
+    server's. Signing while a consent to this version is valid saves nothing and says so."""
+    context = _consent_context(patient)
+    consent_text = context["consent_text"]
+    if request.method == "POST" and (consent_text is None or context["valid"] is not None):
+        if consent_text is None:
+            messages.info(request, "There is nothing to sign yet. The clinic will ask you when there is.")
+        else:
+            messages.info(
+                request, f"You have already consented to version {consent_text.version}. Nothing was changed."
+            )
+        return redirect("portal:consent")
+    form = ConsentSignForm(request.POST if request.method == "POST" else None, patient=patient)
+    if request.method == "POST" and form.is_valid():
+        try:
+            with transaction.atomic():
+                signed = patient_services.consent_record(
+                    patient=patient,
+                    consent_text=consent_text,
+                    signed_name=form.cleaned_data["signed_name"],
+                    by=request.user,
+                    via=ConsentGiven.PORTAL,
+                )
+                detail = patient_services.consent_audit_detail(signed)
+                record(Action.CONSENT_SIGNED, request=request, patient=patient, obj=signed, detail=detail)
+        except ValidationError as error:
+            messages.info(request, " ".join(error.messages) + " Nothing was changed.")
+        else:
+            messages.success(request, "Thank you. Your consent is recorded.")
+        return redirect("portal:consent")
+    context["form"] = form
+    return render(request, "portal/consent.html", context, status=400 if form.is_bound else 200)
+
+
+@require_GET
+@patient_view
+def consent_withdraw_confirm(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
+    """Ask the patient to confirm; the form posts to consent_withdraw."""
+    context = _consent_context(patient)
+    if context["valid"] is None:
+        messages.info(request, "You have no consent on file to withdraw.")
+        return redirect("portal:consent")
+    return render(request, "portal/consent_withdraw.html", context)
+
+
+@require_POST
+@patient_view
+def consent_withdraw(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResponse:
+    """Withdraw the patient's consent (after consent_withdraw_confirm). The clinic is told; new session notes are
+    refused from that moment until the patient consents again."""
+    try:
+        with transaction.atomic():
+            withdrawn = patient_services.consent_withdraw(patient=patient, via=ConsentGiven.PORTAL)
+            detail = patient_services.consent_audit_detail(withdrawn, withdrawn=True)
+            record(Action.CONSENT_WITHDRAWN, request=request, patient=patient, obj=withdrawn, detail=detail)
+    except ValidationError:
+        messages.info(request, "You have no consent on file to withdraw. Nothing was changed.")
+    else:
+        messages.success(request, "Your consent is withdrawn. The clinic has been told.")
+    return redirect("portal:consent")

@@ -197,6 +197,12 @@ MATRIX: dict[str, Row] = {
     "patients:edit": Row(_about_patient("patients:edit"), EDIT_PATIENTS),
     "patients:intake": Row(_about_patient("patients:intake"), EDIT_PATIENTS),
     "patients:consent": Row(_about_patient("patients:consent"), EDIT_PATIENTS),
+    # Withdrawing at the desk: whoever may record consent; with no consent to withdraw it says so and changes nothing.
+    "patients:consent_withdraw": Row(
+        _about_patient("patients:consent_withdraw"),
+        _for(LOGIN, clinician=ACTED, front_desk=ACTED, manager=DENIED, patient=DENIED, outsider=DENIED),
+        method="post",
+    ),
     # Change history (audit.view_history): clinicians and managers; never the front desk or the patient.
     "patients:history": Row(
         _about_patient("patients:history"),
@@ -256,6 +262,18 @@ MATRIX: dict[str, Row] = {
     "portal:home": Row(_named("portal:home"), PORTAL),
     "portal:documents": Row(_named("portal:documents"), PORTAL),
     "portal:contact": Row(_named("portal:contact"), PORTAL),
+    "portal:consent": Row(_named("portal:consent"), PORTAL),
+    # Without a consent to withdraw, the confirmation sends the patient back to the consent page.
+    "portal:consent_withdraw_confirm": Row(
+        _named("portal:consent_withdraw_confirm"),
+        _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=ACTED, outsider=DENIED),
+    ),
+    # The patient's own withdrawal: patients only.
+    "portal:consent_withdraw": Row(
+        _named("portal:consent_withdraw"),
+        _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=ACTED, outsider=DENIED),
+        method="post",
+    ),
     "portal:appointment_ics": Row(_own_appointment("portal:appointment_ics"), PORTAL),
     "portal:appointment_cancel": Row(_own_appointment("portal:appointment_cancel"), PORTAL),
     "portal:check_in": Row(_own_appointment("portal:check_in"), PORTAL),

@@ -11,7 +11,7 @@ from assessments.models import AssessmentKind
 from audit.models import Action
 from audit.services import record, record_page_view
 from patients.access import get_patient_for
-from patients.services import valid_consent
+from patients.services import newest_consent
 from portal.queries import check_in_for_session_form
 from treatments import doses, durability, progress, reported, services
 from treatments.access import get_course_for, get_session_for
@@ -115,13 +115,16 @@ def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) 
     check_in = check_in_for_session_form(session.course.patient)
     data = request.POST if request.method == "POST" else None
     additive = data.get("additive", session.additive) if data else session.additive
+    # The newest consent to the current text, valid or withdrawn (one query, for a form opened only): a withdrawn
+    # one is shown as a warning at the top of the form.
+    consent = newest_consent(session.course.patient) if data is None else None
     form = SessionForm(
         data,
         instance=session,
         alerts=services.session_alerts(intake=session.course.patient.intake, additive=additive, check_in=check_in),
         # A note is saved only with valid consent, which the save looks up itself (in its transaction) and
         # refuses without, as a form error: asking here too would cost each save one more query.
-        has_valid_consent=data is not None or valid_consent(session.course.patient) is not None,
+        has_valid_consent=data is not None or (consent is not None and consent.withdrawn_at is None),
     )
     sites = SiteFormSet(data, instance=session, prefix="sites", form_kwargs={"nerves": active_nerves()})
     events = AdverseEventFormSet(data, instance=session, prefix="events")
@@ -149,6 +152,7 @@ def _edit_session(request: AuthenticatedHttpRequest, session: InjectionSession) 
         "course": session.course,
         "check_in": check_in,
         "dose": dose,
+        "withdrawn": consent if consent is not None and consent.withdrawn_at is not None else None,
     }
     return render(request, "treatments/session_form.html", context)
 

@@ -12,6 +12,7 @@ class EmailKind(models.TextChoices):
     PASSWORD_RESET = "password_reset", "Password reset"
     MEASURE_REQUEST = "measure_request", "Between-visit questions"
     MEASURE_REMINDER = "measure_reminder", "Between-visit questions, reminder"
+    CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn, to the clinic"
 
 
 class EmailStatus(models.TextChoices):

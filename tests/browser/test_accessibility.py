@@ -147,6 +147,9 @@ def patient_pages(record: Record) -> list[str]:
         reverse("portal:check_in", args=[record.appointment.pk]),
         reverse("portal:contact"),
         reverse("portal:measures", args=[record.question_pk]),
+        # The patient has consented (their sessions needed it): the consent page, and withdrawing's confirmation.
+        reverse("portal:consent"),
+        reverse("portal:consent_withdraw_confirm"),
     ]
 
 

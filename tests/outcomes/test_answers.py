@@ -105,7 +105,7 @@ def test_a_link_of_a_course_reopened_since_is_refused_and_saves_nothing(client, 
 def test_a_link_after_consent_was_withdrawn_is_refused(client, course):
     path = emailed_link_path(end_request(course))
     consent = consent_for(course.patient)
-    type(consent).objects.filter(pk=consent.pk).update(withdrawn_at=timezone.now())
+    type(consent).objects.filter(pk=consent.pk).update(withdrawn_at=timezone.now(), withdrawn_via="desk")
     refused = client.post(path, END_ANSWERS)
     assert refused.status_code == 410 and PatientReport.objects.count() == 0
 

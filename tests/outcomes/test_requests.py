@@ -135,7 +135,9 @@ def test_a_patient_without_email_is_not_sent_and_staff_see_why():
 def test_withdrawn_consent_cancels_the_request_when_it_is_sent():
     patient = PatientFactory(email="ruth@example.org")
     course = closed_course(patient)
-    consent_for(patient).__class__.objects.filter(patient=patient).update(withdrawn_at=timezone.now())
+    consent_for(patient).__class__.objects.filter(patient=patient).update(
+        withdrawn_at=timezone.now(), withdrawn_via="desk"
+    )
     request = end_request(course)
     assert not services.request_send(request.pk)
     request.refresh_from_db()

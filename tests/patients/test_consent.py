@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from patients import services
-from patients.models import ConsentText, PatientConsent
+from patients.models import ConsentGiven, ConsentText, PatientConsent
 from tests.factories import ConsentTextFactory, PatientFactory
 
 
@@ -91,13 +91,15 @@ def test_consent_without_confirming_the_text_was_read_is_refused(front_desk_clie
     assert not PatientConsent.objects.exists()
 
 
-def test_patient_with_valid_consent_is_sent_back_to_their_page(front_desk_client, front_desk, patient, url, detail_url):
+def test_valid_consent_is_shown_with_a_way_to_withdraw_it_not_signed_twice(
+    front_desk_client, front_desk, patient, url, detail_url
+):
     services.consent_record(
         patient=patient, consent_text=ConsentText.objects.current(), signed_name="Charlie Day", by=front_desk
     )
-    response = front_desk_client.get(url)
-    assert response.status_code == 302
-    assert response["Location"] == detail_url
+    page = front_desk_client.get(url).content.decode()
+    assert 'id="valid-consent"' in page and "Record consent</button>" not in page
+    assert f'action="{reverse("patients:consent_withdraw", args=[patient.pk])}"' in page
     again = front_desk_client.post(url, {"has_read": "on", "signed_name": "Charlie Day"}, follow=True)
     assert "already consented to the current version" in again.content.decode()
     assert PatientConsent.objects.filter(patient=patient).count() == 1
@@ -141,7 +143,7 @@ def test_withdrawn_consent_is_not_valid(front_desk_client, front_desk, patient, 
     consent = services.consent_record(
         patient=patient, consent_text=ConsentText.objects.current(), signed_name="Charlie Day", by=front_desk
     )
-    services.consent_withdraw(consent=consent, by=front_desk)
+    services.consent_withdraw(patient=consent.patient, via=ConsentGiven.DESK)
     assert "No valid consent" in consent_status(front_desk_client, detail_url)
 
 

@@ -8,7 +8,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import User
-from patients.models import ConsentText, Medication, Patient, PatientConsent
+from patients.models import ConsentGiven, ConsentText, Medication, Patient, PatientConsent
 from tests.factories import ConsentTextFactory, PatientFactory
 
 
@@ -98,7 +98,12 @@ def test_consent_again_after_withdrawal_is_accepted_by_the_database(clinician):
     patient = PatientFactory()
     text = ConsentText.objects.current()
     PatientConsent.objects.create(
-        patient=patient, consent_text=text, signed_name="A B", witnessed_by=clinician, withdrawn_at=timezone.now()
+        patient=patient,
+        consent_text=text,
+        signed_name="A B",
+        witnessed_by=clinician,
+        withdrawn_at=timezone.now(),
+        withdrawn_via=ConsentGiven.DESK,
     )
     assert not refused_by_database(
         lambda: PatientConsent.objects.create(
@@ -115,6 +120,56 @@ def test_consent_with_blank_signature_is_refused_by_the_database(clinician):
             patient=patient, consent_text=text, signed_name="", witnessed_by=clinician
         )
     )
+
+
+@pytest.mark.parametrize(
+    ("via", "witness", "own_sign_in", "refused"),
+    [
+        ("desk", True, False, False),
+        ("desk", False, False, True),  # at the desk someone witnesses
+        ("desk", True, True, True),
+        ("portal", False, True, False),
+        ("portal", False, False, True),  # in the portal the patient's own sign-in stands for them
+        ("portal", True, True, True),
+    ],
+)
+def test_a_consent_names_its_witness_or_the_patients_sign_in_by_how_it_was_signed(
+    clinician, patient_user, via, witness, own_sign_in, refused
+):
+    patient = PatientFactory()
+    fields = {
+        "patient": patient,
+        "consent_text": ConsentText.objects.current(),
+        "signed_name": "A B",
+        "signed_via": via,
+        "witnessed_by": clinician if witness else None,
+        "signed_by_user": patient_user if own_sign_in else None,
+    }
+    assert refused_by_database(lambda: PatientConsent.objects.create(**fields)) is refused
+
+
+@pytest.mark.parametrize(
+    ("withdrawn", "via", "reason", "refused"),
+    [
+        (False, "", "", False),
+        (True, ConsentGiven.PORTAL, "", False),
+        (True, ConsentGiven.DESK, "Moving abroad", False),
+        (True, "", "", True),  # a withdrawal says how it was made
+        (False, ConsentGiven.DESK, "", True),
+        (False, "", "Moving abroad", True),  # no reason for a withdrawal that did not happen
+    ],
+)
+def test_a_withdrawal_says_how_it_was_made(clinician, withdrawn, via, reason, refused):
+    fields = {
+        "patient": PatientFactory(),
+        "consent_text": ConsentText.objects.current(),
+        "signed_name": "A B",
+        "witnessed_by": clinician,
+        "withdrawn_at": timezone.now() if withdrawn else None,
+        "withdrawn_via": via,
+        "withdrawal_reason": reason,
+    }
+    assert refused_by_database(lambda: PatientConsent.objects.create(**fields)) is refused
 
 
 @pytest.mark.parametrize("version", [0, 1])

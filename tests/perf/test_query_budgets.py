@@ -16,7 +16,8 @@ from django.utils import timezone
 from accounts.models import Role
 from assessments.models import Nerve, PainArea
 from outcomes.models import Moment
-from patients.models import Medication
+from patients.models import ConsentGiven, Medication
+from patients.services import consent_withdraw
 from portal.models import PatientInvite
 from tests.factories import (
     AssessmentFactory,
@@ -245,6 +246,17 @@ def test_portal_documents(patient_client, patient):
     few = _queries(patient_client, "get", url)
     for _ in range(5):
         make_document(patient)
+    _assert_fixed(few, _queries(patient_client, "get", url))
+
+
+def test_portal_consent(patient_client, patient):
+    """The consent page reads the patient's newest consent to the current text, however many came before."""
+    url = reverse("portal:consent")
+    consent_for(patient)
+    few = _queries(patient_client, "get", url)
+    for _ in range(5):
+        consent_withdraw(patient=patient, via=ConsentGiven.PORTAL)
+        consent_for(patient)
     _assert_fixed(few, _queries(patient_client, "get", url))
 
 

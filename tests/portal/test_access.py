@@ -15,7 +15,7 @@ from scheduling.models import AppointmentStatus
 from tests.factories import PatientFactory
 from tests.portal.helpers import in_days, make_appointment, make_document
 
-PAGES = ["portal:home", "portal:documents", "portal:contact"]
+PAGES = ["portal:home", "portal:documents", "portal:contact", "portal:consent"]
 STAFF_AND_OUTSIDERS = ["clinician", "front_desk", "manager", "outsider"]
 
 
