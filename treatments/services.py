@@ -262,9 +262,14 @@ def session_sign(*, session: InjectionSession, by: User) -> InjectionSession:
     """Sign the note: who, when and a SHA-256 of its content. Signed notes never change again."""
     if not by.has_perm("treatments.sign_injectionsession"):
         raise PermissionDenied
-    session = InjectionSession.objects.select_for_update().select_related("course").get(pk=session.pk)
+    session = InjectionSession.objects.select_for_update().select_related("course", "consent").get(pk=session.pk)
     if session.is_signed:
         raise SessionAlreadySigned("This session was already signed.")
+    withdrawn_at = session.consent.withdrawn_at
+    if withdrawn_at is not None and session.performed_at >= withdrawn_at:
+        # A note of treatment given before the withdrawal may still be signed; one given after it may not.
+        when = timezone.localtime(withdrawn_at).strftime("%d/%m/%Y %H:%M")
+        raise ValidationError(f"The patient withdrew consent on {when}, before this session: it cannot be signed.")
     if session.pre_nrs is None:
         raise ValidationError("Record the pain score before the injection before signing.")
     content = session_content(session)

@@ -1,21 +1,26 @@
 """Consent in the portal: the patient signs the current consent text themselves, and may withdraw it; the desk may
 withdraw it too. Every withdrawal stops new session notes at once and tells the clinic."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role
 from audit.models import Action, AuditEvent
-from patients.models import ConsentText, PatientConsent
+from patients.models import ConsentGiven, ConsentText, PatientConsent
+from patients.services import consent_withdraw
 from pit_portal.outbox.models import EmailKind
 from portal.services import consent_withdrawal_send
-from tests.factories import CourseFactory, PatientFactory, UserFactory, consent_for
+from tests.factories import CourseFactory, PatientFactory, SessionFactory, UserFactory, consent_for
 from tests.history.helpers import context_of, events_of
 from tests.outbox.helpers import owed, record_sends
 from tests.treatments.test_session_views import session_post
 from treatments.models import InjectionSession
+from treatments.services import session_sign
 
 SIGN = reverse("portal:consent")
 CONFIRM = reverse("portal:consent_withdraw_confirm")
@@ -278,3 +283,15 @@ def test_a_patient_cannot_withdraw_at_the_desk(patient_client, patient):
     assert response.status_code == 403
     consent.refresh_from_db()
     assert consent.withdrawn_at is None
+
+
+def test_a_draft_of_treatment_after_the_withdrawal_cannot_be_signed_but_one_before_it_can(patient, clinician):
+    course = CourseFactory(patient=patient, created_by=clinician)
+    before = SessionFactory(course=course, sites=1, performed_at=timezone.now() - timedelta(hours=2))
+    after = SessionFactory(course=course, sites=1, performed_at=timezone.now() + timedelta(minutes=5))
+    consent_withdraw(patient=patient, via=ConsentGiven.DESK)
+    with pytest.raises(ValidationError, match="withdrew consent"):
+        session_sign(session=after, by=clinician)
+    assert session_sign(session=before, by=clinician).is_signed
+    after.refresh_from_db()
+    assert not after.is_signed
