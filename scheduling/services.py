@@ -1,9 +1,11 @@
 """Booking rules: working hours, no double booking (the database has the last word), moves,
 cancellations and status changes. Emails go out after commit, from the worker."""
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from time import sleep
 
 import psycopg
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -208,8 +210,10 @@ def _check_time(
 
 
 # How often a booking or move is tried again after PostgreSQL broke a deadlock between it and another booking
-# of the same time.
-DEADLOCK_RETRIES = 3
+# of the same time, and the longest pause before the first retry (it grows with each): a random pause, so that the
+# bookings broken out of one knot do not all meet again at the same instant.
+DEADLOCK_RETRIES = 5
+DEADLOCK_PAUSE_SECONDS = 0.05
 
 
 def _is_deadlock(error: OperationalError) -> bool:
@@ -220,12 +224,13 @@ def _is_deadlock(error: OperationalError) -> bool:
 
 
 def _retrying_deadlocks(attempt: Callable[[], Appointment]) -> Appointment:
-    for _ in range(DEADLOCK_RETRIES):
+    for retry in range(DEADLOCK_RETRIES):
         try:
             return attempt()
         except OperationalError as error:
             if not _is_deadlock(error):
                 raise
+        sleep(random.uniform(0, DEADLOCK_PAUSE_SECONDS * (retry + 1)))
     return attempt()
 
 
