@@ -5,18 +5,17 @@ from datetime import date, datetime, time, timedelta
 
 import django_filters
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from audit.models import Action, AuditEvent
+from patients.forms import LATEST_DAY, check_date_order
 from patients.models import Patient
 from patients.search import patient_search
 
-# Dates outside these are typing mistakes; the bounds also keep "the day after" inside what datetime can hold.
+# Dates outside these are typing mistakes (the trail began after 2000).
 EARLIEST_DAY = date(2000, 1, 1)
-LATEST_DAY = date(2999, 12, 31)
 SEARCH_MAX = 100
 
 # ?o= parameter -> model field, in the order the report's columns appear. Every column can be sorted; anything
@@ -46,9 +45,7 @@ def matching_patients(search: str) -> "QuerySet[Patient, Mapping[str, object]]":
 class AuditFilterForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            raise ValidationError("The “from” date must be on or before the “to” date.", code="date_order")
+        check_date_order(cleaned.get("date_from"), cleaned.get("date_to"))
         return cleaned
 
 

@@ -5,12 +5,11 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 
 from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from assessments.models import PGIC
 from outcomes.models import MeasureRequest
-from patients.models import EARLIEST_BIRTH_DATE
+from patients.forms import check_date_order, record_day_field
 from portal.forms import _scale, _yes_no
 from safety.forms import KIND_FOR_PATIENTS, SEVERITY_FOR_PATIENTS
 from safety.models import MAX_DESCRIPTION_LENGTH
@@ -21,21 +20,10 @@ DEFAULT_PERIOD = timedelta(days=365)
 # period (docs/performance.md, at 100,000 patients: about 0.55 s for a year, 1 s for two, 2.5 s for five, 17 s
 # since 1900). Longer spans are read a period at a time.
 MAX_PERIOD = timedelta(days=731)
-# Dates outside these are typing mistakes (no course starts before a living patient was born).
-LATEST_DAY = date(2999, 12, 31)
 
 
 def _day(label: str) -> forms.DateField:
-    return forms.DateField(
-        label=label,
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[
-            MinValueValidator(EARLIEST_BIRTH_DATE, message=f"Pick a date in {EARLIEST_BIRTH_DATE.year} or later."),
-            MaxValueValidator(LATEST_DAY, message="Pick a date before the year 3000."),
-        ],
-        error_messages={"invalid": "Enter a date, for example 2026-01-31."},
-    )
+    return record_day_field(label, error_messages={"invalid": "Enter a date, for example 2026-01-31."})
 
 
 def default_period() -> tuple[date, date]:
@@ -61,8 +49,7 @@ class ReportPeriodForm(forms.Form):
     def clean(self) -> dict:
         cleaned = super().clean() or {}
         start, end = cleaned.get("started_from"), cleaned.get("started_to")
-        if start and end and start > end:
-            raise forms.ValidationError("The “from” date must be on or before the “to” date.", code="date_order")
+        check_date_order(start, end)
         if start and end and end - start > MAX_PERIOD:
             raise forms.ValidationError(
                 "Choose a period of at most two years; for a longer span, look at one period after another.",

@@ -1,8 +1,10 @@
 import re
+from datetime import date
 
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
 from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 
 from patients.models import EARLIEST_BIRTH_DATE, Condition, Intake, Medication, Patient
@@ -17,6 +19,31 @@ class DateInput(forms.DateInput):
 
     def __init__(self, **kwargs):
         super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+# A day after this is a typing mistake; the bound also keeps "the day after" inside what datetime can hold.
+LATEST_DAY = date(2999, 12, 31)
+
+
+def record_day_field(label: str, **options) -> forms.DateField:
+    """An optional day of the clinic's records, for a period's start or end: none is before 1900 (no record of a
+    living patient is older) or after LATEST_DAY."""
+    return forms.DateField(
+        label=label,
+        required=False,
+        widget=DateInput(),
+        validators=[
+            MinValueValidator(EARLIEST_BIRTH_DATE, message=f"Pick a date in {EARLIEST_BIRTH_DATE.year} or later."),
+            MaxValueValidator(LATEST_DAY, message="Pick a date before the year 3000."),
+        ],
+        **options,
+    )
+
+
+def check_date_order(start: date | None, end: date | None) -> None:
+    """Refuse a period whose "from" day is after its "to" day (a form's clean() calls it)."""
+    if start and end and start > end:
+        raise forms.ValidationError("The “from” date must be on or before the “to” date.", code="date_order")
 
 
 def _form_helper(*layout) -> FormHelper:

@@ -16,23 +16,18 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Count, Q, QuerySet, Value
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from patients.forms import DateInput
-from patients.models import EARLIEST_BIRTH_DATE, Patient
+from patients.forms import check_date_order, record_day_field
+from patients.models import Patient
 from patients.templatetags.phone_numbers import phone
 from treatments.models import InjectionSession
 
 LOT_MAX = InjectionSession._meta.get_field("lot_number").max_length
 # The most lots the "starting with" list shows; typing more of the lot narrows it.
 LOTS_LISTED = 50
-# No session is older (session_performed_after_1900); the latest bound keeps "the day after" a valid date.
-EARLIEST_DAY = EARLIEST_BIRTH_DATE
-LATEST_DAY = date(2999, 12, 31)
 DATE_FORMAT = "%d/%m/%Y"
 
 CSV_HEADER = [
@@ -51,30 +46,12 @@ class LotRecallForm(forms.Form):
         },
         widget=forms.TextInput(attrs={"autofocus": True, "type": "search", "autocomplete": "off"}),
     )
-    date_from = forms.DateField(
-        label="Injected from",
-        required=False,
-        widget=DateInput(),
-        validators=[
-            MinValueValidator(EARLIEST_DAY, message="Pick a date in 1900 or later."),
-            MaxValueValidator(LATEST_DAY, message="Pick a date before the year 3000."),
-        ],
-    )
-    date_to = forms.DateField(
-        label="to",
-        required=False,
-        widget=DateInput(),
-        validators=[
-            MinValueValidator(EARLIEST_DAY, message="Pick a date in 1900 or later."),
-            MaxValueValidator(LATEST_DAY, message="Pick a date before the year 3000."),
-        ],
-    )
+    date_from = record_day_field("Injected from")
+    date_to = record_day_field("to")
 
     def clean(self):
         cleaned = super().clean()
-        start, end = cleaned.get("date_from"), cleaned.get("date_to")
-        if start and end and start > end:
-            raise ValidationError("The “from” date must be on or before the “to” date.", code="date_order")
+        check_date_order(cleaned.get("date_from"), cleaned.get("date_to"))
         return cleaned
 
     def search(self) -> "LotSearch":
