@@ -10,10 +10,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.core import signing
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
@@ -23,7 +21,7 @@ from outcomes.models import EnteredVia, MeasureRequest, MeasureSchedule, Moment,
 from patients.models import Patient, PatientConsent
 from patients.services import valid_consent
 from pit_portal.outbox.models import EmailKind
-from pit_portal.outbox.services import email_owe
+from pit_portal.outbox.services import email_owe, send_templated_mail
 from portal.models import CheckIn
 from safety.models import ReportedVia
 from safety.services import delayed_reaction_report, reportable_sessions
@@ -233,9 +231,7 @@ def _send_email(request: MeasureRequest, *, reminder: bool) -> None:
         "reminder": reminder,
         "clinic": {"name": settings.CLINIC_NAME, "phone": settings.CLINIC_PHONE},
     }
-    subject = "".join(render_to_string("outcomes/email/request_subject.txt", context).splitlines())
-    body = render_to_string("outcomes/email/request_body.txt", context)
-    send_mail(subject.strip(), body, None, [request.patient.email])
+    send_templated_mail("outcomes/email/request", context, request.patient.email)
 
 
 def _send(request_id: int, *, reminder: bool) -> bool:

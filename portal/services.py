@@ -10,16 +10,14 @@ from enum import StrEnum
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
 from patients.models import Patient, PatientConsent
 from pit_portal.outbox.models import EmailKind
-from pit_portal.outbox.services import email_owe
+from pit_portal.outbox.services import email_owe, send_templated_mail
 from portal import queries
 from portal.models import CheckIn, PatientInvite
 from scheduling import services as scheduling_services
@@ -108,9 +106,7 @@ def invite_send(invite_id: int) -> bool:
             "expires_at": timezone.localtime(invite.expires_at),
             "clinic": {"name": settings.CLINIC_NAME, "phone": settings.CLINIC_PHONE},
         }
-        subject = "".join(render_to_string("portal/email/invite_subject.txt", context).splitlines())
-        body = render_to_string("portal/email/invite_body.txt", context)
-        send_mail(subject.strip(), body, None, [invite.email])
+        send_templated_mail("portal/email/invite", context, invite.email)
     logger.info("Sent portal invite %s", invite_id)
     return True
 
@@ -199,9 +195,7 @@ def front_desk_cancellation_send(appointment_id: int) -> bool:
         "starts_at": timezone.localtime(appointment.starts_at),
         "link": settings.SITE_URL + reverse("scheduling:appointment", kwargs={"pk": appointment.pk}),
     }
-    subject = "".join(render_to_string("portal/email/cancelled_subject.txt", context).splitlines())
-    body = render_to_string("portal/email/cancelled_body.txt", context)
-    send_mail(subject.strip(), body, None, [settings.CLINIC_EMAIL])
+    send_templated_mail("portal/email/cancelled", context, settings.CLINIC_EMAIL)
     logger.info("Told the front desk of the online cancellation of appointment %s", appointment_id)
     return True
 
@@ -219,8 +213,6 @@ def consent_withdrawal_send(consent_id: int) -> bool:
         "withdrawn_at": timezone.localtime(consent.withdrawn_at),
         "link": settings.SITE_URL + reverse("patients:detail", kwargs={"pk": consent.patient_id}),
     }
-    subject = "".join(render_to_string("portal/email/consent_withdrawn_subject.txt", context).splitlines())
-    body = render_to_string("portal/email/consent_withdrawn_body.txt", context)
-    send_mail(subject.strip(), body, None, [settings.CLINIC_EMAIL])
+    send_templated_mail("portal/email/consent_withdrawn", context, settings.CLINIC_EMAIL)
     logger.info("Told the clinic of the withdrawn consent %s", consent_id)
     return True

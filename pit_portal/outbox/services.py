@@ -11,8 +11,10 @@ from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.db.models import F, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -43,6 +45,13 @@ VALUES (%s, %s, %s, 'pending', 0, '', now(), now())
 ON CONFLICT (dedupe_key) DO NOTHING
 RETURNING id
 """
+
+
+def send_templated_mail(template: str, context: dict, to: str) -> None:
+    """Send `<template>_subject.txt` (its lines joined into one) and `<template>_body.txt`, both rendered with
+    `context`, from DEFAULT_FROM_EMAIL to `to`: what each kind's sender does once it knows what to say."""
+    subject = "".join(render_to_string(f"{template}_subject.txt", context).splitlines()).strip()
+    send_mail(subject, render_to_string(f"{template}_body.txt", context), None, [to])
 
 
 def resend_after() -> timedelta:

@@ -105,7 +105,7 @@ def test_a_mail_server_outage_is_retried_then_left_to_the_sweeper(
     with django_capture_on_commit_callbacks(execute=False):
         portal_services.invite_create(patient=invitable, by=front_desk)
     row = OutboxEmail.objects.get()
-    monkeypatch.setattr(portal_services, "send_mail", lambda *args: (_ for _ in ()).throw(SMTPServerDisconnected()))
+    monkeypatch.setattr(services, "send_mail", lambda *args: (_ for _ in ()).throw(SMTPServerDisconnected()))
     send_email.apply(args=[row.pk])  # eagerly: the whole round of retries at once
 
     row.refresh_from_db()
@@ -125,9 +125,7 @@ def test_an_email_that_cannot_be_made_fails_with_its_reason(
     with django_capture_on_commit_callbacks(execute=False):
         portal_services.invite_create(patient=invitable, by=front_desk)
     row = OutboxEmail.objects.get()
-    monkeypatch.setattr(
-        portal_services, "render_to_string", lambda *args: (_ for _ in ()).throw(TemplateDoesNotExist("x"))
-    )
+    monkeypatch.setattr(services, "render_to_string", lambda *args: (_ for _ in ()).throw(TemplateDoesNotExist("x")))
     send_email.apply(args=[row.pk])
     row.refresh_from_db()
     assert (row.status, row.attempts) == (EmailStatus.FAILED, 1)
