@@ -69,13 +69,6 @@ def new_link_nonce() -> str:
     return secrets.token_hex(LINK_NONCE_BYTES)
 
 
-class RequestStatus(models.TextChoices):
-    WAITING = "waiting", "Not due yet"
-    SENT = "sent", "Sent"
-    ANSWERED = "answered", "Answered"
-    CANCELLED = "cancelled", "Cancelled"
-
-
 @track_changes()
 class MeasureRequest(models.Model):
     """One patient asked once. Made when it becomes owed (a course closed, an appointment coming up) and emailed by
@@ -144,19 +137,6 @@ class MeasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_moment_display()} measures for course {self.course_id}"
-
-    @property
-    def status(self) -> RequestStatus:
-        if self.answered_at:
-            return RequestStatus.ANSWERED
-        if self.cancelled_at:
-            return RequestStatus.CANCELLED
-        return RequestStatus.SENT if self.sent_at else RequestStatus.WAITING
-
-    @property
-    def is_open(self) -> bool:
-        """Still answerable: not answered, not cancelled, not expired."""
-        return self.answered_at is None and self.cancelled_at is None and self.expires_at > timezone.now()
 
     @property
     def label(self) -> str:
