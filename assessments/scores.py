@@ -6,6 +6,7 @@ guess whether nothing below it was checked.
 """
 
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,11 @@ class Cutoff:
 
 # DN4 (Bouhassira et al., 2005): 4 or more of its 10 items suggests neuropathic pain.
 DN4 = Cutoff("DN4", 0, 10, at=4, below="neuropathic pain unlikely", at_or_above="neuropathic pain likely")
+
+
+def peg_score(pain: int | None, enjoyment: int | None, activity: int | None) -> Decimal | None:
+    """PEG-3 (Krebs et al. 2009): the mean of its three 0-10 items to one decimal, half up; None unless all three
+    are known. Wherever a PEG is asked (assessment, check-in, between-visit answer), it is worked out here."""
+    if pain is None or enjoyment is None or activity is None:
+        return None
+    return (Decimal(pain + enjoyment + activity) / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

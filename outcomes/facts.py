@@ -20,13 +20,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from django.contrib.postgres.aggregates import ArrayAgg
 from django.db.models import BooleanField, Count, ExpressionWrapper, Field, Func, IntegerField, Max, Q, QuerySet
 from django.utils import timezone
 
 from assessments.models import PGIC, Assessment, AssessmentKind
+from assessments.scores import peg_score
 from outcomes.models import MeasureRequest, Moment
 from treatments.models import CourseStatus, InjectionSession, TreatmentCourse
 from treatments.outcomes import responder_status
@@ -38,13 +39,6 @@ FOLLOW_UP_MARKS: dict[int, int] = {3: 91, 6: 182}
 IMPROVED_PGIC = (PGIC.VERY_MUCH_IMPROVED, PGIC.MUCH_IMPROVED)
 RESPONDED = ("moderate", "substantial")
 END_MOMENTS = (Moment.BEFORE_SESSION, Moment.COURSE_END)
-
-
-def peg_of(pain: int | None, enjoyment: int | None, activity: int | None) -> Decimal | None:
-    """PEG-3: the mean of its three items to one decimal (half up), None unless all three are known."""
-    if pain is None or enjoyment is None or activity is None:
-        return None
-    return (Decimal(pain + enjoyment + activity) / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
 
 
 @dataclass
@@ -156,7 +150,7 @@ def course_outcomes(courses: QuerySet[TreatmentCourse]) -> list[CourseOutcome]:
     recorded_pgic: dict[int, int | None] = {}
     for pk, patient, condition, status, stop, started, closed, pgic, nrs, average, enjoyment, activity in rows:
         outcomes[pk] = CourseOutcome(pk, patient, condition, status, stop, started, closed, nrs,
-                                     peg_of(average, enjoyment, activity))  # fmt: skip
+                                     peg_score(average, enjoyment, activity))  # fmt: skip
         recorded_pgic[pk] = pgic
     ids = courses.values("pk")
     candidates: dict[int, list[Score]] = defaultdict(list)
@@ -211,7 +205,7 @@ def _add_reviews(ids: QuerySet, candidates: dict[int, list[Score]]) -> None:
     for course_id, at, nrs, average, enjoyment, activity, pgic in reviews.values_list(
         "course_id", "assessed_at", "nrs_current", "nrs_average", "peg_enjoyment", "peg_activity", "pgic"
     ):
-        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_of(average, enjoyment, activity), pgic=pgic))
+        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_score(average, enjoyment, activity), pgic=pgic))
 
 
 def _add_answers(outcomes: dict[int, CourseOutcome], ids: QuerySet, candidates: dict[int, list[Score]]) -> dict:
@@ -250,7 +244,7 @@ def _add_answers(outcomes: dict[int, CourseOutcome], ids: QuerySet, candidates: 
             # Per band, the answer asked nearest the band's mark; of two as near, the later answer.
             _keep(follow_ups, (course_id, months), (-abs(days - FOLLOW_UP_MARKS[months]), newest), (nrs, further, at))
     for course_id, (_, (at, nrs, average, enjoyment, activity)) in newest_end.items():
-        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_of(average, enjoyment, activity)))
+        candidates[course_id].append(Score(at, nrs=nrs, peg=peg_score(average, enjoyment, activity)))
     for (course_id, months), (_, (nrs, further, at)) in follow_ups.items():
         outcomes[course_id].follow_up_nrs[months] = nrs
         outcomes[course_id].further_treatment[months] = further

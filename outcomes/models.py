@@ -6,7 +6,7 @@ session, one appointment); a `PatientReport` is their answer, as they gave it: t
 it, so staff can read it beside their own scores but never edit it."""
 
 import secrets
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pgtrigger
 from django.conf import settings
@@ -15,6 +15,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from assessments.models import PGIC, score_in_range
+from assessments.scores import peg_score
 from patients.models import Patient
 from pit_portal.history import track_changes
 
@@ -212,11 +213,8 @@ class PatientReport(models.Model):
 
     @property
     def peg_score(self) -> Decimal | None:
-        """PEG-3: the mean of average pain, enjoyment and activity, to one decimal; None unless all three."""
-        if self.nrs_average is None or self.peg_enjoyment is None or self.peg_activity is None:
-            return None
-        total = Decimal(self.nrs_average + self.peg_enjoyment + self.peg_activity)
-        return (total / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        """PEG-3 of average pain, enjoyment and activity; None unless all three were asked."""
+        return peg_score(self.nrs_average, self.peg_enjoyment, self.peg_activity)
 
 
 class ExportStatus(models.TextChoices):
