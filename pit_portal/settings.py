@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "portal",
     "outcomes",
     "safety",
+    "interop",
     "audit",
     "pit_portal.backups",
     "pit_portal.outbox",

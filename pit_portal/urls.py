@@ -11,6 +11,7 @@ urlpatterns = [
     path("portal/", include("portal.urls")),
     path("", include("outcomes.urls")),
     path("safety/", include("safety.urls")),
+    path("", include("interop.urls")),
     path("", include("audit.urls")),
     path("registry-exports/", include("outcomes.registry.urls")),
     path("admin/", admin.site.urls),
