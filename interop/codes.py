@@ -2,7 +2,8 @@
 
 Standard codes only where the concept and its code were checked against a published source; everything else is in
 the clinic's own code systems under LOCAL_BASE, clearly named as local. Extend the SNOMED CT map only with codes
-checked in a SNOMED CT browser: a wrong standard code is worse than an honest local one.
+whose id and term were seen together in a SNOMED CT browser or published value set: a wrong standard code is worse
+than an honest local one.
 """
 
 from dataclasses import dataclass
@@ -77,10 +78,13 @@ SIDES = {
     "midline": Code(SIDE, "midline", "Midline"),
 }
 
-# SNOMED CT body structures for nerves, keyed by assessments.Nerve.code. Only concepts checked against FHIR R4's
-# SNOMED CT body-site value set: none of the clinic's starting list had an exact concept there, so these are the
-# nerves a clinic may add that do; every other nerve is coded in the local NERVE system alone.
+# SNOMED CT body structures for nerves, keyed by assessments.Nerve.code. Only concepts whose id and name were checked
+# together in a published SNOMED CT value set: a nerve with no exact concept checked is coded in the local NERVE
+# system alone (a parent concept such as "Plantar nerve" or "Intercostal nerve structure" is not the clinic's nerve).
+# The first two entries are nerves of the clinic's starting list; the others are nerves a clinic may add.
 SNOMED_NERVES = {
+    "superficial-fibular-peroneal-nerve": Code(SNOMED, "53995007", "Structure of superficial peroneal nerve"),
+    "digital-nerves": Code(SNOMED, "181015006", "Digital nerve of hand"),  # the starting list's upper-limb entry
     "infraorbital-nerve": Code(SNOMED, "8161005", "Infraorbital nerve"),
     "lingual-nerve": Code(SNOMED, "6598008", "Lingual nerve"),
     "radial-nerve": Code(SNOMED, "8079007", "Radial nerve"),

@@ -103,22 +103,46 @@ def test_procedure_carries_solution_lot_volume_and_sites(patient):
 
 
 def test_nerve_with_a_snomed_concept_carries_it_and_others_are_local(patient):
-    infraorbital = Nerve.objects.create(code="infraorbital-nerve", name="Infraorbital nerve", region="head_neck")
+    superficial_fibular = Nerve.objects.get(code="superficial-fibular-peroneal-nerve")  # seeded reference data
     sural = Nerve.objects.get(code="sural-nerve")
     draft = SessionFactory(course=CourseFactory(patient=patient))
 
-    add_site(draft.pk, infraorbital, "right")
+    add_site(draft.pk, superficial_fibular, "right")
     add_site(draft.pk, sural, "midline")
     session = session_sign(session=draft, by=draft.clinician)
     _, data = parsed(patient)
     procedure = by_id(data)[f"session-{session.pk}"]
     snomed, sural_site = procedure["bodySite"]
-    assert snomed["coding"][0] == {"system": codes.SNOMED, "code": "8161005", "display": "Infraorbital nerve"}
-    assert snomed["text"] == "Infraorbital nerve, right"
+    assert snomed["coding"][0] == {
+        "system": codes.SNOMED, "code": "53995007", "display": "Structure of superficial peroneal nerve"
+    }  # fmt: skip
+    assert snomed["coding"][1] == {
+        "system": codes.NERVE,
+        "code": superficial_fibular.code,
+        "display": superficial_fibular.name,
+    }
+    assert snomed["text"] == "Superficial fibular (peroneal) nerve, right"
     assert [coding["system"] for coding in sural_site["coding"]] == [codes.NERVE]
     structures = [r for r in by_id(data).values() if r["resourceType"] == "BodyStructure"]
     qualifiers = {s["locationQualifier"][0]["coding"][0]["code"] for s in structures}
     assert qualifiers == {"24028007", "midline"}
+
+
+def test_a_nerve_a_clinic_adds_carries_its_snomed_concept(patient):
+    infraorbital = Nerve.objects.create(code="infraorbital-nerve", name="Infraorbital nerve", region="head_neck")
+    draft = SessionFactory(course=CourseFactory(patient=patient))
+    add_site(draft.pk, infraorbital, "left")
+    session = session_sign(session=draft, by=draft.clinician)
+    _, data = parsed(patient)
+    (site,) = by_id(data)[f"session-{session.pk}"]["bodySite"]
+    assert site["coding"][0] == {"system": codes.SNOMED, "code": "8161005", "display": "Infraorbital nerve"}
+
+
+def test_snomed_keys_name_seeded_nerves_where_the_starting_list_has_them():
+    seeded = set(Nerve.objects.filter(code__in=codes.SNOMED_NERVES).values_list("code", flat=True))
+    assert seeded == {"superficial-fibular-peroneal-nerve", "digital-nerves"}
+    assert Nerve.objects.get(code="digital-nerves").region == "upper_limb"  # so "of hand" is the right concept
+    assert all(code.system == codes.SNOMED and code.code.isdigit() for code in codes.SNOMED_NERVES.values())
 
 
 def test_scores_use_loinc_where_it_exists_and_local_codes_otherwise(patient):
