@@ -19,6 +19,7 @@ from audit.refusals import not_found
 from documents.access import get_document_for
 from documents.models import Document
 from patients.models import Patient
+from portal.models import RecordCopy
 from scheduling.models import Appointment
 
 logger = logging.getLogger(__name__)
@@ -91,3 +92,13 @@ def get_own_document(user: User, pk: int) -> Document:
     except Http404:
         _log_refusal("document", user, pk)
         raise
+
+
+def get_own_record_copy(user: User, pk: int) -> RecordCopy:
+    """The copy of the record if it is this patient user's own; otherwise 404, exactly as if missing."""
+    if not is_portal_user(user):
+        raise _refused("record copy", user, pk, RecordCopy)
+    try:
+        return RecordCopy.objects.get(pk=pk, patient__user=user)
+    except RecordCopy.DoesNotExist:
+        raise _refused("record copy", user, pk, RecordCopy) from None
