@@ -86,10 +86,13 @@ def test_asking_writes_a_pending_copy_and_sends_its_id_once_committed(
 
 
 def test_a_request_rolled_back_sends_nothing(patient, sent, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(RuntimeError), transaction.atomic():
-            services.copy_request(patient=patient, by=patient.user)
-            raise RuntimeError("the request failed later")
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.copy_request(patient=patient, by=patient.user)
+        raise RuntimeError("the request failed later")
     assert (callbacks, sent, RecordCopy.objects.count()) == ([], [], 0)
 
 
