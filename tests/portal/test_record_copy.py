@@ -176,8 +176,21 @@ def test_the_zip_holds_the_fhir_bundle_every_ready_pdf_and_a_summary(patient, vi
     assert set(members) == {"record.fhir.json", "summary.html", *pdfs}
 
     bundle = bundle_of(members)
+    kinds = [entry.resource.__resource_type__ for entry in bundle.entry]
     [person] = [entry.resource for entry in bundle.entry if entry.resource.__resource_type__ == "Patient"]
     assert person.name[0].family == patient.family_name
+    # A Procedure per signed session; a DocumentReference per PDF, carrying the SHA-256 the zip's file has.
+    assert kinds.count("Procedure") == 2 and kinds.count("DocumentReference") == 4
+    zipped = {hashlib.sha256(members[name]).hexdigest() for name in pdfs}
+    referenced = {
+        extension.valueString
+        for entry in bundle.entry
+        if entry.resource.__resource_type__ == "DocumentReference"
+        for content in entry.resource.content
+        for extension in content.attachment.extension
+        if extension.url.endswith("sha256")
+    }
+    assert len(zipped) == 4 and zipped == referenced
 
     for session in visits:
         nerves = [site.nerve.name for site in session.sites.select_related("nerve")]
