@@ -13,12 +13,15 @@ from accounts.models import Role
 from documents.models import Document, DocumentStatus
 from portal import tasks
 from portal.models import CopyStatus, RecordCopy
-from tests.documents.conftest import documents_root, documents_worker  # noqa: F401
+from tests.documents import conftest as documents_fixtures
 from tests.factories import CourseFactory, PatientFactory, SessionFactory, UserFactory
 from tests.portal.record_copy_helpers import bundle_of, pdf_text, read_zip, stored_zip
 from treatments.services import session_sign
 
 pytestmark = pytest.mark.worker
+# The documents' worker, storing into this test's own folder (documents_root, autouse here as there).
+documents_root = documents_fixtures.documents_root
+documents_worker = documents_fixtures.documents_worker
 
 
 def copy_status(copy_id: int) -> str:
