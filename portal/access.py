@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from accounts.models import Role, User
@@ -39,12 +40,12 @@ def own_patient(user: User) -> Patient | None:
     return patient
 
 
-def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def patient_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """For portal pages: anonymous users are sent to sign in, staff and outsiders get 403,
     and the view receives the signed-in patient's own record as its second argument."""
 
     @functools.wraps(view)
-    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_portal_user(request.user):

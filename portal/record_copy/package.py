@@ -76,7 +76,8 @@ def pack_documents(package: zipfile.ZipFile, patient: Patient) -> list[PackedDoc
     when the store does not answer (the task tries the whole copy again later)."""
     from documents.services import document_rebuild
 
-    packed, taken = [], set()
+    packed: list[PackedDocument] = []
+    taken: set[str] = set()
     for document in ready_documents(patient):
         content = read_verified(document)
         if content is None:

@@ -5,6 +5,7 @@ import logging
 
 from django.contrib import messages
 from django.http import FileResponse, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -77,7 +78,7 @@ def _refused(request: AuthenticatedHttpRequest, copy: RecordCopy, reason: str, s
 
 @require_GET
 @patient_view
-def download(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> HttpResponse:
+def download(request: AuthenticatedHttpRequest, patient: Patient, pk: int) -> HttpResponseBase:
     """The zip as an attachment, once its SHA-256 is checked; audited (EXPORT, via the portal). Expired: 410 saying
     to ask for a new one. Not ready yet: 409. Failed, or its stored file missing or altered: 410 (and it is offered
     no more). The store not answering: 503, try again."""
