@@ -21,6 +21,7 @@ DOCUMENT_TYPE = Document._meta.label_lower
 EXPORTS = {
     "audit_report": "An extract of the audit trail about this patient",
     "disclosures": "This accounting of disclosures",
+    "fhir_everything": "The whole record as FHIR R4 (interop.views.patient_everything)",
     "record_copy": "A copy of the patient's record (zip: FHIR bundle, PDFs, summary)",
 }
 # A lot recall (treatments.lots) lists every patient injected from a product lot: an EXPORT event per patient
@@ -33,6 +34,7 @@ HOW: dict[tuple[str, str], str] = {
     (Action.EXPORT, "csv"): "Exported as a CSV file",
     (Action.EXPORT, "portal"): "Downloaded by the patient through the patient portal",
     (Action.EXPORT, "page"): "Shown on a page of the clinic's system",
+    (Action.EXPORT, "fhir"): "Sent as FHIR JSON through the clinic's FHIR endpoint",
 }
 
 CSV_HEADER = ["when", "who", "what", "how"]

@@ -45,5 +45,8 @@ def patient_bundle(patient: Patient) -> Bundle:
 
 def bundle_json(patient: Patient) -> bytes:
     """The patient's bundle as FHIR JSON (UTF-8), validated."""
-    bundle = patient_bundle(patient)
+    return bundle_bytes(patient_bundle(patient))
+
+
+def bundle_bytes(bundle: Bundle) -> bytes:
     return json.dumps(bundle.model_dump(mode="json", exclude_none=True), ensure_ascii=False).encode()
