@@ -22,6 +22,7 @@ EXPORTS = {
     "audit_report": "An extract of the audit trail about this patient",
     "disclosures": "This accounting of disclosures",
     "fhir_everything": "The whole record as FHIR R4 (interop.views.patient_everything)",
+    "record_copy": "A copy of the patient's record (zip: FHIR bundle, PDFs, summary)",
 }
 # A lot recall (treatments.lots) lists every patient injected from a product lot: an EXPORT event per patient
 # listed, its detail the lot, the dates searched and "via" (the page or the CSV).
@@ -31,6 +32,7 @@ HOW: dict[tuple[str, str], str] = {
     (Action.DOCUMENT_DOWNLOADED, "staff"): "Downloaded from the clinic's pages",
     (Action.DOCUMENT_SENT, "email"): "Emailed to the patient: a notice with a link to the portal, no attachment",
     (Action.EXPORT, "csv"): "Exported as a CSV file",
+    (Action.EXPORT, "portal"): "Downloaded by the patient through the patient portal",
     (Action.EXPORT, "page"): "Shown on a page of the clinic's system",
     (Action.EXPORT, "fhir"): "Sent as FHIR JSON through the clinic's FHIR endpoint",
 }

@@ -257,6 +257,10 @@ EMAIL_TIMEOUT = int(env("EMAIL_TIMEOUT", "20"))
 PORTAL_INVITE_DAYS = int(env("PORTAL_INVITE_DAYS", "7"))
 PORTAL_CANCEL_NOTICE_HOURS = int(env("PORTAL_CANCEL_NOTICE_HOURS", "24"))
 PORTAL_CHECK_IN_DAYS = int(env("PORTAL_CHECK_IN_DAYS", "7"))
+# A patient's copy of their record (portal.record_copy): downloadable this many days after it is ready, then
+# deleted; a new one may be asked for this many hours after the last.
+PORTAL_RECORD_COPY_DAYS = int(env("PORTAL_RECORD_COPY_DAYS", "7"))
+PORTAL_RECORD_COPY_EVERY_HOURS = int(env("PORTAL_RECORD_COPY_EVERY_HOURS", "24"))
 # The longest a between-visit link's signature is accepted (each request also has its own, shorter, expiry).
 MEASURE_LINK_MAX_AGE = int(env("MEASURE_LINK_MAX_AGE", str(60 * 24 * 3600)))
 # Day-before appointment reminders go out from this local hour (0-23) onwards.
@@ -345,6 +349,10 @@ OUTBOX_SWEEP_SECONDS = int(env("OUTBOX_SWEEP_SECONDS", "60"))
 # building is never doubled. The sweeper runs this often.
 REGISTRY_EXPORT_STALE_AFTER_SECONDS = int(env("REGISTRY_EXPORT_STALE_AFTER_SECONDS", "660"))
 REGISTRY_EXPORT_SWEEP_SECONDS = int(env("REGISTRY_EXPORT_SWEEP_SECONDS", "60"))
+# Patients' copies of their record (portal.record_copy): as registry exports, against the copy task's hard time
+# limit (300 s). The same sweeper deletes the files of copies past their expiry.
+RECORD_COPY_STALE_AFTER_SECONDS = int(env("RECORD_COPY_STALE_AFTER_SECONDS", "360"))
+RECORD_COPY_SWEEP_SECONDS = int(env("RECORD_COPY_SWEEP_SECONDS", "60"))
 
 # Celery beat (exactly one per installation). Here, not in pit_portal/celery.py, so that importing the Celery
 # app reads no setting: `python -m pit_portal.embedded_db` runs before any DATABASE_URL exists.
@@ -390,6 +398,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "outcomes.tasks.sweep_registry_exports",
         "schedule": timedelta(seconds=REGISTRY_EXPORT_SWEEP_SECONDS),
         "options": {"expires": REGISTRY_EXPORT_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
+    },
+    # Patients' copies of their record: re-send what a lost message or a killed worker left; delete expired files.
+    "sweep-record-copies": {
+        "task": "portal.tasks.sweep_record_copies",
+        "schedule": timedelta(seconds=RECORD_COPY_SWEEP_SECONDS),
+        "options": {"expires": RECORD_COPY_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
     },
     # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
     "record-audit-chain-head": {

@@ -11,7 +11,8 @@ from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from accounts.models import Role, User
@@ -19,6 +20,7 @@ from audit.refusals import not_found
 from documents.access import get_document_for
 from documents.models import Document
 from patients.models import Patient
+from portal.models import RecordCopy
 from scheduling.models import Appointment
 
 logger = logging.getLogger(__name__)
@@ -38,12 +40,12 @@ def own_patient(user: User) -> Patient | None:
     return patient
 
 
-def patient_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def patient_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """For portal pages: anonymous users are sent to sign in, staff and outsiders get 403,
     and the view receives the signed-in patient's own record as its second argument."""
 
     @functools.wraps(view)
-    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+    def guarded(request: HttpRequest, *args, **kwargs) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         if not is_portal_user(request.user):
@@ -91,3 +93,13 @@ def get_own_document(user: User, pk: int) -> Document:
     except Http404:
         _log_refusal("document", user, pk)
         raise
+
+
+def get_own_record_copy(user: User, pk: int) -> RecordCopy:
+    """The copy of the record if it is this patient user's own; otherwise 404, exactly as if missing."""
+    if not is_portal_user(user):
+        raise _refused("record copy", user, pk, RecordCopy)
+    try:
+        return RecordCopy.objects.get(pk=pk, patient__user=user)
+    except RecordCopy.DoesNotExist:
+        raise _refused("record copy", user, pk, RecordCopy) from None

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from portal.models import CheckIn, PatientInvite
+from portal.models import CheckIn, PatientInvite, RecordCopy
 
 
 @admin.register(PatientInvite)
@@ -25,6 +25,22 @@ class CheckInAdmin(admin.ModelAdmin):
 
     list_display = ["appointment_id", "patient_id", "submitted_at"]
     readonly_fields = [field.name for field in CheckIn._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(RecordCopy)
+class RecordCopyAdmin(admin.ModelAdmin):
+    """Read-only: which patient asked for a copy of their record, what became of it, when it was downloaded. Asked
+    for by the patient, built by the worker; the zip itself goes out only through the portal's download."""
+
+    list_display = ["patient_id", "requested_at", "status", "ready_at", "expires_at", "download_count", "downloaded_at"]
+    list_filter = ["status"]
+    readonly_fields = [field.name for field in RecordCopy._meta.fields]
 
     def has_add_permission(self, request) -> bool:
         return False

@@ -1,5 +1,6 @@
 import hashlib
 import secrets
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
@@ -100,3 +101,94 @@ class CheckIn(models.Model):
         """PEG-3 is the mean of its three items (Krebs et al. 2009), to one decimal."""
         total = Decimal(self.peg_pain + self.peg_enjoyment + self.peg_activity)
         return (total / 3).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+class CopyStatus(models.TextChoices):
+    PENDING = "pending", "Waiting to be prepared"
+    BUILDING = "building", "Being prepared"
+    READY = "ready", "Ready to download"
+    FAILED = "failed", "Could not be prepared"
+    EXPIRED = "expired", "Expired"
+
+
+# Asked for and not yet finished: a patient has at most one (record_copy_one_open).
+OPEN_COPY = (CopyStatus.PENDING, CopyStatus.BUILDING)
+
+
+class RecordCopy(models.Model):
+    """A patient's own copy of their record (portal.record_copy): asked for in the portal, built by the worker into
+    a zip in private document storage, downloaded by the patient until it expires, then deleted by the sweeper.
+
+    The row is the source of truth for the work owed: the sweeper sends again a copy left pending, or held past
+    the time limit by a worker that died (`claimed_at`)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="record_copies")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    requested_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=10, choices=CopyStatus.choices, default=CopyStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When it was last sent to the worker.")
+    # Set by the run building it, cleared when that run ends: a run that holds it past the stale threshold died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # While pending: the last failure, which may clear by itself; when failed, why. Never patient data.
+    error = models.CharField(max_length=300, blank=True)
+    # Kept after expiry (the file is deleted then, and file_name cleared): what was given, and its checksum.
+    file_name = models.CharField(max_length=200, blank=True, help_text="Name in private document storage.")
+    sha256 = models.CharField(max_length=64, blank=True)
+    size_bytes = models.PositiveBigIntegerField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True, help_text="When it was last downloaded.")
+    download_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = "copy of a patient's record"
+        verbose_name_plural = "copies of patients' records"
+        indexes = [
+            models.Index(fields=["status", "enqueued_at"], name="record_copy_sweep"),
+            models.Index(fields=["patient", "-requested_at"], name="record_copy_patient_recent"),
+        ]
+        constraints = [
+            # One copy being prepared per patient: asking again shows that one instead of starting another.
+            models.UniqueConstraint(fields=["patient"], condition=Q(status__in=OPEN_COPY), name="record_copy_one_open"),
+            models.CheckConstraint(
+                condition=~Q(status=CopyStatus.READY)
+                | (
+                    ~Q(file_name="")
+                    & ~Q(sha256="")
+                    & Q(size_bytes__isnull=False, ready_at__isnull=False, expires_at__isnull=False)
+                ),
+                name="record_copy_ready_has_file",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__isnull=True) | Q(expires_at__gt=models.F("ready_at")),
+                name="record_copy_expires_after_ready",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status=CopyStatus.FAILED) | ~Q(error=""), name="record_copy_failure_explained"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=CopyStatus.BUILDING, claimed_at__isnull=False)
+                | (~Q(status=CopyStatus.BUILDING) & Q(claimed_at__isnull=True)),
+                name="record_copy_claimed_while_building",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Record copy {self.pk} for patient {self.patient_id} ({self.get_status_display().lower()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_COPY
+
+    def is_downloadable(self, now: datetime | None = None) -> bool:
+        """Ready and not yet expired (the sweeper marks it EXPIRED a little later; the time decides)."""
+        now = now or timezone.now()
+        return self.status == CopyStatus.READY and self.expires_at is not None and self.expires_at > now
+
+    def has_expired(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        if self.status == CopyStatus.EXPIRED:
+            return True
+        return self.status == CopyStatus.READY and self.expires_at is not None and self.expires_at <= now

@@ -2,6 +2,7 @@ from django.urls import path
 
 from outcomes import views as outcomes_views
 from portal import views
+from portal.record_copy import views as copy_views
 
 app_name = "portal"
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("consent/", views.consent, name="consent"),
     path("consent/withdraw/", views.consent_withdraw_confirm, name="consent_withdraw_confirm"),
     path("consent/withdrawal/", views.consent_withdraw, name="consent_withdraw"),
+    path("copy/", copy_views.record_copy, name="record_copy"),
+    path("copy/<id:pk>/download/", copy_views.download, name="record_copy_download"),
     path("questions/<id:pk>/", outcomes_views.answer_in_portal, name="measures"),
     path("invites/new/<id:patient_pk>/", views.invite_new, name="invite_new"),
     # The token is the only secret; it is compared by its SHA-256, never stored.

@@ -21,6 +21,7 @@ from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, si
 from tests.outcomes.helpers import closed_course, end_request
 from tests.outcomes.registry_helpers import ready_registry_export
 from tests.portal.helpers import in_days, make_appointment, make_document
+from tests.portal.record_copy_helpers import ready_copy
 from tests.scheduling.factories import AppointmentFactory
 
 ROLES = ("anonymous", "clinician", "front_desk", "manager", "patient", "outsider")
@@ -273,6 +274,11 @@ MATRIX: dict[str, Row] = {
         _named("portal:consent_withdraw"),
         _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=DENIED, patient=ACTED, outsider=DENIED),
         method="post",
+    ),
+    # The patient's own copy of their record: the page, and a ready copy's download.
+    "portal:record_copy": Row(_named("portal:record_copy"), PORTAL),
+    "portal:record_copy_download": Row(
+        lambda patient: reverse("portal:record_copy_download", kwargs={"pk": ready_copy(patient).pk}), PORTAL
     ),
     "portal:appointment_ics": Row(_own_appointment("portal:appointment_ics"), PORTAL),
     "portal:appointment_cancel": Row(_own_appointment("portal:appointment_cancel"), PORTAL),

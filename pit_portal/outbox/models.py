@@ -13,6 +13,7 @@ class EmailKind(models.TextChoices):
     MEASURE_REQUEST = "measure_request", "Between-visit questions"
     MEASURE_REMINDER = "measure_reminder", "Between-visit questions, reminder"
     CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn, to the clinic"
+    RECORD_COPY_READY = "record_copy_ready", "Copy of the record ready"
 
 
 class EmailStatus(models.TextChoices):

@@ -33,6 +33,7 @@ SENDERS: dict[str, str] = {
     EmailKind.MEASURE_REQUEST: "outcomes.services.request_send",
     EmailKind.MEASURE_REMINDER: "outcomes.services.reminder_send",
     EmailKind.CONSENT_WITHDRAWN: "portal.services.consent_withdrawal_send",
+    EmailKind.RECORD_COPY_READY: "portal.record_copy.services.ready_email_send",
 }
 # An email still unsent this long after it was owed is news no longer (a reminder for a day gone, a link long
 # expired): the sweeper settles it as not sent, which also bounds the retries of an address always refused.
