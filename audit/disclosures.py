@@ -21,6 +21,7 @@ DOCUMENT_TYPE = Document._meta.label_lower
 EXPORTS = {
     "audit_report": "An extract of the audit trail about this patient",
     "disclosures": "This accounting of disclosures",
+    "fhir_everything": "The whole record as FHIR R4 (interop.views.patient_everything)",
 }
 # A lot recall (treatments.lots) lists every patient injected from a product lot: an EXPORT event per patient
 # listed, its detail the lot, the dates searched and "via" (the page or the CSV).
@@ -31,6 +32,7 @@ HOW: dict[tuple[str, str], str] = {
     (Action.DOCUMENT_SENT, "email"): "Emailed to the patient: a notice with a link to the portal, no attachment",
     (Action.EXPORT, "csv"): "Exported as a CSV file",
     (Action.EXPORT, "page"): "Shown on a page of the clinic's system",
+    (Action.EXPORT, "fhir"): "Sent as FHIR JSON through the clinic's FHIR endpoint",
 }
 
 CSV_HEADER = ["when", "who", "what", "how"]

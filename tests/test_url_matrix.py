@@ -316,6 +316,8 @@ MATRIX: dict[str, Row] = {
     # A ready export is sent to a manager; anyone else gets the 404 a missing id gets.
     "registry:download": Row(_registry_export("registry:download"), AUDIT),
     "outcomes:report": Row(_named("outcomes:report"), OUTCOMES_REPORT),
+    # The whole record as FHIR: clinical content, so clinicians only (never the front desk or managers).
+    "interop:patient_everything": Row(_about_patient("interop:patient_everything"), CLINICAL),
     "outcomes:report_export": Row(_named("outcomes:report_export"), OUTCOMES_REPORT),
     # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
     # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.
