@@ -40,6 +40,9 @@ class BulkExport(models.Model):
     chunks_done = models.PositiveIntegerField(default=0)
     # Resources written so far, per type: {"Patient": 120, "Observation": 2400, ...}.
     counts = models.JSONField(default=dict, blank=True)
+    # The ids written so far of the resources every patient's record repeats (interop.bulk.services.SHARED_TYPES):
+    # {"Practitioner": ["practitioner-4", ...]}. Each is written once per export.
+    shared_written = models.JSONField(default=dict, blank=True)
     # While pending: the last failure, which may clear by itself; when failed, why. Never patient data.
     error = models.CharField(max_length=300, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -50,6 +50,10 @@ logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 ERROR_MAX = 300
+# Resources a patient's record repeats from the clinic's (interop.resources gives each record the staff it names and
+# the questionnaires it answers, so a bundle stands alone): in a bulk export each is written once, the first time.
+# Their ids are few (the staff, three questionnaires), so the ids written are kept on the export's row.
+SHARED_TYPES = ("Practitioner", "Questionnaire")
 
 
 class ExportInProgress(Exception):
@@ -79,20 +83,8 @@ def folder(export_id: int) -> str:
 def chunk_resources(patient_ids: list[int]) -> Iterator[dict]:
     """Every resource of these patients, patient by patient (interop.resources), read in a fixed number of queries
     for the chunk (interop.records)."""
-    try:
-        from interop.records import load_records
-        from interop.resources import patient_resources
-    except ImportError:  # TEMPORARY SHIM until the mapping is merged
-        for patient in Patient.objects.filter(pk__in=patient_ids).order_by("pk"):
-            yield {"resourceType": "Patient", "id": str(patient.pk), "name": [{"family": patient.family_name}]}
-            yield {
-                "resourceType": "Observation",
-                "id": f"o{patient.pk}",
-                "status": "final",
-                "code": {"text": "x"},
-                "subject": {"reference": f"Patient/{patient.pk}"},
-            }
-        return
+    from interop.records import load_records
+    from interop.resources import patient_resources
 
     for patient_record in load_records(patient_ids):
         yield from patient_resources(patient_record)
@@ -217,7 +209,8 @@ def _write_chunk(export: BulkExport, ids: list[int]) -> None:
     """Write and store the chunk's parts, then record them and move the export past the chunk, in one transaction
     held by this run."""
     chunk = export.chunks_done
-    files = write_by_type(chunk_resources(ids))
+    written = {resource_type: set(names) for resource_type, names in export.shared_written.items()}
+    files = write_by_type(_once_each_shared(chunk_resources(ids), written))
     try:
         parts = [_store_part(export, chunk, type_file) for type_file in files.values()]
     finally:
@@ -231,8 +224,22 @@ def _write_chunk(export: BulkExport, ids: list[int]) -> None:
             counts[part.resource_type] = counts.get(part.resource_type, 0) + part.count
         export.last_patient_id, export.chunks_done, export.counts = ids[-1], chunk + 1, counts
         export.patients_done = min(held.patients_done + len(ids), held.patients_total or 0)
+        export.shared_written = {resource_type: sorted(names) for resource_type, names in written.items()}
         export.claimed_at = timezone.now()
-        export.save(update_fields=["last_patient_id", "chunks_done", "counts", "patients_done", "claimed_at"])
+        fields = ["last_patient_id", "chunks_done", "counts", "patients_done", "shared_written", "claimed_at"]
+        export.save(update_fields=fields)
+
+
+def _once_each_shared(resources: Iterator[dict], written: dict[str, set[str]]) -> Iterator[dict]:
+    """The resources, less any of SHARED_TYPES already written (their ids are added to `written`)."""
+    for resource in resources:
+        resource_type = resource["resourceType"]
+        if resource_type in SHARED_TYPES:
+            ids = written.setdefault(resource_type, set())
+            if resource["id"] in ids:
+                continue
+            ids.add(resource["id"])
+        yield resource
 
 
 def _store_part(export: BulkExport, chunk: int, type_file: TypeFile) -> BulkExportPart:
@@ -311,7 +318,8 @@ def _restart(export: BulkExport) -> None:
         held = _lock_held(export)
         BulkExportPart.objects.filter(export=export).delete()
         held.last_patient_id, held.chunks_done, held.patients_done, held.counts = None, 0, 0, {}
-        held.save(update_fields=["last_patient_id", "chunks_done", "patients_done", "counts"])
+        held.shared_written = {}
+        held.save(update_fields=["last_patient_id", "chunks_done", "patients_done", "counts", "shared_written"])
     _delete_parts(export.pk)
 
 

@@ -15,10 +15,12 @@ from tests.factories import AssessmentFactory, CourseFactory, PatientFactory, Us
 
 
 def patients_with_records(count: int) -> list[Patient]:
-    """Patients with a course, a signed session and an assessment each, and one with nothing but their details."""
+    """Patients with a course, a signed session and an assessment each, all treated by one clinician (whom every
+    record names), and one with nothing but their details."""
+    clinician = UserFactory(role=Role.CLINICIAN)
     patients = []
     for _ in range(count - 1):
-        course = CourseFactory()
+        course = CourseFactory(created_by=clinician)
         signed_session(course=course)
         AssessmentFactory(patient=course.patient)
         patients.append(course.patient)

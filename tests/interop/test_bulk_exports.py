@@ -113,12 +113,15 @@ def test_an_export_writes_every_patient_once_in_id_order_one_file_per_type(manag
     assert export.status == ExportStatus.READY
     assert (export.patients_done, export.patients_total, export.chunks_done) == (5, 5, 3)
     files = stored_lines(export)
-    assert patient_ids(files["Patient"]) == [str(patient.pk) for patient in patients]
+    assert patient_ids(files["Patient"]) == [f"patient-{patient.pk}" for patient in patients]
     for resource_type, lines in files.items():
         assert {line["resourceType"] for line in lines} == {resource_type}
         parsed(lines)  # each line is a valid R4B resource of its type
         ids = patient_ids(lines)
         assert len(ids) == len(set(ids)), f"{resource_type} has a resource twice"
+    # The clinician every record names is written once, though the records are in three chunks.
+    clinician = patients[0].courses.get().created_by
+    assert patient_ids(files["Practitioner"]).count(f"practitioner-{clinician.pk}") == 1
     rows = {f.resource_type: f for f in export.files.all()}
     assert {t: rows[t].count for t in rows} == {t: len(lines) for t, lines in files.items()} == export.counts
     for export_file in rows.values():
@@ -135,7 +138,7 @@ def test_patients_registered_after_the_export_started_are_not_in_it(manager, chu
     assert services.export_build(export.pk, slice_seconds=0) is services.Outcome.HANDED_ON
     PatientFactory()  # registered while the export is under way
     export = build_in_process(export)
-    assert patient_ids(stored_lines(export)["Patient"]) == [str(patient.pk) for patient in first]
+    assert patient_ids(stored_lines(export)["Patient"]) == [f"patient-{patient.pk}" for patient in first]
 
 
 def test_a_run_hands_the_export_on_when_its_time_is_up_and_the_next_resumes_it(
@@ -173,7 +176,7 @@ def dead_run(export: BulkExport) -> None:
     long_ago = timezone.now() - timedelta(hours=1)
     BulkExport.objects.filter(pk=export.pk).update(status=ExportStatus.RUNNING, claimed_at=long_ago, enqueued_at=None)
     folder = services.folder(export.pk)
-    leftover = b'{"resourceType":"Patient","id":"left-behind"}\n'
+    leftover = b'{"resourceType":"Patient","id":"patient-left-behind"}\n'
     default_storage.save(f"{folder}/parts/run1-chunk000001-Patient.ndjson", ContentFile(leftover))
     default_storage.save(f"{folder}/Patient.ndjson.0123abcd.partial", ContentFile(leftover))
 
@@ -202,7 +205,7 @@ def test_an_export_a_killed_worker_left_is_swept_and_resumed_after_its_last_chun
 
     assert export.status == ExportStatus.READY
     lines = stored_lines(export)["Patient"]
-    assert patient_ids(lines) == [str(patient.pk) for patient in patients]  # no leftover, nothing twice
+    assert patient_ids(lines) == [f"patient-{patient.pk}" for patient in patients]  # no leftover, nothing twice
     assert default_storage.listdir(f"{services.folder(export.pk)}/parts") == ([], [])
     stored = default_storage.listdir(services.folder(export.pk))[1]
     assert sorted(stored) == sorted(f"{resource_type}.ndjson" for resource_type in export.counts)
@@ -271,7 +274,7 @@ def test_a_damaged_part_restarts_the_export_from_its_first_patient(manager, chun
 
     export = build_in_process(export)
     assert export.status == ExportStatus.READY and export.error == ""
-    assert patient_ids(stored_lines(export)["Patient"]) == [str(patient.pk) for patient in patients]
+    assert patient_ids(stored_lines(export)["Patient"]) == [f"patient-{patient.pk}" for patient in patients]
 
 
 def test_an_export_that_keeps_killing_its_worker_is_failed_with_the_reason(manager):
