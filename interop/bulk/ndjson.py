@@ -46,10 +46,13 @@ class TypeFile:
         self.file.close()
 
 
+# Compact, UTF-8 as it is: Bulk Data's files are UTF-8, and one resource never spans two lines (JSON escapes the
+# newlines inside strings). One encoder for every line: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def ndjson_line(resource: dict) -> bytes:
-    # Compact, UTF-8 as it is: Bulk Data's files are UTF-8 and one resource never spans two lines (JSON escapes
-    # the newlines inside strings).
-    return json.dumps(resource, ensure_ascii=False, separators=(",", ":")).encode() + b"\n"
+    return _ENCODER.encode(resource).encode() + b"\n"
 
 
 def write_by_type(resources: Iterable[dict]) -> dict[str, TypeFile]:
