@@ -116,7 +116,7 @@ def main() -> None:
     if args.profile:
         command += ["--profile", str(Path(args.profile).resolve())]
     try:
-        finished = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)
+        finished = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True)  # noqa: S603
         figures = json.loads(finished.stdout.strip().splitlines()[-1])
         _report(export_id, figures, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     finally:

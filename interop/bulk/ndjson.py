@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+from django.core.files.base import File
 from django.core.files.storage import Storage
 
 from documents.storage import READ_CHUNK, store_errors
@@ -91,7 +92,9 @@ class JoinedParts(io.RawIOBase):
     def __init__(self, storage: Storage, parts: Sequence[StoredPart]) -> None:
         super().__init__()
         self.storage, self.parts = storage, parts
-        self.seek(0)
+        self.current: File | None = None
+        self.next_part, self.size = 0, 0
+        self.part_digest, self.whole = hashlib.sha256(), hashlib.sha256()
 
     def readable(self) -> bool:
         return True
@@ -104,7 +107,7 @@ class JoinedParts(io.RawIOBase):
         return self.size
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        if (offset, whence) not in ((0, io.SEEK_SET), (0, io.SEEK_CUR)) and not (offset == 0 and self.size == 0):
+        if offset != 0 or whence not in (io.SEEK_SET, io.SEEK_CUR):
             raise io.UnsupportedOperation("the joined parts can only be read again from the start")
         if whence == io.SEEK_SET:
             self._close_part()
@@ -147,7 +150,7 @@ class JoinedParts(io.RawIOBase):
         self.next_part += 1
 
     def _close_part(self) -> None:
-        if getattr(self, "current", None) is not None:
+        if self.current is not None:
             self.current.close()
         self.current = None
 

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from enum import Enum
 from functools import partial
+from typing import IO, cast
 
 from django.conf import settings
 from django.core.files.base import File
@@ -270,7 +271,8 @@ def _join(export: BulkExport, resource_type: str, parts: list[BulkExportPart]) -
     joins again writes the same bytes, as the parts it reads are checked against their SHA-256."""
     stored = [StoredPart(part.file_name, part.sha256, part.size_bytes) for part in parts]
     with JoinedParts(default_storage, stored) as joined:
-        name = write_atomically(default_storage, f"{folder(export.pk)}/{resource_type}.ndjson", File(joined))
+        name = f"{folder(export.pk)}/{resource_type}.ndjson"
+        name = write_atomically(default_storage, name, File(cast(IO[bytes], joined)))
         sha256, size = joined.sha256, joined.size
     return BulkExportFile(
         export=export, resource_type=resource_type, file_name=name, sha256=sha256, size_bytes=size,

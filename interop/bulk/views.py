@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import FileResponse, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
@@ -117,7 +118,7 @@ def _refused(request: AuthenticatedHttpRequest, export: BulkExport, reason: str,
 
 @require_GET
 @permission_required(VIEW_PERMISSION)
-def download(request: AuthenticatedHttpRequest, pk: int, resource_type: str) -> HttpResponse:
+def download(request: AuthenticatedHttpRequest, pk: int, resource_type: str) -> HttpResponseBase:
     """One NDJSON file as an attachment, streamed once its SHA-256 is checked; audited (EXPORT, no one patient). A
     file of an export not ready is a 409, a store not answering a 503, a stored file missing or altered a 410 (and
     the export is failed, so it is offered no more)."""
