@@ -245,7 +245,7 @@ def _rows_by_patient(ids: list[int]) -> dict[str, dict[int, list]]:
 
 def _user_ids(rows: dict[str, dict[int, list]], sessions: list[InjectionSession]) -> set[int]:
     """The staff and patient accounts the rows name: clinicians, signers, witnesses, reporters."""
-    ids: set[int] = set()
+    ids: set[int | None] = set()
     for session in sessions:
         ids.update((session.clinician_id, session.signed_by_id))
     for name, attributes in (
@@ -256,8 +256,7 @@ def _user_ids(rows: dict[str, dict[int, list]], sessions: list[InjectionSession]
     ):
         for group in rows[name].values():
             ids.update(getattr(row, attribute) for row in group for attribute in attributes)
-    ids.discard(None)  # type: ignore[arg-type]
-    return ids
+    return {pk for pk in ids if pk is not None}
 
 
 def _intake(patient: Patient) -> Intake | None:

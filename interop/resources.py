@@ -21,7 +21,7 @@ from interop.records import PatientRecord
 from patients.models import Sex
 from treatments.models import Additive, AdverseEventKind, Diluent
 
-GENDER = {Sex.FEMALE: "female", Sex.MALE: "male", Sex.OTHER: "other", Sex.UNKNOWN: "unknown"}
+GENDER: dict[str, str] = {Sex.FEMALE: "female", Sex.MALE: "male", Sex.OTHER: "other", Sex.UNKNOWN: "unknown"}
 APPOINTMENT_STATUS = {
     "booked": "booked",
     "arrived": "arrived",
@@ -360,14 +360,15 @@ def peg_observation(id_: str, pid: str, when: str, items: tuple[int, int, int], 
 
 
 def pgic_observation(id_: str, pid: str, when: str, value: int, derived_from: str | None = None) -> dict:
-    answer = {"coding": [{"system": codes.PGIC_SYSTEM, "code": str(value), "display": PGICChoice(value).label}]}
-    answer["text"] = PGICChoice(value).label
+    label = PGICChoice(value).label
+    answer = {"coding": [{"system": codes.PGIC_SYSTEM, "code": str(value), "display": label}], "text": label}
     return _observation(id_, pid, when, concept(codes.PGIC), {"valueCodeableConcept": answer}, derived_from)
 
 
 def _answer(link: str, value) -> dict | None:
     if value is None or value == "":
         return None
+    typed: dict
     if isinstance(value, bool):
         typed = {"valueBoolean": value}
     elif isinstance(value, int):
@@ -541,7 +542,7 @@ def session_resources(record: PatientRecord, session, pid: str) -> Iterator[dict
     for site in sites:
         yield body_structure(site, pid)
     course = next((course for course in record.courses if course.pk == session.course_id), None)
-    procedure = {
+    procedure: dict = {
         "resourceType": "Procedure",
         "id": sid,
         "extension": [
@@ -643,7 +644,7 @@ def delayed_reactions(record: PatientRecord, pid: str) -> Iterator[dict]:
 
 def appointments(record: PatientRecord, pid: str) -> Iterator[dict]:
     for appointment in record.appointments:
-        resource = {
+        resource: dict = {
             "resourceType": "Appointment",
             "id": f"appointment-{appointment.pk}",
             "status": APPOINTMENT_STATUS.get(appointment.status, "booked"),
