@@ -101,6 +101,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # The de-identified registry export (outcomes.registry): ask for one, follow it, download it.
         "outcomes.view_registryexport",
         "outcomes.add_registryexport",
+        # The clinic-wide FHIR bulk export (interop.bulk): ask for one, follow it, download its files.
+        "interop.view_bulkexport",
+        "interop.add_bulkexport",
         *SAFETY_LOG,
         *OUTCOMES_REPORT,
     ],

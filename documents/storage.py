@@ -74,6 +74,28 @@ def store_errors() -> Iterator[None]:
         raise
 
 
+READ_CHUNK = 1024 * 1024
+
+
+def file_digest(content) -> tuple[str, int]:
+    """The SHA-256 (hex) and size in bytes of a file-like object read from its start in chunks, never whole into
+    memory; it is left at its start again for whoever reads it next (a store saving it)."""
+    content.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while chunk := content.read(READ_CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
+    content.seek(0)
+    return digest.hexdigest(), size
+
+
+def stored_digest(storage: Storage, name: str) -> tuple[str, int]:
+    """file_digest of a stored file, read in chunks. Raises FileNotFoundError when it is not there, and
+    StorageUnavailable when the store could not say."""
+    with store_errors(), storage.open(name, "rb") as stored:
+        return file_digest(stored)
+
+
 def storage_name(document: Document) -> str:
     # Ids and kind only: a file listing or a backup manifest shows no names.
     return f"sessions/{document.session_id}/{document.kind}-v{document.version}-{document.pk}.pdf"

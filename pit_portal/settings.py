@@ -353,6 +353,13 @@ REGISTRY_EXPORT_SWEEP_SECONDS = int(env("REGISTRY_EXPORT_SWEEP_SECONDS", "60"))
 # limit (300 s). The same sweeper deletes the files of copies past their expiry.
 RECORD_COPY_STALE_AFTER_SECONDS = int(env("RECORD_COPY_STALE_AFTER_SECONDS", "360"))
 RECORD_COPY_SWEEP_SECONDS = int(env("RECORD_COPY_SWEEP_SECONDS", "60"))
+# FHIR bulk exports (interop.bulk): patients per chunk (one part per resource type each), seconds a run writes
+# before handing the export on, and how long a run's claim (moved after every chunk) or a message may stand still
+# before the sweeper, running this often, sends the export again to resume it.
+FHIR_BULK_CHUNK_PATIENTS = int(env("FHIR_BULK_CHUNK_PATIENTS", "500"))
+FHIR_BULK_SLICE_SECONDS = int(env("FHIR_BULK_SLICE_SECONDS", "120"))
+FHIR_BULK_STALE_AFTER_SECONDS = int(env("FHIR_BULK_STALE_AFTER_SECONDS", "180"))
+FHIR_BULK_SWEEP_SECONDS = int(env("FHIR_BULK_SWEEP_SECONDS", "60"))
 
 # Celery beat (exactly one per installation). Here, not in pit_portal/celery.py, so that importing the Celery
 # app reads no setting: `python -m pit_portal.embedded_db` runs before any DATABASE_URL exists.
@@ -404,6 +411,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "portal.tasks.sweep_record_copies",
         "schedule": timedelta(seconds=RECORD_COPY_SWEEP_SECONDS),
         "options": {"expires": RECORD_COPY_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
+    },
+    # The same for FHIR bulk exports: one a lost message or a killed worker left is resumed.
+    "sweep-fhir-bulk-exports": {
+        "task": "interop.tasks.sweep_bulk_exports",
+        "schedule": timedelta(seconds=FHIR_BULK_SWEEP_SECONDS),
+        "options": {"expires": FHIR_BULK_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
     },
     # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
     "record-audit-chain-head": {

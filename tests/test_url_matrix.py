@@ -18,6 +18,7 @@ from django.urls.resolvers import RegexPattern
 from patients.models import Patient
 from tests.documents.helpers import pending_document_for, ready_document_for
 from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, signed_session
+from tests.interop.bulk_helpers import ready_bulk_export
 from tests.outcomes.helpers import closed_course, end_request
 from tests.outcomes.registry_helpers import ready_registry_export
 from tests.portal.helpers import in_days, make_appointment, make_document
@@ -91,6 +92,15 @@ def _with_course(name: str) -> Callable[[Patient], str]:
 
 def _registry_export(name: str) -> Callable[[Patient], str]:
     return lambda patient: reverse(name, kwargs={"pk": ready_registry_export().pk})
+
+
+def _bulk_export(name: str) -> Callable[[Patient], str]:
+    return lambda patient: reverse(name, kwargs={"pk": ready_bulk_export().pk})
+
+
+def _bulk_export_file(patient: Patient) -> str:
+    # The patient persona is on file, so a ready export has a Patient.ndjson.
+    return reverse("interop:bulk_export_file", kwargs={"pk": ready_bulk_export().pk, "resource_type": "Patient"})
 
 
 def _about_adverse_event(name: str) -> Callable[[Patient], str]:
@@ -324,6 +334,13 @@ MATRIX: dict[str, Row] = {
     "outcomes:report": Row(_named("outcomes:report"), OUTCOMES_REPORT),
     # The whole record as FHIR: clinical content, so clinicians only (never the front desk or managers).
     "interop:patient_everything": Row(_about_patient("interop:patient_everything"), CLINICAL),
+    # The clinic-wide FHIR bulk export: managers only (interop.view_bulkexport; add_ to ask for one). A ready
+    # export's manifest and files are sent to a manager; anyone else is refused.
+    "interop:bulk_exports": Row(_named("interop:bulk_exports"), AUDIT),
+    "interop:bulk_export": Row(_bulk_export("interop:bulk_export"), AUDIT),
+    "interop:bulk_export_progress": Row(_bulk_export("interop:bulk_export_progress"), AUDIT),
+    "interop:bulk_export_manifest": Row(_bulk_export("interop:bulk_export_manifest"), AUDIT),
+    "interop:bulk_export_file": Row(_bulk_export_file, AUDIT),
     "outcomes:report_export": Row(_named("outcomes:report_export"), OUTCOMES_REPORT),
     # Django's admin answers a signed-in user without is_staff with a redirect to its own sign-in form,
     # inviting them to sign in as someone else; the portal's rule is 403 for a signed-in user in the wrong role.

@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from audit.models import Action
 from audit.services import record
-from documents.storage import store_errors, write_atomically
+from documents.storage import file_digest, store_errors, write_atomically
 from outcomes.models import LIVE_EXPORT, ExportStatus, RegistryExport
 from outcomes.registry import dataset
 from treatments.models import TreatmentCourse
@@ -43,7 +43,6 @@ logger = logging.getLogger(__name__)
 # limit, or a failure that may clear (the store, the database) outlasting the task's retries.
 MAX_ATTEMPTS = 5
 ERROR_MAX = 300
-READ_CHUNK = 1024 * 1024
 
 
 class ExportInProgress(Exception):
@@ -152,17 +151,6 @@ def _progress(claim: Claim, done: int) -> None:
         raise ClaimLost
 
 
-def _digest(spool) -> tuple[str, int]:
-    spool.seek(0)
-    digest = hashlib.sha256()
-    size = 0
-    while chunk := spool.read(READ_CHUNK):
-        digest.update(chunk)
-        size += len(chunk)
-    spool.seek(0)
-    return digest.hexdigest(), size
-
-
 def storage_name(export: RegistryExport) -> str:
     # Beside the documents, under a prefix of its own; the export's id only.
     return f"registry/registry-export-{export.pk}.zip"
@@ -171,7 +159,7 @@ def storage_name(export: RegistryExport) -> str:
 def _store(claim: Claim, spool, rows: int) -> None:
     """Store the finished zip and mark the export READY, in the transaction that holds its lock; raises ClaimLost
     (nothing stored) if the export is no longer this run's."""
-    sha256, size = _digest(spool)
+    sha256, size = file_digest(spool)
     with transaction.atomic():
         export = _held(claim).select_for_update().first()
         if export is None:
