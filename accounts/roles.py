@@ -101,6 +101,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # The de-identified registry export (outcomes.registry): ask for one, follow it, download it.
         "outcomes.view_registryexport",
         "outcomes.add_registryexport",
+        # Moving in from another practice system (imports): upload a CSV, preview it, import it, read the report.
+        "imports.view_csvimport",
+        "imports.add_csvimport",
         *SAFETY_LOG,
         *OUTCOMES_REPORT,
     ],
