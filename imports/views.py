@@ -24,15 +24,18 @@ POLL_SECONDS = 2
 FORM_OVERHEAD_BYTES = 64 * 1024
 
 
-def _list_page(request: AuthenticatedHttpRequest, form: UploadForm, status: int = 200) -> HttpResponse:
+def _list_page(
+    request: AuthenticatedHttpRequest, form: UploadForm, status: int = 200, refusal: str = ""
+) -> HttpResponse:
     imports = CsvImport.objects.select_related("uploaded_by").defer("content")
     page = Paginator(imports, IMPORTS_PER_PAGE).get_page(request.GET.get("page"))
-    return render(request, "imports/import_list.html", {"form": form, "page": page}, status=status)
+    context = {"form": form, "page": page, "refusal": refusal}
+    return render(request, "imports/import_list.html", context, status=status)
 
 
 def _refused(request: AuthenticatedHttpRequest, form: UploadForm, message: str, status: int = 400) -> HttpResponse:
-    form.add_error(None, message)
-    return _list_page(request, form, status=status)
+    """The upload form again, with why the file was refused."""
+    return _list_page(request, form, status=status, refusal=message)
 
 
 # The upload's size is checked before anything reads the body: CSRF's check reads the form, so it runs after.
