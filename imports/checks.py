@@ -64,7 +64,11 @@ Progress = Callable[[int], None]
 
 def _values(table: Table, row: list[str], mapping: dict[str, str]) -> dict[str, str]:
     index = {name: position for position, name in enumerate(table.header)}
-    return {name: " ".join(row[index[column]].split()) for name, column in mapping.items() if column in index}
+    return {
+        name: " ".join(row[index[column]].split())
+        for name, column in mapping.items()
+        if column in index and index[column] < len(row)
+    }
 
 
 def _ragged(table: Table, row: list[str]) -> str:

@@ -105,8 +105,9 @@ def _send(import_id: int) -> None:
 
 
 def _owe(csv_import: CsvImport, status: str, fields: list[str]) -> None:
-    csv_import.status, csv_import.enqueued_at, csv_import.error = status, timezone.now(), ""
-    csv_import.save(update_fields=[*fields, "status", "enqueued_at", "error"])
+    # Each stage has its own attempts: a check that needed two leaves the import all of its own.
+    csv_import.status, csv_import.enqueued_at, csv_import.error, csv_import.attempts = status, timezone.now(), "", 0
+    csv_import.save(update_fields=[*fields, "status", "enqueued_at", "error", "attempts"])
     transaction.on_commit(partial(_send, csv_import.pk))
 
 
