@@ -15,7 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils import timezone
 
-from imports.models import CsvImport, DateOrder, ImportedAppointment, ImportedPatient, ImportKind
+from accounts.models import User
+from imports.models import CsvImport, DateOrder, ImportedAppointment, ImportedPatient, ImportKind, PatientRow
 from imports.presets import FIELDS
 from imports.reading import Table
 from patients.forms import LATEST_DAY, PatientForm
@@ -24,6 +25,7 @@ from patients.services import identity_keys, registered_duplicates
 from scheduling.models import Appointment, AppointmentStatus, AppointmentType, TimeOff, WorkingHours, overlapping
 from scheduling.services import clinicians, working_blocks
 
+APPOINTMENT_NOTES_MAX = 500  # Appointment.notes
 # Progress is told after this many rows.
 PROGRESS_EVERY = 500
 
@@ -87,19 +89,15 @@ def parse_date(text: str, order: str) -> date | None:
 def parse_moment(text: str, order: str, time_text: str = "") -> datetime | None:
     """A date and time as written in the file (its own offset, or the clinic's zone), or None."""
     text = f"{text} {time_text}".strip()
+    moment: datetime | None
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         moment = _with_time(text, order)
     if moment is None:
         return None
-    if timezone.is_naive(moment):
-        # A wall-clock time the clocks skip (spring forward) has no moment: refused, like the booking form does.
-        try:
-            return timezone.make_aware(moment)
-        except Exception:
-            return None
-    return moment
+    # A naive time is the clinic's wall clock, placed across a clock change as the booking form places it.
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 def _with_time(text: str, order: str) -> datetime | None:
@@ -128,6 +126,9 @@ class ImportedPatientForm(PatientForm):
     registered is checked for the whole file at once (check_patients)."""
 
     notes = forms.CharField(required=False, max_length=NOTE_MAX)
+
+    class Meta(PatientForm.Meta):
+        model = PatientRow
 
     def validate_unique(self) -> None:
         # Clinic numbers are assigned by the import, never read from the file; the database refuses a clash.
@@ -256,7 +257,7 @@ class Diary:
     """What an appointments file is checked against, read once: the clinicians, types, working hours, time off
     and the live appointments of the days the file books."""
 
-    clinicians: dict[str, object]
+    clinicians: dict[str, User]
     types: dict[str, AppointmentType]
     hours: list[WorkingHours]
     time_off: list[TimeOff]
@@ -324,7 +325,7 @@ class _AppointmentRow:
     checked: Checked
     values: dict[str, str]
     starts_at: datetime | None = None
-    clinician: object = None
+    clinician: User | None = None
     kind: AppointmentType | None = None
 
 
@@ -348,7 +349,7 @@ def _read_appointment_row(
     if read.kind is None:
         problems.append(f"Unknown appointment type “{type_name}”." if type_name else "No appointment type.")
     _read_start(read, csv_import.date_order)
-    if len(checked.notes) > Appointment._meta.get_field("notes").max_length:
+    if len(checked.notes) > APPOINTMENT_NOTES_MAX:
         problems.append("Notes: longer than the 500 characters an appointment's notes may have.")
     return read
 
@@ -396,10 +397,10 @@ def check_appointments(csv_import: CsvImport, table: Table, progress: Progress |
     _find_patients(csv_import, read)
     _already_imported_appointments(csv_import, read)
     _fits_the_diary(read, diary)
-    for row in read:
-        if row.checked.ok:
-            row.checked.appointment = _unsaved(row)
-    return [row.checked for row in read]
+    for booking in read:
+        if booking.checked.ok:
+            booking.checked.appointment = _unsaved(booking)
+    return [booking.checked for booking in read]
 
 
 def _unsaved(row: _AppointmentRow) -> Appointment:
@@ -483,7 +484,7 @@ def _fits_the_diary(read: list[_AppointmentRow], diary: Diary) -> None:
 
 
 def _fits(row: _AppointmentRow, diary: Diary, busy: dict) -> None:
-    assert row.starts_at is not None and row.kind is not None
+    assert row.starts_at is not None and row.kind is not None and row.clinician is not None
     starts, ends, clinician = row.starts_at, row.starts_at + timedelta(minutes=row.kind.duration_minutes), row.clinician
     day = timezone.localtime(starts).date()
     blocks = working_blocks(clinician, day, diary.hours, diary.time_off)

@@ -52,7 +52,8 @@ def import_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
         if declared > reading.max_bytes() + FORM_OVERHEAD_BYTES:
             return _too_large(request)
-        request.upload_handlers.insert(0, reading.FileSizeLimit(reading.max_bytes(), request))
+        # Before the body is read, Django's documented way: the handlers as a new list, the limit first.
+        request.upload_handlers = [reading.FileSizeLimit(reading.max_bytes(), request), *request.upload_handlers]
     return _upload(request)
 
 

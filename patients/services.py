@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
 from accounts.models import User
 from patients.models import ConsentGiven, ConsentText, Intake, Patient, PatientConsent
@@ -68,18 +69,24 @@ def identity_keys(patient: Patient) -> set[tuple]:
         (SAME_NAME_AND_BIRTH_DATE, patient.given_name.strip().casefold(), patient.family_name.strip().casefold(),
          patient.date_of_birth),
     }  # fmt: skip
-    if patient.phone:
-        keys.add((SAME_PHONE, str(patient.phone)))
+    phone = _phone_key(patient.phone)
+    if phone:
+        keys.add((SAME_PHONE, phone))
     if patient.email:
         keys.add((SAME_EMAIL, patient.email.strip().casefold()))
     return keys
+
+
+def _phone_key(phone) -> str:
+    # As stored (E.164), without asking whether the number is valid again: thousands of times, that is slow.
+    return phone.as_e164 if isinstance(phone, PhoneNumber) else str(phone or "")
 
 
 def _who_may_match(patients: Sequence[Patient]) -> QuerySet[Patient]:
     """Every registered patient who could share a key with one of `patients`, from the birth date, phone and email
     indexes: a few more than match (a shared birthday), never fewer."""
     born = {patient.date_of_birth for patient in patients}
-    phones = {patient.phone for patient in patients if patient.phone}
+    phones = {key for patient in patients if (key := _phone_key(patient.phone))}
     emails = {patient.email.strip().casefold() for patient in patients if patient.email}
     return (
         Patient.objects.alias(email_ci=Lower("email"))

@@ -4,15 +4,47 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('audit', '0008_consent_actions'),
+        ("audit", "0008_consent_actions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='auditevent',
-            name='action',
-            field=models.CharField(choices=[('login', 'Signed in'), ('logout', 'Signed out'), ('login_failed', 'Sign-in failed'), ('locked_out', 'Locked out'), ('unlocked', 'Unlocked'), ('session_expired', 'Session expired'), ('sessions_revoked', 'Signed out everywhere'), ('mfa_enrolled', 'Second factor enrolled'), ('mfa_verified', 'Second factor verified'), ('mfa_failed', 'Second factor refused'), ('mfa_backup_codes', 'Backup codes issued'), ('mfa_reset', 'Second factor reset'), ('role_changed', 'Roles changed'), ('patient_viewed', 'Patient record viewed'), ('record_viewed', 'Clinical record viewed'), ('history_viewed', 'Change history viewed'), ('document_rendered', 'Document generated'), ('document_downloaded', 'Document downloaded'), ('document_sent', 'Document sent'), ('export', 'Exported'), ('access_denied', 'Access refused'), ('csrf_failed', 'Form refused (no CSRF token)'), ('password_reset_requested', 'Password reset asked for'), ('signed_note_altered', 'Signed note no longer matches its signature'), ('measures_link_opened', 'Between-visit questions opened by emailed link'), ('measures_answered', 'Between-visit questions answered'), ('consent_signed', 'Consent signed'), ('consent_withdrawn', 'Consent withdrawn'), ('import', 'Imported from another system')], max_length=40),
+            model_name="auditevent",
+            name="action",
+            field=models.CharField(
+                choices=[
+                    ("login", "Signed in"),
+                    ("logout", "Signed out"),
+                    ("login_failed", "Sign-in failed"),
+                    ("locked_out", "Locked out"),
+                    ("unlocked", "Unlocked"),
+                    ("session_expired", "Session expired"),
+                    ("sessions_revoked", "Signed out everywhere"),
+                    ("mfa_enrolled", "Second factor enrolled"),
+                    ("mfa_verified", "Second factor verified"),
+                    ("mfa_failed", "Second factor refused"),
+                    ("mfa_backup_codes", "Backup codes issued"),
+                    ("mfa_reset", "Second factor reset"),
+                    ("role_changed", "Roles changed"),
+                    ("patient_viewed", "Patient record viewed"),
+                    ("record_viewed", "Clinical record viewed"),
+                    ("history_viewed", "Change history viewed"),
+                    ("document_rendered", "Document generated"),
+                    ("document_downloaded", "Document downloaded"),
+                    ("document_sent", "Document sent"),
+                    ("export", "Exported"),
+                    ("access_denied", "Access refused"),
+                    ("csrf_failed", "Form refused (no CSRF token)"),
+                    ("password_reset_requested", "Password reset asked for"),
+                    ("signed_note_altered", "Signed note no longer matches its signature"),
+                    ("measures_link_opened", "Between-visit questions opened by emailed link"),
+                    ("measures_answered", "Between-visit questions answered"),
+                    ("consent_signed", "Consent signed"),
+                    ("consent_withdrawn", "Consent withdrawn"),
+                    ("import", "Imported from another system"),
+                ],
+                max_length=40,
+            ),
         ),
     ]

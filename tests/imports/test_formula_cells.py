@@ -31,8 +31,8 @@ def assert_no_live_formula(rows: list[list[str]]) -> None:
 def test_an_imported_formula_name_is_neutralised_in_every_csv(manager_client, clinician_client, clinician):
     rows = [cliniko_patient("f1", GIVEN, FAMILY, "01/02/1960", Notes="-2 +1 see notes"),
             cliniko_patient("f2", "+44", "-Minus", "31/02/1960")]  # fmt: skip
-    csv_import = imported(manager_client, checked(manager_client, uploaded(manager_client,
-                                                                           csv_bytes(CLINIKO_PATIENTS, rows))))  # fmt: skip
+    upload = uploaded(manager_client, csv_bytes(CLINIKO_PATIENTS, rows))
+    csv_import = imported(manager_client, checked(manager_client, upload))
     patient = Patient.objects.get(family_name=FAMILY)
     assert patient.given_name == GIVEN  # stored as typed
     signed_batch(CourseFactory(patient=patient, created_by=clinician), 1, lot="HX-1", clinician=clinician, events=1)
