@@ -163,3 +163,17 @@ def test_the_preview_and_report_pages_run_a_fixed_number_of_queries(
         for url in (reverse("imports:detail", args=[csv_import.pk]), reverse("imports:list")):
             with django_assert_max_num_queries(12):
                 assert manager_client.get(url).status_code == 200
+
+
+def test_beat_runs_the_import_sweeper():
+    from datetime import timedelta as seconds
+
+    from django.conf import settings
+
+    from imports import tasks
+    from pit_portal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-imports"]
+    assert entry["task"] == tasks.sweep_imports.name and entry["task"] in app.tasks
+    assert entry["schedule"] == seconds(seconds=settings.IMPORTS_SWEEP_SECONDS)
+    assert settings.IMPORTS_STALE_AFTER_SECONDS > tasks.HARD_TIME_LIMIT
