@@ -104,6 +104,9 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         # The clinic-wide FHIR bulk export (interop.bulk): ask for one, follow it, download its files.
         "interop.view_bulkexport",
         "interop.add_bulkexport",
+        # Moving in from another practice system (imports): upload a CSV, preview it, import it, read the report.
+        "imports.view_csvimport",
+        "imports.add_csvimport",
         *SAFETY_LOG,
         *OUTCOMES_REPORT,
     ],

@@ -38,6 +38,7 @@ class Action(models.TextChoices):
     MEASURES_ANSWERED = "measures_answered", "Between-visit questions answered"
     CONSENT_SIGNED = "consent_signed", "Consent signed"
     CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
+    IMPORT = "import", "Imported from another system"
 
 
 class Source(models.TextChoices):

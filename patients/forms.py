@@ -6,6 +6,7 @@ from crispy_forms.layout import HTML, Column, Fieldset, Layout, Row
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
+from django.utils.functional import cached_property
 
 from patients.models import EARLIEST_BIRTH_DATE, Condition, Intake, Medication, Patient
 
@@ -86,7 +87,12 @@ class PatientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.fields["clinic_number"].required = False
         self.fields["date_of_birth"].widget.attrs["max"] = timezone.localdate().isoformat()
-        self.helper = _form_helper(
+
+    @cached_property
+    def helper(self) -> FormHelper:
+        """The layout, built when the form is rendered: a form only validated (an import validates thousands of
+        rows with it) needs none."""
+        return _form_helper(
             Fieldset(
                 "Patient",
                 Row(Column("given_name"), Column("family_name"), Column("preferred_name")),

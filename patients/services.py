@@ -1,10 +1,15 @@
 """Writes to the patient record that touch several rows; the search is patients.search."""
 
+from collections import defaultdict
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet, Subquery
+from django.db.models.functions import Lower
 from django.utils import timezone
+from phonenumber_field.phonenumber import PhoneNumber
 
 from accounts.models import User
 from patients.models import ConsentGiven, ConsentText, Intake, Patient, PatientConsent
@@ -15,14 +20,24 @@ CLINIC_NUMBER_SEQUENCE = "patients_clinic_number_seq"
 CLINIC_NUMBER_PREFIX = "PIT-"
 
 
+def next_clinic_numbers(count: int) -> list[str]:
+    """`count` free generated numbers, in two queries however many: skips any typed in by hand that took the
+    place of one (an import registers thousands at once)."""
+    numbers: list[str] = []
+    with connection.cursor() as cursor:
+        while len(numbers) < count:
+            cursor.execute(
+                "SELECT nextval(%s) FROM generate_series(1, %s)", [CLINIC_NUMBER_SEQUENCE, count - len(numbers)]
+            )
+            candidates = [f"{CLINIC_NUMBER_PREFIX}{value:06d}" for (value,) in cursor.fetchall()]
+            taken = set(Patient.objects.filter(clinic_number__in=candidates).values_list("clinic_number", flat=True))
+            numbers += [number for number in candidates if number not in taken]
+    return numbers
+
+
 def next_clinic_number() -> str:
     """The next free generated number; skips any typed in by hand that took its place."""
-    with connection.cursor() as cursor:
-        while True:
-            cursor.execute("SELECT nextval(%s)", [CLINIC_NUMBER_SEQUENCE])
-            candidate = f"{CLINIC_NUMBER_PREFIX}{cursor.fetchone()[0]:06d}"
-            if not Patient.objects.filter(clinic_number=candidate).exists():
-                return candidate
+    return next_clinic_numbers(1)[0]
 
 
 @transaction.atomic
@@ -37,18 +52,80 @@ def patient_register(*, patient: Patient, by: User) -> Patient:
     return patient
 
 
-def likely_duplicates(patient: Patient) -> QuerySet[Patient]:
-    """Existing patients who may be the same person: same name and birth date, or same phone or email."""
-    same_person = Q(
-        given_name__iexact=patient.given_name.strip(),
-        family_name__iexact=patient.family_name.strip(),
-        date_of_birth=patient.date_of_birth,
-    )
-    if patient.phone:
-        same_person |= Q(phone=patient.phone)
+# Why a patient may be someone already registered, in the words a member of staff is shown.
+SAME_NAME_AND_BIRTH_DATE = "same name and date of birth"
+SAME_PHONE = "same phone number"
+SAME_EMAIL = "same email address"
+REASONS = (SAME_NAME_AND_BIRTH_DATE, SAME_PHONE, SAME_EMAIL)
+MATCH_KEY_FIELDS = ("pk", "clinic_number", "given_name", "family_name", "date_of_birth", "phone", "email")
+
+
+def identity_keys(patient: Patient) -> set[tuple]:
+    """What makes two patients possibly the same person, the one rule registration and the CSV import share: the
+    same given and family name (whatever the case and outer spaces) and birth date, or the same phone, or the same
+    email (whatever the case). Two patients may be the same person when their keys meet; each key's first item
+    says why."""
+    keys: set[tuple] = {
+        (SAME_NAME_AND_BIRTH_DATE, patient.given_name.strip().casefold(), patient.family_name.strip().casefold(),
+         patient.date_of_birth),
+    }  # fmt: skip
+    phone = _phone_key(patient.phone)
+    if phone:
+        keys.add((SAME_PHONE, phone))
     if patient.email:
-        same_person |= Q(email__iexact=patient.email.strip())
-    return Patient.objects.filter(same_person).exclude(pk=patient.pk).order_by("family_name", "given_name")[:10]
+        keys.add((SAME_EMAIL, patient.email.strip().casefold()))
+    return keys
+
+
+def _phone_key(phone) -> str:
+    # As stored (E.164), without asking whether the number is valid again: thousands of times, that is slow.
+    return phone.as_e164 if isinstance(phone, PhoneNumber) else str(phone or "")
+
+
+def _who_may_match(patients: Sequence[Patient]) -> QuerySet[Patient]:
+    """Every registered patient who could share a key with one of `patients`, from the birth date, phone and email
+    indexes: a few more than match (a shared birthday), never fewer."""
+    born = {patient.date_of_birth for patient in patients}
+    phones = {key for patient in patients if (key := _phone_key(patient.phone))}
+    emails = {patient.email.strip().casefold() for patient in patients if patient.email}
+    return (
+        Patient.objects.alias(email_ci=Lower("email"))
+        .filter(Q(date_of_birth__in=born) | Q(phone__in=phones) | Q(email_ci__in=emails))
+        .only(*MATCH_KEY_FIELDS)
+    )
+
+
+# Patients looked up together: a query's lists stay a few thousand values long.
+MATCH_BATCH = 2000
+
+
+def registered_duplicates(patients: Sequence[Patient]) -> list[list[tuple[Patient, str]]]:
+    """For each of `patients` (registered or not), the registered patients who may be the same person by
+    identity_keys, each with why, in the patient list's order: one query per MATCH_BATCH patients, however many."""
+    found: list[list[tuple[Patient, str]]] = []
+    for start in range(0, len(patients), MATCH_BATCH):
+        batch = patients[start : start + MATCH_BATCH]
+        by_key: dict[tuple, list[Patient]] = defaultdict(list)
+        for registered in _who_may_match(batch):
+            for key in identity_keys(registered):
+                by_key[key].append(registered)
+        for patient in batch:
+            matches: dict[int, tuple[Patient, str]] = {}
+            for key in sorted(identity_keys(patient), key=lambda key: REASONS.index(key[0])):
+                for registered in by_key.get(key, []):
+                    if registered.pk != patient.pk:
+                        matches.setdefault(registered.pk, (registered, key[0]))
+            found.append(sorted(matches.values(), key=lambda match: _by_name(match[0])))
+    return found
+
+
+def _by_name(patient: Patient) -> tuple:
+    return (patient.family_name, patient.given_name, patient.pk)
+
+
+def likely_duplicates(patient: Patient) -> list[Patient]:
+    """Existing patients who may be the same person (identity_keys), by name, at most ten."""
+    return [registered for registered, _ in registered_duplicates([patient])[0][:10]]
 
 
 def current_consent_text_id() -> Subquery:

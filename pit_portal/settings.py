@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "outcomes",
     "safety",
     "interop",
+    "imports",
     "audit",
     "pit_portal.backups",
     "pit_portal.outbox",
@@ -360,6 +361,12 @@ FHIR_BULK_CHUNK_PATIENTS = int(env("FHIR_BULK_CHUNK_PATIENTS", "500"))
 FHIR_BULK_SLICE_SECONDS = int(env("FHIR_BULK_SLICE_SECONDS", "120"))
 FHIR_BULK_STALE_AFTER_SECONDS = int(env("FHIR_BULK_STALE_AFTER_SECONDS", "180"))
 FHIR_BULK_SWEEP_SECONDS = int(env("FHIR_BULK_SWEEP_SECONDS", "60"))
+# CSV imports (imports): the largest file and the most rows one import takes, and, as for registry exports, how
+# long a run may hold an import (longer than its task's hard limit, 600 s) and how often the sweeper looks.
+IMPORTS_MAX_FILE_BYTES = int(env("IMPORTS_MAX_FILE_BYTES", str(10 * 1024 * 1024)))
+IMPORTS_MAX_ROWS = int(env("IMPORTS_MAX_ROWS", "50000"))
+IMPORTS_STALE_AFTER_SECONDS = int(env("IMPORTS_STALE_AFTER_SECONDS", "660"))
+IMPORTS_SWEEP_SECONDS = int(env("IMPORTS_SWEEP_SECONDS", "60"))
 
 # Celery beat (exactly one per installation). Here, not in pit_portal/celery.py, so that importing the Celery
 # app reads no setting: `python -m pit_portal.embedded_db` runs before any DATABASE_URL exists.
@@ -417,6 +424,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "interop.tasks.sweep_bulk_exports",
         "schedule": timedelta(seconds=FHIR_BULK_SWEEP_SECONDS),
         "options": {"expires": FHIR_BULK_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
+    },
+    # The database is the source of truth for CSV imports owed: re-send any a lost message or a killed worker left.
+    "sweep-imports": {
+        "task": "imports.tasks.sweep_imports",
+        "schedule": timedelta(seconds=IMPORTS_SWEEP_SECONDS),
+        "options": {"expires": IMPORTS_SWEEP_SECONDS + SWEEP_TICK_SLACK_SECONDS},
     },
     # The audit chain's head, outside the database: events cut from its end are named by `audit_verify`.
     "record-audit-chain-head": {

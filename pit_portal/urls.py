@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("interop.urls")),
     path("", include("audit.urls")),
     path("registry-exports/", include("outcomes.registry.urls")),
+    path("imports/", include("imports.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -103,6 +103,19 @@ def _bulk_export_file(patient: Patient) -> str:
     return reverse("interop:bulk_export_file", kwargs={"pk": ready_bulk_export().pk, "resource_type": "Patient"})
 
 
+def _csv_import(name: str) -> Callable[[Patient], str]:
+    def url(patient: Patient) -> str:
+        from imports.services import import_upload
+        from tests.factories import UserFactory
+
+        by = UserFactory()
+        csv_import = import_upload(by=by, kind="patients", source_system="", file_name="p.csv",
+                                   content=b"First Name,Last Name\nAnn,Lee\n", encoding="utf-8")  # fmt: skip
+        return reverse(name, kwargs={"pk": csv_import.pk})
+
+    return url
+
+
 def _about_adverse_event(name: str) -> Callable[[Patient], str]:
     # An event in a signed note: a draft's events are followed up once it is signed.
     def url(patient: Patient) -> str:
@@ -331,6 +344,14 @@ MATRIX: dict[str, Row] = {
     "registry:progress": Row(_registry_export("registry:progress"), AUDIT),
     # A ready export is sent to a manager; anyone else gets the 404 a missing id gets.
     "registry:download": Row(_registry_export("registry:download"), AUDIT),
+    # CSV imports from another system: those who manage the clinic (imports.view_csvimport, add_ to import).
+    # The report CSV of an import not yet checked is a 409 saying so; confirming one not checked, a 409 too.
+    "imports:list": Row(_named("imports:list"), AUDIT),
+    "imports:detail": Row(_csv_import("imports:detail"), AUDIT),
+    "imports:mapping": Row(_csv_import("imports:mapping"), AUDIT),
+    "imports:progress": Row(_csv_import("imports:progress"), AUDIT),
+    "imports:confirm": Row(_csv_import("imports:confirm"), MANAGE_ACCOUNTS_ACTION, method="post"),
+    "imports:report_csv": Row(_csv_import("imports:report_csv"), MANAGE_ACCOUNTS_ACTION),
     "outcomes:report": Row(_named("outcomes:report"), OUTCOMES_REPORT),
     # The whole record as FHIR: clinical content, so clinicians only (never the front desk or managers).
     "interop:patient_everything": Row(_about_patient("interop:patient_everything"), CLINICAL),

@@ -1,0 +1,49 @@
+"""CSV imports done by the worker (imports.services); messages carry the import's id only."""
+
+from datetime import timedelta
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from django.db import InterfaceError, OperationalError
+
+from imports import services
+
+# Soft < hard < the stale threshold (IMPORTS_STALE_AFTER_SECONDS): a run still working is never taken for a lost
+# one; hard < the broker's visibility timeout.
+SOFT_TIME_LIMIT = 540
+HARD_TIME_LIMIT = 600
+# Failures that may clear by themselves: the database restarting, a slow machine hitting the soft limit. The run
+# kept nothing and has let go of the import; Celery tries again, and once its retries are spent the sweeper does.
+TRANSIENT_ERRORS = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
+
+
+class ImportTask(Task):
+    def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
+        if isinstance(exc, (*TRANSIENT_ERRORS, TimeLimitExceeded)):
+            return  # owed again (or claimed until stale): the sweeper sends it again
+        import_id = args[0] if args else kwargs["import_id"]
+        # The exception's type only: its message may quote the file.
+        services.import_mark_failed(import_id, f"The import stopped ({type(exc).__name__}); nothing was imported.")
+
+
+@shared_task(
+    base=ImportTask,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=SOFT_TIME_LIMIT,
+    time_limit=HARD_TIME_LIMIT,
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=30,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=3,
+)
+def run_import(import_id: int) -> None:
+    services.import_run(import_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=60, time_limit=90)
+def sweep_imports(stale_after_seconds: int | None = None) -> list[int]:
+    """Periodic (celery beat): send again the imports a lost message or a killed worker left unfinished."""
+    older_than = None if stale_after_seconds is None else timedelta(seconds=stale_after_seconds)
+    return services.imports_sweep(older_than=older_than)
