@@ -38,6 +38,9 @@ class Action(models.TextChoices):
     MEASURES_ANSWERED = "measures_answered", "Between-visit questions answered"
     CONSENT_SIGNED = "consent_signed", "Consent signed"
     CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
+    DATA_REQUEST_RECORDED = "data_request_recorded", "Request about data recorded"
+    DATA_REQUEST_DECIDED = "data_request_decided", "Request about data decided"
+    PATIENT_ANONYMISED = "patient_anonymised", "Patient anonymised"
 
 
 class Source(models.TextChoices):
