@@ -82,16 +82,23 @@ class RetentionNotOver(Exception):
         self.retention = retention
 
 
-def _event_model(label: str) -> type[models.Model]:
-    """The change-history (django-pghistory) model of a tracked model."""
+def _event_model(label: str) -> type[models.Model] | None:
+    """The change-history (django-pghistory) model of a tracked model; None for a model not tracked."""
     model = apps.get_model(label)
-    return apps.get_model(model._meta.app_label, f"{model.__name__}Event")
+    try:
+        return apps.get_model(model._meta.app_label, f"{model.__name__}Event")
+    except LookupError:
+        return None
 
 
 def _placeholder(fields: tuple[str, ...]) -> dict:
     """Each field set to the placeholder where it holds text; a blank one stays blank."""
     return {
-        field: models.Case(models.When(~Q(**{field: ""}), then=models.Value(PLACEHOLDER)), default=models.F(field))
+        field: models.Case(
+            models.When(~Q(**{field: ""}), then=models.Value(PLACEHOLDER)),
+            default=models.F(field),
+            output_field=models.TextField(),
+        )
         for field in fields
     }
 
@@ -130,11 +137,13 @@ def _scrub_history(patient: Patient) -> int:
     """Anonymise the patient's change-history rows as their live rows were; the number of rows changed. The
     history tables' append-only triggers are set aside for these statements alone (pgtrigger.ignore)."""
     changed = 0
-    patient_events = _event_model("patients.Patient")
+    patient_events = apps.get_model("patients", "PatientEvent")
     with pgtrigger.ignore(f"patients.{patient_events.__name__}:append_only"):
         changed += patient_events.objects.filter(pgh_obj_id=patient.pk).update(**_identity(patient))
     for text in FREE_TEXT:
         events = _event_model(text.model)
+        if events is None:
+            continue
         with pgtrigger.ignore(f"{events._meta.app_label}.{events.__name__}:append_only"):
             rows = events.objects.filter(**{text.to_patient: patient})
             changed += rows.update(**_placeholder(text.fields))
