@@ -145,7 +145,7 @@ def _scrub_history(patient: Patient) -> int:
         if events is None:
             continue
         with pgtrigger.ignore(f"{events._meta.app_label}.{events.__name__}:append_only"):
-            rows = events.objects.filter(**{text.to_patient: patient})
+            rows = events._default_manager.filter(**{text.to_patient: patient})
             changed += rows.update(**_placeholder(text.fields))
     return changed
 

@@ -326,7 +326,9 @@ class DataRequestDecideForm(forms.Form):
 
     def __init__(self, *args, data_request: DataRequest, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["decision"].choices = [
+        decision = self.fields["decision"]
+        assert isinstance(decision, forms.ChoiceField)
+        decision.choices = [
             (Decision.CARRY_OUT, CARRY_OUT_LABELS[DataRequestKind(data_request.kind)]),
             (Decision.REFUSE, "Refuse"),
             (Decision.WITHDRAWN, "The patient withdrew it"),
