@@ -125,8 +125,11 @@ def _about_data_request(name: str) -> Callable[[Patient], str]:
         from patients.models import DataRequest
 
         recorder = UserFactory(username="data-request-recorder")
-        data_request = DataRequest.objects.create(patient=patient, kind="erasure", received_on=date.today(),
-                                                  received_via="letter", recorded_by=recorder)  # fmt: skip
+        # One open request of a kind per patient: a test asking for the URL again gets the same one.
+        data_request, _ = DataRequest.objects.get_or_create(
+            patient=patient, kind="erasure", status="open",
+            defaults={"received_on": date.today(), "received_via": "letter", "recorded_by": recorder},
+        )  # fmt: skip
         return reverse(name, kwargs={"pk": patient.pk, "request_pk": data_request.pk})
 
     return url
