@@ -67,6 +67,8 @@ ROLE_PERMISSIONS: dict[Role, list[str]] = {
         "patients.view_condition",
         "patients.add_condition",
         "patients.change_condition",
+        # Requests about data (erasure, restriction): recorded, decided and carried out by a manager.
+        "patients.manage_data_requests",
         "documents.view_aftercaretext",
         "documents.add_aftercaretext",
         "documents.change_aftercaretext",

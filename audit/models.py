@@ -39,6 +39,9 @@ class Action(models.TextChoices):
     CONSENT_SIGNED = "consent_signed", "Consent signed"
     CONSENT_WITHDRAWN = "consent_withdrawn", "Consent withdrawn"
     IMPORT = "import", "Imported from another system"
+    DATA_REQUEST_RECORDED = "data_request_recorded", "Request about data recorded"
+    DATA_REQUEST_DECIDED = "data_request_decided", "Request about data decided"
+    PATIENT_ANONYMISED = "patient_anonymised", "Patient anonymised"
 
 
 class Source(models.TextChoices):

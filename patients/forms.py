@@ -8,7 +8,18 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.utils import timezone
 from django.utils.functional import cached_property
 
-from patients.models import EARLIEST_BIRTH_DATE, Condition, Intake, Medication, Patient
+from patients.data_requests import CARRY_OUT_LABELS, Decision
+from patients.models import (
+    EARLIEST_BIRTH_DATE,
+    EARLIEST_REQUEST_DATE,
+    NOTE_MAX,
+    Condition,
+    DataRequest,
+    DataRequestKind,
+    Intake,
+    Medication,
+    Patient,
+)
 
 PHONE_FIELDS = ("phone", "emergency_contact_phone", "gp_phone")
 CLINIC_NUMBER_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,19}$")
@@ -281,3 +292,57 @@ class PatientSearchForm(forms.Form):
             attrs={"placeholder": "Name, date of birth, phone or clinic number", "autofocus": True, "type": "search"}
         ),
     )
+
+
+class DataRequestForm(forms.ModelForm):
+    """A request about the patient's data, as received."""
+
+    class Meta:
+        model = DataRequest
+        fields = ["kind", "received_on", "received_via", "notes"]
+        widgets = {"received_on": DateInput(), "notes": forms.Textarea(attrs={"rows": 3})}
+        labels = {"kind": "The patient asks for", "received_on": "Received on", "received_via": "Received by"}
+        help_texts = {"notes": "What the patient asked, in brief. Replaced if the patient is later anonymised."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["received_on"].initial = timezone.localdate()
+        self.helper = _form_helper("kind", Row(Column("received_on"), Column("received_via")), "notes")
+
+    def clean_received_on(self) -> date:
+        received_on = self.cleaned_data["received_on"]
+        if received_on > timezone.localdate():
+            raise forms.ValidationError("A request cannot be received in the future: check the date.")
+        if received_on < EARLIEST_REQUEST_DATE:
+            raise forms.ValidationError(f"Pick a date in {EARLIEST_REQUEST_DATE.year} or later.")
+        return received_on
+
+
+class DataRequestDecideForm(forms.Form):
+    """What was decided about an open request."""
+
+    decision = forms.ChoiceField(label="Decision", widget=forms.RadioSelect)
+    outcome = forms.CharField(
+        label="Reason or note",
+        required=False,
+        max_length=NOTE_MAX,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Needed for a refusal or a withdrawal, in words the patient can be told.",
+    )
+
+    def __init__(self, *args, data_request: DataRequest, **kwargs):
+        super().__init__(*args, **kwargs)
+        decision = self.fields["decision"]
+        assert isinstance(decision, forms.ChoiceField)
+        decision.choices = [
+            (Decision.CARRY_OUT, CARRY_OUT_LABELS[DataRequestKind(data_request.kind)]),
+            (Decision.REFUSE, "Refuse"),
+            (Decision.WITHDRAWN, "The patient withdrew it"),
+        ]
+        self.helper = _form_helper("decision", "outcome")
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") in (Decision.REFUSE, Decision.WITHDRAWN) and not cleaned.get("outcome", "").strip():
+            self.add_error("outcome", "Say why, in words the patient can be told.")
+        return cleaned

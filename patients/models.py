@@ -64,6 +64,12 @@ class NamesOf(Func):
         super().__init__(*(Cast(F(field), models.TextField()) for field in NAME_FIELDS), **extra)
 
 
+class PatientQuerySet(models.QuerySet):
+    def processable(self) -> "PatientQuerySet":
+        """Patients staff may look up and book: not under a restriction of processing, not anonymised."""
+        return self.filter(restricted_at__isnull=True, anonymised_at__isnull=True)
+
+
 @track_changes()
 class Patient(models.Model):
     clinic_number = models.CharField(
@@ -105,6 +111,13 @@ class Patient(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    # Set while a restriction of processing the patient asked for is in force (patients.data_requests): the
+    # patient is left out of searches and pickers and cannot be booked. Only that module writes it.
+    restricted_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Set when the patient was anonymised after an erasure request (patients.anonymise); never cleared.
+    anonymised_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = PatientQuerySet.as_manager()
 
     class Meta:
         ordering = ["family_name", "given_name", "id"]
@@ -137,6 +150,10 @@ class Patient(models.Model):
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
+
+    @property
+    def is_processable(self) -> bool:
+        return self.restricted_at is None and self.anonymised_at is None
 
     @property
     def age(self) -> int:
@@ -327,3 +344,81 @@ class PatientConsent(models.Model):
 
     def __str__(self) -> str:
         return f"Consent of {self.patient} to version {self.consent_text.version}"
+
+
+class DataRequestKind(models.TextChoices):
+    ERASURE = "erasure", "Erasure of their data"
+    RESTRICTION = "restriction", "Restriction of processing"
+    LIFT_RESTRICTION = "lift_restriction", "Lifting a restriction"
+
+
+class DataRequestStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    REFUSED = "refused", "Refused"
+    DONE = "done", "Done"
+    WITHDRAWN = "withdrawn", "Withdrawn by the patient"
+
+
+class ReceivedVia(models.TextChoices):
+    IN_PERSON = "in_person", "In person"
+    LETTER = "letter", "Letter"
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+
+
+DECIDED = (DataRequestStatus.REFUSED, DataRequestStatus.DONE, DataRequestStatus.WITHDRAWN)
+# Not before data protection law as the clinic applies it: a typo's year (0224) is refused.
+EARLIEST_REQUEST_DATE = date(2000, 1, 1)
+
+
+@track_changes()
+class DataRequest(models.Model):
+    """A patient's request about their data (erasure, restriction of processing, or lifting a restriction), as a
+    manager recorded it, and what was decided. Writes go through patients.data_requests."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="data_requests")
+    kind = models.CharField(max_length=20, choices=DataRequestKind.choices)
+    received_on = models.DateField()
+    received_via = models.CharField(max_length=12, choices=ReceivedVia.choices)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    recorded_at = models.DateTimeField(default=timezone.now)
+    status = models.CharField(max_length=12, choices=DataRequestStatus.choices, default=DataRequestStatus.OPEN)
+    # What was decided and why, in words the patient can be told (a refusal says its reason).
+    outcome = models.TextField(blank=True, max_length=NOTE_MAX)
+    # Null for a decision made by `manage.py anonymise_patient` without --by.
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_on", "-id"]
+        permissions = [("manage_data_requests", "Can record requests about data and their outcomes")]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    status=DataRequestStatus.OPEN, outcome="", decided_at__isnull=True, decided_by__isnull=True
+                )
+                | (models.Q(status__in=DECIDED, decided_at__isnull=False) & ~models.Q(outcome="")),
+                name="datarequest_decided_says_outcome",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status__in=[DataRequestStatus.OPEN, *DECIDED]), name="datarequest_status_known"
+            ),
+            models.CheckConstraint(condition=models.Q(kind__in=DataRequestKind.values), name="datarequest_kind_known"),
+            models.CheckConstraint(
+                condition=models.Q(received_on__gte=EARLIEST_REQUEST_DATE)
+                & models.Q(received_on__lte=Now() + timedelta(days=1)),
+                name="datarequest_received_on_in_range",
+            ),
+            # One open request of each kind per patient: a second letter about it is a note on the first.
+            models.UniqueConstraint(
+                fields=["patient", "kind"],
+                condition=models.Q(status=DataRequestStatus.OPEN),
+                name="datarequest_one_open_per_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} of {self.received_on:%d/%m/%Y} ({self.get_status_display()})"

@@ -148,9 +148,10 @@ RANKING = ("-similarity", "family_name", "id")
 
 def patient_search(query: str) -> QuerySet[Patient]:
     """Patients matching a name (partial or misspelt), birth date, phone or clinic number: the nearest names
-    first for a name, alphabetical otherwise."""
+    first for a name, alphabetical otherwise. Patients whose processing is restricted, or who were anonymised,
+    are left out (patients.data_requests)."""
     query, terms = _tidy(query), Terms.of(query)
-    patients = Patient.objects.all()
+    patients = Patient.objects.processable()
     if terms is not None:
         found = patients.alias(names=NamesOf()).filter(_matches(terms))
         return found.annotate(similarity=_similarity(query)).order_by(*RANKING)

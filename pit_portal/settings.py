@@ -180,6 +180,9 @@ CLINIC_EMAIL = env("CLINIC_EMAIL", "")
 CLINIC_ADDRESS = env("CLINIC_ADDRESS", "")
 PHONENUMBER_DEFAULT_REGION = env("CLINIC_PHONE_REGION", "GB")
 PHONENUMBER_DEFAULT_FORMAT = "INTERNATIONAL"
+# How long signed clinical records are kept after an adult's last visit (patients.retention, which also has the
+# rule for patients who were minors then). Erasure before the end of it is refused with the date it ends.
+RECORD_RETENTION_YEARS = int(env("RECORD_RETENTION_YEARS", "8"))
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

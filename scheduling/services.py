@@ -264,6 +264,11 @@ def _notify(appointment: Appointment, kind: str) -> None:
     email_owe(kind=EmailKind(kind), object_id=appointment.pk, key=appointment.updated_at.isoformat())
 
 
+PATIENT_NOT_PROCESSABLE = (
+    "This patient cannot be booked: they asked for processing of their data to be restricted, or were anonymised."
+)
+
+
 def appointment_book(*, clinician: User, appointment_type: AppointmentType, starts_at: datetime, **details):
     """Book the appointment; if the database refuses it as a double booking, answer with the nearest free
     slots. They are looked up after the booking's transaction has ended, so that transaction needs no
@@ -281,6 +286,14 @@ def appointment_book(*, clinician: User, appointment_type: AppointmentType, star
         raise SlotTaken(nearest) from None
 
 
+def _check_processable(patient: Patient) -> None:
+    """Refuse to book a patient whose processing is restricted at their request, or who was anonymised
+    (patients.data_requests), as the caller read them for this booking: a fresh read without a lock would be no
+    surer (a restriction recorded a moment later is simply later than the booking) and costs the page a query."""
+    if not patient.is_processable:
+        raise ValidationError(PATIENT_NOT_PROCESSABLE, code="processing_restricted")
+
+
 @transaction.atomic
 def _book(
     *,
@@ -294,6 +307,7 @@ def _book(
     notes: str = "",
     outside_hours_reason: str = "",
 ) -> Appointment:
+    _check_processable(patient)
     ends_at = starts_at + timedelta(minutes=appointment_type.duration_minutes)
     _check_time(
         clinician=clinician, starts_at=starts_at, ends_at=ends_at, by=by, outside_hours_reason=outside_hours_reason

@@ -7,6 +7,7 @@ without deciding who may see it.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import date
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -17,7 +18,7 @@ from django.urls.resolvers import RegexPattern
 
 from patients.models import Patient
 from tests.documents.helpers import pending_document_for, ready_document_for
-from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, signed_session
+from tests.factories import AssessmentFactory, CourseFactory, SessionFactory, UserFactory, signed_session
 from tests.interop.bulk_helpers import ready_bulk_export
 from tests.outcomes.helpers import closed_course, end_request
 from tests.outcomes.registry_helpers import ready_registry_export
@@ -143,6 +144,21 @@ def _about_delayed_reaction(name: str) -> Callable[[Patient], str]:
     return url
 
 
+def _about_data_request(name: str) -> Callable[[Patient], str]:
+    def url(patient: Patient) -> str:
+        from patients.models import DataRequest
+
+        recorder = UserFactory(username="data-request-recorder")
+        # One open request of a kind per patient: a test asking for the URL again gets the same one.
+        data_request, _ = DataRequest.objects.get_or_create(
+            patient=patient, kind="erasure", status="open",
+            defaults={"received_on": date.today(), "received_via": "letter", "recorded_by": recorder},
+        )  # fmt: skip
+        return reverse(name, kwargs={"pk": patient.pk, "request_pk": data_request.pk})
+
+    return url
+
+
 SIGNED_IN_ANY_ROLE = _for(LOGIN, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
 SIGNED_IN_ACTION = _for(LOGIN, clinician=ACTED, front_desk=ACTED, manager=ACTED, patient=ACTED, outsider=ACTED)
 PUBLIC = _for(OK, clinician=OK, front_desk=OK, manager=OK, patient=OK, outsider=OK)
@@ -159,6 +175,7 @@ MANAGE_ACCOUNTS_ACTION = _for(
     LOGIN, clinician=DENIED, front_desk=DENIED, manager=ACTED, patient=DENIED, outsider=DENIED
 )
 CLINICAL_ACTION = _for(LOGIN, clinician=ACTED, front_desk=DENIED, manager=DENIED, patient=DENIED, outsider=DENIED)
+MANAGE_DATA_REQUESTS = _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
 AUDIT = _for(LOGIN, clinician=DENIED, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
 # The adverse-event log and its rates: clinicians and managers; following an event up: clinicians.
 SAFETY_LOG = _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED)
@@ -232,6 +249,11 @@ MATRIX: dict[str, Row] = {
         _about_patient("patients:history"),
         _for(LOGIN, clinician=OK, front_desk=DENIED, manager=OK, patient=DENIED, outsider=DENIED),
     ),
+    # Requests about data (patients.manage_data_requests): managers only.
+    "patients:data_requests_open": Row(_named("patients:data_requests_open"), MANAGE_DATA_REQUESTS),
+    "patients:data_requests": Row(_about_patient("patients:data_requests"), MANAGE_DATA_REQUESTS),
+    "patients:data_request_new": Row(_about_patient("patients:data_request_new"), MANAGE_DATA_REQUESTS),
+    "patients:data_request_decide": Row(_about_data_request("patients:data_request_decide"), MANAGE_DATA_REQUESTS),
     "assessments:new": Row(lambda patient: reverse("assessments:new", kwargs={"patient_pk": patient.pk}), CLINICAL),
     "assessments:detail": Row(
         lambda patient: reverse("assessments:detail", kwargs={"pk": AssessmentFactory(patient=patient).pk}), CLINICAL

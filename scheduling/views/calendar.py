@@ -37,6 +37,7 @@ from scheduling.access import get_appointment_for
 from scheduling.forms import DATETIME_LOCAL, BookingForm, CancelForm, MoveForm, SlotSearchForm
 from scheduling.models import Appointment, AppointmentStatus
 from scheduling.services import (
+    PATIENT_NOT_PROCESSABLE,
     Slot,
     SlotTaken,
     appointment_book,
@@ -103,6 +104,8 @@ def _patient_param(request: AuthenticatedHttpRequest) -> Patient | None:
     patient = Patient.objects.filter(pk=patient_id).first() if patient_id else None
     if raw and patient is None:
         raise BadQuery(f"There is no patient “{raw[:40]}”. Open the patient's record and book from there.")
+    if patient is not None and not patient.is_processable:
+        raise BadQuery(PATIENT_NOT_PROCESSABLE)
     return patient
 
 
@@ -333,6 +336,8 @@ def _book_or_move(
         else:
             appointment = appointment_move(appointment=moving, by=request.user, **times)
     except ValidationError as refusal:
+        if getattr(refusal, "code", None) == "processing_restricted":
+            notices["status"] = 409
         field_name = SERVICE_ERROR_FIELDS.get(getattr(refusal, "code", None) or "")
         form.add_error(field_name if field_name in form.fields else None, refusal.messages)
         if isinstance(refusal, SlotTaken):
@@ -377,7 +382,7 @@ def book(request: AuthenticatedHttpRequest) -> HttpResponse:
         if isinstance(answer, HttpResponse):
             return answer
         context = {**answer, "patient": form.cleaned_data.get("patient"), **_kept(request.POST)}
-        return render(request, "scheduling/booking_form.html", context)
+        return render(request, "scheduling/booking_form.html", context, status=context.pop("status", 200))
     # The patient search box: patients matching it, each linked to this page with the slot kept.
     query = " ".join(request.GET.get("q", "").split())[:100]
     found = list(patient_search(query)[:PATIENT_CHOICES]) if query else []
@@ -387,11 +392,15 @@ def book(request: AuthenticatedHttpRequest) -> HttpResponse:
     prefilled = ("clinician", "appointment_type", "starts_at")
     initial: dict[str, object] = {name: request.GET[name] for name in prefilled if name in request.GET}
     patient = _chosen_patient(request)
+    status = 200
     if patient is not None:
         initial.update(patient=patient.pk, course=request.GET.get("course"))
+        if not patient.is_processable:
+            messages.error(request, PATIENT_NOT_PROCESSABLE)
+            status = 409
     form = BookingForm(initial=initial, user=request.user)
     context.update(form=form, patient=patient, slot=_slot_summary(request.GET))
-    return render(request, "scheduling/booking_form.html", context)
+    return render(request, "scheduling/booking_form.html", context, status=status)
 
 
 @permission_required("scheduling.change_appointment")
