@@ -304,7 +304,10 @@ def _finish(csv_import: CsvImport, rows: list[checks.Checked]) -> None:
     created = len(rows) - skipped
     csv_import.status, csv_import.claimed_at, csv_import.finished_at = ImportStatus.DONE, None, timezone.now()
     csv_import.created_count, csv_import.skipped_count = created, skipped
-    csv_import.save(update_fields=["status", "claimed_at", "finished_at", "created_count", "skipped_count"])
+    # The file held every row's personal data; once imported, the rows made and the report say what it was, and
+    # the ids imported keep a second import of it from making anything again. Its SHA-256 stays.
+    csv_import.content = b""
+    csv_import.save(update_fields=["status", "claimed_at", "finished_at", "created_count", "skipped_count", "content"])
     detail = _detail(csv_import, "imported", created=created, skipped=skipped)
     record(Action.IMPORT, actor=csv_import.uploaded_by, obj=csv_import, detail=detail, source=Source.TASK)
     logger.info("import %s done: %d created, %d skipped", csv_import.pk, created, skipped)

@@ -65,6 +65,8 @@ FREE_TEXT = (
     FreeText("safety.AdverseEventFollowUp", "adverse_event__session__course__patient", ("resolution_note",)),
     FreeText("safety.AdverseEventFollowUp", "delayed_reaction__patient", ("resolution_note",)),
     FreeText("scheduling.Appointment", "patient", ("notes", "cancel_reason", "outside_hours_reason")),
+    # An imported row's report line names who it was about (imports.ImportRow.label).
+    FreeText("imports.ImportRow", "patient", ("label",)),
 )
 
 CONTACT_FIELDS = (
@@ -179,6 +181,15 @@ def _forget_names(names: set[str]) -> None:
     KnownName.objects.filter(name__in=names - used).delete()
 
 
+def _expire_record_copies(patient: Patient) -> int:
+    """The patient's ready copies of their record (zips of the record as it was) expire now; the copies' sweeper
+    deletes their files within the minute. A copy still being made is made from the anonymised record."""
+    from portal.models import CopyStatus, RecordCopy
+
+    ready = RecordCopy.objects.filter(patient=patient, status=CopyStatus.READY)
+    return ready.update(status=CopyStatus.EXPIRED, expires_at=timezone.now())
+
+
 def _rebuild_documents(patient: Patient) -> int:
     """Make the patient's ready PDFs again from the anonymised record (after this transaction commits)."""
     from documents.models import Document, DocumentStatus
@@ -213,11 +224,13 @@ def patient_anonymise(*, patient: Patient, by: User | None, today: date | None =
     _revoke_invites(patient)
     _forget_names(old_names)
     documents = _rebuild_documents(patient)
+    copies = _expire_record_copies(patient)
     Patient.objects.filter(pk=patient.pk).update(anonymised_at=timezone.now())
     # Counts and dates only: none of what was erased.
     detail = {
         "history_rows": history_rows,
         "documents_remade": documents,
+        "record_copies_expired": copies,
         "portal_account_closed": had_account,
         "retained_until": retention.until.isoformat() if retention.until else None,
     }

@@ -98,6 +98,7 @@ def test_the_import_makes_the_rows_that_passed_and_the_report_matches_the_file(m
             assert report[number].patient.clinic_number.startswith("PIT-")
     [event] = AuditEvent.objects.filter(action=Action.IMPORT, detail__stage="imported")
     assert event.detail["created"] == len(expected_made) and event.detail["sha256"] == csv_import.sha256
+    assert bytes(csv_import.content) == b""  # the file's personal data is not kept once imported
 
 
 def test_the_same_file_imported_twice_makes_nothing_new(manager_client, registered):

@@ -255,3 +255,26 @@ def test_the_command_explains_bad_arguments(patient, other_patient, manager, arg
     names = {"patient": patient.pk, "other": other_patient.pk, "request": data_request.pk}
     with pytest.raises(CommandError, match=message):
         call_command("anonymise_patient", *[arg.format(**names) for arg in args])
+
+
+def test_copies_of_the_record_expire_and_import_report_lines_lose_the_name(manager, patient, patient_user):
+    from imports.models import ImportRow
+    from imports.services import import_upload
+    from portal.models import CopyStatus, RecordCopy
+    from portal.record_copy.services import copies_sweep
+    from tests.portal.record_copy_helpers import ready_copy
+
+    seen_long_ago(patient)
+    copy = ready_copy(patient)
+    csv_import = import_upload(by=manager, kind="patients", source_system="", file_name="p.csv",
+                               content=b"First Name,Last Name\nCharlie,Day\n", encoding="utf-8")  # fmt: skip
+    line = ImportRow.objects.create(csv_import=csv_import, number=2, label=patient.full_name, patient=patient)
+
+    patient_anonymise(patient=patient, by=manager)
+    copies_sweep()
+
+    copy.refresh_from_db()
+    assert (copy.status, copy.file_name) == (CopyStatus.EXPIRED, "")
+    assert RecordCopy.objects.filter(patient=patient, status=CopyStatus.READY).count() == 0
+    line.refresh_from_db()
+    assert line.label == PLACEHOLDER
