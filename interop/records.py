@@ -182,15 +182,21 @@ def _rows_by_patient(ids: list[int]) -> dict[str, dict[int, list]]:
             ("id", "patient_id", "clinician_id", "starts_at", "ends_at", "status", "cancel_reason", "session_id"),
             type_name="appointment_type__name",
         )),
-        "documents": _grouped(
-            Document.objects.filter(patient_id__in=ids, status=DocumentStatus.READY, session__signed_at__isnull=False)
-            .order_by("ready_at", "id")
-            .values_list(
-                "id", "patient_id", "session_id", "kind", "version", "superseded_at", "file_name", "sha256",
-                "size_bytes", "ready_at", named=True,
-            )
-        ),
     }  # fmt: skip
+
+
+def _documents(ids: list[int], signed: set[int]) -> dict[int, list]:
+    """The ready documents of the signed sessions (`signed`, their ids), by patient. Which sessions are signed is
+    checked here rather than by a join in the query: joined, PostgreSQL reads every session of the clinic."""
+    documents = (
+        Document.objects.filter(patient_id__in=ids, status=DocumentStatus.READY, session__isnull=False)
+        .order_by("ready_at", "id")
+        .values_list(
+            "id", "patient_id", "session_id", "kind", "version", "superseded_at", "file_name", "sha256",
+            "size_bytes", "ready_at", named=True,
+        )
+    )  # fmt: skip
+    return _grouped(document for document in documents if document.session_id in signed)
 
 
 def _user_ids(rows: dict[str, dict[int, list]], sessions: list[Row]) -> set[int]:
@@ -223,6 +229,7 @@ def load_records(patient_ids: Iterable[int]) -> list[PatientRecord]:
         "assessment_id",
     )
     rows = _rows_by_patient(ids)
+    rows["documents"] = _documents(ids, {session.id for session in sessions})
     users = User.objects.filter(pk__in=_user_ids(rows, sessions)).values_list(
         "id", "first_name", "last_name", "username", named=True
     )
