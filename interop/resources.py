@@ -573,8 +573,8 @@ def solution_medication(record: PatientRecord, session: Row) -> dict:
     """The injected solution as a Medication: its parts with their strengths, and the product lot (R4's
     Medication.batch is where a lot number and expiry belong; the Procedure points here through usedReference).
     A clinic mixes few solutions: each one's code and ingredients are built once per load_records call (shared)."""
-    key = ("solution", session.dextrose_percent, session.diluent, session.additive, session.additive_percent)
-    key += (session.buffered,)
+    key = ("solution", session.dextrose_percent, session.diluent, session.additive, session.additive_percent,
+           session.buffered)  # fmt: skip
     pieces = record.memo.get(key)
     if pieces is None:
         pieces = record.memo[key] = _solution_pieces(session)
