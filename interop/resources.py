@@ -8,16 +8,20 @@ to (a bulk export keeps the first of each id).
 """
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 
-from django.core.exceptions import ObjectDoesNotExist
+import phonenumbers
+from django.conf import settings
 
-from assessments.models import DN4_ITEMS
+from assessments.models import DN4_ITEMS, Side
 from assessments.models import PGIC as PGICChoice
+from documents.models import DocumentKind
 from interop import codes
 from interop.codes import concept
-from interop.records import PatientRecord
+from interop.records import PatientRecord, Row
 from patients.models import Sex
 from treatments.models import Additive, AdverseEventKind, Diluent
 
@@ -83,6 +87,13 @@ QUESTIONNAIRES = {
 }
 
 
+@cache
+def fixed_concept(code: codes.Code) -> dict:
+    """One of the clinic's fixed codes (interop.codes) as a CodeableConcept, built once per process: a fixed
+    reference value, never data. Shared by every resource that uses it, so nothing may change it."""
+    return concept(code)
+
+
 def ref(kind: str, id_: str) -> dict:
     return {"reference": f"{kind}/{id_}"}
 
@@ -100,9 +111,28 @@ def number(value: Decimal) -> float | int:
     return int(normalised) if normalised == normalised.to_integral() else float(normalised)
 
 
+# The labels of the choices the rows hold as values (fixed reference values, not data).
+SIDE_LABEL = dict(Side.choices)
+DOCUMENT_KIND_LABEL = dict(DocumentKind.choices)
+
+
+def phone_text(stored: str | None) -> str:
+    """A stored phone number (E.164 text) as the portal shows it (PHONENUMBER_DEFAULT_FORMAT, international): what
+    phonenumber_field's PhoneNumber gives as str(), parsed once; a number that is not valid stays as stored."""
+    if not stored:
+        return ""
+    try:
+        number = phonenumbers.parse(stored, settings.PHONENUMBER_DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return stored
+    if not phonenumbers.is_valid_number(number):
+        return stored
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
 def patient_resources(record: PatientRecord) -> Iterator[dict]:
     """Every resource of the patient's record, the Patient first."""
-    pid = f"patient-{record.patient.pk}"
+    pid = f"patient-{record.patient.id}"
     yield patient_resource(record)
     yield from practitioners(record)
     yield from questionnaires(record)
@@ -111,10 +141,10 @@ def patient_resources(record: PatientRecord) -> Iterator[dict]:
     yield from medications(record, pid)
     yield from consents(record, pid)
     for assessment in record.assessments:
-        yield from assessment_resources(assessment, pid)
+        yield from assessment_resources(assessment, record.activities.get(assessment.id, []), pid)
     for course in record.courses:
         if course.final_pgic is not None:
-            yield pgic_observation(f"course-{course.pk}-pgic", pid, course.closed_on.isoformat(), course.final_pgic)
+            yield pgic_observation(f"course-{course.id}-pgic", pid, course.closed_on.isoformat(), course.final_pgic)
     for session in record.sessions:
         yield from session_resources(record, session, pid)
     yield from delayed_reactions(record, pid)
@@ -133,15 +163,15 @@ def patient_resource(record: PatientRecord) -> dict:
         names.append({"use": "usual", "given": [patient.preferred_name], "family": patient.family_name})
     resource: dict = {
         "resourceType": "Patient",
-        "id": f"patient-{patient.pk}",
+        "id": f"patient-{patient.id}",
         "identifier": [{"system": codes.CLINIC_NUMBER, "value": patient.clinic_number}],
         "name": names,
         "gender": GENDER.get(patient.sex, "unknown"),
         "birthDate": day(patient.date_of_birth),
     }
     telecom = []
-    if patient.phone:
-        telecom.append({"system": "phone", "value": str(patient.phone)})
+    if phone := phone_text(patient.phone_text):
+        telecom.append({"system": "phone", "value": phone})
     if patient.email:
         telecom.append({"system": "email", "value": patient.email})
     if telecom:
@@ -154,8 +184,8 @@ def patient_resource(record: PatientRecord) -> dict:
         contact: dict = {"name": {"text": patient.emergency_contact_name}}
         if patient.emergency_contact_relationship:
             contact["relationship"] = [{"text": patient.emergency_contact_relationship}]
-        if patient.emergency_contact_phone:
-            contact["telecom"] = [{"system": "phone", "value": str(patient.emergency_contact_phone)}]
+        if emergency_phone := phone_text(patient.emergency_contact_phone_text):
+            contact["telecom"] = [{"system": "phone", "value": emergency_phone}]
         resource["contact"] = [contact]
     return resource
 
@@ -188,23 +218,30 @@ def person(record: PatientRecord, user_id: int | None, pid: str) -> dict | None:
     return ref("Practitioner", f"practitioner-{user_id}")
 
 
+@cache
+def questionnaire(key: str) -> dict:
+    """One of the clinic's fixed questionnaires (QUESTIONNAIRES), built once per process; shared, never changed."""
+    title, items = QUESTIONNAIRES[key]
+    return {
+        "resourceType": "Questionnaire",
+        "id": key,
+        "url": f"{codes.QUESTIONNAIRE_BASE}/{key}",
+        "title": title,
+        "status": "active",
+        "subjectType": ["Patient"],
+        "item": [{"linkId": link, "text": text, "type": kind} for link, text, kind in items],
+    }
+
+
 def questionnaires(record: PatientRecord) -> Iterator[dict]:
     used = {
         "pit-assessment": bool(record.assessments),
         "pit-check-in": bool(record.check_ins),
         "pit-between-visits": bool(record.reports),
     }
-    for key, (title, items) in QUESTIONNAIRES.items():
+    for key in QUESTIONNAIRES:
         if used[key]:
-            yield {
-                "resourceType": "Questionnaire",
-                "id": key,
-                "url": f"{codes.QUESTIONNAIRE_BASE}/{key}",
-                "title": title,
-                "status": "active",
-                "subjectType": ["Patient"],
-                "item": [{"linkId": link, "text": text, "type": kind} for link, text, kind in items],
-            }
+            yield questionnaire(key)
 
 
 def _condition(pid: str, id_: str, coding: dict | None, text: str) -> dict:
@@ -228,16 +265,14 @@ def condition_id(patient_pk: int, condition_pk: int) -> str:
 
 def conditions(record: PatientRecord, pid: str) -> Iterator[dict]:
     """The conditions treated: those the medical background ticks and those of each course and assessment."""
-    found = {}
-    if record.intake is not None:
-        found.update({condition.pk: condition for condition in record.intake.conditions.all()})
-    found.update({course.condition.pk: course.condition for course in record.courses})
-    found.update({assessment.condition.pk: assessment.condition for assessment in record.assessments})
-    for pk, condition in sorted(found.items()):
-        coding = {"system": codes.CONDITION, "code": condition.code, "display": condition.name}
-        yield _condition(pid, condition_id(record.patient.pk, pk), coding, condition.name)
+    found = {row.condition_id: (row.condition_code, row.condition_name) for row in record.conditions}
+    found.update({row.condition_pk: (row.condition_code, row.condition_name) for row in record.courses})
+    found.update({row.condition_pk: (row.condition_code, row.condition_name) for row in record.assessments})
+    for pk, (code, name) in sorted(found.items()):
+        coding = {"system": codes.CONDITION, "code": code, "display": name}
+        yield _condition(pid, condition_id(record.patient.id, pk), coding, name)
     if record.intake is not None and record.intake.other_condition:
-        yield _condition(pid, f"condition-{record.patient.pk}-other", None, record.intake.other_condition)
+        yield _condition(pid, f"condition-{record.patient.id}-other", None, record.intake.other_condition)
 
 
 def allergies(record: PatientRecord, pid: str) -> Iterator[dict]:
@@ -262,7 +297,7 @@ def allergies(record: PatientRecord, pid: str) -> Iterator[dict]:
     for key, code in entries:
         yield {
             "resourceType": "AllergyIntolerance",
-            "id": f"allergy-{record.patient.pk}-{key}",
+            "id": f"allergy-{record.patient.id}-{key}",
             "clinicalStatus": {
                 "coding": [
                     {"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}
@@ -277,11 +312,11 @@ def allergies(record: PatientRecord, pid: str) -> Iterator[dict]:
 def medications(record: PatientRecord, pid: str) -> Iterator[dict]:
     if record.intake is None:
         return
-    for medication in record.intake.medications.all():
+    for medication in record.medications:
         dose = f"{medication.dose}, {number(medication.doses_per_week)} doses a week"
         yield {
             "resourceType": "MedicationStatement",
-            "id": f"medication-{medication.pk}",
+            "id": f"medication-{medication.id}",
             "status": "active",
             "medicationCodeableConcept": {"text": medication.drug},
             "subject": ref("Patient", pid),
@@ -303,10 +338,9 @@ def consents(record: PatientRecord, pid: str) -> Iterator[dict]:
             )
         if withdrawn and consent.withdrawal_reason:
             extensions.append({"url": codes.EXT_WITHDRAWAL_REASON, "valueString": consent.withdrawal_reason})
-        text = consent.consent_text
         yield {
             "resourceType": "Consent",
-            "id": f"consent-{consent.pk}",
+            "id": f"consent-{consent.id}",
             "extension": extensions,
             "status": "inactive" if withdrawn else "active",
             "scope": {
@@ -316,8 +350,8 @@ def consents(record: PatientRecord, pid: str) -> Iterator[dict]:
             "patient": ref("Patient", pid),
             "dateTime": instant(consent.signed_at),
             "performer": [ref("Patient", pid) | {"display": consent.signed_name}],
-            "policy": [{"uri": f"{codes.CONSENT_TEXT}/{text.version}"}],
-            "policyRule": {"text": f"{text.title}, version {text.version}"},
+            "policy": [{"uri": f"{codes.CONSENT_TEXT}/{consent.text_version}"}],
+            "policyRule": {"text": f"{consent.text_title}, version {consent.text_version}"},
             "provision": {"type": "permit", "period": period},
         }
 
@@ -347,9 +381,9 @@ def score(value: int | Decimal) -> dict:
 def peg_observation(id_: str, pid: str, when: str, items: tuple[int, int, int], derived_from: str) -> dict:
     pain, enjoyment, activity = items
     mean = (Decimal(pain + enjoyment + activity) / 3).quantize(Decimal("0.1"))
-    observation = _observation(id_, pid, when, concept(codes.PEG_SCORE), score(mean), derived_from)
+    observation = _observation(id_, pid, when, fixed_concept(codes.PEG_SCORE), score(mean), derived_from)
     observation["component"] = [
-        {"code": concept(code), "valueInteger": value}
+        {"code": fixed_concept(code), "valueInteger": value}
         for code, value in (
             (codes.PEG_AVERAGE_PAIN, pain),
             (codes.PEG_ENJOYMENT, enjoyment),
@@ -362,7 +396,7 @@ def peg_observation(id_: str, pid: str, when: str, items: tuple[int, int, int], 
 def pgic_observation(id_: str, pid: str, when: str, value: int, derived_from: str | None = None) -> dict:
     label = PGICChoice(value).label
     answer = {"coding": [{"system": codes.PGIC_SYSTEM, "code": str(value), "display": label}], "text": label}
-    return _observation(id_, pid, when, concept(codes.PGIC), {"valueCodeableConcept": answer}, derived_from)
+    return _observation(id_, pid, when, fixed_concept(codes.PGIC), {"valueCodeableConcept": answer}, derived_from)
 
 
 def _answer(link: str, value) -> dict | None:
@@ -395,14 +429,13 @@ def questionnaire_response(id_: str, key: str, pid: str, when: str, answers: lis
     return response
 
 
-def assessment_resources(assessment, pid: str) -> Iterator[dict]:
-    qr, when = f"assessment-{assessment.pk}", instant(assessment.assessed_at)
-    activities = list(assessment.activities.all())
+def assessment_resources(assessment: Row, activities: list[Row], pid: str) -> Iterator[dict]:
+    qr, when = f"assessment-{assessment.id}", instant(assessment.assessed_at)
     dn4 = sum(bool(getattr(assessment, name)) for name, _ in DN4_ITEMS)
     answers = [
         ("complaint", assessment.presenting_complaint),
-        ("condition", assessment.condition.name),
-        ("side", assessment.get_side_display()),
+        ("condition", assessment.condition_name),
+        ("side", SIDE_LABEL.get(assessment.side, assessment.side)),
         ("nrs-now", assessment.nrs_current),
         ("nrs-worst", assessment.nrs_worst),
         ("nrs-average", assessment.nrs_average),
@@ -414,14 +447,14 @@ def assessment_resources(assessment, pid: str) -> Iterator[dict]:
     ]
     author = ref("Practitioner", f"practitioner-{assessment.clinician_id}")
     yield questionnaire_response(qr, "pit-assessment", pid, when, answers, author)
-    yield _observation(f"{qr}-nrs-now", pid, when, concept(codes.NRS_NOW), score(assessment.nrs_current), qr)
-    yield _observation(f"{qr}-nrs-worst", pid, when, concept(codes.NRS_WORST), score(assessment.nrs_worst), qr)
+    yield _observation(f"{qr}-nrs-now", pid, when, fixed_concept(codes.NRS_NOW), score(assessment.nrs_current), qr)
+    yield _observation(f"{qr}-nrs-worst", pid, when, fixed_concept(codes.NRS_WORST), score(assessment.nrs_worst), qr)
     items = (assessment.peg_pain, assessment.peg_enjoyment, assessment.peg_activity)
     yield peg_observation(f"{qr}-peg", pid, when, items, qr)
-    yield _observation(f"{qr}-dn4", pid, when, concept(codes.DN4_SCORE), score(dn4), qr)
+    yield _observation(f"{qr}-dn4", pid, when, fixed_concept(codes.DN4_SCORE), score(dn4), qr)
     if activities:
         mean = (Decimal(sum(activity.score for activity in activities)) / len(activities)).quantize(Decimal("0.1"))
-        psfs = _observation(f"{qr}-psfs", pid, when, concept(codes.PSFS_SCORE), score(mean), qr)
+        psfs = _observation(f"{qr}-psfs", pid, when, fixed_concept(codes.PSFS_SCORE), score(mean), qr)
         psfs["component"] = [
             {"code": concept(codes.PSFS_ACTIVITY, activity.activity), "valueInteger": activity.score}
             for activity in activities
@@ -432,7 +465,7 @@ def assessment_resources(assessment, pid: str) -> Iterator[dict]:
 
 
 def check_in_resources(check_in, pid: str) -> Iterator[dict]:
-    qr, when = f"check-in-{check_in.pk}", instant(check_in.submitted_at)
+    qr, when = f"check-in-{check_in.id}", instant(check_in.submitted_at)
     answers = [
         ("nrs-now", check_in.nrs_now),
         ("peg-pain", check_in.peg_pain),
@@ -446,13 +479,13 @@ def check_in_resources(check_in, pid: str) -> Iterator[dict]:
         ("new-allergy", check_in.new_allergy_details if check_in.new_allergy else ""),
     ]
     yield questionnaire_response(qr, "pit-check-in", pid, when, answers, ref("Patient", pid))
-    yield _observation(f"{qr}-nrs-now", pid, when, concept(codes.NRS_NOW), score(check_in.nrs_now), qr)
+    yield _observation(f"{qr}-nrs-now", pid, when, fixed_concept(codes.NRS_NOW), score(check_in.nrs_now), qr)
     items = (check_in.peg_pain, check_in.peg_enjoyment, check_in.peg_activity)
     yield peg_observation(f"{qr}-peg", pid, when, items, qr)
 
 
 def report_resources(report, pid: str) -> Iterator[dict]:
-    qr, when = f"report-{report.pk}", instant(report.submitted_at)
+    qr, when = f"report-{report.id}", instant(report.submitted_at)
     answers = [
         ("nrs-now", report.nrs_now),
         ("nrs-average", report.nrs_average),
@@ -463,12 +496,12 @@ def report_resources(report, pid: str) -> Iterator[dict]:
     ]
     yield questionnaire_response(qr, "pit-between-visits", pid, when, answers, ref("Patient", pid))
     if report.nrs_now is not None:
-        yield _observation(f"{qr}-nrs-now", pid, when, concept(codes.NRS_NOW), score(report.nrs_now), qr)
+        yield _observation(f"{qr}-nrs-now", pid, when, fixed_concept(codes.NRS_NOW), score(report.nrs_now), qr)
     if report.peg_enjoyment is not None:
         items = (report.nrs_average, report.peg_enjoyment, report.peg_activity)
         yield peg_observation(f"{qr}-peg", pid, when, items, qr)
     elif report.nrs_average is not None:
-        code = concept(codes.PEG_AVERAGE_PAIN)
+        code = fixed_concept(codes.PEG_AVERAGE_PAIN)
         yield _observation(f"{qr}-nrs-average", pid, when, code, score(report.nrs_average), qr)
     if report.pgic is not None:
         yield pgic_observation(f"{qr}-pgic", pid, when, report.pgic, qr)
@@ -477,13 +510,44 @@ def report_resources(report, pid: str) -> Iterator[dict]:
 SIDE_TEXT = {"left": "left", "right": "right", "bilateral": "both sides", "midline": "midline"}
 
 
-def _site_text(site) -> str:
-    return f"{site.nerve.name}, {SIDE_TEXT.get(site.side, site.side)}"
+@dataclass(frozen=True)
+class SitePieces:
+    """What every site of one nerve and side shares in the resources: built once per load_records call."""
+
+    text: str  # "Sural nerve, left"
+    location: dict  # BodyStructure.location
+    qualifier: list  # BodyStructure.locationQualifier
+    body_site: dict  # Procedure.bodySite
 
 
-def solution_medication(session) -> dict:
-    """The injected solution as a Medication: its parts with their strengths, and the product lot (R4's
-    Medication.batch is where a lot number and expiry belong; the Procedure points here through usedReference)."""
+def site_pieces(record: PatientRecord, site: Row) -> SitePieces:
+    """The site's nerve and side as the resources code them. The dicts are shared by every resource of the call
+    that uses them, so nothing may change them after they are yielded."""
+    key = ("site", site.nerve_code, site.nerve_name, site.side)
+    pieces = record.memo.get(key)
+    if pieces is None:
+        codings = codes.nerve_codings(site.nerve_code, site.nerve_name)
+        text = f"{site.nerve_name}, {SIDE_TEXT.get(site.side, site.side)}"
+        pieces = record.memo[key] = SitePieces(
+            text=text,
+            location={"coding": codings, "text": site.nerve_name},
+            qualifier=[concept(codes.SIDES[site.side], SIDE_TEXT[site.side])],
+            body_site={"coding": codings, "text": text},
+        )
+    return pieces
+
+
+def solution_description(session: Row) -> str:
+    """The solution as treatments.InjectionSession.solution_description words it, from the session's row."""
+    parts = [f"Dextrose {session.dextrose_percent.normalize():f}% in {Diluent(session.diluent).label.lower()}"]
+    if session.additive != Additive.NONE and session.additive_percent is not None:
+        parts.append(f"with {Additive(session.additive).label.lower()} {session.additive_percent.normalize():f}%")
+    if session.buffered:
+        parts.append("buffered")
+    return ", ".join(parts)
+
+
+def _solution_pieces(session: Row) -> tuple[dict, list]:
     ingredients = [
         {
             "itemCodeableConcept": {"coding": [{"system": codes.SOLUTION, "code": "dextrose"}], "text": "Dextrose"},
@@ -502,10 +566,23 @@ def solution_medication(session) -> dict:
                 "strength": _percent(session.additive_percent),
             }
         )
+    return {"text": solution_description(session)}, ingredients
+
+
+def solution_medication(record: PatientRecord, session: Row) -> dict:
+    """The injected solution as a Medication: its parts with their strengths, and the product lot (R4's
+    Medication.batch is where a lot number and expiry belong; the Procedure points here through usedReference).
+    A clinic mixes few solutions: each one's code and ingredients are built once per load_records call (shared)."""
+    key = ("solution", session.dextrose_percent, session.diluent, session.additive, session.additive_percent,
+           session.buffered)  # fmt: skip
+    pieces = record.memo.get(key)
+    if pieces is None:
+        pieces = record.memo[key] = _solution_pieces(session)
+    code, ingredients = pieces
     return {
         "resourceType": "Medication",
-        "id": f"solution-{session.pk}",
-        "code": {"text": session.solution_description},
+        "id": f"solution-{session.id}",
+        "code": code,
         "ingredient": ingredients,
         "batch": {"lotNumber": session.lot_number, "expirationDate": day(session.lot_expiry)},
     }
@@ -519,29 +596,38 @@ def _percent(value: Decimal) -> dict:
     }
 
 
-def body_structure(site, pid: str) -> dict:
+def body_structure(site: Row, pieces: SitePieces, pid: str) -> dict:
     return {
         "resourceType": "BodyStructure",
-        "id": f"site-{site.pk}",
-        "location": {"coding": codes.nerve_codings(site.nerve.code, site.nerve.name), "text": site.nerve.name},
-        "locationQualifier": [concept(codes.SIDES[site.side], SIDE_TEXT[site.side])],
+        "id": f"site-{site.id}",
+        "location": pieces.location,
+        "locationQualifier": pieces.qualifier,
         "patient": ref("Patient", pid),
     }
 
 
-def session_resources(record: PatientRecord, session, pid: str) -> Iterator[dict]:
+def _site_note(record: PatientRecord, site: Row, pieces: SitePieces) -> str:
+    key = ("note", pieces.text, site.points, site.volume_per_point_ml)
+    note = record.memo.get(key)
+    if note is None:
+        note = record.memo[key] = f"{pieces.text}: {site.points} points x {number(site.volume_per_point_ml)} mL"
+    return note
+
+
+def session_resources(record: PatientRecord, session: Row, pid: str) -> Iterator[dict]:
     """A signed session as a Procedure, its solution, and each site as a BodyStructure (nerve and side).
 
     The nerve is coded in Procedure.bodySite; the side, which a CodeableConcept of the nerve cannot carry, is the
     BodyStructure's locationQualifier, reached through R4's procedure-targetBodyStructure extension. The total
     volume is an extension (R4's Procedure has no quantity), each site's points and mL per point a note."""
-    sites = list(session.sites.all())
+    sites = record.sites.get(session.id, [])
+    pieces = [site_pieces(record, site) for site in sites]
     volume = sum((site.points * site.volume_per_point_ml for site in sites), Decimal("0"))
-    sid, when = f"session-{session.pk}", instant(session.performed_at)
-    yield solution_medication(session)
-    for site in sites:
-        yield body_structure(site, pid)
-    course = next((course for course in record.courses if course.pk == session.course_id), None)
+    sid, when = f"session-{session.id}", instant(session.performed_at)
+    yield solution_medication(record, session)
+    for site, site_piece in zip(sites, pieces, strict=True):
+        yield body_structure(site, site_piece, pid)
+    course = next((course for course in record.courses if course.id == session.course_id), None)
     procedure: dict = {
         "resourceType": "Procedure",
         "id": sid,
@@ -551,52 +637,40 @@ def session_resources(record: PatientRecord, session, pid: str) -> Iterator[dict
                 "valueQuantity": {"value": number(volume), "unit": "mL", "system": codes.UCUM, "code": "mL"},
             },
             *(
-                {"url": codes.EXT_TARGET_BODY_STRUCTURE, "valueReference": ref("BodyStructure", f"site-{site.pk}")}
+                {"url": codes.EXT_TARGET_BODY_STRUCTURE, "valueReference": ref("BodyStructure", f"site-{site.id}")}
                 for site in sites
             ),
         ],
         "status": "completed",
-        "code": concept(codes.PIT_SESSION),
+        "code": fixed_concept(codes.PIT_SESSION),
         "subject": ref("Patient", pid),
         "performedDateTime": when,
         "recorder": ref("Practitioner", f"practitioner-{session.signed_by_id}"),
         "performer": [{"actor": ref("Practitioner", f"practitioner-{session.clinician_id}")}],
-        "bodySite": [
-            {"coding": codes.nerve_codings(site.nerve.code, site.nerve.name), "text": _site_text(site)}
-            for site in sites
-        ],
-        "usedReference": [ref("Medication", f"solution-{session.pk}")],
+        "bodySite": [site_piece.body_site for site_piece in pieces],
+        "usedReference": [ref("Medication", f"solution-{session.id}")],
         "note": [
-            {"text": f"{_site_text(site)}: {site.points} points x {number(site.volume_per_point_ml)} mL"}
-            for site in sites
+            {"text": _site_note(record, site, site_piece)} for site, site_piece in zip(sites, pieces, strict=True)
         ],
     }
     if course is not None:
-        procedure["reasonReference"] = [ref("Condition", condition_id(record.patient.pk, course.condition.pk))]
+        procedure["reasonReference"] = [ref("Condition", condition_id(record.patient.id, course.condition_pk))]
     if session.notes:
         procedure["note"].append({"text": session.notes})
     yield procedure
     for label, value in (("pre-nrs", session.pre_nrs), ("post-nrs", session.post_nrs)):
         if value is not None:
-            observation = _observation(f"{sid}-{label}", pid, when, concept(codes.NRS_NOW), score(value))
+            observation = _observation(f"{sid}-{label}", pid, when, fixed_concept(codes.NRS_NOW), score(value))
             observation["partOf"] = [ref("Procedure", sid)]
             yield observation
-    for event in session.adverse_events.all():
-        yield adverse_event(f"adverse-event-{event.pk}", pid, when, event, sid, note=event.note)
+    for event in record.adverse_events.get(session.id, []):
+        yield adverse_event(f"adverse-event-{event.id}", pid, when, event, sid, note=event.note)
 
 
-def _follow_up(event):
-    """The event's follow-up row (read with select_related), None while it has none."""
-    try:
-        return event.follow_up
-    except ObjectDoesNotExist:
-        return None
-
-
-def adverse_event(id_: str, pid: str, when: str, event, session_id: str, note: str = "", recorder=None) -> dict:
+def adverse_event(id_: str, pid: str, when: str, event: Row, session_id: str, note: str = "", recorder=None) -> dict:
+    """An adverse event or delayed reaction; its row's `follow_up_status` is None while it has no follow-up."""
     kind = AdverseEventKind(event.kind)
-    follow_up = _follow_up(event)
-    status = follow_up.status if follow_up is not None else "open"
+    status = event.follow_up_status or "open"
     resource = {
         "resourceType": "AdverseEvent",
         "id": id_,
@@ -632,7 +706,7 @@ def delayed_reactions(record: PatientRecord, pid: str) -> Iterator[dict]:
     for reaction in record.delayed_reactions:
         recorder = person(record, reaction.reported_by_id, pid)
         yield adverse_event(
-            f"delayed-reaction-{reaction.pk}",
+            f"delayed-reaction-{reaction.id}",
             pid,
             instant(reaction.reported_at),
             reaction,
@@ -646,9 +720,9 @@ def appointments(record: PatientRecord, pid: str) -> Iterator[dict]:
     for appointment in record.appointments:
         resource: dict = {
             "resourceType": "Appointment",
-            "id": f"appointment-{appointment.pk}",
+            "id": f"appointment-{appointment.id}",
             "status": APPOINTMENT_STATUS.get(appointment.status, "booked"),
-            "serviceType": [{"text": appointment.appointment_type.name}],
+            "serviceType": [{"text": appointment.type_name}],
             "start": instant(appointment.starts_at),
             "end": instant(appointment.ends_at),
             "participant": [
@@ -665,7 +739,7 @@ def documents(record: PatientRecord, pid: str) -> Iterator[dict]:
     """Each ready PDF. Its SHA-256 is an extension on the attachment: R4's Attachment.hash is SHA-1, which the
     clinic does not compute, and a SHA-256 put there would claim to be what it is not. No url: the file goes out
     only through the clinic's authorised, audited download (the patient's copy carries the file itself)."""
-    signed = {session.pk for session in record.sessions}
+    signed = {session.id for session in record.sessions}
     for document in record.documents:
         attachment = {
             "extension": [{"url": codes.EXT_SHA256, "valueString": document.sha256}],
@@ -676,10 +750,10 @@ def documents(record: PatientRecord, pid: str) -> Iterator[dict]:
         }
         resource = {
             "resourceType": "DocumentReference",
-            "id": f"document-{document.pk}",
-            "identifier": [{"system": codes.DOCUMENT_ID, "value": str(document.pk)}],
+            "id": f"document-{document.id}",
+            "identifier": [{"system": codes.DOCUMENT_ID, "value": str(document.id)}],
             "status": "superseded" if document.superseded_at else "current",
-            "type": {"text": f"{document.get_kind_display()}, version {document.version}"},
+            "type": {"text": f"{DOCUMENT_KIND_LABEL.get(document.kind, document.kind)}, version {document.version}"},
             "subject": ref("Patient", pid),
             "content": [{"attachment": {key: value for key, value in attachment.items() if value is not None}}],
         }

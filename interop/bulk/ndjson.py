@@ -3,13 +3,13 @@ joined from their stored parts into one file per type, read in blocks. Neither h
 
 import hashlib
 import io
-import json
 import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
+import orjson
 from django.core.files.base import File
 from django.core.files.storage import Storage
 
@@ -47,13 +47,12 @@ class TypeFile:
         self.file.close()
 
 
-# Compact, UTF-8 as it is: Bulk Data's files are UTF-8, and one resource never spans two lines (JSON escapes the
-# newlines inside strings). One encoder for every line: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def ndjson_line(resource: dict) -> bytes:
-    return _ENCODER.encode(resource).encode() + b"\n"
+    """The resource as one line: compact JSON, UTF-8 as it is (Bulk Data's files are UTF-8), with its newline. One
+    resource never spans two lines (JSON escapes the newlines inside strings). orjson writes the same bytes as
+    json.dumps(ensure_ascii=False, separators=(",", ":")) for the values the resources hold (a float under 1e-4
+    aside: 1e-7, not 1e-07, the same number), several times faster."""
+    return orjson.dumps(resource, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def write_by_type(resources: Iterable[dict]) -> dict[str, TypeFile]:
