@@ -7,6 +7,7 @@ from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from imports import services
+from pit_portal import jobs
 
 # Soft < hard < the stale threshold (IMPORTS_STALE_AFTER_SECONDS): a run still working is never taken for a lost
 # one; hard < the broker's visibility timeout.
@@ -28,15 +29,10 @@ class ImportTask(Task):
 
 @shared_task(
     base=ImportTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=HARD_TIME_LIMIT,
     autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=3,
+    **jobs.TASK_OPTIONS,
 )
 def run_import(import_id: int) -> None:
     services.import_run(import_id)
