@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from imports import services
@@ -20,11 +20,9 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
 
 class ImportTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        if isinstance(exc, (*TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # owed again (or claimed until stale): the sweeper sends it again
         import_id = args[0] if args else kwargs["import_id"]
-        # The exception's type only: its message may quote the file.
-        services.import_mark_failed(import_id, f"The import stopped ({type(exc).__name__}); nothing was imported.")
+        stopped = "The import stopped ({}); nothing was imported."
+        jobs.task_failed(exc, import_id, services.import_mark_failed, stopped, transient=TRANSIENT_ERRORS)
 
 
 @shared_task(

@@ -4,7 +4,6 @@ needs to run."""
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import TimeLimitExceeded
 
 from outcomes import services
 from outcomes.registry import services as registry
@@ -30,12 +29,8 @@ EXPORT_HARD_TIME_LIMIT = 600
 
 class RegistryExportTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        # Called once, after the last retry, or at once for an error that will fail the same way every time.
-        if isinstance(exc, (*jobs.TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # pending again (or, after the hard limit, claimed until stale): the sweeper sends it again
         export_id = args[0] if args else kwargs["export_id"]
-        # The exception's type only: its message may quote data.
-        registry.export_mark_failed(export_id, f"Preparing the export failed ({type(exc).__name__}).")
+        jobs.task_failed(exc, export_id, registry.export_mark_failed, "Preparing the export failed ({}).")
 
 
 @shared_task(

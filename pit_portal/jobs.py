@@ -15,7 +15,8 @@ The registry export (outcomes.registry) and the patient's record copy (portal.re
 
 The rows' model has `status`, `claimed_at`, `enqueued_at`, `requested_at`, `attempts` and `error` fields. CSV
 imports and FHIR bulk exports claim their rows their own way (a claim without a status of its own; runs resumed
-chunk by chunk) and share only `send`, TRANSIENT_ERRORS and TASK_OPTIONS."""
+chunk by chunk) and share only the sending and the task's policy (`send`, TRANSIENT_ERRORS, TASK_OPTIONS,
+`task_failed`)."""
 
 import logging
 from collections.abc import Callable, Collection
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
 
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
@@ -48,6 +49,21 @@ TASK_OPTIONS: dict[str, Any] = {
     "retry_jitter": True,
     "max_retries": 3,
 }
+
+
+def task_failed(
+    exc: BaseException,
+    pk: int,
+    mark_failed: Callable[[int, str], None],
+    message: str,
+    transient: tuple[type[BaseException], ...] = TRANSIENT_ERRORS,
+) -> None:
+    """A build task's on_failure, called once: after the last retry, or at once for an error that will fail the same
+    way every time. An error that may clear (`transient`) or the hard time limit leaves the row to the sweeper
+    (pending again, or claimed until stale); any other marks it failed with `message`, its `{}` the exception's
+    type only, as its message may quote patient data."""
+    if not isinstance(exc, (*transient, TimeLimitExceeded)):
+        mark_failed(pk, message.format(type(exc).__name__))
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ and addresses never sit on the broker."""
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import TimeLimitExceeded
 
 from pit_portal import jobs
 from portal import services
@@ -33,12 +32,8 @@ COPY_HARD_TIME_LIMIT = 300
 
 class RecordCopyTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        # Called once, after the last retry, or at once for an error that will fail the same way every time.
-        if isinstance(exc, (*jobs.TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # pending again (or, after the hard limit, claimed until stale): the sweeper sends it again
         copy_id = args[0] if args else kwargs["copy_id"]
-        # The exception's type only: its message may quote the record.
-        record_copy.copy_mark_failed(copy_id, f"Preparing the copy failed ({type(exc).__name__}).")
+        jobs.task_failed(exc, copy_id, record_copy.copy_mark_failed, "Preparing the copy failed ({}).")
 
 
 @shared_task(
