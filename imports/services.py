@@ -44,6 +44,7 @@ from imports.models import (
 from imports.presets import detect_source
 from patients.models import Intake, Patient
 from patients.services import next_clinic_numbers
+from pit_portal import jobs
 from scheduling.services import appointment_book
 
 logger = logging.getLogger(__name__)
@@ -98,10 +99,7 @@ def earlier_imports_of_file(csv_import: CsvImport) -> QuerySet[CsvImport]:
 def _send(import_id: int) -> None:
     from imports import tasks  # the task module imports this one
 
-    try:
-        tasks.run_import.delay(import_id)
-    except Exception:
-        logger.exception("could not send import %s; the sweeper will retry", import_id)
+    jobs.send(tasks.run_import, import_id, "import")
 
 
 def _owe(csv_import: CsvImport, status: str, fields: list[str]) -> None:

@@ -3,10 +3,11 @@
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
+from celery.exceptions import SoftTimeLimitExceeded
 from django.db import InterfaceError, OperationalError
 
 from imports import services
+from pit_portal import jobs
 
 # Soft < hard < the stale threshold (IMPORTS_STALE_AFTER_SECONDS): a run still working is never taken for a lost
 # one; hard < the broker's visibility timeout.
@@ -19,24 +20,17 @@ TRANSIENT_ERRORS = (OperationalError, InterfaceError, SoftTimeLimitExceeded)
 
 class ImportTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        if isinstance(exc, (*TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # owed again (or claimed until stale): the sweeper sends it again
         import_id = args[0] if args else kwargs["import_id"]
-        # The exception's type only: its message may quote the file.
-        services.import_mark_failed(import_id, f"The import stopped ({type(exc).__name__}); nothing was imported.")
+        stopped = "The import stopped ({}); nothing was imported."
+        jobs.task_failed(exc, import_id, services.import_mark_failed, stopped, transient=TRANSIENT_ERRORS)
 
 
 @shared_task(
     base=ImportTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=SOFT_TIME_LIMIT,
     time_limit=HARD_TIME_LIMIT,
     autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=3,
+    **jobs.TASK_OPTIONS,
 )
 def run_import(import_id: int) -> None:
     services.import_run(import_id)

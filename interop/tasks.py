@@ -3,10 +3,9 @@
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import TimeLimitExceeded
 
 from interop.bulk import services
-from outcomes.tasks import EXPORT_TRANSIENT_ERRORS
+from pit_portal import jobs
 
 # A run writes for FHIR_BULK_SLICE_SECONDS (120 s) and then hands the export on; the limits leave room for the
 # chunk in hand and the joining of the files at the end. Hard < the broker's visibility timeout (1200 s). Whether
@@ -14,32 +13,23 @@ from outcomes.tasks import EXPORT_TRANSIENT_ERRORS
 # these limits.
 EXPORT_SOFT_TIME_LIMIT = 540
 EXPORT_HARD_TIME_LIMIT = 600
-# The failures that may clear by themselves are the registry export's: the store or the network, the database
+# The failures that may clear by themselves are pit_portal.jobs's: the store or the network, the database
 # restarting, a slow machine hitting the soft limit. The run has let go of the export (resumed where it stopped);
 # Celery tries again, and once its retries are spent the sweeper does.
 
 
 class BulkExportTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        # Called once, after the last retry, or at once for an error that will fail the same way every time.
-        if isinstance(exc, (*EXPORT_TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # pending again (or, after the hard limit, claimed until stale): the sweeper sends it again
         export_id = args[0] if args else kwargs["export_id"]
-        # The exception's type only: its message may quote data.
-        services.export_mark_failed(export_id, f"Preparing the export failed ({type(exc).__name__}).")
+        jobs.task_failed(exc, export_id, services.export_mark_failed, "Preparing the export failed ({}).")
 
 
 @shared_task(
     base=BulkExportTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=EXPORT_SOFT_TIME_LIMIT,
     time_limit=EXPORT_HARD_TIME_LIMIT,
-    autoretry_for=EXPORT_TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=3,
+    autoretry_for=jobs.TRANSIENT_ERRORS,
+    **jobs.TASK_OPTIONS,
 )
 def build_bulk_export(export_id: int) -> str:
     return services.export_build(export_id).value

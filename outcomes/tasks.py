@@ -4,11 +4,10 @@ needs to run."""
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from django.db import InterfaceError, OperationalError
 
 from outcomes import services
 from outcomes.registry import services as registry
+from pit_portal import jobs
 
 
 @shared_task(soft_time_limit=60, time_limit=90)
@@ -22,36 +21,24 @@ def send_due_measure_requests() -> dict[str, int]:
 
 
 # Registry exports (outcomes.registry). Soft < hard < the stale threshold (REGISTRY_EXPORT_STALE_AFTER_SECONDS), so
-# a run still building is never taken for a lost one; hard < the broker's visibility timeout.
+# a run still building is never taken for a lost one; hard < the broker's visibility timeout. Failures that may
+# clear by themselves (pit_portal.jobs.TRANSIENT_ERRORS) are tried again by Celery, then by the sweeper.
 EXPORT_SOFT_TIME_LIMIT = 540
 EXPORT_HARD_TIME_LIMIT = 600
-# Failures that may clear by themselves: the store or the network (OSError, which a store that did not answer,
-# documents.storage.StorageUnavailable, is), the database restarting, a slow machine hitting the soft limit. The
-# run has let go of the export; Celery tries again, and once its retries are spent the sweeper does.
-EXPORT_TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError, SoftTimeLimitExceeded)
 
 
 class RegistryExportTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        # Called once, after the last retry, or at once for an error that will fail the same way every time.
-        if isinstance(exc, (*EXPORT_TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # pending again (or, after the hard limit, claimed until stale): the sweeper sends it again
         export_id = args[0] if args else kwargs["export_id"]
-        # The exception's type only: its message may quote data.
-        registry.export_mark_failed(export_id, f"Preparing the export failed ({type(exc).__name__}).")
+        jobs.task_failed(exc, export_id, registry.export_mark_failed, "Preparing the export failed ({}).")
 
 
 @shared_task(
     base=RegistryExportTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=EXPORT_SOFT_TIME_LIMIT,
     time_limit=EXPORT_HARD_TIME_LIMIT,
-    autoretry_for=EXPORT_TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=3,
+    autoretry_for=jobs.TRANSIENT_ERRORS,
+    **jobs.TASK_OPTIONS,
 )
 def build_registry_export(export_id: int) -> None:
     registry.export_build(export_id)

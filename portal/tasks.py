@@ -4,9 +4,8 @@ and addresses never sit on the broker."""
 from datetime import timedelta
 
 from celery import Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-from django.db import InterfaceError, OperationalError
 
+from pit_portal import jobs
 from portal import services
 from portal.record_copy import services as record_copy
 from scheduling.tasks import EMAIL_TASK_OPTIONS
@@ -25,36 +24,24 @@ def tell_front_desk_of_cancellation(appointment_id: int) -> bool:
 
 # Patients' copies of their record (portal.record_copy). Soft < hard < the stale threshold
 # (RECORD_COPY_STALE_AFTER_SECONDS), so a run still building is never taken for a lost one; hard < the broker's
-# visibility timeout.
+# visibility timeout. Failures that may clear by themselves (pit_portal.jobs.TRANSIENT_ERRORS) are tried again by
+# Celery, then by the sweeper.
 COPY_SOFT_TIME_LIMIT = 240
 COPY_HARD_TIME_LIMIT = 300
-# Failures that may clear by themselves: the store or the network (OSError, which a store that did not answer,
-# documents.storage.StorageUnavailable, is), the database restarting, a slow machine hitting the soft limit. The
-# run has let go of the copy; Celery tries again, and once its retries are spent the sweeper does.
-COPY_TRANSIENT_ERRORS = (OSError, OperationalError, InterfaceError, SoftTimeLimitExceeded)
 
 
 class RecordCopyTask(Task):
     def on_failure(self, exc, task_id, args, kwargs, einfo) -> None:
-        # Called once, after the last retry, or at once for an error that will fail the same way every time.
-        if isinstance(exc, (*COPY_TRANSIENT_ERRORS, TimeLimitExceeded)):
-            return  # pending again (or, after the hard limit, claimed until stale): the sweeper sends it again
         copy_id = args[0] if args else kwargs["copy_id"]
-        # The exception's type only: its message may quote the record.
-        record_copy.copy_mark_failed(copy_id, f"Preparing the copy failed ({type(exc).__name__}).")
+        jobs.task_failed(exc, copy_id, record_copy.copy_mark_failed, "Preparing the copy failed ({}).")
 
 
 @shared_task(
     base=RecordCopyTask,
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=COPY_SOFT_TIME_LIMIT,
     time_limit=COPY_HARD_TIME_LIMIT,
-    autoretry_for=COPY_TRANSIENT_ERRORS,
-    retry_backoff=30,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=3,
+    autoretry_for=jobs.TRANSIENT_ERRORS,
+    **jobs.TASK_OPTIONS,
 )
 def build_record_copy(copy_id: int) -> None:
     record_copy.copy_build(copy_id)

@@ -46,6 +46,7 @@ from interop.bulk.ndjson import JoinedParts, PartDamaged, StoredPart, TypeFile, 
 from interop.models import BulkExport, BulkExportFile, BulkExportPart
 from outcomes.models import LIVE_EXPORT, ExportStatus
 from patients.models import Patient
+from pit_portal import jobs
 
 logger = logging.getLogger(__name__)
 
@@ -97,11 +98,7 @@ def chunk_resources(patient_ids: list[int]) -> Iterator[dict]:
 def _send(export_id: int) -> None:
     from interop import tasks  # the task module imports this one
 
-    try:
-        tasks.build_bulk_export.delay(export_id)
-    except Exception:
-        # The broker is down: the row stays pending and the sweeper sends it again later.
-        logger.exception("could not send FHIR bulk export %s; the sweeper will retry", export_id)
+    jobs.send(tasks.build_bulk_export, export_id, "FHIR bulk export")
 
 
 def export_request(*, by: User, request: HttpRequest | None = None) -> BulkExport:

@@ -11,7 +11,9 @@ by the sweeper when a worker died or a message was lost.
    finds no row to move and it stops, storing nothing.
 4. The sweeper (beat) sends again an export pending longer than the stale threshold (a lost message) or held past
    it (a killed worker); the threshold is longer than the task's hard time limit, so a run still working is never
-   doubled. MAX_ATTEMPTS stops an export that kills its worker every time."""
+   doubled. MAX_ATTEMPTS stops an export that kills its worker every time.
+
+The claim, letting go, failing and the sweeper are pit_portal.jobs's, shared with the record copy."""
 
 import hashlib
 import logging
@@ -25,7 +27,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -35,6 +37,7 @@ from audit.services import record
 from documents.storage import file_digest, store_errors, write_atomically
 from outcomes.models import LIVE_EXPORT, ExportStatus, RegistryExport
 from outcomes.registry import dataset
+from pit_portal import jobs
 from treatments.models import TreatmentCourse
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,6 @@ logger = logging.getLogger(__name__)
 # Runs of one export (claims) before it is failed for a person to look at: each ended by a dead worker or the time
 # limit, or a failure that may clear (the store, the database) outlasting the task's retries.
 MAX_ATTEMPTS = 5
-ERROR_MAX = 300
 
 
 class ExportInProgress(Exception):
@@ -56,6 +58,12 @@ class ClaimLost(Exception):
 def stale_after() -> timedelta:
     """How long a run may hold an export, or a message wait for a worker, before the sweeper sends it again."""
     return timedelta(seconds=settings.REGISTRY_EXPORT_STALE_AFTER_SECONDS)
+
+
+JOB = jobs.Job(
+    name="registry export", plural="registry exports", live=LIVE_EXPORT, pending=ExportStatus.PENDING,
+    working=ExportStatus.RUNNING, failed=ExportStatus.FAILED, stale_after=stale_after, max_attempts=MAX_ATTEMPTS,
+)  # fmt: skip
 
 
 def period_courses(started_from: date | None, started_to: date | None) -> QuerySet[TreatmentCourse]:
@@ -79,11 +87,7 @@ def period_detail(export: RegistryExport) -> dict[str, str | None]:
 def _send(export_id: int) -> None:
     from outcomes import tasks  # the task module imports this one
 
-    try:
-        tasks.build_registry_export.delay(export_id)
-    except Exception:
-        # The broker is down: the row stays pending and the sweeper sends it again later.
-        logger.exception("could not send registry export %s; the sweeper will retry", export_id)
+    jobs.send(tasks.build_registry_export, export_id, JOB.name)
 
 
 def export_request(
@@ -122,27 +126,19 @@ class Claim:
 def _claim(export_id: int) -> Claim | None:
     """Take the export for this run: count the attempt, list its courses, mark it RUNNING. None when there is
     nothing to do: it is finished, gone, or held by a run not yet stale (a message sent twice builds it once)."""
-    export = RegistryExport.objects.select_for_update().filter(pk=export_id).first()
-    if export is None or export.status not in LIVE_EXPORT:
-        return None
-    now = timezone.now()
-    if export.status == ExportStatus.RUNNING and export.claimed_at and export.claimed_at > now - stale_after():
-        logger.info("registry export %s is being built by another run; nothing to do", export_id)
-        return None
-    if export.attempts >= MAX_ATTEMPTS:
-        _fail(export, f"Gave up after {MAX_ATTEMPTS} attempts: the worker stopped or ran out of time each time.")
+    export = jobs.claimable(JOB, RegistryExport.objects.all(), export_id)
+    if export is None:
         return None
     course_ids = list(period_courses(export.started_from, export.started_to).values_list("pk", flat=True))
     # Random order: neither the rows' order nor their ids say which course is which.
     secrets.SystemRandom().shuffle(course_ids)
-    export.status, export.claimed_at, export.attempts = ExportStatus.RUNNING, now, export.attempts + 1
-    export.rows_done, export.rows_total, export.error = 0, len(course_ids), ""
-    export.save(update_fields=["status", "claimed_at", "attempts", "rows_done", "rows_total", "error"])
-    return Claim(export, now, course_ids)
+    export.rows_done, export.rows_total = 0, len(course_ids)
+    claimed_at = jobs.mark_claimed(JOB, export, also=["rows_done", "rows_total"])
+    return Claim(export, claimed_at, course_ids)
 
 
 def _held(claim: Claim) -> QuerySet[RegistryExport]:
-    return RegistryExport.objects.filter(pk=claim.export.pk, status=ExportStatus.RUNNING, claimed_at=claim.claimed_at)
+    return jobs.held(JOB, RegistryExport.objects.all(), claim.export.pk, claim.claimed_at)
 
 
 def _progress(claim: Claim, done: int) -> None:
@@ -192,35 +188,15 @@ def export_build(export_id: int) -> bool:
         logger.warning("registry export %s was taken over by another run; this one stored nothing", export_id)
         return False
     except BaseException as error:
-        _let_go(claim, error)
+        jobs.let_go(JOB, _held(claim), export_id, error)
         raise
     return True
-
-
-def _let_go(claim: Claim, error: BaseException) -> None:
-    """A run that failed hands the export back (PENDING, unclaimed) for a retry or the sweeper; if even that fails
-    (the database is gone), the sweeper finds the claim once it is stale."""
-    try:
-        _held(claim).update(
-            status=ExportStatus.PENDING, claimed_at=None, enqueued_at=timezone.now(),
-            error=f"Stopped ({type(error).__name__}); it will be tried again.",
-        )  # fmt: skip
-    except Exception:
-        logger.exception("registry export %s: could not let go of it; the sweeper will", claim.export.pk)
-
-
-def _fail(export: RegistryExport, error: str) -> None:
-    export.status, export.claimed_at, export.error = ExportStatus.FAILED, None, error[:ERROR_MAX]
-    export.save(update_fields=["status", "claimed_at", "error"])
-    logger.error("registry export %s failed: %s", export.pk, error)
 
 
 def export_mark_failed(export_id: int, error: str) -> None:
     """Terminal: the manager sees why and may ask for a new export. `error` must carry no patient data. Only an
     export nobody holds (a failing run lets go of it first) is failed."""
-    updated = RegistryExport.objects.filter(pk=export_id, status=ExportStatus.PENDING, claimed_at__isnull=True)
-    if updated.update(status=ExportStatus.FAILED, error=error[:ERROR_MAX]):
-        logger.error("registry export %s failed: %s", export_id, error)
+    jobs.mark_failed(JOB, RegistryExport.objects.all(), export_id, error)
 
 
 def export_file_lost(export: RegistryExport) -> None:
@@ -231,29 +207,12 @@ def export_file_lost(export: RegistryExport) -> None:
     logger.error("registry export %s: stored file missing or altered", export.pk)
 
 
-@transaction.atomic
 def exports_sweep(*, older_than: timedelta | None = None) -> list[int]:
     """Send again the exports nobody is working on: pending and sent longer ago than the stale threshold (a lost
     message), or held by a run past it (a killed worker: it is put back to PENDING, so the old run, were it alive,
     would find its claim gone). Returns their ids."""
-    cutoff = timezone.now() - (stale_after() if older_than is None else older_than)
-    stale = (
-        RegistryExport.objects.select_for_update(skip_locked=True)
-        .filter(
-            Q(status=ExportStatus.PENDING) & (Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
-            | Q(status=ExportStatus.RUNNING, claimed_at__lte=cutoff)
-        )
-        .order_by("requested_at")
-    )
-    ids = list(stale.values_list("pk", flat=True)[:100])
-    RegistryExport.objects.filter(pk__in=ids).update(
-        status=ExportStatus.PENDING, claimed_at=None, enqueued_at=timezone.now()
-    )
-    for export_id in ids:
-        transaction.on_commit(partial(_send, export_id))
-    if ids:
-        logger.warning("sweeper sent again %d registry exports nobody was working on: %s", len(ids), ids)
-    return ids
+    older_than = stale_after() if older_than is None else older_than
+    return jobs.resend_stale(JOB, RegistryExport.objects.all(), now=timezone.now(), older_than=older_than, send=_send)
 
 
 def read_verified(export: RegistryExport) -> bytes | None:

@@ -12,7 +12,9 @@ worker, sent again by the sweeper when a worker died or a message was lost, dele
 3. A run is fenced by its claim: once the sweeper has given the copy to another run, the old one finds no row to
    store into and stops.
 4. The sweeper (beat) sends again a copy pending longer than the stale threshold (a lost message) or held past it
-   (a killed worker), marks ready copies past their expiry EXPIRED and deletes their files."""
+   (a killed worker), marks ready copies past their expiry EXPIRED and deletes their files.
+
+The claim, letting go, failing and the sweeper are pit_portal.jobs's, shared with the registry export."""
 
 import hashlib
 import logging
@@ -25,7 +27,7 @@ from django.conf import settings
 from django.core.files.base import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
@@ -35,6 +37,7 @@ from audit.services import record
 from documents.notifications import can_read_in_portal
 from documents.storage import StorageUnavailable, store_errors, write_atomically
 from patients.models import Patient
+from pit_portal import jobs
 from pit_portal.outbox.models import EmailKind
 from pit_portal.outbox.services import email_owe, send_templated_mail
 from portal.models import OPEN_COPY, CopyStatus, RecordCopy
@@ -45,7 +48,6 @@ logger = logging.getLogger(__name__)
 # Runs of one copy (claims) before it is failed for a person to look at: each ended by a dead worker or the time
 # limit, or a failure that may clear (the store, the database) outlasting the task's retries.
 MAX_ATTEMPTS = 5
-ERROR_MAX = 300
 READ_CHUNK = 1024 * 1024
 # Deleted per sweep: the rest wait for the next minute.
 EXPIRE_BATCH = 100
@@ -69,6 +71,12 @@ def stale_after() -> timedelta:
     return timedelta(seconds=settings.RECORD_COPY_STALE_AFTER_SECONDS)
 
 
+JOB = jobs.Job(
+    name="record copy", plural="record copies", live=OPEN_COPY, pending=CopyStatus.PENDING,
+    working=CopyStatus.BUILDING, failed=CopyStatus.FAILED, stale_after=stale_after, max_attempts=MAX_ATTEMPTS,
+)  # fmt: skip
+
+
 def keep_for() -> timedelta:
     return timedelta(days=settings.PORTAL_RECORD_COPY_DAYS)
 
@@ -84,11 +92,7 @@ def recent_copies(patient: Patient) -> QuerySet[RecordCopy]:
 def _send(copy_id: int) -> None:
     from portal import tasks  # the task module imports this one
 
-    try:
-        tasks.build_record_copy.delay(copy_id)
-    except Exception:
-        # The broker is down: the row stays pending and the sweeper sends it again later.
-        logger.exception("could not send record copy %s; the sweeper will retry", copy_id)
+    jobs.send(tasks.build_record_copy, copy_id, JOB.name)
 
 
 @dataclass(frozen=True)
@@ -138,23 +142,14 @@ class Claim:
 def _claim(copy_id: int) -> Claim | None:
     """Take the copy for this run: count the attempt, mark it BUILDING. None when there is nothing to do: it is
     finished, gone, or held by a run not yet stale (a message sent twice builds it once)."""
-    copy = RecordCopy.objects.select_for_update().select_related("patient").filter(pk=copy_id).first()
-    if copy is None or copy.status not in OPEN_COPY:
+    copy = jobs.claimable(JOB, RecordCopy.objects.select_related("patient"), copy_id)
+    if copy is None:
         return None
-    now = timezone.now()
-    if copy.status == CopyStatus.BUILDING and copy.claimed_at and copy.claimed_at > now - stale_after():
-        logger.info("record copy %s is being built by another run; nothing to do", copy_id)
-        return None
-    if copy.attempts >= MAX_ATTEMPTS:
-        _fail(copy, f"Gave up after {MAX_ATTEMPTS} attempts: the worker stopped or ran out of time each time.")
-        return None
-    copy.status, copy.claimed_at, copy.attempts, copy.error = CopyStatus.BUILDING, now, copy.attempts + 1, ""
-    copy.save(update_fields=["status", "claimed_at", "attempts", "error"])
-    return Claim(copy, now)
+    return Claim(copy, jobs.mark_claimed(JOB, copy))
 
 
 def _held(claim: Claim) -> QuerySet[RecordCopy]:
-    return RecordCopy.objects.filter(pk=claim.copy.pk, status=CopyStatus.BUILDING, claimed_at=claim.claimed_at)
+    return jobs.held(JOB, RecordCopy.objects.all(), claim.copy.pk, claim.claimed_at)
 
 
 def storage_name(copy: RecordCopy) -> str:
@@ -199,35 +194,15 @@ def copy_build(copy_id: int) -> bool:
         logger.warning("record copy %s was taken over by another run; this one stored nothing", copy_id)
         return False
     except BaseException as error:
-        _let_go(claim, error)
+        jobs.let_go(JOB, _held(claim), copy_id, error)
         raise
     return True
-
-
-def _let_go(claim: Claim, error: BaseException) -> None:
-    """A run that failed hands the copy back (PENDING, unclaimed) for a retry or the sweeper; if even that fails
-    (the database is gone), the sweeper finds the claim once it is stale."""
-    try:
-        _held(claim).update(
-            status=CopyStatus.PENDING, claimed_at=None, enqueued_at=timezone.now(),
-            error=f"Stopped ({type(error).__name__}); it will be tried again.",
-        )  # fmt: skip
-    except Exception:
-        logger.exception("record copy %s: could not let go of it; the sweeper will", claim.copy.pk)
-
-
-def _fail(copy: RecordCopy, error: str) -> None:
-    copy.status, copy.claimed_at, copy.error = CopyStatus.FAILED, None, error[:ERROR_MAX]
-    copy.save(update_fields=["status", "claimed_at", "error"])
-    logger.error("record copy %s failed: %s", copy.pk, error)
 
 
 def copy_mark_failed(copy_id: int, error: str) -> None:
     """Terminal: the patient sees that it could not be prepared and may ask again. `error` must carry no patient
     data. Only a copy nobody holds (a failing run lets go of it first) is failed."""
-    updated = RecordCopy.objects.filter(pk=copy_id, status=CopyStatus.PENDING, claimed_at__isnull=True)
-    if updated.update(status=CopyStatus.FAILED, error=error[:ERROR_MAX]):
-        logger.error("record copy %s failed: %s", copy_id, error)
+    jobs.mark_failed(JOB, RecordCopy.objects.all(), copy_id, error)
 
 
 def copy_file_lost(copy: RecordCopy) -> None:
@@ -235,26 +210,6 @@ def copy_file_lost(copy: RecordCopy) -> None:
     ask for a new one at once."""
     RecordCopy.objects.filter(pk=copy.pk, status=CopyStatus.READY).update(status=CopyStatus.FAILED, error=FILE_LOST)
     logger.error("record copy %s: stored file missing or altered", copy.pk)
-
-
-@transaction.atomic
-def _resend_stale(now: datetime, older_than: timedelta) -> list[int]:
-    cutoff = now - older_than
-    stale = (
-        RecordCopy.objects.select_for_update(skip_locked=True)
-        .filter(
-            Q(status=CopyStatus.PENDING) & (Q(enqueued_at__lte=cutoff) | Q(enqueued_at__isnull=True))
-            | Q(status=CopyStatus.BUILDING, claimed_at__lte=cutoff)
-        )
-        .order_by("requested_at")
-    )
-    ids = list(stale.values_list("pk", flat=True)[:100])
-    RecordCopy.objects.filter(pk__in=ids).update(status=CopyStatus.PENDING, claimed_at=None, enqueued_at=now)
-    for copy_id in ids:
-        transaction.on_commit(partial(_send, copy_id))
-    if ids:
-        logger.warning("sweeper sent again %d record copies nobody was working on: %s", len(ids), ids)
-    return ids
 
 
 def _delete_expired_files(now: datetime) -> list[int]:
@@ -283,7 +238,8 @@ def copies_sweep(*, older_than: timedelta | None = None) -> dict[str, list[int]]
     message), or held by a run past it (a killed worker: put back to PENDING, so the old run, were it alive, finds
     its claim gone); then expire and delete. Returns the ids sent again and deleted."""
     now = timezone.now()
-    sent = _resend_stale(now, stale_after() if older_than is None else older_than)
+    older_than = stale_after() if older_than is None else older_than
+    sent = jobs.resend_stale(JOB, RecordCopy.objects.all(), now=now, older_than=older_than, send=_send)
     return {"sent": sent, "deleted": _delete_expired_files(now)}
 
 
