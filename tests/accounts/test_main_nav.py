@@ -16,6 +16,8 @@ MENU_PAGES = {
     "Appointments": "portal:home",
     "Documents": "portal:documents",
     "My details": "portal:contact",
+    "Consent": "portal:consent",
+    "My record": "portal:record_copy",
     "Patients": "patients:list",
     "Register patient": "patients:register",
     "Calendar": "scheduling:day",
