@@ -99,7 +99,7 @@ test: $(BIN)/.installed chromium pgbouncer lint
 	DEBUG=0 SECURE=1 ALLOWED_HOSTS=portal.example.org \
 	  SECRET_KEY="$$($(BIN)/python -c 'import secrets; print(secrets.token_urlsafe(50))')" \
 	  $(BIN)/python manage.py check --deploy --fail-level WARNING
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest --durations=15 $(PYTEST_ARGS)
 
 # Seeds its own database (BENCH_DATABASE, default pit_bench) on the same server, then drives gunicorn.
 bench: $(BIN)/.installed

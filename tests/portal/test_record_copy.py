@@ -62,7 +62,7 @@ def requested(patient, **fields) -> RecordCopy:
 
 def test_the_page_is_linked_from_the_portal_home_and_its_navigation(patient_client, patient):
     home = patient_client.get(reverse("portal:home")).content.decode()
-    assert home.count(f'href="{PAGE}"') == 2  # the tab and the card
+    assert home.count(f'href="{PAGE}"') == 3  # the main menu, the tab and the card
     page = patient_client.get(PAGE)
     assert page.status_code == 200
     text = page.content.decode()
