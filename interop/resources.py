@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
 
 import phonenumbers
 from django.conf import settings
@@ -85,13 +84,6 @@ QUESTIONNAIRES = {
         ],
     ),
 }
-
-
-@cache
-def fixed_concept(code: codes.Code) -> dict:
-    """One of the clinic's fixed codes (interop.codes) as a CodeableConcept, built once per process: a fixed
-    reference value, never data. Shared by every resource that uses it, so nothing may change it."""
-    return concept(code)
 
 
 def ref(kind: str, id_: str) -> dict:
@@ -218,9 +210,8 @@ def person(record: PatientRecord, user_id: int | None, pid: str) -> dict | None:
     return ref("Practitioner", f"practitioner-{user_id}")
 
 
-@cache
 def questionnaire(key: str) -> dict:
-    """One of the clinic's fixed questionnaires (QUESTIONNAIRES), built once per process; shared, never changed."""
+    """One of the clinic's fixed questionnaires (QUESTIONNAIRES) as a Questionnaire resource."""
     title, items = QUESTIONNAIRES[key]
     return {
         "resourceType": "Questionnaire",
@@ -381,9 +372,9 @@ def score(value: int | Decimal) -> dict:
 def peg_observation(id_: str, pid: str, when: str, items: tuple[int, int, int], derived_from: str) -> dict:
     pain, enjoyment, activity = items
     mean = (Decimal(pain + enjoyment + activity) / 3).quantize(Decimal("0.1"))
-    observation = _observation(id_, pid, when, fixed_concept(codes.PEG_SCORE), score(mean), derived_from)
+    observation = _observation(id_, pid, when, concept(codes.PEG_SCORE), score(mean), derived_from)
     observation["component"] = [
-        {"code": fixed_concept(code), "valueInteger": value}
+        {"code": concept(code), "valueInteger": value}
         for code, value in (
             (codes.PEG_AVERAGE_PAIN, pain),
             (codes.PEG_ENJOYMENT, enjoyment),
@@ -396,7 +387,7 @@ def peg_observation(id_: str, pid: str, when: str, items: tuple[int, int, int], 
 def pgic_observation(id_: str, pid: str, when: str, value: int, derived_from: str | None = None) -> dict:
     label = PGICChoice(value).label
     answer = {"coding": [{"system": codes.PGIC_SYSTEM, "code": str(value), "display": label}], "text": label}
-    return _observation(id_, pid, when, fixed_concept(codes.PGIC), {"valueCodeableConcept": answer}, derived_from)
+    return _observation(id_, pid, when, concept(codes.PGIC), {"valueCodeableConcept": answer}, derived_from)
 
 
 def _answer(link: str, value) -> dict | None:
@@ -447,14 +438,14 @@ def assessment_resources(assessment: Row, activities: list[Row], pid: str) -> It
     ]
     author = ref("Practitioner", f"practitioner-{assessment.clinician_id}")
     yield questionnaire_response(qr, "pit-assessment", pid, when, answers, author)
-    yield _observation(f"{qr}-nrs-now", pid, when, fixed_concept(codes.NRS_NOW), score(assessment.nrs_current), qr)
-    yield _observation(f"{qr}-nrs-worst", pid, when, fixed_concept(codes.NRS_WORST), score(assessment.nrs_worst), qr)
+    yield _observation(f"{qr}-nrs-now", pid, when, concept(codes.NRS_NOW), score(assessment.nrs_current), qr)
+    yield _observation(f"{qr}-nrs-worst", pid, when, concept(codes.NRS_WORST), score(assessment.nrs_worst), qr)
     items = (assessment.peg_pain, assessment.peg_enjoyment, assessment.peg_activity)
     yield peg_observation(f"{qr}-peg", pid, when, items, qr)
-    yield _observation(f"{qr}-dn4", pid, when, fixed_concept(codes.DN4_SCORE), score(dn4), qr)
+    yield _observation(f"{qr}-dn4", pid, when, concept(codes.DN4_SCORE), score(dn4), qr)
     if activities:
         mean = (Decimal(sum(activity.score for activity in activities)) / len(activities)).quantize(Decimal("0.1"))
-        psfs = _observation(f"{qr}-psfs", pid, when, fixed_concept(codes.PSFS_SCORE), score(mean), qr)
+        psfs = _observation(f"{qr}-psfs", pid, when, concept(codes.PSFS_SCORE), score(mean), qr)
         psfs["component"] = [
             {"code": concept(codes.PSFS_ACTIVITY, activity.activity), "valueInteger": activity.score}
             for activity in activities
@@ -479,7 +470,7 @@ def check_in_resources(check_in, pid: str) -> Iterator[dict]:
         ("new-allergy", check_in.new_allergy_details if check_in.new_allergy else ""),
     ]
     yield questionnaire_response(qr, "pit-check-in", pid, when, answers, ref("Patient", pid))
-    yield _observation(f"{qr}-nrs-now", pid, when, fixed_concept(codes.NRS_NOW), score(check_in.nrs_now), qr)
+    yield _observation(f"{qr}-nrs-now", pid, when, concept(codes.NRS_NOW), score(check_in.nrs_now), qr)
     items = (check_in.peg_pain, check_in.peg_enjoyment, check_in.peg_activity)
     yield peg_observation(f"{qr}-peg", pid, when, items, qr)
 
@@ -496,12 +487,12 @@ def report_resources(report, pid: str) -> Iterator[dict]:
     ]
     yield questionnaire_response(qr, "pit-between-visits", pid, when, answers, ref("Patient", pid))
     if report.nrs_now is not None:
-        yield _observation(f"{qr}-nrs-now", pid, when, fixed_concept(codes.NRS_NOW), score(report.nrs_now), qr)
+        yield _observation(f"{qr}-nrs-now", pid, when, concept(codes.NRS_NOW), score(report.nrs_now), qr)
     if report.peg_enjoyment is not None:
         items = (report.nrs_average, report.peg_enjoyment, report.peg_activity)
         yield peg_observation(f"{qr}-peg", pid, when, items, qr)
     elif report.nrs_average is not None:
-        code = fixed_concept(codes.PEG_AVERAGE_PAIN)
+        code = concept(codes.PEG_AVERAGE_PAIN)
         yield _observation(f"{qr}-nrs-average", pid, when, code, score(report.nrs_average), qr)
     if report.pgic is not None:
         yield pgic_observation(f"{qr}-pgic", pid, when, report.pgic, qr)
@@ -642,7 +633,7 @@ def session_resources(record: PatientRecord, session: Row, pid: str) -> Iterator
             ),
         ],
         "status": "completed",
-        "code": fixed_concept(codes.PIT_SESSION),
+        "code": concept(codes.PIT_SESSION),
         "subject": ref("Patient", pid),
         "performedDateTime": when,
         "recorder": ref("Practitioner", f"practitioner-{session.signed_by_id}"),
@@ -660,7 +651,7 @@ def session_resources(record: PatientRecord, session: Row, pid: str) -> Iterator
     yield procedure
     for label, value in (("pre-nrs", session.pre_nrs), ("post-nrs", session.post_nrs)):
         if value is not None:
-            observation = _observation(f"{sid}-{label}", pid, when, fixed_concept(codes.NRS_NOW), score(value))
+            observation = _observation(f"{sid}-{label}", pid, when, concept(codes.NRS_NOW), score(value))
             observation["partOf"] = [ref("Procedure", sid)]
             yield observation
     for event in record.adverse_events.get(session.id, []):
