@@ -12,6 +12,7 @@ shortly, and nothing is rebuilt or recorded as downloaded.
 import logging
 
 from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -29,6 +30,16 @@ TAMPERED_STATUS = 410
 # 503 with Retry-After: the store did not answer; the file is, as far as anyone knows, intact.
 UNAVAILABLE_STATUS = 503
 RETRY_AFTER_SECONDS = 120
+
+
+def refused_download(request: HttpRequest, template: str, context: dict, status: int) -> HttpResponse:
+    """A download's refusal page, never cached; a 503 (the store did not answer) says when to try again. The one
+    shape for every stored file the portal hands out (registry exports, bulk exports, copies of a record)."""
+    response = render(request, template, context, status=status)
+    response["Cache-Control"] = "no-store"
+    if status == UNAVAILABLE_STATUS:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 def download_file_name(document: Document) -> str:

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
+from documents.downloads import refused_download
 from documents.storage import StorageUnavailable, store_errors
 from interop.bulk import services
 from interop.bulk.access import ADD_PERMISSION, VIEW_PERMISSION, get_bulk_export_file_for, get_bulk_export_for
@@ -24,7 +25,6 @@ logger = logging.getLogger(__name__)
 
 EXPORTS_PER_PAGE = 20
 POLL_SECONDS = 2
-RETRY_AFTER_SECONDS = 120
 IN_PROGRESS = "An export is already being prepared. Wait for it to finish, then ask for the next."
 NDJSON = "application/fhir+ndjson"
 
@@ -108,12 +108,7 @@ def _file_url(export: BulkExport, export_file: BulkExportFile) -> str:
 
 
 def _refused(request: AuthenticatedHttpRequest, export: BulkExport, reason: str, status: int) -> HttpResponse:
-    context = {"export": export, "reason": reason}
-    response = render(request, "interop/bulk/download_refused.html", context, status=status)
-    response["Cache-Control"] = "no-store"
-    if status == 503:
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return refused_download(request, "interop/bulk/download_refused.html", {"export": export, "reason": reason}, status)
 
 
 @require_GET

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import AuthenticatedHttpRequest, permission_required
+from documents.downloads import refused_download
 from documents.storage import StorageUnavailable
 from outcomes.models import RegistryExport
 from outcomes.registry import services
@@ -22,7 +23,6 @@ logger = logging.getLogger(__name__)
 
 EXPORTS_PER_PAGE = 20
 POLL_SECONDS = 2
-RETRY_AFTER_SECONDS = 120
 IN_PROGRESS = "Your previous export is still being prepared. Wait for it to finish, then ask for the next."
 
 
@@ -63,12 +63,9 @@ def export_progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 
 def _refused(request: AuthenticatedHttpRequest, export: RegistryExport, reason: str, status: int) -> HttpResponse:
-    context = {"export": export, "reason": reason}
-    response = render(request, "outcomes/registry/download_refused.html", context, status=status)
-    response["Cache-Control"] = "no-store"
-    if status == 503:
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return refused_download(
+        request, "outcomes/registry/download_refused.html", {"export": export, "reason": reason}, status
+    )
 
 
 @require_GET

@@ -11,6 +11,7 @@ from django.utils import dateformat, timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.decorators import AuthenticatedHttpRequest
+from documents.downloads import refused_download
 from documents.storage import StorageUnavailable
 from patients.models import Patient
 from portal.access import get_own_record_copy, patient_view
@@ -22,7 +23,6 @@ logger = logging.getLogger(__name__)
 # Copies listed under the newest: enough to show what was asked for lately.
 EARLIER_SHOWN = 5
 POLL_SECONDS = 2
-RETRY_AFTER_SECONDS = 120
 
 
 def _when(moment) -> str:
@@ -68,12 +68,12 @@ def record_copy(request: AuthenticatedHttpRequest, patient: Patient) -> HttpResp
 
 
 def _refused(request: AuthenticatedHttpRequest, copy: RecordCopy, reason: str, status: int) -> HttpResponse:
-    context = {"copy": copy, "reason": reason, "section": "copy", "patient": copy.patient}
-    response = render(request, "portal/record_copy/unavailable.html", context, status=status)
-    response["Cache-Control"] = "no-store"
-    if status == 503:
-        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
-    return response
+    return refused_download(
+        request,
+        "portal/record_copy/unavailable.html",
+        {"copy": copy, "reason": reason, "section": "copy", "patient": copy.patient},
+        status,
+    )
 
 
 @require_GET
